@@ -1,0 +1,65 @@
+import { realpathSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
+/** A CLI command: parses its own arguments, returns the exit code. */
+export interface Command {
+  summary: string;
+  usage: string;
+  run(argv: string[]): Promise<number>;
+}
+
+const commands: Record<string, () => Promise<Command>> = {
+  serve: async () => (await import('./serve.js')).serveCommand,
+  emulator: async () => (await import('./emulator.js')).emulatorCommand,
+};
+
+export const EXIT = { ok: 0, failure: 1, usage: 2, config: 3, auth: 4 } as const;
+
+export async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (!name || name === '--help' || name === '-h' || name === 'help') {
+    process.stdout.write(await helpText());
+    return name ? EXIT.ok : EXIT.usage;
+  }
+  const load = commands[name];
+  if (!load) {
+    process.stderr.write(`onedav: unknown command "${name}"\n\n${await helpText()}`);
+    return EXIT.usage;
+  }
+  const command = await load();
+  if (rest.includes('--help') || rest.includes('-h')) {
+    process.stdout.write(`${command.usage}\n`);
+    return EXIT.ok;
+  }
+  return command.run(rest);
+}
+
+async function helpText(): Promise<string> {
+  const lines = ['Usage: onedav <command> [options]', '', 'WebDAV server for Microsoft OneDrive, through Microsoft Graph.', '', 'Commands:'];
+  for (const [name, load] of Object.entries(commands)) lines.push(`  ${name.padEnd(14)} ${(await load()).summary}`);
+  lines.push('', 'Run "onedav <command> --help" for the options of a command.', '');
+  return lines.join('\n');
+}
+
+function isEntryPoint(): boolean {
+  if (!process.argv[1]) return false;
+  try {
+    const self = fileURLToPath(import.meta.url);
+    const entry = realpathSync(process.argv[1]);
+    return entry === self || entry.endsWith('/bin/onedav.js');
+  } catch {
+    return false;
+  }
+}
+
+if (isEntryPoint()) {
+  main(process.argv.slice(2)).then(
+    (code) => {
+      if (code !== EXIT.ok || !process.env.ONEDAV_KEEP_ALIVE) process.exitCode = code;
+    },
+    (err) => {
+      process.stderr.write(`onedav: ${(err as Error).message}\n`);
+      process.exitCode = EXIT.failure;
+    },
+  );
+}

@@ -1,0 +1,177 @@
+import { readFile } from 'node:fs/promises';
+import { homedir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { z } from 'zod';
+
+/**
+ * The one config schema. Every module receives typed options cut from it; nothing else reads
+ * config files or the environment. Validation messages name the field and say what to fix.
+ */
+export const FRAGMENT_UNIT = 327_680; // 320 KiB: Graph wants upload fragments in multiples of this.
+const MiB = 1024 * 1024;
+
+const cloudName = z.enum(['global', 'china', 'usgov', 'usgovdod', 'emulator']);
+
+const accountSchema = z
+  .object({
+    cloud: cloudName.default('global'),
+    /** `common`, `organizations`, `consumers`, a tenant id or a domain. */
+    tenant: z.string().min(1).default('common'),
+    clientId: z.string().min(1, 'set the Application (client) ID of your app registration'),
+    /** Prefer the ONEDAV_CLIENT_SECRET environment variable over writing it here. */
+    clientSecret: z.string().min(1).optional(),
+    redirectUri: z.url({ message: 'must be a URL such as http://localhost:53682/' }).default('http://localhost:53682/'),
+    flow: z.enum(['interactive', 'deviceCode', 'clientCredentials']).default('interactive'),
+    scopes: z.array(z.string()).default(['Files.ReadWrite.All', 'offline_access', 'User.Read']),
+    /** With clientCredentials: the user whose drive to serve (UPN or object id). */
+    user: z.string().optional(),
+  })
+  .strict();
+
+const driveSelector = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('me') }).strict(),
+  z.object({ type: z.literal('id'), id: z.string().min(1) }).strict(),
+  z.object({ type: z.literal('user'), user: z.string().min(1) }).strict(),
+  z.object({ type: z.literal('site'), site: z.string().min(1).describe('host:/sites/path or a site id'), library: z.string().optional() }).strict(),
+]);
+
+const mountSchema = z
+  .object({
+    path: z.string().regex(/^\/([^/]+(\/[^/]+)*)?$/, 'must start with / and have no trailing slash, e.g. "/" or "/team"'),
+    account: z.string().min(1),
+    drive: driveSelector.default({ type: 'me' }),
+  })
+  .strict();
+
+const userSchema = z
+  .object({
+    name: z.string().min(1).regex(/^[^:]+$/, 'must not contain ":"'),
+    /** scrypt hash from `onedav hash-password`. */
+    password: z.string().min(1),
+    /** Folder inside the mount this user sees as `/`. */
+    root: z.string().default('/'),
+    readOnly: z.boolean().default(false),
+  })
+  .strict();
+
+export const configSchema = z
+  .object({
+    server: z
+      .object({
+        host: z.string().default('127.0.0.1'),
+        port: z.number().int().min(0).max(65535).default(8080),
+        tls: z.object({ cert: z.string(), key: z.string() }).strict().optional(),
+        realm: z.string().default('onedav'),
+      })
+      .strict()
+      .prefault({}),
+    /** Tokens, locks and dead properties live here. */
+    dataDir: z.string().default(join(homedir(), '.local', 'share', 'onedav')),
+    accounts: z.record(z.string(), accountSchema).default({}),
+    mounts: z.array(mountSchema).default([]),
+    users: z.array(userSchema).default([]),
+    anonymous: z.object({ enabled: z.boolean().default(false), readOnly: z.boolean().default(true) }).strict().prefault({}),
+    cache: z
+      .object({
+        ttlSeconds: z.number().min(0).default(60),
+        maxEntries: z.number().int().positive().default(200_000),
+        maxBytes: z.number().int().positive().default(128 * MiB),
+        /** Poll Graph's delta feed this often (0 = off) to see remote changes before the TTL. */
+        deltaPollSeconds: z.number().min(0).default(0),
+      })
+      .strict()
+      .prefault({}),
+    download: z.object({ mode: z.enum(['redirect', 'proxy', 'auto']).default('auto') }).strict().prefault({}),
+    upload: z
+      .object({
+        simpleMax: z.number().int().min(0).max(4 * MiB, 'Graph takes simple uploads up to 4 MiB').default(4 * MiB),
+        fragmentSize: z
+          .number()
+          .int()
+          .positive()
+          .max(60 * MiB, 'Graph takes at most 60 MiB per fragment')
+          .refine((n) => n % FRAGMENT_UNIT === 0, `must be a multiple of ${FRAGMENT_UNIT} bytes (320 KiB), e.g. ${32 * FRAGMENT_UNIT}`)
+          .default(32 * FRAGMENT_UNIT),
+      })
+      .strict()
+      .prefault({}),
+    /** How to treat macOS `._*` AppleDouble files and `.DS_Store`. */
+    macMetadata: z.enum(['store', 'refuse']).default('store'),
+    emulator: z
+      .object({
+        /** Start the built-in Graph emulator and serve its drive. */
+        enabled: z.boolean().default(false),
+        port: z.number().int().min(0).max(65535).default(0),
+        dataDir: z.string().optional(),
+      })
+      .strict()
+      .prefault({}),
+    log: z
+      .object({
+        level: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
+        format: z.enum(['pretty', 'json']).default('pretty'),
+      })
+      .strict()
+      .prefault({}),
+  })
+  .strict();
+
+export type Config = z.infer<typeof configSchema>;
+export type AccountConfig = z.infer<typeof accountSchema>;
+export type MountConfig = z.infer<typeof mountSchema>;
+export type UserConfig = z.infer<typeof userSchema>;
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Validates raw JSON into a Config, with secrets from the environment filled in. */
+export function parseConfig(raw: unknown, env: NodeJS.ProcessEnv = process.env): Config {
+  const result = configSchema.safeParse(raw);
+  if (!result.success) {
+    throw new ConfigError(result.error.issues.map((issue) => `${issue.path.join('.') || '(root)'}: ${issue.message}`));
+  }
+  const config = result.data;
+  for (const [name, account] of Object.entries(config.accounts)) {
+    const fromEnv = env[`ONEDAV_CLIENT_SECRET_${name.toUpperCase().replace(/[^A-Z0-9]/g, '_')}`] ?? env.ONEDAV_CLIENT_SECRET;
+    if (!account.clientSecret && fromEnv) account.clientSecret = fromEnv;
+  }
+  const problems: string[] = [];
+  config.mounts.forEach((mount, i) => {
+    if (!config.accounts[mount.account] && !(config.emulator.enabled && mount.account === 'emulator')) {
+      problems.push(`mounts.${i}.account: no account named "${mount.account}" (known: ${Object.keys(config.accounts).join(', ') || 'none'})`);
+    }
+  });
+  if (problems.length) throw new ConfigError(problems);
+  return config;
+}
+
+/** The config `npm start` uses with no file: the built-in emulator, served on loopback. */
+export function defaultConfig(): Config {
+  return parseConfig({
+    emulator: { enabled: true },
+    mounts: [{ path: '/', account: 'emulator' }],
+    anonymous: { enabled: true, readOnly: false },
+    dataDir: resolve('.onedav'),
+  });
+}
+
+export async function loadConfig(path: string | undefined, env: NodeJS.ProcessEnv = process.env): Promise<Config> {
+  if (!path) return defaultConfig();
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (err) {
+    throw new ConfigError([`cannot read ${path}: ${(err as Error).message}`]);
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (err) {
+    throw new ConfigError([`${path} is not valid JSON: ${(err as Error).message}`]);
+  }
+  return parseConfig(raw, env);
+}
