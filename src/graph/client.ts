@@ -1,0 +1,340 @@
+import type { Readable } from 'node:stream';
+import { Agent, type Dispatcher } from 'undici';
+import type { TokenSource } from '../auth/token-source.js';
+import { systemClock, type Clock } from '../util/clock.js';
+import { ABORTED, GraphError, parseGraphError } from './errors.js';
+import { classifyTransportError, DEFAULT_RETRY, delayBeforeRetry, isRetryable, type RetryMode, type RetryOptions } from './retry.js';
+import { GraphStats, routeTemplate, type GraphStatsSnapshot } from './stats.js';
+import { realSleep, ThrottleGate, type Sleep } from './throttle-gate.js';
+
+export interface GraphClientOptions {
+  /** Graph's versioned root, e.g. `https://graph.microsoft.com/v1.0` or `${emulator.url}/v1.0`. */
+  baseUrl: string;
+  tokens: TokenSource;
+  /** Requests in flight at once, over all hosts (default 8). Waiting for Retry-After frees the slot. */
+  maxConcurrency?: number;
+  /** Keep-alive connections per host (default: maxConcurrency). */
+  connectionsPerHost?: number;
+  connectTimeoutMs?: number;
+  /** Time to the response headers (default 60 s). */
+  headersTimeoutMs?: number;
+  /** Longest silence while a body flows (default 120 s). */
+  bodyTimeoutMs?: number;
+  keepAliveTimeoutMs?: number;
+  retry?: Partial<RetryOptions>;
+  clock?: Clock;
+  /** How the client waits; tests wrap the real one to see the delays asked for. */
+  sleep?: Sleep;
+  random?: () => number;
+  userAgent?: string;
+  /** Replaces the client's own undici Agent (tests, proxies). */
+  dispatcher?: Dispatcher;
+}
+
+export type HttpMethod = 'GET' | 'HEAD' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+
+export interface GraphRequest {
+  method: HttpMethod;
+  /** A path under the base URL (`/me/drive/root`) or an absolute URL (nextLink, uploadUrl, monitor). */
+  path: string;
+  query?: Record<string, string | number | undefined>;
+  /** Sent as JSON. */
+  json?: unknown;
+  /** Sent as is (fragments, simple uploads). Buffers only: retries resend them. */
+  body?: Uint8Array;
+  headers?: Record<string, string>;
+  /** Send `Authorization: Bearer` (default true). Upload and download URLs are pre-authenticated: false. */
+  auth?: boolean;
+  /** Counter name, e.g. `GET /drive/items/{id}/children`; derived from the URL when absent. */
+  route?: string;
+  /** Default: idempotent for GET/HEAD/PUT/PATCH/DELETE, unsent-only for POST. */
+  retry?: RetryMode;
+  signal?: AbortSignal;
+  /** Statuses ≥ 400 to hand back instead of raising (e.g. 416 for a download range). */
+  acceptStatuses?: number[];
+}
+
+export interface GraphResponse<T = unknown> {
+  status: number;
+  headers: Record<string, string>;
+  body: T;
+}
+
+export interface GraphStreamResponse {
+  status: number;
+  headers: Record<string, string>;
+  body: Readable;
+}
+
+/**
+ * The one request path to Graph: undici keep-alive pools per host, a concurrency cap, timeouts,
+ * bearer tokens from a TokenSource (one refresh and one retry on 401), JSON in and out, and the one
+ * retry policy with a shared "throttled until" gate. Callers never loop on failures.
+ */
+export class GraphClient {
+  readonly baseUrl: string;
+  private readonly dispatcher: Dispatcher;
+  private readonly ownsDispatcher: boolean;
+  private readonly tokens: TokenSource;
+  private readonly retry: RetryOptions;
+  private readonly clock: Clock;
+  private readonly sleep: Sleep;
+  private readonly random: () => number;
+  private readonly gate: ThrottleGate;
+  private readonly slots: Semaphore;
+  private readonly userAgent: string;
+  private readonly counters = new GraphStats();
+
+  constructor(options: GraphClientOptions) {
+    this.baseUrl = options.baseUrl.replace(/\/+$/, '');
+    this.tokens = options.tokens;
+    this.retry = { ...DEFAULT_RETRY, ...options.retry };
+    this.clock = options.clock ?? systemClock;
+    this.sleep = options.sleep ?? realSleep;
+    this.random = options.random ?? Math.random;
+    this.gate = new ThrottleGate(this.clock, this.sleep);
+    const concurrency = options.maxConcurrency ?? 8;
+    this.slots = new Semaphore(concurrency);
+    this.userAgent = options.userAgent ?? 'onedav/0.1';
+    this.ownsDispatcher = !options.dispatcher;
+    this.dispatcher =
+      options.dispatcher ??
+      new Agent({
+        connections: options.connectionsPerHost ?? concurrency,
+        connect: { timeout: options.connectTimeoutMs ?? 10_000 },
+        headersTimeout: options.headersTimeoutMs ?? 60_000,
+        bodyTimeout: options.bodyTimeoutMs ?? 120_000,
+        keepAliveTimeout: options.keepAliveTimeoutMs ?? 30_000,
+      });
+  }
+
+  /** A request whose answer is JSON (parsed) or empty (`undefined`). Non-2xx raise GraphError. */
+  async request<T = unknown>(req: GraphRequest): Promise<GraphResponse<T>> {
+    return this.run(req, async (res) => {
+      const text = await res.body.text();
+      const contentType = String(res.headers['content-type'] ?? '');
+      let body: unknown = undefined;
+      if (text.length > 0 && contentType.includes('json')) {
+        try {
+          body = JSON.parse(text);
+        } catch {
+          throw new GraphError(res.statusCode, 'invalidResponse', `Graph sent a malformed JSON body (HTTP ${res.statusCode}).`);
+        }
+      } else if (text.length > 0) {
+        body = text;
+      }
+      return { status: res.statusCode, headers: flattenHeaders(res.headers), body: body as T };
+    });
+  }
+
+  /** A request whose body the caller streams (downloads). Retried only until the headers arrive. */
+  async stream(req: GraphRequest): Promise<GraphStreamResponse> {
+    return this.run(req, async (res) => ({ status: res.statusCode, headers: flattenHeaders(res.headers), body: res.body as unknown as Readable }), true);
+  }
+
+  /** Every page of a collection, following `@odata.nextLink`; the last page carries `@odata.deltaLink` for delta queries. */
+  async *pages<T>(req: GraphRequest): AsyncGenerator<{ value: T[]; deltaLink?: string }> {
+    let next: GraphRequest | undefined = req;
+    const route = req.route ?? routeTemplate(req.method, new URL(this.urlFor(req)).pathname);
+    for (let page = 0; next; page++) {
+      const res: GraphResponse<{ value?: T[]; '@odata.nextLink'?: string; '@odata.deltaLink'?: string }> = await this.request(next);
+      const body = res.body ?? {};
+      yield { value: body.value ?? [], deltaLink: body['@odata.deltaLink'] };
+      const nextLink = body['@odata.nextLink'];
+      next = nextLink ? { ...req, path: nextLink, query: undefined, route } : undefined;
+      if (page > 1_000_000) throw new GraphError(0, 'invalidResponse', 'Graph kept sending nextLinks; giving up on this listing.');
+    }
+  }
+
+  stats(): GraphStatsSnapshot {
+    return this.counters.snapshot();
+  }
+
+  async close(): Promise<void> {
+    if (this.ownsDispatcher) await this.dispatcher.close();
+  }
+
+  /** The absolute URL a request goes to. */
+  urlFor(req: Pick<GraphRequest, 'path' | 'query'>): string {
+    const base = /^https?:\/\//i.test(req.path) ? req.path : `${this.baseUrl}${req.path.startsWith('/') ? '' : '/'}${req.path}`;
+    const query = Object.entries(req.query ?? {}).filter(([, v]) => v !== undefined);
+    if (query.length === 0) return base;
+    const encoded = query.map(([k, v]) => `${k}=${encodeURIComponent(String(v)).replace(/%2C/gi, ',')}`).join('&');
+    return `${base}${base.includes('?') ? '&' : '?'}${encoded}`;
+  }
+
+  private async run<R>(req: GraphRequest, accept: (res: Dispatcher.ResponseData) => Promise<R>, releaseAtHeaders = false): Promise<R> {
+    const url = new URL(this.urlFor(req));
+    const origin = url.origin;
+    const route = req.route ?? routeTemplate(req.method, url.pathname);
+    const mode: RetryMode = req.retry ?? (req.method === 'POST' ? 'unsent-only' : 'idempotent');
+    const auth = req.auth ?? true;
+    const headers: Record<string, string> = { 'user-agent': this.userAgent, accept: 'application/json', ...req.headers };
+    let body: Uint8Array | string | undefined = req.body;
+    if (req.json !== undefined) {
+      body = JSON.stringify(req.json);
+      headers['content-type'] = 'application/json';
+    }
+    let retries = 0;
+    let waitedMs = 0;
+    let refreshed = false;
+    let token: string | undefined;
+
+    for (;;) {
+      throwIfAborted(req.signal);
+      // Pass the throttle gate, then hold a slot; re-check the gate in case it closed while we queued.
+      for (;;) {
+        const waited = await this.guard(this.gate.pass(origin, req.signal));
+        if (waited > 0) {
+          waitedMs += waited;
+          this.counters.throttleWaits++;
+          this.counters.throttledMs += waited;
+        }
+        await this.guard(this.slots.acquire(req.signal));
+        if (this.gate.remaining(origin) === 0) break;
+        this.slots.release();
+      }
+      let released = false;
+      const release = () => {
+        if (!released) {
+          released = true;
+          this.slots.release();
+        }
+      };
+
+      let failure: GraphError;
+      let unsent = false;
+      let recorded = false;
+      try {
+        if (auth) {
+          token = refreshed && token ? token : await this.tokens.getAccessToken();
+          headers.authorization = `Bearer ${token}`;
+        } else {
+          delete headers.authorization;
+        }
+        const res = await this.dispatcher.request({
+          origin,
+          path: url.pathname + url.search,
+          method: req.method,
+          headers,
+          body,
+          signal: req.signal,
+        });
+        this.counters.recordAttempt(route, res.statusCode);
+        recorded = true;
+        if (res.statusCode < 400 || req.acceptStatuses?.includes(res.statusCode)) {
+          if (releaseAtHeaders) {
+            release();
+            return await accept(res);
+          }
+          try {
+            return await accept(res);
+          } finally {
+            release();
+          }
+        }
+        const text = await res.body.text().catch(() => '');
+        release();
+        failure = parseGraphError(res.statusCode, res.headers, text, this.clock.now());
+      } catch (err) {
+        release();
+        if (err instanceof GraphError && err.status !== 0) throw err;
+        const classified = classifyTransportError(err);
+        if (classified.error.code === ABORTED || req.signal?.aborted) {
+          this.counters.failures++;
+          throw req.signal?.reason instanceof GraphError ? req.signal.reason : classified.error;
+        }
+        if (!recorded) this.counters.recordAttempt(route, 0);
+        failure = classified.error;
+        unsent = classified.unsent;
+      }
+
+      if (failure.status === 401 && auth && !refreshed && token) {
+        refreshed = true;
+        this.counters.authRefreshes++;
+        token = await this.tokens.refreshAfterRejection(token);
+        continue;
+      }
+      const attemptsLeft = retries + 1 < this.retry.maxAttempts;
+      if (!attemptsLeft || !isRetryable({ status: failure.status, unsent, code: failure.code }, mode)) {
+        this.counters.failures++;
+        throw failure;
+      }
+      const delay = delayBeforeRetry(retries, failure.retryAfter, this.retry, this.random);
+      if (waitedMs + delay > this.retry.maxTotalWaitMs) {
+        this.counters.failures++;
+        throw failure;
+      }
+      retries++;
+      this.counters.retries++;
+      if (failure.retryAfter !== undefined || failure.status === 429) {
+        // Everyone waits: the gate is checked before every attempt to this origin.
+        this.gate.closeFor(origin, delay);
+      } else if (delay > 0) {
+        this.counters.backoffMs += delay;
+        waitedMs += delay;
+        await this.guard(this.sleep(delay, req.signal));
+      }
+    }
+  }
+
+  /** Turns an abort during a wait into our error type. */
+  private async guard<T>(promise: Promise<T>): Promise<T> {
+    try {
+      return await promise;
+    } catch (err) {
+      if (err instanceof GraphError) throw err;
+      throw new GraphError(0, ABORTED, 'The request was aborted.');
+    }
+  }
+}
+
+function throwIfAborted(signal: AbortSignal | undefined): void {
+  if (signal?.aborted) throw signal.reason instanceof GraphError ? signal.reason : new GraphError(0, ABORTED, 'The request was aborted.');
+}
+
+function flattenHeaders(headers: Record<string, string | string[] | undefined>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(headers)) if (v !== undefined) out[k] = Array.isArray(v) ? v.join(', ') : v;
+  return out;
+}
+
+/** A counting semaphore with FIFO waiters and abortable waits. */
+class Semaphore {
+  private available: number;
+  private readonly waiters: Array<{ resolve: () => void; reject: (err: unknown) => void; signal?: AbortSignal; onAbort?: () => void }> = [];
+
+  constructor(size: number) {
+    this.available = Math.max(1, size);
+  }
+
+  acquire(signal?: AbortSignal): Promise<void> {
+    if (signal?.aborted) return Promise.reject(signal.reason);
+    if (this.available > 0) {
+      this.available--;
+      return Promise.resolve();
+    }
+    return new Promise((resolve, reject) => {
+      const waiter: (typeof this.waiters)[number] = { resolve, reject, signal };
+      if (signal) {
+        waiter.onAbort = () => {
+          const i = this.waiters.indexOf(waiter);
+          if (i >= 0) this.waiters.splice(i, 1);
+          reject(signal.reason);
+        };
+        signal.addEventListener('abort', waiter.onAbort, { once: true });
+      }
+      this.waiters.push(waiter);
+    });
+  }
+
+  release(): void {
+    const next = this.waiters.shift();
+    if (next) {
+      if (next.onAbort) next.signal?.removeEventListener('abort', next.onAbort);
+      next.resolve();
+    } else {
+      this.available++;
+    }
+  }
+}

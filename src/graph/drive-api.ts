@@ -1,0 +1,323 @@
+import { systemClock, type Clock } from '../util/clock.js';
+import type { GraphClient } from './client.js';
+import { GraphError, headerValue } from './errors.js';
+import {
+  DELTA_SELECT,
+  ITEM_SELECT,
+  ITEM_SELECT_WITH_DOWNLOAD_URL,
+  MAX_PAGE_SIZE,
+  type DriveItem,
+  type DriveItemVersion,
+  type Quota,
+  type UploadSession,
+} from './items.js';
+import { driveBasePath, encodeSegment, itemById, itemByPath, type DriveBase } from './paths.js';
+import { realSleep, type Sleep } from './throttle-gate.js';
+
+/** An item addressed by drive path (`/a/b.txt`) or by id. */
+export type ItemRef = { path: string } | { id: string };
+
+export type ConflictBehavior = 'fail' | 'replace' | 'rename';
+
+export interface DownloadUrl {
+  url: string;
+  /** When we fetched it (ms). */
+  fetchedAt: number;
+  /** Until when we trust it (ms): Graph does not say, so this is fetchedAt + a configured window. */
+  expiresAt: number;
+  item: DriveItem;
+}
+
+export interface DeltaPage {
+  items: DriveItem[];
+  /** Where to ask next time; present once the feed is drained. */
+  deltaLink: string;
+}
+
+export interface DriveApiOptions {
+  /** How long a download URL is trusted after it was fetched (default 10 min; Graph documents no lifetime, real ones last about an hour). */
+  downloadUrlLifetimeMs?: number;
+  /** Longest wait for a server-side copy to finish (default 10 min). */
+  copyTimeoutMs?: number;
+  clock?: Clock;
+  sleep?: Sleep;
+}
+
+const DEFAULT_DOWNLOAD_URL_LIFETIME_MS = 10 * 60_000;
+
+/**
+ * Typed drive operations on one drive (`/me/drive`, `/drives/{id}`, `/users/{upn}/drive`,
+ * `/sites/{id}/drive`). Every item request carries `$select`; every path goes through `paths.ts`.
+ */
+export class DriveApi {
+  readonly base: string;
+  readonly downloadUrlLifetimeMs: number;
+  private readonly copyTimeoutMs: number;
+  private readonly clock: Clock;
+  private readonly sleep: Sleep;
+
+  constructor(
+    readonly client: GraphClient,
+    drive: DriveBase,
+    options: DriveApiOptions = {},
+  ) {
+    this.base = driveBasePath(drive);
+    this.downloadUrlLifetimeMs = options.downloadUrlLifetimeMs ?? DEFAULT_DOWNLOAD_URL_LIFETIME_MS;
+    this.copyTimeoutMs = options.copyTimeoutMs ?? 10 * 60_000;
+    this.clock = options.clock ?? systemClock;
+    this.sleep = options.sleep ?? realSleep;
+  }
+
+  /** The URL path of an item, relative to the client's base URL. */
+  itemPath(ref: ItemRef): string {
+    return this.base + ('id' in ref ? itemById(ref.id) : itemByPath(ref.path));
+  }
+
+  /** Route template of an item, for the counters. */
+  private route(method: string, ref: ItemRef, suffix = ''): string {
+    const where = 'id' in ref ? '/items/{id}' : ref.path === '/' ? '/root' : '/root:{path}:';
+    return `${method} /drive${where}${suffix}`;
+  }
+
+  async getItem(ref: ItemRef, options: { withDownloadUrl?: boolean; signal?: AbortSignal } = {}): Promise<DriveItem> {
+    const res = await this.client.request<DriveItem>({
+      method: 'GET',
+      path: this.itemPath(ref),
+      query: { $select: options.withDownloadUrl ? ITEM_SELECT_WITH_DOWNLOAD_URL : ITEM_SELECT },
+      route: this.route('GET', ref),
+      signal: options.signal,
+    });
+    return res.body;
+  }
+
+  /** Pages of a folder's children, `$top` at Graph's maximum. */
+  async *childPages(ref: ItemRef, signal?: AbortSignal): AsyncGenerator<DriveItem[]> {
+    for await (const page of this.client.pages<DriveItem>({
+      method: 'GET',
+      path: `${this.itemPath(ref)}/children`,
+      query: { $select: ITEM_SELECT, $top: MAX_PAGE_SIZE },
+      route: this.route('GET', ref, '/children'),
+      signal,
+    })) {
+      yield page.value;
+    }
+  }
+
+  async listChildren(ref: ItemRef, signal?: AbortSignal): Promise<DriveItem[]> {
+    const all: DriveItem[] = [];
+    for await (const page of this.childPages(ref, signal)) all.push(...page);
+    return all;
+  }
+
+  async createFolder(parent: ItemRef, name: string, options: { conflictBehavior?: ConflictBehavior; signal?: AbortSignal } = {}): Promise<DriveItem> {
+    const res = await this.client.request<DriveItem>({
+      method: 'POST',
+      path: `${this.itemPath(parent)}/children`,
+      query: { $select: ITEM_SELECT },
+      json: { name, folder: {}, '@microsoft.graph.conflictBehavior': options.conflictBehavior ?? 'fail' },
+      route: this.route('POST', parent, '/children'),
+      signal: options.signal,
+    });
+    return res.body;
+  }
+
+  /**
+   * PATCH: rename, move (new parent by id or drive path), fileSystemInfo. Retried as idempotent:
+   * it sets absolute values, so doing it twice leaves the same state.
+   */
+  async update(
+    ref: ItemRef,
+    patch: { name?: string; parentId?: string; lastModified?: Date },
+    options: { ifMatch?: string; conflictBehavior?: ConflictBehavior; signal?: AbortSignal } = {},
+  ): Promise<DriveItem> {
+    const body: Record<string, unknown> = {};
+    if (patch.name !== undefined) body.name = patch.name;
+    if (patch.parentId !== undefined) body.parentReference = { id: patch.parentId };
+    if (patch.lastModified) body.fileSystemInfo = { lastModifiedDateTime: patch.lastModified.toISOString() };
+    const headers: Record<string, string> = {};
+    if (options.ifMatch) headers['if-match'] = options.ifMatch;
+    const res = await this.client.request<DriveItem>({
+      method: 'PATCH',
+      path: this.itemPath(ref),
+      query: { $select: ITEM_SELECT, '@microsoft.graph.conflictBehavior': options.conflictBehavior },
+      json: body,
+      headers,
+      route: this.route('PATCH', ref),
+      signal: options.signal,
+    });
+    return res.body;
+  }
+
+  async delete(ref: ItemRef, options: { ifMatch?: string; signal?: AbortSignal } = {}): Promise<void> {
+    const headers: Record<string, string> = {};
+    if (options.ifMatch) headers['if-match'] = options.ifMatch;
+    await this.client.request({ method: 'DELETE', path: this.itemPath(ref), headers, route: this.route('DELETE', ref), signal: options.signal });
+  }
+
+  /**
+   * Server-side copy: POST …/copy answers 202 with a monitor URL; we poll it (pre-authenticated,
+   * no bearer token) until the job completes, fails, or `copyTimeoutMs` passes. Returns the new item.
+   * Not retried after sending: a second POST could start a second copy.
+   */
+  async copy(
+    ref: ItemRef,
+    target: { parentId: string; name: string },
+    options: { conflictBehavior?: ConflictBehavior; signal?: AbortSignal } = {},
+  ): Promise<DriveItem> {
+    const driveId = this.driveId();
+    const res = await this.client.request<unknown>({
+      method: 'POST',
+      path: `${this.itemPath(ref)}/copy`,
+      query: { '@microsoft.graph.conflictBehavior': options.conflictBehavior },
+      json: { parentReference: { id: target.parentId, ...(driveId ? { driveId } : {}) }, name: target.name },
+      route: this.route('POST', ref, '/copy'),
+      retry: 'unsent-only',
+      signal: options.signal,
+    });
+    const monitor = headerValue(res.headers, 'location');
+    if (!monitor) throw new GraphError(res.status, 'invalidResponse', 'Graph accepted the copy but sent no monitor URL; check the destination before retrying.');
+    const deadline = this.clock.now() + this.copyTimeoutMs;
+    let delay = 50;
+    for (;;) {
+      const status = await this.client.request<{ status?: string; resourceId?: string; error?: { code?: string; message?: string } }>({
+        method: 'GET',
+        path: monitor,
+        auth: false,
+        route: 'GET /monitor/{token}',
+        signal: options.signal,
+      });
+      const body = status.body ?? {};
+      const location = headerValue(status.headers, 'location');
+      if (status.status === 303 && location) {
+        const id = /\/items\/([^/?]+)/.exec(location)?.[1];
+        if (id) return this.getItem({ id: decodeURIComponent(id) }, { signal: options.signal });
+      }
+      if (body.status === 'completed' && body.resourceId) return this.getItem({ id: body.resourceId }, { signal: options.signal });
+      if (body.status === 'failed') {
+        throw new GraphError(500, body.error?.code ?? 'copyFailed', body.error?.message ?? 'The server-side copy failed; the destination may be incomplete.');
+      }
+      if (this.clock.now() + delay > deadline) {
+        throw new GraphError(504, 'timeout', `The server-side copy did not finish within ${Math.round(this.copyTimeoutMs / 1000)} s; it may still complete later.`);
+      }
+      await this.sleep(delay, options.signal);
+      delay = Math.min(delay * 2, 2_000);
+    }
+  }
+
+  /** The drive id when the base names it (copies carry it in parentReference, as Graph asks on some drives). */
+  private driveId(): string | undefined {
+    const match = /^\/drives\/([^/]+)$/.exec(this.base);
+    return match ? decodeURIComponent(match[1]) : undefined;
+  }
+
+  /** An item with its pre-authenticated download URL, and how long we trust that URL. */
+  async getDownloadUrl(ref: ItemRef, signal?: AbortSignal): Promise<DownloadUrl> {
+    const fetchedAt = this.clock.now();
+    const item = await this.getItem(ref, { withDownloadUrl: true, signal });
+    const url = item['@microsoft.graph.downloadUrl'];
+    if (!url) {
+      if (item.folder) throw new GraphError(400, 'notAFile', 'A folder has no download URL; list it instead.');
+      throw new GraphError(404, 'itemNotFound', 'Graph gave no download URL for this item (a OneNote package or a file being processed); try again later.');
+    }
+    return { url, fetchedAt, expiresAt: fetchedAt + this.downloadUrlLifetimeMs, item };
+  }
+
+  async quota(signal?: AbortSignal): Promise<Quota> {
+    const res = await this.client.request<{ quota?: Quota }>({ method: 'GET', path: this.base, query: { $select: 'id,quota' }, route: 'GET /drive', signal });
+    return res.body?.quota ?? {};
+  }
+
+  /**
+   * One drain of the delta feed: from `link` (a previous deltaLink) or from the start, through
+   * every page, to the new deltaLink. `latest` asks only for a link to start from (no items).
+   */
+  async delta(link?: string | 'latest', signal?: AbortSignal): Promise<DeltaPage> {
+    const items: DriveItem[] = [];
+    let deltaLink: string | undefined;
+    const first =
+      link && link !== 'latest'
+        ? { method: 'GET' as const, path: link, route: 'GET /drive/root/delta', signal }
+        : {
+            method: 'GET' as const,
+            path: `${this.base}/root/delta`,
+            query: link === 'latest' ? { token: 'latest' } : { $select: DELTA_SELECT, $top: MAX_PAGE_SIZE },
+            route: 'GET /drive/root/delta',
+            signal,
+          };
+    for await (const page of this.client.pages<DriveItem>(first)) {
+      items.push(...page.value);
+      if (page.deltaLink) deltaLink = page.deltaLink;
+    }
+    if (!deltaLink) throw new GraphError(0, 'invalidResponse', 'The delta feed ended without a deltaLink; start over from the beginning.');
+    return { items, deltaLink };
+  }
+
+  /** PUT …/content for files up to 4 MiB. Retried as idempotent: the same bytes to the same path. */
+  async simpleUpload(
+    path: string,
+    data: Uint8Array,
+    options: { ifMatch?: string; conflictBehavior?: ConflictBehavior; signal?: AbortSignal } = {},
+  ): Promise<DriveItem> {
+    const headers: Record<string, string> = { 'content-type': 'application/octet-stream' };
+    if (options.ifMatch) headers['if-match'] = options.ifMatch;
+    const res = await this.client.request<DriveItem>({
+      method: 'PUT',
+      path: `${this.itemPath({ path })}/content`,
+      query: { '@microsoft.graph.conflictBehavior': options.conflictBehavior ?? 'replace' },
+      body: data,
+      headers,
+      route: this.route('PUT', { path }, '/content'),
+      signal: options.signal,
+    });
+    return res.body;
+  }
+
+  /**
+   * POST …/createUploadSession with the item's mtime and conflict behaviour, If-Match passed on.
+   * Retried even after a reset: an orphaned session is harmless and expires by itself.
+   */
+  async createUploadSession(
+    path: string,
+    options: { mtime?: Date; ifMatch?: string; conflictBehavior?: ConflictBehavior; signal?: AbortSignal } = {},
+  ): Promise<UploadSession> {
+    const item: Record<string, unknown> = { '@microsoft.graph.conflictBehavior': options.conflictBehavior ?? 'replace' };
+    if (options.mtime) item.fileSystemInfo = { lastModifiedDateTime: options.mtime.toISOString() };
+    const headers: Record<string, string> = {};
+    if (options.ifMatch) headers['if-match'] = options.ifMatch;
+    const res = await this.client.request<UploadSession>({
+      method: 'POST',
+      path: `${this.itemPath({ path })}/createUploadSession`,
+      json: { item },
+      headers,
+      route: this.route('POST', { path }, '/createUploadSession'),
+      retry: 'idempotent',
+      signal: options.signal,
+    });
+    if (!res.body?.uploadUrl) throw new GraphError(res.status, 'invalidResponse', 'Graph created an upload session without an uploadUrl; try the upload again.');
+    return res.body;
+  }
+
+  async listVersions(id: string, signal?: AbortSignal): Promise<DriveItemVersion[]> {
+    const versions: DriveItemVersion[] = [];
+    for await (const page of this.client.pages<DriveItemVersion>({
+      method: 'GET',
+      path: `${this.itemPath({ id })}/versions`,
+      route: 'GET /drive/items/{id}/versions',
+      signal,
+    })) {
+      versions.push(...page.value);
+    }
+    return versions;
+  }
+
+  /** Makes an older version current again (as a new version). Retried: restoring twice is harmless. */
+  async restoreVersion(id: string, versionId: string, signal?: AbortSignal): Promise<void> {
+    await this.client.request({
+      method: 'POST',
+      path: `${this.itemPath({ id })}/versions/${encodeSegment(versionId)}/restoreVersion`,
+      route: 'POST /drive/items/{id}/versions/{id}/restoreVersion',
+      retry: 'idempotent',
+      signal,
+    });
+  }
+}

@@ -1,0 +1,67 @@
+/** The part of Graph's driveItem we read. Everything else is left out by `$select`. */
+export interface DriveItem {
+  id: string;
+  name: string;
+  size?: number;
+  eTag?: string;
+  cTag?: string;
+  createdDateTime?: string;
+  lastModifiedDateTime?: string;
+  fileSystemInfo?: { createdDateTime?: string; lastModifiedDateTime?: string };
+  file?: { mimeType?: string; hashes?: { quickXorHash?: string; sha1Hash?: string; sha256Hash?: string } };
+  folder?: { childCount?: number };
+  /** Present on the root. */
+  root?: Record<string, unknown>;
+  /** OneNote notebooks and other non-file, non-folder items. */
+  package?: { type?: string };
+  parentReference?: { driveId?: string; id?: string; path?: string };
+  /** Delta feeds: the item was deleted. */
+  deleted?: { state?: string };
+  '@microsoft.graph.downloadUrl'?: string;
+}
+
+/** What every item request selects: only what the drive facade serves. */
+export const ITEM_SELECT = [
+  'id',
+  'name',
+  'size',
+  'eTag',
+  'cTag',
+  'createdDateTime',
+  'lastModifiedDateTime',
+  'fileSystemInfo',
+  'file',
+  'folder',
+  'root',
+  'package',
+  'parentReference',
+].join(',');
+
+/** The same plus the pre-authenticated download URL (only where we want one: it costs Graph work). */
+export const ITEM_SELECT_WITH_DOWNLOAD_URL = `${ITEM_SELECT},@microsoft.graph.downloadUrl`;
+
+/** Delta needs `deleted` as well. */
+export const DELTA_SELECT = `${ITEM_SELECT},deleted`;
+
+/** Graph's largest page for children listings and delta. */
+export const MAX_PAGE_SIZE = 1000;
+
+export interface Quota {
+  total?: number;
+  used?: number;
+  remaining?: number;
+  deleted?: number;
+  state?: string;
+}
+
+export interface UploadSession {
+  uploadUrl: string;
+  expirationDateTime?: string;
+  nextExpectedRanges?: string[];
+}
+
+export interface DriveItemVersion {
+  id: string;
+  lastModifiedDateTime?: string;
+  size?: number;
+}

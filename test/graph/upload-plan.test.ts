@@ -1,0 +1,61 @@
+import { Readable } from 'node:stream';
+import { describe, expect, it } from 'vitest';
+import { ChunkReader } from '../../src/graph/chunk-reader.js';
+import { contentRange, FRAGMENT_UNIT, nextExpectedStart, planFragments, validateFragmentSize } from '../../src/graph/upload.js';
+
+describe('fragment planner', () => {
+  it('cuts full fragments and a short last one', () => {
+    const plan = planFragments(3 * FRAGMENT_UNIT + 10, FRAGMENT_UNIT);
+    expect(plan).toEqual([
+      [0, FRAGMENT_UNIT],
+      [FRAGMENT_UNIT, FRAGMENT_UNIT],
+      [2 * FRAGMENT_UNIT, FRAGMENT_UNIT],
+      [3 * FRAGMENT_UNIT, 10],
+    ]);
+    expect(planFragments(2 * FRAGMENT_UNIT, FRAGMENT_UNIT)).toHaveLength(2);
+    expect(planFragments(0, FRAGMENT_UNIT)).toEqual([]);
+  });
+
+  it('accepts only multiples of 320 KiB up to 60 MiB', () => {
+    expect(validateFragmentSize(32 * FRAGMENT_UNIT)).toBe(10 * 1024 * 1024);
+    expect(() => validateFragmentSize(10 * 1000 * 1000)).toThrow(/multiple of 327680/);
+    expect(() => validateFragmentSize(0)).toThrow();
+    expect(() => validateFragmentSize(FRAGMENT_UNIT * 193)).toThrow(/up to/);
+    expect(validateFragmentSize(FRAGMENT_UNIT * 192)).toBe(60 * 1024 * 1024);
+  });
+
+  it('writes Content-Range with inclusive ends and the total', () => {
+    expect(contentRange(0, 26, 128)).toBe('bytes 0-25/128');
+    expect(contentRange(327680, 100, 327780)).toBe('bytes 327680-327779/327780');
+  });
+
+  it('reads the resume point from nextExpectedRanges', () => {
+    expect(nextExpectedStart(['12345-'])).toBe(12345);
+    expect(nextExpectedStart(['400-499', '100-199'])).toBe(100);
+    expect(nextExpectedStart([])).toBeUndefined();
+    expect(nextExpectedStart(undefined)).toBeUndefined();
+  });
+});
+
+describe('chunk reader', () => {
+  it('returns exact chunks across source chunk boundaries and detects the end', async () => {
+    const source = Readable.from([Buffer.from('abc'), Buffer.from('defgh'), Buffer.from('ij')], { objectMode: false });
+    const reader = new ChunkReader(source);
+    expect((await reader.read(4)).toString()).toBe('abcd');
+    expect(await reader.atEnd()).toBe(false);
+    expect((await reader.read(4)).toString()).toBe('efgh');
+    expect((await reader.read(4)).toString()).toBe('ij');
+    expect(await reader.atEnd()).toBe(true);
+    expect((await reader.read(4)).length).toBe(0);
+    expect(reader.consumed).toBe(10);
+  });
+
+  it('surfaces stream errors', async () => {
+    const source = new Readable({ read() {} });
+    const reader = new ChunkReader(source);
+    const pending = reader.read(10);
+    source.push(Buffer.from('abc'));
+    source.destroy(new Error('client went away'));
+    await expect(pending).rejects.toThrow('client went away');
+  });
+});
