@@ -1,0 +1,82 @@
+import type { RemoteChange } from './metadata-cache.js';
+
+export interface DeltaFeed {
+  /** From `link` (or `latest`: just a starting link, no changes) to the next deltaLink. */
+  changes(link: string | 'latest'): Promise<{ changes: RemoteChange[]; deltaLink: string }>;
+}
+
+export interface ChangeSink {
+  applyRemoteChanges(changes: RemoteChange[]): number;
+  invalidateAll(): void;
+}
+
+/**
+ * Polls Graph's delta feed every `intervalMs` and tells the cache what changed remotely, so other
+ * clients' edits show up sooner than the TTL. A `410 Gone` (resync required) clears the cache and
+ * starts again from the latest token; other failures keep the link and try at the next tick.
+ */
+export class DeltaPoller {
+  private link: string | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<number> | undefined;
+  private stopped = true;
+  polls = 0;
+  changesSeen = 0;
+  failures = 0;
+  lastError: Error | undefined;
+
+  constructor(
+    private readonly feed: DeltaFeed,
+    private readonly sink: ChangeSink,
+    private readonly intervalMs: number,
+  ) {}
+
+  start(): void {
+    if (!this.stopped || this.intervalMs <= 0) return;
+    this.stopped = false;
+    this.schedule(0);
+  }
+
+  stop(): void {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+
+  /** One poll now (coalesced with a running one); returns how many changes it saw. */
+  pollOnce(): Promise<number> {
+    this.running ??= this.poll().finally(() => (this.running = undefined));
+    return this.running;
+  }
+
+  private async poll(): Promise<number> {
+    try {
+      if (this.link === undefined) {
+        this.link = (await this.feed.changes('latest')).deltaLink;
+        return 0;
+      }
+      const { changes, deltaLink } = await this.feed.changes(this.link);
+      this.link = deltaLink;
+      this.polls++;
+      this.changesSeen += changes.length;
+      if (changes.length) this.sink.applyRemoteChanges(changes);
+      return changes.length;
+    } catch (err) {
+      this.failures++;
+      this.lastError = err as Error;
+      if ((err as { status?: number }).status === 410) {
+        this.link = undefined;
+        this.sink.invalidateAll();
+      }
+      return 0;
+    }
+  }
+
+  private schedule(delay: number): void {
+    if (this.stopped) return;
+    this.timer = setTimeout(() => {
+      void this.pollOnce().finally(() => this.schedule(this.intervalMs));
+    }, delay);
+    this.timer.unref();
+  }
+}

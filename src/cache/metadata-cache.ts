@@ -1,0 +1,336 @@
+import { LRUCache } from 'lru-cache';
+import { baseName as nameOf, childPath as joinPath, parentPath as parentOf } from '../graph/paths.js';
+import { systemClock, type Clock } from '../util/clock.js';
+import { SingleFlight } from './single-flight.js';
+
+/** What the cache needs to know about an item; the drive facade stores its DriveEntry. */
+export interface CacheableItem {
+  id: string;
+  name: string;
+  isFolder: boolean;
+}
+
+export interface CachedDownloadUrl {
+  url: string;
+  /** ms since the epoch. */
+  expiresAt: number;
+}
+
+export interface MetadataCacheOptions<T extends CacheableItem> {
+  /** How long items and listings are trusted; 0 turns storing off (loads are still coalesced). */
+  ttlMs: number;
+  maxEntries: number;
+  /** Approximate memory bound over all entries. */
+  maxBytes: number;
+  clock?: Clock;
+  /** Estimated bytes of one item; the default sizes its JSON. */
+  sizeOf?: (item: T) => number;
+  /** Download URLs are dropped this long before they expire (default 30 s). */
+  downloadUrlMarginMs?: number;
+}
+
+/** A remote change, as the delta feed reports it. */
+export interface RemoteChange {
+  id: string;
+  deleted: boolean;
+  isFolder?: boolean;
+  /** The item's drive path when the feed gives it (personal OneDrive does; business often doesn't). */
+  path?: string;
+  parentId?: string;
+}
+
+export interface CacheStats {
+  hits: number;
+  misses: number;
+  /** Loads that joined one already in flight. */
+  coalesced: number;
+  entries: number;
+  bytes: number;
+  evictions: number;
+  invalidations: number;
+}
+
+type Entry<T> =
+  | { kind: 'item'; item: T | null }
+  | { kind: 'listing'; folderId?: string; children: T[] }
+  | { kind: 'url'; url: CachedDownloadUrl };
+
+/**
+ * Items by path, folder listings and download URLs, in one lru-cache bounded by entries and bytes,
+ * with a TTL on an injected clock. Keys are case-folded: OneDrive names are case-insensitive.
+ * A cached listing also answers item lookups of its children (present or absent) with no call.
+ */
+export class MetadataCache<T extends CacheableItem> {
+  private readonly lru: LRUCache<string, Entry<T>>;
+  private readonly flights = new SingleFlight<unknown>();
+  /** id → path key of cached items and listed folders, to map delta changes that carry no path. */
+  private readonly pathById = new Map<string, string>();
+  private readonly ttlMs: number;
+  private readonly clock: Clock;
+  private readonly sizeOf: (item: T) => number;
+  private readonly urlMarginMs: number;
+  private counters = { hits: 0, misses: 0, evictions: 0, invalidations: 0 };
+
+  constructor(options: MetadataCacheOptions<T>) {
+    this.ttlMs = options.ttlMs;
+    this.clock = options.clock ?? systemClock;
+    this.sizeOf = options.sizeOf ?? ((item) => 64 + 2 * JSON.stringify(item).length);
+    this.urlMarginMs = options.downloadUrlMarginMs ?? 30_000;
+    this.lru = new LRUCache<string, Entry<T>>({
+      max: options.maxEntries,
+      maxSize: options.maxBytes,
+      sizeCalculation: (entry, key) => Math.max(1, this.entrySize(entry, key)),
+      ttl: Math.max(1, options.ttlMs),
+      ttlResolution: 0,
+      perf: { now: () => this.clock.now() },
+      dispose: (entry, key, reason) => {
+        if (reason === 'evict') this.counters.evictions++;
+        if (reason === 'set') return; // replaced by a newer value for the same key
+        const path = key.slice(2);
+        const forget = (id: string, at: string) => {
+          if (this.pathById.get(id) === at) this.pathById.delete(id);
+        };
+        if (entry.kind === 'item' && entry.item) forget(entry.item.id, path);
+        if (entry.kind === 'listing') {
+          if (entry.folderId) forget(entry.folderId, path);
+          for (const child of entry.children) forget(child.id, fold(joinPath(path, child.name)));
+        }
+      },
+    });
+  }
+
+  private get storing(): boolean {
+    return this.ttlMs > 0;
+  }
+
+  // ---- items ----
+
+  /** The item at `path` (null when absent), from the cache or `load` (single-flight). */
+  async item(path: string, load: () => Promise<T | null>): Promise<T | null> {
+    const known = this.peekItem(path);
+    if (known !== undefined) {
+      this.counters.hits++;
+      return known;
+    }
+    this.counters.misses++;
+    return this.flights.run(`i:${fold(path)}`, load, (item) => this.setItem(path, item as T | null)) as Promise<T | null>;
+  }
+
+  /** Cached knowledge of `path`: the item, null (known absent), or undefined (unknown). */
+  peekItem(path: string): T | null | undefined {
+    const entry = this.lru.get(`i:${fold(path)}`);
+    if (entry?.kind === 'item') return entry.item;
+    if (path === '/' || path === '') return undefined;
+    const parent = this.lru.get(`l:${fold(parentOf(path))}`);
+    if (parent?.kind === 'listing') {
+      const name = fold(nameOf(path));
+      return parent.children.find((c) => fold(c.name) === name) ?? null;
+    }
+    return undefined;
+  }
+
+  setItem(path: string, item: T | null): void {
+    if (!this.storing) return;
+    const key = fold(path);
+    this.lru.set(`i:${key}`, { kind: 'item', item });
+    if (item) this.pathById.set(item.id, key);
+  }
+
+  // ---- listings ----
+
+  /** A folder's children, from the cache or `load` (single-flight); loading also fills their item entries. */
+  async listing(path: string, load: () => Promise<{ folderId?: string; children: T[] }>): Promise<T[]> {
+    const known = this.peekListing(path);
+    if (known !== undefined) {
+      this.counters.hits++;
+      return known;
+    }
+    this.counters.misses++;
+    const result = (await this.flights.run(`l:${fold(path)}`, load, (value) => {
+      const { folderId, children } = value as { folderId?: string; children: T[] };
+      this.setListing(path, children, folderId);
+    })) as { children: T[] };
+    return result.children;
+  }
+
+  peekListing(path: string): T[] | undefined {
+    const entry = this.lru.get(`l:${fold(path)}`);
+    return entry?.kind === 'listing' ? entry.children : undefined;
+  }
+
+  setListing(path: string, children: T[], folderId?: string): void {
+    if (!this.storing) return;
+    const key = fold(path);
+    const id = folderId ?? this.peekItemEntry(path)?.id;
+    this.lru.set(`l:${key}`, { kind: 'listing', folderId: id, children });
+    if (id) this.pathById.set(id, key);
+    // Children are answered from the listing itself (see peekItem); drop older per-item entries.
+    for (const child of children) {
+      this.lru.delete(`i:${fold(joinPath(path, child.name))}`);
+      this.pathById.set(child.id, fold(joinPath(path, child.name)));
+    }
+  }
+
+  // ---- download URLs ----
+
+  async downloadUrl<U extends CachedDownloadUrl>(path: string, load: () => Promise<U>): Promise<U> {
+    const entry = this.lru.get(`u:${fold(path)}`);
+    if (entry?.kind === 'url' && entry.url.expiresAt - this.urlMarginMs > this.clock.now()) {
+      this.counters.hits++;
+      return entry.url as U;
+    }
+    this.counters.misses++;
+    return this.flights.run(`u:${fold(path)}`, load, (value) => this.setDownloadUrl(path, value as U)) as Promise<U>;
+  }
+
+  setDownloadUrl(path: string, url: CachedDownloadUrl): void {
+    const ttl = url.expiresAt - this.urlMarginMs - this.clock.now();
+    if (ttl <= 0) return;
+    // Governed by the URL's own lifetime, not the metadata TTL.
+    this.lru.set(`u:${fold(path)}`, { kind: 'url', url }, { ttl });
+  }
+
+  /** Forgets a download URL the server refused (expired early). */
+  forgetDownloadUrl(path: string): void {
+    this.lru.delete(`u:${fold(path)}`);
+  }
+
+  // ---- after our own writes: record exactly what changed ----
+
+  /** A write put `item` at `path`: its entry, its URL and its place in the parent's listing change. */
+  recordItem(path: string, item: T): void {
+    this.noteInvalidation();
+    const key = fold(path);
+    this.lru.delete(`u:${key}`);
+    this.lru.delete(`i:${key}`);
+    const parentKey = `l:${fold(parentOf(path))}`;
+    const parent = this.lru.get(parentKey);
+    if (parent?.kind === 'listing') {
+      const name = fold(item.name);
+      const children = parent.children.filter((c) => fold(c.name) !== name && c.id !== item.id);
+      children.push(item);
+      // Re-set keeps the listing's remaining TTL honest: it now holds fresh data for this child only,
+      // so keep its original deadline by not refreshing it.
+      this.lru.set(parentKey, { ...parent, children }, { noUpdateTTL: true });
+    }
+    this.setItem(path, item);
+  }
+
+  /** A delete or move removed whatever was at `path` (and below, for folders). */
+  recordRemoval(path: string): void {
+    this.noteInvalidation();
+    this.dropPrefix(path);
+    const parentKey = `l:${fold(parentOf(path))}`;
+    const parent = this.lru.get(parentKey);
+    if (parent?.kind === 'listing') {
+      const name = fold(nameOf(path));
+      this.lru.set(parentKey, { ...parent, children: parent.children.filter((c) => fold(c.name) !== name) }, { noUpdateTTL: true });
+    }
+    this.setItem(path, null);
+  }
+
+  // ---- invalidation ----
+
+  /** Forget the item at `path`, its download URL and its parent's listing. */
+  invalidateItem(path: string): void {
+    this.noteInvalidation();
+    const key = fold(path);
+    this.lru.delete(`i:${key}`);
+    this.lru.delete(`u:${key}`);
+    this.lru.delete(`l:${fold(parentOf(path))}`);
+  }
+
+  /** Forget everything at or below `path`, and the parent's listing. */
+  invalidatePrefix(path: string): void {
+    this.noteInvalidation();
+    this.dropPrefix(path);
+    this.lru.delete(`l:${fold(parentOf(path))}`);
+  }
+
+  invalidateAll(): void {
+    this.noteInvalidation();
+    this.lru.clear();
+    this.pathById.clear();
+  }
+
+  /**
+   * Applies remote changes from the delta feed: each changed item's old and new places are
+   * forgotten (with everything below, for folders), and the listings that held or now hold it.
+   */
+  applyRemoteChanges(changes: RemoteChange[]): number {
+    let applied = 0;
+    for (const change of changes) {
+      const oldKey = this.pathById.get(change.id);
+      if (oldKey !== undefined) {
+        this.invalidatePrefix(oldKey);
+        applied++;
+      }
+      if (change.path !== undefined && fold(change.path) !== oldKey) {
+        this.invalidatePrefix(change.path);
+        applied++;
+      }
+      if (change.parentId !== undefined) {
+        const parentKey = this.pathById.get(change.parentId);
+        if (parentKey !== undefined) {
+          this.noteInvalidation();
+          this.lru.delete(`l:${parentKey}`);
+          this.lru.delete(`i:${parentKey}`);
+          applied++;
+        }
+      }
+      if (oldKey === undefined && change.path === undefined && change.parentId !== undefined && !this.pathById.has(change.parentId)) {
+        // A change we cannot place: drop listings whose folder id we never learned.
+        for (const [key, entry] of this.lru.entries()) {
+          if (entry.kind === 'listing' && !entry.folderId) this.lru.delete(key);
+        }
+      }
+    }
+    return applied;
+  }
+
+  stats(): CacheStats {
+    return {
+      ...this.counters,
+      coalesced: this.flights.coalesced,
+      entries: this.lru.size,
+      bytes: this.lru.calculatedSize,
+    };
+  }
+
+  private peekItemEntry(path: string): T | null | undefined {
+    const entry = this.lru.get(`i:${fold(path)}`);
+    return entry?.kind === 'item' ? entry.item : undefined;
+  }
+
+  private noteInvalidation(): void {
+    this.counters.invalidations++;
+    this.flights.invalidate();
+  }
+
+  private dropPrefix(path: string): void {
+    const key = fold(path);
+    const below = key === '/' ? '/' : `${key}/`;
+    for (const k of [...this.lru.keys()]) {
+      const p = k.slice(2);
+      if (p === key || p.startsWith(below)) this.lru.delete(k);
+    }
+    for (const [id, p] of this.pathById) if (p === key || p.startsWith(below)) this.pathById.delete(id);
+  }
+
+  private entrySize(entry: Entry<T>, key: string): number {
+    const base = 48 + key.length * 2;
+    switch (entry.kind) {
+      case 'item':
+        return base + (entry.item ? this.sizeOf(entry.item) : 0);
+      case 'listing':
+        return base + entry.children.reduce((sum, c) => sum + this.sizeOf(c), 0);
+      case 'url':
+        return base + entry.url.url.length * 2 + 16;
+    }
+  }
+}
+
+/** Cache key form of a path: OneDrive matches names case-insensitively. */
+function fold(path: string): string {
+  return path.toLowerCase();
+}

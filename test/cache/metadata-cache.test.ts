@@ -1,0 +1,167 @@
+import { describe, expect, it } from 'vitest';
+import { MetadataCache, type CacheableItem } from '../../src/cache/metadata-cache.js';
+import { DeltaPoller } from '../../src/cache/delta-poller.js';
+import { ManualClock } from '../../src/util/clock.js';
+
+interface Item extends CacheableItem {
+  size: number;
+}
+const file = (id: string, name: string, size = 1): Item => ({ id, name, isFolder: false, size });
+const folder = (id: string, name: string): Item => ({ id, name, isFolder: true, size: 0 });
+
+function makeCache(clock = new ManualClock(1_000_000), overrides: Partial<{ ttlMs: number; maxEntries: number; maxBytes: number }> = {}) {
+  return new MetadataCache<Item>({ ttlMs: 60_000, maxEntries: 1000, maxBytes: 10_000_000, clock, ...overrides });
+}
+
+function counter<T>(value: () => T) {
+  let calls = 0;
+  return {
+    get calls() {
+      return calls;
+    },
+    load: async () => {
+      calls++;
+      await new Promise((r) => setTimeout(r, 5));
+      return value();
+    },
+  };
+}
+
+describe('metadata cache', () => {
+  it('serves items until the TTL passes on the injected clock', async () => {
+    const clock = new ManualClock();
+    const cache = makeCache(clock);
+    const loader = counter(() => file('1', 'a.txt'));
+    expect(await cache.item('/a.txt', loader.load)).toMatchObject({ id: '1' });
+    expect(await cache.item('/A.TXT', loader.load)).toMatchObject({ id: '1' }); // case-insensitive
+    expect(loader.calls).toBe(1);
+    clock.advance(59_999);
+    await cache.item('/a.txt', loader.load);
+    expect(loader.calls).toBe(1);
+    clock.advance(2);
+    await cache.item('/a.txt', loader.load);
+    expect(loader.calls).toBe(2);
+    expect(cache.stats()).toMatchObject({ hits: 2, misses: 2 });
+  });
+
+  it('coalesces concurrent misses into one load', async () => {
+    const cache = makeCache();
+    const loader = counter(() => [file('1', 'x'), file('2', 'y')]);
+    const results = await Promise.all(Array.from({ length: 10 }, () => cache.listing('/d', async () => ({ children: await loader.load() }))));
+    expect(loader.calls).toBe(1);
+    expect(results.every((r) => r.length === 2)).toBe(true);
+    expect(cache.stats().coalesced).toBe(9);
+  });
+
+  it('answers children (present and absent) from a cached listing', async () => {
+    const cache = makeCache();
+    cache.setListing('/d', [file('1', 'x.txt'), folder('2', 'Sub')], 'D');
+    expect(cache.peekItem('/d/x.txt')).toMatchObject({ id: '1' });
+    expect(cache.peekItem('/d/sub')).toMatchObject({ id: '2' });
+    expect(cache.peekItem('/d/missing')).toBeNull();
+    expect(cache.peekItem('/other/x')).toBeUndefined();
+  });
+
+  it('does not store a load that raced with an invalidation', async () => {
+    const cache = makeCache();
+    let release!: () => void;
+    const slow = cache.item('/a', () => new Promise<Item>((r) => (release = () => r(file('old', 'a')))));
+    await Promise.resolve();
+    cache.recordItem('/a', file('new', 'a'));
+    release();
+    expect((await slow).id).toBe('old'); // the caller gets what it asked for…
+    expect(cache.peekItem('/a')?.id).toBe('new'); // …but the cache keeps the write's result
+  });
+
+  it('records a write in place: item entry and parent listing, nothing else', () => {
+    const cache = makeCache();
+    cache.setListing('/', [folder('d', 'd'), file('s', 'sibling')], 'ROOT');
+    cache.setListing('/d', [file('1', 'x')], 'd');
+    cache.setListing('/other', [file('o', 'o')], 'O');
+    cache.recordItem('/d/new', file('n', 'new', 5));
+    expect(cache.peekListing('/d')?.map((c) => c.name).sort()).toEqual(['new', 'x']);
+    expect(cache.peekItem('/d/new')).toMatchObject({ id: 'n', size: 5 });
+    expect(cache.peekListing('/other')).toHaveLength(1);
+    expect(cache.peekListing('/')).toHaveLength(2);
+    cache.recordItem('/d/NEW', file('n', 'NEW', 6)); // replace keeps one entry per name
+    expect(cache.peekListing('/d')).toHaveLength(2);
+  });
+
+  it('forgets a removed folder and everything below it', () => {
+    const cache = makeCache();
+    cache.setListing('/', [folder('d', 'd'), file('k', 'keep')], 'ROOT');
+    cache.setListing('/d', [folder('s', 's')], 'd');
+    cache.setListing('/d/s', [file('1', 'deep')], 's');
+    cache.setItem('/dx', file('dx', 'dx'));
+    cache.recordRemoval('/d');
+    expect(cache.peekListing('/d')).toBeUndefined();
+    expect(cache.peekListing('/d/s')).toBeUndefined();
+    expect(cache.peekItem('/d')).toBeNull();
+    expect(cache.peekItem('/dx')).toMatchObject({ id: 'dx' }); // prefix means path segments, not characters
+    expect(cache.peekListing('/')?.map((c) => c.name)).toEqual(['keep']);
+  });
+
+  it('applies remote changes by id when the feed gives no path', () => {
+    const cache = makeCache();
+    cache.setListing('/', [folder('d', 'd'), folder('e', 'e')], 'ROOT');
+    cache.setListing('/d', [file('1', 'x')], 'd');
+    cache.setListing('/e', [file('2', 'y')], 'e');
+    cache.applyRemoteChanges([{ id: '1', deleted: true }]);
+    expect(cache.peekListing('/d')).toBeUndefined();
+    expect(cache.peekListing('/e')).toHaveLength(1);
+    cache.applyRemoteChanges([{ id: 'new', deleted: false, parentId: 'e' }]);
+    expect(cache.peekListing('/e')).toBeUndefined();
+  });
+
+  it('stays within maxBytes and maxEntries', () => {
+    const cache = makeCache(new ManualClock(), { maxBytes: 20_000, maxEntries: 50 });
+    for (let i = 0; i < 500; i++) cache.setItem(`/f${i}`, file(String(i), `f${i}`));
+    const stats = cache.stats();
+    expect(stats.bytes).toBeLessThanOrEqual(20_000);
+    expect(stats.entries).toBeLessThanOrEqual(50);
+    expect(stats.evictions).toBeGreaterThan(0);
+  });
+
+  it('stores nothing with a TTL of 0 but still coalesces', async () => {
+    const cache = makeCache(new ManualClock(), { ttlMs: 0 });
+    const loader = counter(() => file('1', 'a'));
+    await Promise.all([cache.item('/a', loader.load), cache.item('/a', loader.load)]);
+    await cache.item('/a', loader.load);
+    expect(loader.calls).toBe(2);
+  });
+
+  it('keeps download URLs until shortly before they expire', async () => {
+    const clock = new ManualClock();
+    const cache = new MetadataCache<Item>({ ttlMs: 600_000, maxEntries: 100, maxBytes: 1e6, clock, downloadUrlMarginMs: 1000 });
+    let n = 0;
+    const load = async () => ({ url: `u${++n}`, expiresAt: clock.now() + 10_000 });
+    expect((await cache.downloadUrl('/f', load)).url).toBe('u1');
+    clock.advance(8_999);
+    expect((await cache.downloadUrl('/f', load)).url).toBe('u1');
+    clock.advance(2);
+    expect((await cache.downloadUrl('/f', load)).url).toBe('u2');
+  });
+});
+
+describe('delta poller', () => {
+  it('starts from the latest link, applies changes, and resyncs on 410', async () => {
+    const cache = makeCache();
+    cache.setListing('/d', [file('1', 'x')], 'd');
+    const links: string[] = [];
+    let answer: () => { changes: { id: string; deleted: boolean }[]; deltaLink: string } = () => ({ changes: [], deltaLink: 'L1' });
+    const poller = new DeltaPoller({ changes: async (link) => (links.push(link), answer()) }, cache, 1000);
+    expect(await poller.pollOnce()).toBe(0);
+    answer = () => ({ changes: [{ id: '1', deleted: true }], deltaLink: 'L2' });
+    expect(await poller.pollOnce()).toBe(1);
+    expect(cache.peekListing('/d')).toBeUndefined();
+    cache.setItem('/z', file('z', 'z'));
+    answer = () => {
+      throw Object.assign(new Error('resync'), { status: 410 });
+    };
+    await poller.pollOnce();
+    expect(cache.peekItem('/z')).toBeUndefined();
+    answer = () => ({ changes: [], deltaLink: 'L3' });
+    await poller.pollOnce();
+    expect(links).toEqual(['latest', 'L1', 'L2', 'latest']);
+  });
+});
