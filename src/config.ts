@@ -130,7 +130,7 @@ export class ConfigError extends Error {
 
 /** Validates raw JSON into a Config, with secrets from the environment filled in. */
 export function parseConfig(raw: unknown, env: NodeJS.ProcessEnv = process.env): Config {
-  const result = configSchema.safeParse(raw);
+  const result = configSchema.safeParse(withoutComments(raw));
   if (!result.success) {
     throw new ConfigError(result.error.issues.map((issue) => `${issue.path.join('.') || '(root)'}: ${issue.message}`));
   }
@@ -147,6 +147,17 @@ export function parseConfig(raw: unknown, env: NodeJS.ProcessEnv = process.env):
   });
   if (problems.length) throw new ConfigError(problems);
   return config;
+}
+
+/** Keys starting with `//` are comments (JSON has none), as in config.example.json. */
+function withoutComments(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(withoutComments);
+  if (value === null || typeof value !== 'object') return value;
+  return Object.fromEntries(
+    Object.entries(value)
+      .filter(([key]) => !key.startsWith('//'))
+      .map(([key, inner]) => [key, withoutComments(inner)]),
+  );
 }
 
 /** The config `npm start` uses with no file: the built-in emulator, served on loopback. */
