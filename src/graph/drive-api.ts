@@ -11,11 +11,14 @@ import {
   type Quota,
   type UploadSession,
 } from './items.js';
-import { driveBasePath, encodeSegment, itemById, itemByPath, type DriveBase } from './paths.js';
+import { childOfItem, driveBasePath, encodeSegment, itemById, itemByPath, type DriveBase } from './paths.js';
 import { realSleep, type Sleep } from './throttle-gate.js';
 
-/** An item addressed by drive path (`/a/b.txt`) or by id. */
-export type ItemRef = { path: string } | { id: string };
+/**
+ * An item addressed by drive path (`/a/b.txt`), by id, or by name inside a folder known by id
+ * (uploads use the last: a path-addressed upload would silently create missing parent folders).
+ */
+export type ItemRef = { path: string } | { id: string } | { parentId: string; name: string };
 
 export type ConflictBehavior = 'fail' | 'replace' | 'rename';
 
@@ -70,12 +73,14 @@ export class DriveApi {
 
   /** The URL path of an item, relative to the client's base URL. */
   itemPath(ref: ItemRef): string {
-    return this.base + ('id' in ref ? itemById(ref.id) : itemByPath(ref.path));
+    if ('id' in ref) return this.base + itemById(ref.id);
+    if ('parentId' in ref) return this.base + childOfItem(ref.parentId, ref.name);
+    return this.base + itemByPath(ref.path);
   }
 
   /** Route template of an item, for the counters. */
   private route(method: string, ref: ItemRef, suffix = ''): string {
-    const where = 'id' in ref ? '/items/{id}' : ref.path === '/' ? '/root' : '/root:{path}:';
+    const where = 'id' in ref ? '/items/{id}' : 'parentId' in ref ? '/items/{id}:{name}:' : ref.path === '/' ? '/root' : '/root:{path}:';
     return `${method} /drive${where}${suffix}`;
   }
 
@@ -254,7 +259,7 @@ export class DriveApi {
 
   /** PUT …/content for files up to 4 MiB. Retried as idempotent: the same bytes to the same path. */
   async simpleUpload(
-    path: string,
+    target: ItemRef,
     data: Uint8Array,
     options: { ifMatch?: string; conflictBehavior?: ConflictBehavior; signal?: AbortSignal } = {},
   ): Promise<DriveItem> {
@@ -262,11 +267,11 @@ export class DriveApi {
     if (options.ifMatch) headers['if-match'] = options.ifMatch;
     const res = await this.client.request<DriveItem>({
       method: 'PUT',
-      path: `${this.itemPath({ path })}/content`,
+      path: `${this.itemPath(target)}/content`,
       query: { '@microsoft.graph.conflictBehavior': options.conflictBehavior ?? 'replace' },
       body: data,
       headers,
-      route: this.route('PUT', { path }, '/content'),
+      route: this.route('PUT', target, '/content'),
       signal: options.signal,
     });
     return res.body;
@@ -277,7 +282,7 @@ export class DriveApi {
    * Retried even after a reset: an orphaned session is harmless and expires by itself.
    */
   async createUploadSession(
-    path: string,
+    target: ItemRef,
     options: { mtime?: Date; ifMatch?: string; conflictBehavior?: ConflictBehavior; signal?: AbortSignal } = {},
   ): Promise<UploadSession> {
     const item: Record<string, unknown> = { '@microsoft.graph.conflictBehavior': options.conflictBehavior ?? 'replace' };
@@ -286,10 +291,10 @@ export class DriveApi {
     if (options.ifMatch) headers['if-match'] = options.ifMatch;
     const res = await this.client.request<UploadSession>({
       method: 'POST',
-      path: `${this.itemPath({ path })}/createUploadSession`,
+      path: `${this.itemPath(target)}/createUploadSession`,
       json: { item },
       headers,
-      route: this.route('POST', { path }, '/createUploadSession'),
+      route: this.route('POST', target, '/createUploadSession'),
       retry: 'idempotent',
       signal: options.signal,
     });

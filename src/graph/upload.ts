@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { ChunkReader } from './chunk-reader.js';
-import type { ConflictBehavior, DriveApi } from './drive-api.js';
+import type { ConflictBehavior, DriveApi, ItemRef } from './drive-api.js';
 import { ABORTED, GraphError } from './errors.js';
 import type { DriveItem } from './items.js';
 import { QuickXorHash } from './quickxorhash.js';
@@ -74,7 +74,7 @@ export function nextExpectedStart(ranges: string[] | undefined): number | undefi
  * spooled to a temp file beyond, because Graph needs the total size in every fragment's
  * Content-Range. The QuickXorHash of what we sent is checked against what Graph stored.
  */
-export async function uploadFile(api: DriveApi, path: string, body: Readable, options: UploadOptions = {}): Promise<DriveItem> {
+export async function uploadFile(api: DriveApi, target: ItemRef, body: Readable, options: UploadOptions = {}): Promise<DriveItem> {
   const simpleMax = Math.min(options.simpleMax ?? SIMPLE_UPLOAD_MAX, SIMPLE_UPLOAD_MAX);
   const fragmentSize = validateFragmentSize(options.fragmentSize ?? DEFAULT_FRAGMENT_SIZE);
   const reader = new ChunkReader(body);
@@ -83,19 +83,19 @@ export async function uploadFile(api: DriveApi, path: string, body: Readable, op
       if (options.size <= simpleMax && !(options.mtime && options.size > 0)) {
         const data = await reader.read(options.size, options.signal);
         await expectEnd(reader, options.size, data.length, options.signal);
-        return await simpleUploadChecked(api, path, data, options);
+        return await simpleUploadChecked(api, target, data, options);
       }
-      return await uploadViaSession(api, path, reader, options.size, { ...options, fragmentSize });
+      return await uploadViaSession(api, target, reader, options.size, { ...options, fragmentSize });
     }
     // Unknown length: small bodies stay in memory, larger ones go to disk first.
     const head = await reader.read(simpleMax + 1, options.signal);
-    if (head.length <= simpleMax && !(options.mtime && head.length > 0)) return await simpleUploadChecked(api, path, head, options);
+    if (head.length <= simpleMax && !(options.mtime && head.length > 0)) return await simpleUploadChecked(api, target, head, options);
     const spool = await spoolToFile(head, reader, options.spoolDir ?? tmpdir(), options.signal);
     try {
       const fileStream = createReadStream(spool.path, { highWaterMark: 1024 * 1024 });
       const fileReader = new ChunkReader(fileStream);
       try {
-        return await uploadViaSession(api, path, fileReader, spool.size, { ...options, fragmentSize });
+        return await uploadViaSession(api, target, fileReader, spool.size, { ...options, fragmentSize });
       } finally {
         fileReader.release();
         fileStream.destroy();
@@ -121,9 +121,9 @@ function conflictOf(options: UploadOptions): ConflictBehavior {
   return options.ifNoneMatch === '*' ? 'fail' : 'replace';
 }
 
-async function simpleUploadChecked(api: DriveApi, path: string, data: Buffer, options: UploadOptions): Promise<DriveItem> {
+async function simpleUploadChecked(api: DriveApi, target: ItemRef, data: Buffer, options: UploadOptions): Promise<DriveItem> {
   const sent = new QuickXorHash().update(data).digestBase64();
-  let item = await api.simpleUpload(path, data, { ifMatch: options.ifMatch, conflictBehavior: conflictOf(options), signal: options.signal });
+  let item = await api.simpleUpload(target, data, { ifMatch: options.ifMatch, conflictBehavior: conflictOf(options), signal: options.signal });
   await verifyHash(api, item, sent, data.length);
   if (options.mtime) item = await api.update({ id: item.id }, { lastModified: options.mtime }, { signal: options.signal });
   return item;
@@ -163,10 +163,10 @@ interface SessionOptions extends UploadOptions {
  * unknown, makes us ask the session for `nextExpectedRanges` and resume from there. Any failure or
  * abort deletes the session, so the file at `path` keeps its previous content.
  */
-async function uploadViaSession(api: DriveApi, path: string, reader: ChunkReader, size: number, options: SessionOptions): Promise<DriveItem> {
+async function uploadViaSession(api: DriveApi, target: ItemRef, reader: ChunkReader, size: number, options: SessionOptions): Promise<DriveItem> {
   const { signal } = options;
   if (size === 0) throw sizeMismatch('An upload session cannot carry an empty file; use a simple upload.');
-  const session = await api.createUploadSession(path, { mtime: options.mtime, ifMatch: options.ifMatch, conflictBehavior: conflictOf(options), signal });
+  const session = await api.createUploadSession(target, { mtime: options.mtime, ifMatch: options.ifMatch, conflictBehavior: conflictOf(options), signal });
   const uploadUrl = session.uploadUrl;
   const hash = new QuickXorHash();
   let committed = false;
@@ -189,11 +189,11 @@ async function uploadViaSession(api: DriveApi, path: string, reader: ChunkReader
         next.catch(() => undefined); // observed below; avoid an unhandled rejection meanwhile
       }
       if (last) committed = true; // from here the outcome may be a stored file
-      item = await sendFragment(api, uploadUrl, current, offset, size, path, hash, signal);
+      item = await sendFragment(api, uploadUrl, current, offset, size, target, hash, signal);
       offset = end;
       if (next) current = await next;
     }
-    if (!item) item = await api.getItem({ path }, { signal });
+    if (!item) item = await api.getItem(target, { signal });
     await verifyHash(api, item, hash.digestBase64(), size);
     return item;
   } catch (err) {
@@ -221,7 +221,7 @@ async function sendFragment(
   fragment: Buffer,
   offset: number,
   total: number,
-  path: string,
+  target: ItemRef,
   hash: QuickXorHash,
   signal?: AbortSignal,
 ): Promise<DriveItem | undefined> {
@@ -254,7 +254,7 @@ async function sendFragment(
     } catch (err) {
       if (err instanceof GraphError && err.isNotFound && end === total) {
         // The session is gone after the final fragment: the file was probably committed. Check it.
-        const item = await api.getItem({ path }, { signal });
+        const item = await api.getItem(target, { signal });
         if (item.size === total && item.file?.hashes?.quickXorHash === hash.digestBase64()) return item;
       }
       if (err instanceof GraphError && err.isNotFound) {

@@ -1,0 +1,44 @@
+import type { TokenSource } from '../auth/token-source.js';
+import { GraphClient, type GraphClientOptions } from '../graph/client.js';
+import { DriveApi } from '../graph/drive-api.js';
+import type { DriveBase } from '../graph/paths.js';
+import type { Clock } from '../util/clock.js';
+import { GraphDrive, type GraphDriveOptions } from './graph-drive.js';
+
+export interface CreateGraphDriveOptions {
+  /** Graph's versioned root: `https://graph.microsoft.com/v1.0`, or `${emulator.url}/v1.0`. */
+  graphBaseUrl: string;
+  tokens: TokenSource;
+  /** Which drive: `{type:'me'}`, `{type:'id', id}`, `{type:'user', user}`, `{type:'site', site}`. */
+  drive: DriveBase;
+  cache?: GraphDriveOptions['cache'];
+  upload?: GraphDriveOptions['upload'];
+  spoolDir?: string;
+  /** How long a download URL is trusted after fetching it (default 10 min). */
+  downloadUrlLifetimeMs?: number;
+  /** Extra GraphClient options (concurrency, timeouts, retry). */
+  client?: Partial<Omit<GraphClientOptions, 'baseUrl' | 'tokens'>>;
+  clock?: Clock;
+}
+
+/** Wires a GraphClient, a DriveApi and a GraphDrive for one mount (what `cli/serve` needs). */
+export function createGraphDrive(options: CreateGraphDriveOptions): { drive: GraphDrive; client: GraphClient; close(): Promise<void> } {
+  const client = new GraphClient({ baseUrl: options.graphBaseUrl, tokens: options.tokens, clock: options.clock, ...options.client });
+  const api = new DriveApi(client, options.drive, { downloadUrlLifetimeMs: options.downloadUrlLifetimeMs, clock: options.clock });
+  const drive = new GraphDrive({
+    api,
+    cache: options.cache,
+    upload: options.upload,
+    spoolDir: options.spoolDir,
+    documentLibrary: options.drive.type === 'site',
+    clock: options.clock,
+  });
+  return {
+    drive,
+    client,
+    async close() {
+      drive.close();
+      await client.close();
+    },
+  };
+}

@@ -1,0 +1,370 @@
+import type { Readable } from 'node:stream';
+import { DeltaPoller, type DeltaFeed } from '../cache/delta-poller.js';
+import { MetadataCache, type CacheStats } from '../cache/metadata-cache.js';
+import type { DriveApi, DownloadUrl } from '../graph/drive-api.js';
+import { GraphError } from '../graph/errors.js';
+import type { DriveItem } from '../graph/items.js';
+import { baseName, childPath, parentPath, pathFromParentReference } from '../graph/paths.js';
+import { DEFAULT_FRAGMENT_SIZE, SIMPLE_UPLOAD_MAX, uploadFile } from '../graph/upload.js';
+import { systemClock, type Clock } from '../util/clock.js';
+import { assertValidPath, pathProblem } from './names.js';
+import type { DriveEntry, Quota, ReadResult, RemoteDrive, WriteOptions } from './types.js';
+
+export interface GraphDriveOptions {
+  api: DriveApi;
+  /** `config.cache`: ttlSeconds, maxEntries, maxBytes, deltaPollSeconds. */
+  cache?: { ttlSeconds?: number; maxEntries?: number; maxBytes?: number; deltaPollSeconds?: number };
+  /** `config.upload`: simpleMax, fragmentSize. */
+  upload?: { simpleMax?: number; fragmentSize?: number };
+  /** Where chunked uploads larger than simpleMax are spooled (default: the OS temp dir). */
+  spoolDir?: string;
+  /** The drive is a SharePoint document library (`forms` is reserved at its root). */
+  documentLibrary?: boolean;
+  clock?: Clock;
+}
+
+/** Response headers of a download worth passing on to the WebDAV client. */
+const PASSED_HEADERS = ['content-type', 'content-length', 'content-range', 'accept-ranges', 'etag', 'last-modified', 'content-disposition'];
+
+/**
+ * The filesystem-shaped facade over Graph that the WebDAV layer uses. Reads are answered from the
+ * metadata cache when possible; every write records exactly what it changed in the cache.
+ */
+export class GraphDrive implements RemoteDrive {
+  readonly api: DriveApi;
+  readonly cache: MetadataCache<DriveEntry>;
+  private readonly poller: DeltaPoller | undefined;
+  private readonly clock: Clock;
+  private readonly ttlMs: number;
+  private readonly simpleMax: number;
+  private readonly fragmentSize: number;
+  private readonly spoolDir: string | undefined;
+  private readonly documentLibrary: boolean;
+  private quotaCache: { at: number; value: Quota } | undefined;
+
+  constructor(options: GraphDriveOptions) {
+    this.api = options.api;
+    this.clock = options.clock ?? systemClock;
+    const c = options.cache ?? {};
+    this.ttlMs = (c.ttlSeconds ?? 60) * 1000;
+    const lifetime = this.api.downloadUrlLifetimeMs;
+    this.cache = new MetadataCache<DriveEntry>({
+      ttlMs: this.ttlMs,
+      maxEntries: c.maxEntries ?? 200_000,
+      maxBytes: c.maxBytes ?? 128 * 1024 * 1024,
+      clock: this.clock,
+      sizeOf: entrySize,
+      downloadUrlMarginMs: Math.min(30_000, Math.floor(lifetime / 10)),
+    });
+    this.simpleMax = options.upload?.simpleMax ?? SIMPLE_UPLOAD_MAX;
+    this.fragmentSize = options.upload?.fragmentSize ?? DEFAULT_FRAGMENT_SIZE;
+    this.spoolDir = options.spoolDir;
+    this.documentLibrary = options.documentLibrary ?? false;
+    const pollSeconds = c.deltaPollSeconds ?? 0;
+    if (pollSeconds > 0) {
+      this.poller = new DeltaPoller(this.deltaFeed(), this.cache, pollSeconds * 1000);
+      this.poller.start();
+    }
+  }
+
+  // ---- reads ----
+
+  async stat(path: string): Promise<DriveEntry> {
+    const entry = await this.lookup(path);
+    if (!entry) throw notFound(path);
+    return entry;
+  }
+
+  /** One Graph call per cold folder (all pages, `$top` at the maximum); its children's stats follow from it. */
+  async list(path: string): Promise<DriveEntry[]> {
+    return this.cache.listing(path, async () => {
+      const items = await this.api.listChildren({ path });
+      const children = items.map((item) => toEntry(item, childPath(path, item.name)));
+      const folderId = items[0]?.parentReference?.id ?? this.cache.peekItem(path)?.id;
+      return { folderId, children };
+    });
+  }
+
+  async downloadUrl(path: string): Promise<{ url: string; expiresAt: number; entry: DriveEntry }> {
+    const known = this.cache.peekItem(path);
+    if (known === null) throw notFound(path);
+    if (known?.isFolder) throw notAFile(path);
+    return this.cache.downloadUrl(path, async () => {
+      let fetched: DownloadUrl;
+      try {
+        fetched = await this.api.getDownloadUrl({ path });
+      } catch (err) {
+        if (err instanceof GraphError && err.isNotFound) this.cache.setItem(path, null);
+        throw err;
+      }
+      const entry = toEntry(fetched.item, statPath(path, fetched.item));
+      return { url: fetched.url, expiresAt: fetched.expiresAt, entry };
+    });
+  }
+
+  /**
+   * Streams the file from its download URL, Range and If-Range passed through. A URL the server
+   * refuses (expired sooner than we assumed) is fetched again once, transparently.
+   */
+  async read(path: string, headers: { range?: string; ifRange?: string } = {}): Promise<ReadResult> {
+    const requestHeaders: Record<string, string> = { accept: '*/*' };
+    if (headers.range) requestHeaders.range = headers.range;
+    if (headers.ifRange) requestHeaders['if-range'] = headers.ifRange;
+    for (let attempt = 0; ; attempt++) {
+      const { url } = await this.downloadUrl(path);
+      try {
+        const res = await this.api.client.stream({ method: 'GET', path: url, auth: false, headers: requestHeaders, route: 'GET /download/{token}', acceptStatuses: [416] });
+        const passed: Record<string, string> = {};
+        for (const name of PASSED_HEADERS) if (res.headers[name] !== undefined) passed[name] = res.headers[name];
+        return { status: res.status, headers: passed, body: res.body };
+      } catch (err) {
+        const refused = err instanceof GraphError && [401, 403, 404, 410].includes(err.status);
+        if (!refused || attempt > 0) throw err;
+        this.cache.forgetDownloadUrl(path);
+      }
+    }
+  }
+
+  async quota(): Promise<Quota> {
+    const now = this.clock.now();
+    if (this.quotaCache && now - this.quotaCache.at < this.ttlMs) return this.quotaCache.value;
+    const q = await this.api.quota();
+    const total = q.total ?? 0;
+    const used = q.used ?? 0;
+    const value = { total, used, remaining: q.remaining ?? Math.max(0, total - used) };
+    this.quotaCache = { at: now, value };
+    return value;
+  }
+
+  // ---- writes ----
+
+  async write(path: string, body: Readable, options: WriteOptions = {}): Promise<DriveEntry> {
+    assertValidPath(path, { documentLibrary: this.documentLibrary });
+    const parent = await this.parentFolder(path);
+    let item: DriveItem;
+    try {
+      item = await uploadFile(this.api, { parentId: parent.id, name: baseName(path) }, body, {
+        size: options.size,
+        mtime: options.mtime,
+        ifMatch: options.ifMatch,
+        ifNoneMatch: options.ifNoneMatch,
+        signal: options.signal,
+        fragmentSize: this.fragmentSize,
+        simpleMax: this.simpleMax,
+        spoolDir: this.spoolDir,
+      });
+    } catch (err) {
+      this.cache.invalidateItem(path);
+      if (options.ifNoneMatch === '*' && err instanceof GraphError && err.code === 'nameAlreadyExists') {
+        throw new GraphError(412, 'preconditionFailed', `${path} already exists and If-None-Match: * asked to only create it.`, undefined, err.requestId);
+      }
+      throw err;
+    }
+    const entry = toEntry(item, childPath(parentPath(path), item.name));
+    this.cache.recordItem(path, entry);
+    this.quotaCache = undefined;
+    return entry;
+  }
+
+  async mkdir(path: string): Promise<DriveEntry> {
+    assertValidPath(path, { documentLibrary: this.documentLibrary });
+    const parent = await this.parentFolder(path);
+    const item = await this.api.createFolder({ id: parent.id }, baseName(path), { conflictBehavior: 'fail' });
+    const entry = toEntry(item, childPath(parentPath(path), item.name));
+    this.cache.recordItem(path, entry);
+    return entry;
+  }
+
+  async move(from: string, to: string, options: { overwrite?: boolean } = {}): Promise<DriveEntry> {
+    assertValidPath(to, { documentLibrary: this.documentLibrary });
+    const source = await this.stat(from);
+    if (from === '/') throw new GraphError(403, 'accessDenied', 'The drive root cannot be moved.');
+    const parent = await this.parentFolder(to);
+    const patch = { name: baseName(to), parentId: parent.id };
+    let item: DriveItem;
+    try {
+      item = await this.api.update({ id: source.id }, patch, { conflictBehavior: 'fail' });
+    } catch (err) {
+      if (!(err instanceof GraphError && err.code === 'nameAlreadyExists' && options.overwrite)) throw this.afterFailure(err, [from, to]);
+      // Overwrite: move the destination out of the way (to the recycle bin), then move again.
+      await this.removeExisting(to, source.id);
+      item = await this.api.update({ id: source.id }, patch, { conflictBehavior: 'fail' });
+    }
+    this.cache.recordRemoval(from);
+    this.cache.invalidatePrefix(to);
+    const entry = toEntry(item, childPath(parentPath(to), item.name));
+    this.cache.recordItem(to, entry);
+    return entry;
+  }
+
+  async copy(from: string, to: string, options: { overwrite?: boolean } = {}): Promise<DriveEntry> {
+    assertValidPath(to, { documentLibrary: this.documentLibrary });
+    const source = await this.stat(from);
+    const parent = await this.parentFolder(to);
+    const existing = await this.lookup(to);
+    if (existing) {
+      if (existing.id === source.id) throw new GraphError(403, 'accessDenied', 'Source and destination of a copy are the same item.');
+      if (!options.overwrite) throw new GraphError(409, 'nameAlreadyExists', `${to} already exists; overwrite was not allowed.`);
+      await this.removeExisting(to, source.id);
+    }
+    let item: DriveItem;
+    try {
+      item = await this.api.copy({ id: source.id }, { parentId: parent.id, name: baseName(to) }, { conflictBehavior: 'fail' });
+    } catch (err) {
+      throw this.afterFailure(err, [to]);
+    }
+    this.cache.invalidatePrefix(to);
+    const entry = toEntry(item, childPath(parentPath(to), item.name));
+    this.cache.recordItem(to, entry);
+    this.quotaCache = undefined;
+    return entry;
+  }
+
+  async remove(path: string): Promise<void> {
+    if (path === '/' || path === '') throw new GraphError(403, 'accessDenied', 'The drive root cannot be deleted.');
+    const known = this.cache.peekItem(path);
+    if (known === null) throw notFound(path);
+    try {
+      await this.api.delete(known ? { id: known.id } : { path });
+    } catch (err) {
+      if (err instanceof GraphError && err.isNotFound) this.cache.recordRemoval(path);
+      throw err;
+    }
+    this.cache.recordRemoval(path);
+    this.quotaCache = undefined;
+  }
+
+  async setModified(path: string, mtime: Date): Promise<DriveEntry> {
+    const known = this.cache.peekItem(path);
+    let item: DriveItem;
+    try {
+      item = await this.api.update(known ? { id: known.id } : { path }, { lastModified: mtime });
+    } catch (err) {
+      throw this.afterFailure(err, [path]);
+    }
+    const entry = toEntry(item, statPath(path, item));
+    this.cache.recordItem(path, entry);
+    return entry;
+  }
+
+  // ---- remote changes ----
+
+  /** Polls the delta feed once now (the background poll does this every deltaPollSeconds). */
+  async pollChanges(): Promise<number> {
+    const poller = this.poller ?? (this.manualPoller ??= new DeltaPoller(this.deltaFeed(), this.cache, 0));
+    const first = await poller.pollOnce();
+    return first;
+  }
+
+  private manualPoller: DeltaPoller | undefined;
+
+  cacheStats(): CacheStats {
+    return this.cache.stats();
+  }
+
+  close(): void {
+    this.poller?.stop();
+  }
+
+  // ---- helpers ----
+
+  /** The entry at `path`, or null when nothing is there. Invalid names are known absent without a call. */
+  private async lookup(path: string): Promise<DriveEntry | null> {
+    if (path !== '/' && pathProblem(path) !== undefined) return null;
+    return this.cache.item(path, async () => {
+      try {
+        const item = await this.api.getItem({ path });
+        return toEntry(item, statPath(path, item));
+      } catch (err) {
+        if (err instanceof GraphError && err.isNotFound) return null;
+        throw err;
+      }
+    });
+  }
+
+  /** The folder that will hold `path`; WebDAV wants 409 when it is missing or a file. */
+  private async parentFolder(path: string): Promise<DriveEntry> {
+    const where = parentPath(path);
+    const parent = await this.lookup(where);
+    if (!parent || !parent.isFolder) {
+      throw new GraphError(409, 'parentNotFound', `The folder ${where} does not exist; create it first.`);
+    }
+    return parent;
+  }
+
+  private async removeExisting(path: string, keepId: string): Promise<void> {
+    const existing = await this.lookup(path);
+    if (!existing || existing.id === keepId) return;
+    await this.api.delete({ id: existing.id });
+    this.cache.recordRemoval(path);
+  }
+
+  /** After a failed write the cached view of these paths may be wrong: forget it. */
+  private afterFailure(err: unknown, paths: string[]): unknown {
+    for (const p of paths) this.cache.invalidateItem(p);
+    return err;
+  }
+
+  private deltaFeed(): DeltaFeed {
+    return {
+      changes: async (link) => {
+        const page = await this.api.delta(link);
+        return {
+          deltaLink: page.deltaLink,
+          changes: page.items.map((item) => ({
+            id: item.id,
+            deleted: item.deleted !== undefined,
+            isFolder: item.folder !== undefined,
+            isRoot: item.root !== undefined,
+            name: item.name,
+            parentId: item.parentReference?.id,
+            path: item.name !== undefined ? pathFromParentReference(item.parentReference?.path, item.name) : undefined,
+          })),
+        };
+      },
+    };
+  }
+}
+
+/** A DriveItem as the WebDAV layer sees it. */
+export function toEntry(item: DriveItem, path: string): DriveEntry {
+  const isFolder = item.folder !== undefined || item.root !== undefined || item.package?.type === 'oneNote';
+  const created = item.fileSystemInfo?.createdDateTime ?? item.createdDateTime;
+  const modified = item.fileSystemInfo?.lastModifiedDateTime ?? item.lastModifiedDateTime;
+  const entry: DriveEntry = {
+    id: item.id,
+    path,
+    name: item.root !== undefined ? '' : item.name,
+    isFolder,
+    size: isFolder ? 0 : (item.size ?? 0),
+    created: created ? new Date(created) : new Date(0),
+    modified: modified ? new Date(modified) : new Date(0),
+    eTag: item.eTag ?? '',
+  };
+  if (item.cTag) entry.cTag = item.cTag;
+  if (item.file?.mimeType) entry.mimeType = item.file.mimeType;
+  if (item.file?.hashes?.quickXorHash) entry.quickXorHash = item.file.hashes.quickXorHash;
+  if (item.file?.hashes?.sha1Hash) entry.sha1Hash = item.file.hashes.sha1Hash;
+  if (item.folder?.childCount !== undefined) entry.childCount = item.folder.childCount;
+  return entry;
+}
+
+/** The path to report for a stat: the parent as asked, the name as stored (OneDrive keeps case). */
+function statPath(asked: string, item: DriveItem): string {
+  if (asked === '/' || item.root !== undefined) return '/';
+  return childPath(parentPath(asked), item.name);
+}
+
+function entrySize(entry: DriveEntry): number {
+  let n = 160 + 2 * (entry.id.length + entry.path.length + entry.name.length + entry.eTag.length);
+  n += 2 * ((entry.cTag?.length ?? 0) + (entry.mimeType?.length ?? 0) + (entry.quickXorHash?.length ?? 0) + (entry.sha1Hash?.length ?? 0));
+  return n;
+}
+
+function notFound(path: string): GraphError {
+  return new GraphError(404, 'itemNotFound', `Nothing exists at ${path}.`);
+}
+
+function notAFile(path: string): GraphError {
+  return new GraphError(400, 'notAFile', `${path} is a folder; only files have a download URL.`);
+}
