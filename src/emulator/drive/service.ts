@@ -16,6 +16,7 @@
  *                                                          the hash of what the client sent
  *   uploadFragments(): FragmentLog[]                       per upload session: fragment sizes received
  *   openUploadSessions(): number
+ *   fragmentsInFlight(): number                           fragments still arriving (wait for 0 after a reset)
  *   setQuota(driveId, totalBytes): void
  *   emptyRecycleBin(driveId): void
  *   reset(): void                                          empties every drive, sessions, monitors
@@ -244,6 +245,11 @@ export class DriveService implements EmulatorService {
 
   uploadFragments(): FragmentLog[] {
     return this.uploads.fragmentLog();
+  }
+
+  /** Fragments whose bytes are still arriving. */
+  fragmentsInFlight(): number {
+    return this.uploads.fragmentsInFlight();
   }
 
   openUploadSessions(): number {

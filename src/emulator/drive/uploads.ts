@@ -263,6 +263,13 @@ export class UploadSessions {
     return [...this.log.values()].map((e) => ({ ...e, fragments: [...e.fragments] }));
   }
 
+  /** Fragments still arriving (tests wait for a reset connection to be noticed). */
+  fragmentsInFlight(): number {
+    let n = 0;
+    for (const ranges of this.inFlight.values()) n += ranges.length;
+    return n;
+  }
+
   openSessions(): UploadSessionRecord[] {
     return [...this.sessions.values()];
   }
