@@ -31,7 +31,7 @@ function put(url: string, data: Buffer, start: number, total: number, headers: R
   return fetch(url, {
     method: 'PUT',
     headers: { 'content-range': `bytes ${start}-${start + data.length - 1}/${total}`, ...headers },
-    body: data,
+    body: data as unknown as BodyInit,
   });
 }
 
@@ -77,10 +77,10 @@ describe('upload sessions', () => {
     const unaligned = await put(url, bytes(FRAG + 1), 0, FRAG * 4);
     expect(unaligned.status).toBe(400);
     expect((await json(unaligned)).error.message).toMatch(/multiple of 320 KiB/);
-    const mismatch = await fetch(url, { method: 'PUT', headers: { 'content-range': `bytes 0-${FRAG - 1}/${FRAG * 4}` }, body: bytes(FRAG - 10) });
+    const mismatch = await fetch(url, { method: 'PUT', headers: { 'content-range': `bytes 0-${FRAG - 1}/${FRAG * 4}` }, body: bytes(FRAG - 10) as unknown as BodyInit });
     expect(mismatch.status).toBe(400);
     expect((await json(mismatch)).error.message).toBe('The Content-Range header length does not match the provided number of bytes.');
-    const missing = await fetch(url, { method: 'PUT', body: bytes(10) });
+    const missing = await fetch(url, { method: 'PUT', body: bytes(10) as unknown as BodyInit });
     expect(missing.status).toBe(400);
     expect((await put(url, bytes(FRAG), 0, FRAG * 4)).status).toBe(202);
     const total = await put(url, bytes(FRAG), FRAG, FRAG * 5);
