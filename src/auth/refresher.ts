@@ -1,0 +1,280 @@
+import { silentLogger, type Logger } from '../util/logger.js';
+import { systemClock, type Clock } from '../util/clock.js';
+import { ClientConfigError, OAuthError, SignInRequiredError, TransientAuthError } from './errors.js';
+import { postForm, type AuthHttpOptions, type TokenResponse } from './http.js';
+import { scopesForRequest, tokenEndpointOf } from './endpoints.js';
+import { systemTimers, type Timers } from './timers.js';
+import type { TokenSource } from './token-source.js';
+import type { StoredAccount, TokenStore } from './token-store.js';
+
+export interface RetryPolicy {
+  /** Tries per refresh, the first included (default 5). */
+  attempts: number;
+  /** First backoff; doubles each time, with jitter (default 500 ms). */
+  baseDelayMs: number;
+  maxDelayMs: number;
+}
+
+export interface RefresherOptions {
+  store: TokenStore;
+  record: StoredAccount;
+  /** For confidential clients and client credentials. */
+  clientSecret?: string;
+  clock?: Clock;
+  timers?: Timers;
+  http?: AuthHttpOptions;
+  retry?: Partial<RetryPolicy>;
+  /** Refresh this long before expiry (default 5 min); short-lived tokens at 80% of their lifetime. */
+  refreshMarginMs?: number;
+  logger?: Logger;
+  random?: () => number;
+}
+
+export type HealthState = 'ok' | 'refreshing' | 'unhealthy';
+
+export interface RefresherHealth {
+  account: string;
+  state: HealthState;
+  /** Why the account is unhealthy, or what the last failed refresh said. */
+  reason?: string;
+  /** Epoch ms of the last successful token request. */
+  lastRefresh?: number;
+  /** Epoch ms when the current access token expires. */
+  expiresAt?: number;
+}
+
+const DEFAULT_RETRY: RetryPolicy = { attempts: 5, baseDelayMs: 500, maxDelayMs: 30_000 };
+/** OAuth errors that a retry can fix; every other one needs a person. */
+const RETRYABLE_OAUTH = new Set(['temporarily_unavailable', 'server_error']);
+
+/**
+ * Keeps one account's access token fresh. Refreshes ahead of expiry on a timer, single-flight
+ * (any number of callers share one token request), persists rotated refresh tokens before using
+ * them, retries transport failures with bounded exponential backoff, and stops for good on
+ * `invalid_grant`: the account turns unhealthy and every caller gets an error naming the command
+ * to run. App-only accounts (client credentials) simply acquire a new token.
+ */
+export class TokenRefresher implements TokenSource {
+  private record: StoredAccount;
+  private readonly store: TokenStore;
+  private readonly clock: Clock;
+  private readonly timers: Timers;
+  private readonly retry: RetryPolicy;
+  private readonly margin: number;
+  private readonly logger: Logger;
+  private readonly random: () => number;
+  private inflight: Promise<string> | null = null;
+  private timer: unknown = null;
+  private fatal: Error | null = null;
+  private state: HealthState = 'ok';
+  private lastFailure: string | undefined;
+  private lastRefresh: number | undefined;
+  private closed = false;
+  /** Successful token requests made by this instance. */
+  refreshCount = 0;
+
+  constructor(private readonly options: RefresherOptions) {
+    this.record = { ...options.record };
+    this.store = options.store;
+    this.clock = options.clock ?? systemClock;
+    this.timers = options.timers ?? systemTimers;
+    this.retry = { ...DEFAULT_RETRY, ...options.retry };
+    this.margin = options.refreshMarginMs ?? 5 * 60_000;
+    this.logger = (options.logger ?? silentLogger).child({ account: this.record.account });
+    this.random = options.random ?? Math.random;
+    this.lastRefresh = this.record.obtainedAt;
+    if (this.hasUsableToken()) this.schedule();
+  }
+
+  /** Opens the saved sign-in of an account; SignInRequiredError when there is none. */
+  static async open(store: TokenStore, account: string, options: Omit<RefresherOptions, 'store' | 'record'> = {}): Promise<TokenRefresher> {
+    const record = await store.load(account);
+    if (!record) throw new SignInRequiredError(account, 'no saved sign-in was found');
+    return new TokenRefresher({ ...options, store, record });
+  }
+
+  get account(): string {
+    return this.record.account;
+  }
+
+  /** The saved account, without its tokens (for whoami and logs). */
+  describe(): Omit<StoredAccount, 'accessToken' | 'refreshToken'> {
+    const { accessToken: _a, refreshToken: _r, ...rest } = this.record;
+    return rest;
+  }
+
+  async getAccessToken(): Promise<string> {
+    if (this.fatal) throw this.fatal;
+    const now = this.clock.now();
+    const token = this.record.accessToken;
+    if (token && now < this.refreshAt()) return token;
+    if (token && now < this.expiresSoonAt()) {
+      // The timer should have refreshed already (it may have been late): refresh behind the caller's back.
+      void this.refresh().catch(() => {});
+      return token;
+    }
+    return this.refresh();
+  }
+
+  async refreshAfterRejection(rejected: string): Promise<string> {
+    if (this.fatal) throw this.fatal;
+    if (this.inflight) return this.inflight;
+    if (rejected !== this.record.accessToken && this.hasUsableToken()) return this.record.accessToken as string;
+    return this.refresh();
+  }
+
+  /** Refreshes now (joining a refresh already under way). */
+  refresh(): Promise<string> {
+    if (this.fatal) return Promise.reject(this.fatal);
+    if (!this.inflight) {
+      this.inflight = this.refreshWithRetries().finally(() => {
+        this.inflight = null;
+      });
+    }
+    return this.inflight;
+  }
+
+  /** Resolves once no refresh is under way (tests use it to let a timer's work finish). */
+  async whenIdle(): Promise<void> {
+    while (this.inflight) await this.inflight.catch(() => {});
+  }
+
+  health(): RefresherHealth {
+    return {
+      account: this.record.account,
+      state: this.fatal ? 'unhealthy' : this.state,
+      reason: this.fatal ? this.fatal.message : this.lastFailure,
+      lastRefresh: this.lastRefresh,
+      expiresAt: this.record.expiresAt,
+    };
+  }
+
+  /** Stops the timer; the refresher still answers, refreshing on demand. */
+  close(): void {
+    this.closed = true;
+    if (this.timer !== null) this.timers.clearTimeout(this.timer);
+    this.timer = null;
+  }
+
+  private hasUsableToken(): boolean {
+    return !!this.record.accessToken && this.record.expiresAt !== undefined && this.clock.now() < this.expiresSoonAt();
+  }
+
+  private lifetime(): number {
+    const { expiresAt, obtainedAt } = this.record;
+    return expiresAt !== undefined && obtainedAt !== undefined ? Math.max(0, expiresAt - obtainedAt) : 0;
+  }
+
+  /** When to refresh: `margin` before expiry, but for short-lived tokens at 80% of their lifetime. */
+  private refreshAt(): number {
+    if (this.record.expiresAt === undefined) return 0;
+    return this.record.expiresAt - Math.min(this.margin, this.lifetime() * 0.2);
+  }
+
+  /** Past this point a token is too close to expiry to hand out. */
+  private expiresSoonAt(): number {
+    if (this.record.expiresAt === undefined) return 0;
+    return this.record.expiresAt - Math.min(30_000, this.lifetime() * 0.1);
+  }
+
+  private schedule(delayMs?: number): void {
+    if (this.closed || this.fatal) return;
+    if (this.timer !== null) this.timers.clearTimeout(this.timer);
+    const delay = delayMs ?? Math.max(0, this.refreshAt() - this.clock.now());
+    this.timer = this.timers.setTimeout(() => {
+      this.timer = null;
+      void this.refresh().catch(() => {});
+    }, delay);
+  }
+
+  private async refreshWithRetries(): Promise<string> {
+    this.state = 'refreshing';
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const response = await this.requestToken();
+        return await this.accept(response);
+      } catch (err) {
+        if (err instanceof OAuthError && !RETRYABLE_OAUTH.has(err.error)) throw await this.fail(err);
+        const transient = err instanceof TransientAuthError || err instanceof OAuthError;
+        if (!transient) {
+          this.state = 'ok';
+          throw err;
+        }
+        const reason = (err as Error).message;
+        if (attempt >= this.retry.attempts) {
+          this.state = 'ok';
+          this.lastFailure = `last refresh failed after ${attempt} tries: ${reason}`;
+          this.logger.warn('token refresh failed; will try again', { attempts: attempt, reason });
+          const remaining = (this.record.expiresAt ?? 0) - this.clock.now();
+          this.schedule(Math.min(60_000, Math.max(1_000, remaining / 2)));
+          throw new TransientAuthError(`Could not refresh the token of account "${this.record.account}" after ${attempt} tries: ${reason}`);
+        }
+        const backoff = Math.min(this.retry.maxDelayMs, this.retry.baseDelayMs * 2 ** (attempt - 1));
+        const retryAfter = err instanceof TransientAuthError && err.retryAfterSec !== undefined ? err.retryAfterSec * 1000 : 0;
+        const delay = Math.min(this.retry.maxDelayMs, Math.max(retryAfter, backoff * (0.5 + this.random() / 2)));
+        this.logger.info('token refresh failed; retrying', { attempt, delayMs: Math.round(delay), reason });
+        await this.timers.sleep(delay);
+      }
+    }
+  }
+
+  private requestToken(): Promise<TokenResponse> {
+    const r = this.record;
+    const url = tokenEndpointOf(r);
+    if (r.flow === 'clientCredentials') {
+      return postForm(url, { grant_type: 'client_credentials', client_id: r.clientId, client_secret: this.options.clientSecret, scope: `${r.graphResource}/.default` }, this.options.http);
+    }
+    if (!r.refreshToken) return Promise.reject(new OAuthError(400, 'invalid_grant', 'no refresh token was saved for this account'));
+    return postForm(
+      url,
+      {
+        grant_type: 'refresh_token',
+        client_id: r.clientId,
+        client_secret: this.options.clientSecret,
+        refresh_token: r.refreshToken,
+        scope: scopesForRequest(r.scopes, r.graphResource).join(' '),
+      },
+      this.options.http,
+    );
+  }
+
+  private async accept(response: TokenResponse): Promise<string> {
+    const now = this.clock.now();
+    this.record = {
+      ...this.record,
+      accessToken: response.access_token,
+      refreshToken: response.refresh_token ?? this.record.refreshToken,
+      expiresAt: now + response.expires_in * 1000,
+      obtainedAt: now,
+      signInRequired: undefined,
+    };
+    this.refreshCount++;
+    this.lastRefresh = now;
+    this.lastFailure = undefined;
+    // Persist before handing the token out: with rotation, the old refresh token may already be dead.
+    try {
+      await this.store.save(this.record);
+    } catch (err) {
+      this.logger.error('could not save the refreshed sign-in; a restart will need a new login', { file: this.store.pathFor(this.record.account), reason: (err as Error).message });
+    }
+    this.state = 'ok';
+    this.logger.debug('token refreshed', { expiresAt: new Date(this.record.expiresAt as number).toISOString() });
+    this.schedule();
+    return response.access_token;
+  }
+
+  private async fail(err: OAuthError): Promise<Error> {
+    const why = err.description || err.error;
+    this.fatal =
+      this.record.flow === 'clientCredentials' && (err.error === 'invalid_client' || err.error === 'unauthorized_client')
+        ? new ClientConfigError(this.record.account, why)
+        : new SignInRequiredError(this.record.account, why);
+    this.state = 'unhealthy';
+    if (this.timer !== null) this.timers.clearTimeout(this.timer);
+    this.timer = null;
+    this.logger.error('token refresh refused; sign-in required', { reason: why, command: `onedav login --account ${this.record.account}` });
+    this.record = { ...this.record, accessToken: undefined, expiresAt: undefined, signInRequired: why };
+    await this.store.save(this.record).catch(() => {});
+    return this.fatal;
+  }
+}
