@@ -45,6 +45,8 @@ export async function browserLogin(options: BrowserLoginOptions): Promise<Browse
   const timeoutMs = options.timeoutMs ?? 5 * 60_000;
   let settle: { resolve: (r: BrowserLoginResult) => void; reject: (e: Error) => void };
   const done = new Promise<BrowserLoginResult>((resolve, reject) => (settle = { resolve, reject }));
+  // The browser may answer while openBrowser() is still running, before anyone awaits `done`.
+  done.catch(() => {});
   let redirectUri = '';
   let answered = false;
 
@@ -63,7 +65,8 @@ export async function browserLogin(options: BrowserLoginOptions): Promise<Browse
     if (error) {
       const description = (url.searchParams.get('error_description') ?? '').split(/\r?\n/)[0];
       page(res, 400, 'Sign-in failed', description || error);
-      settle.reject(new OAuthError(400, error, description));
+      const aadsts = /^AADSTS(\d+)/.exec(description)?.[1];
+      settle.reject(new OAuthError(400, error, description, aadsts ? Number(aadsts) : undefined));
       return;
     }
     const code = url.searchParams.get('code');
