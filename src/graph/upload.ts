@@ -79,6 +79,19 @@ export async function uploadFile(api: DriveApi, target: ItemRef, body: Readable,
   const fragmentSize = validateFragmentSize(options.fragmentSize ?? DEFAULT_FRAGMENT_SIZE);
   const reader = new ChunkReader(body);
   try {
+    return await uploadBody(api, target, reader, options, simpleMax, fragmentSize);
+  } catch (err) {
+    if (options.signal?.aborted && !(err instanceof GraphError && err.code === ABORTED)) {
+      throw new GraphError(0, ABORTED, 'The upload was aborted; the previous file is unchanged.');
+    }
+    throw err;
+  } finally {
+    reader.release();
+  }
+}
+
+async function uploadBody(api: DriveApi, target: ItemRef, reader: ChunkReader, options: UploadOptions, simpleMax: number, fragmentSize: number): Promise<DriveItem> {
+  {
     if (options.size !== undefined) {
       if (options.size <= simpleMax && !(options.mtime && options.size > 0)) {
         const data = await reader.read(options.size, options.signal);
@@ -103,8 +116,6 @@ export async function uploadFile(api: DriveApi, target: ItemRef, body: Readable,
     } finally {
       await rm(spool.path, { force: true });
     }
-  } finally {
-    reader.release();
   }
 }
 
@@ -200,7 +211,7 @@ async function uploadViaSession(api: DriveApi, target: ItemRef, reader: ChunkRea
     if (!committed || !(err instanceof GraphError && err.code === 'hashMismatch')) {
       await cancelSession(api, uploadUrl);
     }
-    throw signal?.aborted && !(err instanceof GraphError && err.code === ABORTED) ? new GraphError(0, ABORTED, 'The upload was aborted; the previous file is unchanged.') : err;
+    throw err;
   }
 }
 
