@@ -64,3 +64,13 @@ export class AuthFixture {
     }
   }
 }
+
+/** The error a promise rejects with; fails the test if it resolves. */
+export async function failure(promise: Promise<unknown>): Promise<Error> {
+  return promise.then(
+    () => {
+      throw new Error('expected a failure, got success');
+    },
+    (err: unknown) => err as Error,
+  );
+}

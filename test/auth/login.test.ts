@@ -6,7 +6,7 @@ import { login, type AccountSettings } from '../../src/auth/login.js';
 import { TokenRefresher } from '../../src/auth/refresher.js';
 import { ManualTimers } from '../../src/auth/timers.js';
 import { ManualClock } from '../../src/util/clock.js';
-import { AuthFixture, CONTOSO } from './helpers.js';
+import { AuthFixture, CONTOSO, failure } from './helpers.js';
 
 const fx = new AuthFixture();
 const clock = new ManualClock(Date.UTC(2025, 3, 1));
@@ -79,7 +79,7 @@ describe('interactive login (auth code + PKCE on a loopback listener)', () => {
   });
 
   it('reports an authorize error sent back to the redirect URI', async () => {
-    const err = await login({ account: 'bad', settings: settings({ scopes: ['No.Such.Scope', 'offline_access'] }), cloud: fx.cloud, store: fx.store, print, openBrowser: scriptedBrowser({}), clock }).catch((e: Error) => e);
+    const err = await failure(login({ account: 'bad', settings: settings({ scopes: ['No.Such.Scope', 'offline_access'] }), cloud: fx.cloud, store: fx.store, print, openBrowser: scriptedBrowser({}), clock }));
     expect(err).toBeInstanceOf(OAuthError);
     expect((err as OAuthError).error).toBe('invalid_scope');
     expect(err.message).toContain('AADSTS70011');
@@ -118,7 +118,7 @@ describe('device code login', () => {
   });
 
   it('gives up when the code expires', async () => {
-    const err = await login({ account: 'late', settings: settings({ flow: 'deviceCode' }), cloud: fx.cloud, store: fx.store, clock, print, sleep: async (ms) => clock.advance(ms) }).catch((e: Error) => e);
+    const err = await failure(login({ account: 'late', settings: settings({ flow: 'deviceCode' }), cloud: fx.cloud, store: fx.store, clock, print, sleep: async (ms) => clock.advance(ms) }));
     expect(err.message).toContain('expired');
     expect(fx.emulator.identity.stats().failures.expired_token).toBe(1);
   });
@@ -133,7 +133,7 @@ describe('client credentials login', () => {
   });
 
   it('fails with AADSTS7000215 for a wrong secret and never echoes it', async () => {
-    const err = await login({ account: 'daemon2', settings: settings({ flow: 'clientCredentials', clientSecret: 'wrong-secret-value', user: 'megan@contoso.onmicrosoft.com' }), cloud: fx.cloud, store: fx.store, print, clock }).catch((e: Error) => e);
+    const err = await failure(login({ account: 'daemon2', settings: settings({ flow: 'clientCredentials', clientSecret: 'wrong-secret-value', user: 'megan@contoso.onmicrosoft.com' }), cloud: fx.cloud, store: fx.store, print, clock }));
     expect(err).toBeInstanceOf(OAuthError);
     expect((err as OAuthError).aadsts).toBe(7000215);
     expect(err.message).not.toContain('wrong-secret-value');

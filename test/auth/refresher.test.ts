@@ -3,10 +3,10 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { DEMO_CLIENT_ID, DEMO_CLIENT_SECRET } from '../../src/emulator/directory.js';
 import { ClientConfigError, SignInRequiredError, TransientAuthError } from '../../src/auth/errors.js';
 import { TokenRefresher } from '../../src/auth/refresher.js';
-import { ManualTimers, systemTimers } from '../../src/auth/timers.js';
+import { ManualTimers, systemTimers, type Timers } from '../../src/auth/timers.js';
 import type { StoredAccount } from '../../src/auth/token-store.js';
 import { ManualClock } from '../../src/util/clock.js';
-import { AuthFixture } from './helpers.js';
+import { AuthFixture, failure } from './helpers.js';
 
 const fx = new AuthFixture();
 const clock = new ManualClock(Date.UTC(2025, 2, 1));
@@ -26,7 +26,7 @@ beforeEach(() => {
   fx.emulator.identity.resetStats();
 });
 
-function refresher(timers = new ManualTimers(clock), extra: Partial<ConstructorParameters<typeof TokenRefresher>[0]> = {}) {
+function refresher(timers: Timers = new ManualTimers(clock), extra: Partial<ConstructorParameters<typeof TokenRefresher>[0]> = {}) {
   return (record: StoredAccount) => new TokenRefresher({ store: fx.store, record, clock, timers, logger: fx.logger, ...extra });
 }
 
@@ -105,7 +105,7 @@ describe('TokenRefresher', () => {
     seen.add(await tokens.getAccessToken());
     expect(fx.emulator.identity.revokeRefreshTokens({ upn: 'adele@contoso.onmicrosoft.com' })).toBeGreaterThan(0);
 
-    const err = await tokens.refresh().catch((e: Error) => e);
+    const err = await failure(tokens.refresh());
     expect(err).toBeInstanceOf(SignInRequiredError);
     expect(err.message).toContain('onedav login --account revoked');
     expect(err.message).toContain('AADSTS50173');
@@ -138,7 +138,7 @@ describe('TokenRefresher', () => {
   it('gives up after its attempts on a dead network but stays healthy for the next try', async () => {
     const tokens = refresher(systemTimers, { retry: { attempts: 3, baseDelayMs: 2, maxDelayMs: 10 } })(await fx.signedInAccount('offline'));
     fx.emulator.faults.setPlan({ rules: [{ match: { category: 'identity' }, action: { type: 'status', status: 503 } }] });
-    const err = await tokens.getAccessToken().catch((e: Error) => e);
+    const err = await failure(tokens.getAccessToken());
     expect(err).toBeInstanceOf(TransientAuthError);
     expect(tokens.health().state).toBe('ok');
     expect(tokens.health().reason).toContain('after 3 tries');
@@ -160,7 +160,7 @@ describe('TokenRefresher', () => {
     good.close();
 
     const bad = refresher(new ManualTimers(clock), { clientSecret: 'not-the-secret' })({ ...app, account: 'daemon-bad' });
-    const err = await bad.refresh().catch((e: Error) => e);
+    const err = await failure(bad.refresh());
     expect(err).toBeInstanceOf(ClientConfigError);
     expect(err.message).toContain('AADSTS7000215');
     expect(err.message).not.toContain('not-the-secret');
