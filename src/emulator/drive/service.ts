@@ -87,6 +87,11 @@ export class DriveService implements EmulatorService {
 
   constructor(readonly shared: SharedState) {}
 
+  /** Where metadata and blobs live: `<dataDir>/drive`, or a temp dir removed on close. */
+  get storageDir(): string {
+    return this.dir;
+  }
+
   async load(): Promise<void> {
     if (this.shared.dataDir) {
       this.dir = join(this.shared.dataDir, 'drive');
