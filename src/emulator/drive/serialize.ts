@@ -62,7 +62,7 @@ export function itemJson(view: ItemView, item: ItemRecord, options: { delta?: bo
   json.id = item.id;
   json.lastModifiedDateTime = isoSeconds(item.modifiedAt);
   json.name = item.name;
-  json.webUrl = path ? `${drive.webUrl}/${encodeURI(path)}` : drive.webUrl;
+  json.webUrl = path ? `${drive.webUrl}/${path.split('/').map(encodeURIComponent).join('/')}` : drive.webUrl;
   json.cTag = cTagOf(item);
   json.size = item.size;
   const createdBy = identityOf(view, item.createdBy);
