@@ -1,0 +1,125 @@
+import type { DriveEntry } from '../drive/types.js';
+import { header, lookup, type DavRequest } from './context.js';
+import { DavError } from './errors.js';
+import { evaluateIf, parseIfHeader, sameEntityTag, submittedTokens, type IfList } from './if-header.js';
+import type { LockRecord } from './locks.js';
+import type { DriveTarget } from './mounts.js';
+import { hrefFor, parseRequestTarget } from './paths.js';
+import { entityTag } from './properties.js';
+import { escapeText } from './xml.js';
+
+/**
+ * Preconditions of a request, in RFC order: the WebDAV `If` header (false → 412), then the
+ * HTTP validators (If-Match / If-None-Match / If-Unmodified-Since / If-Modified-Since), then,
+ * for writes, the locks (a lock in scope whose token was not submitted → 423).
+ */
+export function ifLists(ctx: DavRequest): IfList[] | undefined {
+  const value = header(ctx.req, 'if');
+  return value ? parseIfHeader(value) : undefined;
+}
+
+/** Lock tokens the request submitted that belong to the requesting principal. */
+export function heldTokens(ctx: DavRequest): Set<string> {
+  const lists = ifLists(ctx);
+  const tokens = lists ? submittedTokens(lists) : new Set<string>();
+  // A `Lock-Token` header (UNLOCK) does not submit a token for writes; only `If` does.
+  for (const token of tokens) {
+    const lock = ctx.state.locks.get(token);
+    if (lock && lock.principal !== ctx.principal.name) tokens.delete(token);
+  }
+  return tokens;
+}
+
+/** Evaluates the `If` header; resources named in tagged lists are looked up like the request URI. */
+export async function checkIfHeader(ctx: DavRequest, target: DriveTarget): Promise<void> {
+  const lists = ifLists(ctx);
+  if (!lists) return;
+  const holds = await evaluateIf(lists, async (resource) => {
+    let t: DriveTarget = target;
+    if (resource !== undefined) {
+      let resolved;
+      try {
+        resolved = ctx.state.mounts.resolve(parseRequestTarget(resource).segments, ctx.principal);
+      } catch {
+        return { etag: undefined, lockTokens: new Set<string>() };
+      }
+      if (resolved.kind !== 'drive') return { etag: undefined, lockTokens: new Set<string>() };
+      t = resolved;
+    }
+    const entry = await lookup(ctx, t);
+    const locks = ctx.state.locks.covering(t.mount.prefix, t.path);
+    return { etag: entry ? entityTag(entry) : undefined, lockTokens: new Set(locks.map((l) => l.token)) };
+  });
+  if (!holds) throw new DavError(412, 'The If header condition is false (lock token or ETag does not match).');
+}
+
+/** HTTP validators for a method that changes the resource (PUT, DELETE, MOVE, COPY onto, PROPPATCH). */
+export function checkWriteValidators(ctx: DavRequest, entry: DriveEntry | null): void {
+  const { headers } = ctx.req;
+  const ifMatch = headers['if-match'];
+  if (ifMatch !== undefined && !matchesList(ifMatch, entry)) throw new DavError(412, 'If-Match does not match the current ETag.');
+  const ifNoneMatch = headers['if-none-match'];
+  if (ifNoneMatch !== undefined && matchesList(ifNoneMatch, entry)) throw new DavError(412, 'If-None-Match matched: the resource exists or has this ETag.');
+  const since = headers['if-unmodified-since'];
+  if (since !== undefined && ifMatch === undefined && entry) {
+    const date = Date.parse(since);
+    if (!Number.isNaN(date) && Math.floor(entry.modified.getTime() / 1000) > Math.floor(date / 1000)) throw new DavError(412, 'The resource was modified after If-Unmodified-Since.');
+  }
+}
+
+/** For GET/HEAD: 304 when the client's copy is current, 412 when If-Match fails. */
+export function readValidators(ctx: DavRequest, entry: DriveEntry): 'ok' | 'not-modified' {
+  const { headers } = ctx.req;
+  const ifMatch = headers['if-match'];
+  if (ifMatch !== undefined && !matchesList(ifMatch, entry)) throw new DavError(412, 'If-Match does not match the current ETag.');
+  const ifNoneMatch = headers['if-none-match'];
+  if (ifNoneMatch !== undefined) return matchesList(ifNoneMatch, entry) ? 'not-modified' : 'ok';
+  const since = headers['if-modified-since'];
+  if (since !== undefined) {
+    const date = Date.parse(since);
+    if (!Number.isNaN(date) && Math.floor(entry.modified.getTime() / 1000) <= Math.floor(date / 1000)) return 'not-modified';
+  }
+  return 'ok';
+}
+
+function matchesList(header: string, entry: DriveEntry | null): boolean {
+  if (!entry) return false;
+  if (header.trim() === '*') return true;
+  const current = entityTag(entry);
+  return header.split(',').some((tag) => sameEntityTag(tag, current));
+}
+
+/**
+ * Throws 423 unless the request submitted the token of every lock that protects the change:
+ * locks covering `covering` paths, and (for DELETE/MOVE of collections) locks anywhere inside
+ * the `within` paths. A new or removed member also changes its parent collection, so callers
+ * pass the parent in `members` (only a lock rooted on the parent itself counts there; deeper
+ * ancestors' infinity locks already cover the member).
+ */
+export function checkLocks(ctx: DavRequest, target: DriveTarget, paths: { covering?: string[]; within?: string[]; members?: string[] }): void {
+  const held = heldTokens(ctx);
+  const mount = target.mount.prefix;
+  const locks = ctx.state.locks;
+  const blocking: LockRecord[] = [];
+  const consider = (lock: LockRecord) => {
+    if (!held.has(lock.token) && !blocking.includes(lock)) blocking.push(lock);
+  };
+  for (const path of paths.covering ?? []) locks.covering(mount, path).forEach(consider);
+  for (const path of paths.within ?? []) {
+    locks.covering(mount, path).forEach(consider);
+    locks.within(mount, path).forEach(consider);
+  }
+  for (const path of paths.members ?? []) locks.covering(mount, path).forEach(consider);
+  if (blocking.length === 0) return;
+  const hrefs = blocking.map((l) => hrefOfLock(ctx, target, l));
+  throw new DavError(423, 'The resource is locked; send the lock token in the If header.', {
+    condition: 'lock-token-submitted',
+    conditionBody: hrefs.map((h) => `<D:href>${escapeText(h)}</D:href>`).join(''),
+  });
+}
+
+/** The lock root as this principal sees it (its own root when the lock sits above it). */
+export function hrefOfLock(ctx: DavRequest, target: DriveTarget, lock: LockRecord): string {
+  const url = ctx.state.mounts.urlFor(target.mount, lock.path, ctx.principal) ?? target.mount.segments;
+  return hrefFor(url, false);
+}

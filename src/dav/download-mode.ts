@@ -1,0 +1,34 @@
+import type { DownloadMode } from './context.js';
+
+/**
+ * `download.mode: auto` answers a file GET with a 302 to OneDrive's pre-authenticated URL only
+ * for clients known to follow it (bytes then flow straight from Microsoft's CDN), and streams the
+ * bytes through onedav for everyone else. Unknown clients get the proxy: a client that does not
+ * follow the redirect sees an error, a client that would have followed it merely costs bandwidth.
+ *
+ * Evidence (see the report of the WebDAV room for links):
+ * - rclone (`rclone/v…`): Go's net/http follows up to 10 redirects for GET and drops the
+ *   Authorization header on cross-host hops; verified by test/clients/rclone.test.ts in redirect mode.
+ * - ffmpeg/ffprobe (`Lavf/…`), VLC (`VLC/`, `LibVLC/`), Kodi (`Kodi/`, libcurl with
+ *   FOLLOWLOCATION), mpv (`mpv`, uses ffmpeg's http) and browsers (`Mozilla/…`): follow 3xx for
+ *   media and downloads; ffprobe verified by test/clients/ffprobe.test.ts in redirect mode.
+ * - neon-based clients — cadaver, davfs2, litmus (`neon/`): neon follows no redirect unless the
+ *   application registers its redirect module, and then only reports it → proxy.
+ * - Windows WebClient (`Microsoft-WebDAV-MiniRedir/…`): mishandles 3xx on WebDAV requests (the
+ *   reason Apache ships `redirect-carefully` for it), and mapped drives of 302-redirecting servers
+ *   (alist/OpenList "302 mode") list folders but cannot copy files → proxy.
+ * - macOS Finder (`WebDAVFS/…`), GNOME gvfs (`gvfs/`), davx5, Cyberduck, WinSCP, curl without -L:
+ *   no reliable evidence that a cross-host 302 on GET works → proxy.
+ */
+const FOLLOWS_REDIRECTS: RegExp[] = [/^rclone\//i, /\bLavf\//, /\b(VLC|LibVLC)\//i, /\bKodi\//i, /\bmpv\b/i, /^Mozilla\//];
+
+/** Clients that must never get a redirect even if another rule matched (e.g. Mozilla-like UAs). */
+const NEVER_REDIRECT: RegExp[] = [/Microsoft-WebDAV-MiniRedir/i, /WebDAVFS/i, /\bneon\//i, /\bgvfs\//i, /davfs2/i];
+
+export function shouldRedirect(mode: DownloadMode, userAgent: string | undefined): boolean {
+  if (mode === 'redirect') return true;
+  if (mode === 'proxy') return false;
+  const ua = userAgent ?? '';
+  if (NEVER_REDIRECT.some((r) => r.test(ua))) return false;
+  return FOLLOWS_REDIRECTS.some((r) => r.test(ua));
+}

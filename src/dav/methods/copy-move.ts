@@ -1,0 +1,155 @@
+import { STATUS_CODES } from 'node:http';
+import type { DriveEntry } from '../../drive/types.js';
+import { checkIfHeader, checkLocks, checkWriteValidators } from '../conditions.js';
+import { driveTarget, forget, header, lookup, send, sendXml, type DavRequest } from '../context.js';
+import { DavError, toDavError, type Operation } from '../errors.js';
+import { isAncestor } from '../locks.js';
+import type { DriveTarget } from '../mounts.js';
+import { hrefFor, parseRequestTarget, storeKey } from '../paths.js';
+import { childPath, parentPath, parseDepth } from '../views.js';
+import { checkMacMetadata, writeTargetChecks } from '../write-checks.js';
+import { escapeText } from '../xml.js';
+
+/**
+ * COPY and MOVE (RFC 4918 §9.8, §9.9). Within one mount the drive does the work server-side.
+ * An existing destination with `Overwrite: T` is deleted first (§9.8.4), except file-over-file,
+ * which the drive replaces in one step so the destination never goes missing. Between mounts the
+ * bytes are streamed through onedav item by item; members that fail are reported in a 207
+ * multistatus, and a MOVE only deletes its source when every member arrived.
+ */
+export async function copyOrMove(ctx: DavRequest, kind: 'copy' | 'move'): Promise<void> {
+  const source = driveTarget(ctx, kind === 'copy' ? 'Copying' : 'Moving');
+  writeTargetChecks(ctx);
+  if (kind === 'move' && source.isRoot) throw new DavError(403, 'The root of a mount cannot be moved.');
+  const dest = destinationOf(ctx);
+  if (dest.isRoot) throw new DavError(403, 'The root of a mount cannot be overwritten.');
+  const overwrite = parseOverwrite(header(ctx.req, 'overwrite'));
+
+  const entry = await lookup(ctx, source);
+  if (!entry) throw new DavError(404, 'The source does not exist.');
+  const depth = entry.isFolder && kind === 'move' ? parseDepth(header(ctx.req, 'depth'), 'infinity', ['infinity']) : parseDepth(header(ctx.req, 'depth'), 'infinity', ['0', 'infinity']);
+
+  const sameMount = dest.mount === source.mount;
+  const sameKey = sameMount && storeKey(source.path) === storeKey(dest.path);
+  const caseRename = sameKey && kind === 'move' && source.path !== dest.path;
+  if (sameKey && !caseRename) throw new DavError(403, 'The source and the destination are the same.');
+  if (sameMount && isAncestor(storeKey(source.path), storeKey(dest.path))) throw new DavError(403, 'A folder cannot be copied or moved into itself.');
+  if (!entry.isFolder) checkMacMetadata(ctx, dest.url[dest.url.length - 1]);
+
+  await checkIfHeader(ctx, source);
+  checkWriteValidators(ctx, entry);
+  const destEntry = caseRename ? null : await lookup(ctx, dest);
+  const destParent = parentPath(dest.path);
+  const parentEntry = await lookup(ctx, dest, destParent);
+  if (!parentEntry || !parentEntry.isFolder) throw new DavError(409, 'The destination folder does not exist; create it first.');
+  if (destEntry && !overwrite) throw new DavError(412, 'The destination exists and Overwrite is F.');
+  if (kind === 'move') checkLocks(ctx, source, { within: [source.path], members: [parentPath(source.path)] });
+  checkLocks(ctx, dest, { covering: [dest.path], within: destEntry ? [dest.path] : [], members: [destParent] });
+
+  const op: Operation = kind;
+  const failures: Failure[] = [];
+  try {
+    if (sameMount) {
+      const drive = source.mount.drive;
+      const replaceInPlace = destEntry !== null && !destEntry.isFolder && !entry.isFolder;
+      if (destEntry && !replaceInPlace) await drive.remove(dest.path);
+      if (kind === 'copy' && entry.isFolder && depth === '0') await drive.mkdir(dest.path);
+      else if (kind === 'copy') await drive.copy(source.path, dest.path, { overwrite: replaceInPlace });
+      else await drive.move(source.path, dest.path, { overwrite: replaceInPlace });
+    } else {
+      if (destEntry) await dest.mount.drive.remove(dest.path);
+      await streamTree(ctx, source, source.path, entry, dest, dest.path, dest.url, depth === 'infinity', failures, true);
+      if (kind === 'move' && failures.length === 0) await source.mount.drive.remove(source.path);
+    }
+  } catch (err) {
+    throw toDavError(err, op);
+  }
+  forget(ctx, source);
+  forget(ctx, dest);
+
+  const { locks, properties } = ctx.state;
+  if (destEntry) await locks.removeWithin(dest.mount.prefix, dest.path, { keepRoot: true });
+  await properties.copyTree(source.mount.prefix, source.path, dest.mount.prefix, dest.path, { move: kind === 'move' && failures.length === 0, depth0: depth === '0' });
+  if (kind === 'move' && failures.length === 0) await locks.removeWithin(source.mount.prefix, source.path);
+
+  if (failures.length > 0) {
+    const responses = failures.map((f) => `<D:response><D:href>${escapeText(f.href)}</D:href><D:status>HTTP/1.1 ${f.status} ${STATUS_CODES[f.status] ?? ''}</D:status><D:responsedescription>${escapeText(f.reason)}</D:responsedescription></D:response>`);
+    return sendXml(ctx.res, 207, `<D:multistatus xmlns:D="DAV:">${responses.join('')}</D:multistatus>`);
+  }
+  send(ctx.res, destEntry ? 204 : 201);
+}
+
+interface Failure {
+  href: string;
+  status: number;
+  reason: string;
+}
+
+/** Copies one item (and, for folders with `deep`, everything below) from one drive to another. */
+async function streamTree(
+  ctx: DavRequest,
+  from: DriveTarget,
+  fromPath: string,
+  entry: DriveEntry,
+  to: DriveTarget,
+  toPath: string,
+  toUrl: string[],
+  deep: boolean,
+  failures: Failure[],
+  top: boolean,
+): Promise<void> {
+  try {
+    if (entry.isFolder) {
+      await to.mount.drive.mkdir(toPath);
+    } else {
+      const source = await from.mount.drive.read(fromPath);
+      await to.mount.drive.write(toPath, source.body, { size: entry.size, mtime: entry.modified, signal: ctx.signal });
+    }
+  } catch (err) {
+    if (top) throw err;
+    const mapped = toDavError(err, 'create');
+    failures.push({ href: hrefFor(toUrl, entry.isFolder), status: mapped.status, reason: mapped.message });
+    return;
+  }
+  if (!entry.isFolder || !deep) return;
+  let children: DriveEntry[];
+  try {
+    children = await from.mount.drive.list(fromPath);
+  } catch (err) {
+    const mapped = toDavError(err, 'read');
+    failures.push({ href: hrefFor(toUrl, true), status: mapped.status, reason: mapped.message });
+    return;
+  }
+  for (const child of children) {
+    await streamTree(ctx, from, childPath(fromPath, child.name), child, to, childPath(toPath, child.name), [...toUrl, child.name], true, failures, false);
+  }
+}
+
+function destinationOf(ctx: DavRequest): DriveTarget {
+  const value = header(ctx.req, 'destination');
+  if (!value) throw new DavError(400, 'COPY and MOVE need a Destination header.');
+  const hostMatch = /^[a-z][a-z0-9+.-]*:\/\/([^/]+)/i.exec(value);
+  if (hostMatch) {
+    const host = header(ctx.req, 'host');
+    if (host && hostMatch[1].replace(/^[^@]*@/, '').toLowerCase() !== host.toLowerCase()) {
+      throw new DavError(502, 'The destination is on another server.');
+    }
+  }
+  const path = parseRequestTarget(value);
+  let resolved;
+  try {
+    resolved = ctx.state.mounts.resolve(path.segments, ctx.principal);
+  } catch {
+    throw new DavError(409, 'Nothing is mounted at the destination.');
+  }
+  if (resolved.kind !== 'drive') throw new DavError(403, 'The destination is a folder that lists the mounted drives; nothing can be written there.');
+  return resolved;
+}
+
+function parseOverwrite(value: string | undefined): boolean {
+  if (value === undefined) return true;
+  const v = value.trim().toUpperCase();
+  if (v === 'T') return true;
+  if (v === 'F') return false;
+  throw new DavError(400, 'Overwrite must be T or F.');
+}

@@ -1,0 +1,31 @@
+import { checkIfHeader, checkLocks, checkWriteValidators } from '../conditions.js';
+import { driveTarget, forget, header, lookup, send, type DavRequest } from '../context.js';
+import { DavError, toDavError } from '../errors.js';
+import { parentPath, parseDepth } from '../views.js';
+import { writeTargetChecks } from '../write-checks.js';
+
+/**
+ * DELETE (RFC 4918 §9.6). OneDrive deletes a folder with everything in it in one call, so there is
+ * no partial failure to report as 207: it is 204, or one error for the whole request. Locks and
+ * dead properties of the removed subtree are dropped with it.
+ */
+export async function del(ctx: DavRequest): Promise<void> {
+  const target = driveTarget(ctx, 'Deleting');
+  writeTargetChecks(ctx);
+  if (target.isRoot) throw new DavError(403, 'The root of a mount cannot be deleted.');
+  const entry = await lookup(ctx, target);
+  if (!entry) throw new DavError(404, 'Not found.');
+  if (entry.isFolder) parseDepth(header(ctx.req, 'depth'), 'infinity', ['infinity']);
+  await checkIfHeader(ctx, target);
+  checkWriteValidators(ctx, entry);
+  checkLocks(ctx, target, { within: [target.path], members: [parentPath(target.path)] });
+  try {
+    await target.mount.drive.remove(target.path);
+  } catch (err) {
+    throw toDavError(err, 'delete');
+  }
+  forget(ctx, target);
+  const mount = target.mount.prefix;
+  await Promise.all([ctx.state.locks.removeWithin(mount, target.path), ctx.state.properties.removeTree(mount, target.path)]);
+  send(ctx.res, 204);
+}

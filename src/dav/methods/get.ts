@@ -1,0 +1,106 @@
+import { pipeline } from 'node:stream/promises';
+import type { DriveEntry } from '../../drive/types.js';
+import { checkIfHeader, readValidators } from '../conditions.js';
+import { header, lookup, send, type DavRequest } from '../context.js';
+import { shouldRedirect } from '../download-mode.js';
+import { DavError } from '../errors.js';
+import { renderListing, type ListingRow } from '../listing.js';
+import { contentTypeFor } from '../mime.js';
+import type { DriveTarget } from '../mounts.js';
+import { hrefFor, sameName } from '../paths.js';
+import { entityTag, httpDate } from '../properties.js';
+import { decideRange, rangeHeader } from '../range.js';
+
+/**
+ * GET and HEAD. Files: 302 to the drive's pre-authenticated download URL, or the bytes streamed
+ * through (Range passed on, never buffered), per `download.mode` (see download-mode.ts). HEAD and
+ * conditional requests (304/412) are answered from metadata without touching the download URL.
+ * Folders: a small HTML listing.
+ */
+export async function get(ctx: DavRequest): Promise<void> {
+  const { target } = ctx;
+  if (target.kind === 'virtual') {
+    const rows = target.children.map((name) => ({ name, href: hrefFor([...target.url, name], true), isCollection: true }));
+    return sendListing(ctx, target.url, rows);
+  }
+  const entry = await lookup(ctx, target);
+  if (!entry) throw new DavError(404, 'Not found.');
+  await checkIfHeader(ctx, target);
+  if (entry.isFolder) return getFolder(ctx, target);
+  return getFile(ctx, target, entry);
+}
+
+async function getFolder(ctx: DavRequest, target: DriveTarget): Promise<void> {
+  const mounted = ctx.state.mounts.childMounts(target.url);
+  const rows: ListingRow[] = (await target.mount.drive.list(target.path))
+    .filter((child) => !mounted.some((m) => sameName(m, child.name)))
+    .map((child) => ({
+      name: child.name,
+      href: hrefFor([...target.url, child.name], child.isFolder),
+      isCollection: child.isFolder,
+      size: child.isFolder ? undefined : child.size,
+      modified: child.modified,
+    }));
+  for (const name of mounted) rows.push({ name, href: hrefFor([...target.url, name], true), isCollection: true });
+  return sendListing(ctx, target.url, rows);
+}
+
+function sendListing(ctx: DavRequest, url: string[], rows: ListingRow[]): void {
+  const title = url.length === 0 ? '/' : `/${url.join('/')}/`;
+  const parent = url.length > 0 ? hrefFor(url.slice(0, -1), true) : undefined;
+  send(ctx.res, 200, { 'Content-Type': 'text/html; charset=utf-8', 'Cache-Control': 'no-cache' }, renderListing(title, parent, rows));
+}
+
+async function getFile(ctx: DavRequest, target: DriveTarget, entry: DriveEntry): Promise<void> {
+  const { req, res, state } = ctx;
+  const etag = entityTag(entry);
+  const validators = { ETag: etag, 'Last-Modified': httpDate(entry.modified) };
+  if (readValidators(ctx, entry) === 'not-modified') return send(res, 304, validators);
+
+  const common = { ...validators, 'Accept-Ranges': 'bytes', 'Content-Type': contentTypeFor(entry.name, entry.mimeType) };
+  if (ctx.method === 'HEAD') {
+    res.statusCode = 200;
+    for (const [k, v] of Object.entries(common)) res.setHeader(k, v);
+    res.setHeader('Content-Length', entry.size);
+    res.end();
+    return;
+  }
+
+  let range = decideRange(header(req, 'range'), entry.size);
+  const ifRange = header(req, 'if-range');
+  if (range.kind !== 'full' && ifRange !== undefined && ifRange.trim() !== etag && ifRange.trim() !== validators['Last-Modified']) range = { kind: 'full' };
+  if (range.kind === 'unsatisfiable') {
+    return send(res, 416, { ...common, 'Content-Range': `bytes */${entry.size}`, 'Content-Type': 'text/plain; charset=utf-8' }, 'The requested range is not satisfiable.\n');
+  }
+  if (entry.size === 0) return send(res, 200, common, Buffer.alloc(0));
+
+  if (shouldRedirect(state.downloadMode, header(req, 'user-agent'))) {
+    const { url } = await target.mount.drive.downloadUrl(target.path);
+    // The URL carries its own short-lived authorization: never cache it, never leak it as a referrer.
+    return send(res, 302, { Location: url, 'Cache-Control': 'no-store, private', 'Referrer-Policy': 'no-referrer' });
+  }
+
+  const upstream = await target.mount.drive.read(target.path, range.kind === 'partial' ? { range: rangeHeader(range.start, range.end) } : {});
+  if (upstream.status === 416) {
+    upstream.body.destroy();
+    return send(res, 416, { ...common, 'Content-Range': `bytes */${entry.size}`, 'Content-Type': 'text/plain; charset=utf-8' }, 'The requested range is not satisfiable.\n');
+  }
+  res.statusCode = upstream.status === 206 ? 206 : 200;
+  for (const [k, v] of Object.entries(common)) res.setHeader(k, v);
+  const length = headerOf(upstream.headers, 'content-length');
+  if (length !== undefined) res.setHeader('Content-Length', length);
+  const contentRange = headerOf(upstream.headers, 'content-range');
+  if (res.statusCode === 206 && contentRange !== undefined) res.setHeader('Content-Range', contentRange);
+  try {
+    await pipeline(upstream.body, res);
+  } catch (err) {
+    // Headers are gone; the only honest signal left is a cut connection.
+    if (!res.destroyed) res.destroy(err as Error);
+    if (!ctx.signal.aborted) state.logger.warn('download stream failed midway', { path: target.path, error: err as Error });
+  }
+}
+
+function headerOf(headers: Record<string, string>, name: string): string | undefined {
+  const key = Object.keys(headers).find((k) => k.toLowerCase() === name);
+  return key === undefined ? undefined : headers[key];
+}

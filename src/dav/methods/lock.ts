@@ -1,0 +1,116 @@
+import { Readable } from 'node:stream';
+import { checkIfHeader, checkLocks, heldTokens, hrefOfLock } from '../conditions.js';
+import { driveTarget, forget, header, lookup, readSmallBody, send, sendXml, utf8, type DavRequest } from '../context.js';
+import { DavError, toDavError } from '../errors.js';
+import { parseTimeout, type LockRecord } from '../locks.js';
+import type { DriveTarget } from '../mounts.js';
+import { activeLockXml } from '../properties.js';
+import { parentPath, parseDepth } from '../views.js';
+import { checkMacMetadata, writeTargetChecks } from '../write-checks.js';
+import { DAV_NS, childElements, findChild, parseXml, serializeNodes, escapeText } from '../xml.js';
+
+/**
+ * LOCK (RFC 4918 §9.10): exclusive or shared write locks, Depth 0 or infinity, with a timeout
+ * (Timeout header, capped at a day). A LOCK on an unmapped URL creates an empty file and answers
+ * 201 (RFC 4918 replaced lock-null resources with this). A LOCK without a body refreshes the
+ * locks whose tokens the If header submits.
+ */
+export async function lock(ctx: DavRequest): Promise<void> {
+  const target = driveTarget(ctx, 'Locking');
+  writeTargetChecks(ctx);
+  const body = utf8(await readSmallBody(ctx));
+  const timeoutSeconds = parseTimeout(header(ctx.req, 'timeout'));
+  if (body.trim() === '') return refresh(ctx, target, timeoutSeconds);
+
+  const info = parseLockInfo(body);
+  const depth = parseDepth(header(ctx.req, 'depth'), 'infinity', ['0', 'infinity']);
+  const { locks } = ctx.state;
+  const mount = target.mount.prefix;
+  const conflicts = locks.conflicts(mount, target.path, depth === '0' ? 0 : 'infinity', info.scope);
+  if (conflicts.length > 0) {
+    throw new DavError(423, 'The resource is already locked.', {
+      condition: 'no-conflicting-lock',
+      conditionBody: conflicts.map((l) => `<D:href>${escapeText(hrefOfLock(ctx, target, l))}</D:href>`).join(''),
+    });
+  }
+  await checkIfHeader(ctx, target);
+
+  const entry = await lookup(ctx, target);
+  if (!entry) {
+    if (target.isRoot) throw new DavError(404, 'Not found.');
+    checkMacMetadata(ctx, target.url[target.url.length - 1]);
+    const parent = parentPath(target.path);
+    const parentEntry = await lookup(ctx, target, parent);
+    if (!parentEntry || !parentEntry.isFolder) throw new DavError(409, 'The parent folder does not exist; create it first.');
+    checkLocks(ctx, target, { members: [parent] });
+    try {
+      await target.mount.drive.write(target.path, Readable.from([]), { size: 0, signal: ctx.signal });
+    } catch (err) {
+      throw toDavError(err, 'create');
+    }
+    forget(ctx, target);
+  }
+
+  const record = await locks.create({
+    mount,
+    path: target.path,
+    depth: depth === '0' ? 0 : 'infinity',
+    scope: info.scope,
+    owner: info.owner,
+    principal: ctx.principal.name,
+    timeoutSeconds,
+  });
+  sendXml(ctx.res, entry ? 200 : 201, lockDiscovery(ctx, target, [record]), { 'Lock-Token': `<${record.token}>` });
+}
+
+async function refresh(ctx: DavRequest, target: DriveTarget, timeoutSeconds: number): Promise<void> {
+  if (!header(ctx.req, 'if')) throw new DavError(400, 'A LOCK without a body refreshes a lock: send its token in the If header.');
+  const held = heldTokens(ctx);
+  const { locks } = ctx.state;
+  const matching = locks.covering(target.mount.prefix, target.path).filter((l) => held.has(l.token));
+  if (matching.length === 0) throw new DavError(412, 'No lock on this resource matches the submitted token.', { condition: 'lock-token-matches-request-uri' });
+  const refreshed: LockRecord[] = [];
+  for (const l of matching) {
+    const updated = await locks.refresh(l.token, timeoutSeconds);
+    if (updated) refreshed.push(updated);
+  }
+  sendXml(ctx.res, 200, lockDiscovery(ctx, target, refreshed));
+}
+
+/** UNLOCK (RFC 4918 §9.11): 204, or 409 when the token does not lock this URL. */
+export async function unlock(ctx: DavRequest): Promise<void> {
+  const target = driveTarget(ctx, 'Unlocking');
+  writeTargetChecks(ctx);
+  const match = /^\s*<([^>]+)>\s*$/.exec(header(ctx.req, 'lock-token') ?? '');
+  if (!match) throw new DavError(400, 'UNLOCK needs a Lock-Token header: Lock-Token: <token>.');
+  const { locks } = ctx.state;
+  const record = locks.get(match[1]);
+  if (!record || !locks.covering(target.mount.prefix, target.path).includes(record)) {
+    throw new DavError(409, 'This lock token does not lock this URL.', { condition: 'lock-token-matches-request-uri' });
+  }
+  if (record.principal !== ctx.principal.name) throw new DavError(403, 'Only the user who took a lock can remove it.');
+  await locks.remove(record.token);
+  send(ctx.res, 204);
+}
+
+function lockDiscovery(ctx: DavRequest, target: DriveTarget, records: LockRecord[]): string {
+  const active = records.map((r) => activeLockXml(r, hrefOfLock(ctx, target, r), ctx.state.locks.secondsLeft(r))).join('');
+  return `<D:prop xmlns:D="DAV:"><D:lockdiscovery>${active}</D:lockdiscovery></D:prop>`;
+}
+
+interface LockInfo {
+  scope: 'exclusive' | 'shared';
+  owner?: string;
+}
+
+function parseLockInfo(body: string): LockInfo {
+  const root = parseXml(body);
+  if (root.ns !== DAV_NS || root.local !== 'lockinfo') throw new DavError(400, 'A LOCK body must be a DAV:lockinfo element.');
+  const scopeEl = findChild(root, DAV_NS, 'lockscope');
+  const scope = scopeEl ? childElements(scopeEl).find((c) => c.ns === DAV_NS && (c.local === 'exclusive' || c.local === 'shared')) : undefined;
+  if (!scope) throw new DavError(400, 'DAV:lockscope must be DAV:exclusive or DAV:shared.');
+  const typeEl = findChild(root, DAV_NS, 'locktype');
+  if (!typeEl || !childElements(typeEl).some((c) => c.ns === DAV_NS && c.local === 'write')) throw new DavError(400, 'Only DAV:write locks exist.');
+  const ownerEl = findChild(root, DAV_NS, 'owner');
+  return { scope: scope.local as 'exclusive' | 'shared', owner: ownerEl ? serializeNodes(ownerEl.children, new Map([[DAV_NS, 'D']])) : undefined };
+}

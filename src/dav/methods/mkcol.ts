@@ -1,0 +1,27 @@
+import { checkIfHeader, checkLocks } from '../conditions.js';
+import { driveTarget, forget, hasBody, lookup, send, type DavRequest } from '../context.js';
+import { DavError, toDavError } from '../errors.js';
+import { parentPath } from '../views.js';
+import { writeTargetChecks } from '../write-checks.js';
+
+/** MKCOL (RFC 4918 §9.3): 201; 405 if something exists; 409 without a parent folder; 415 with a body. */
+export async function mkcol(ctx: DavRequest): Promise<void> {
+  if (ctx.target.kind === 'virtual') throw new DavError(405, 'Something already exists at this path.');
+  const target = driveTarget(ctx, 'Creating a folder');
+  writeTargetChecks(ctx);
+  if (hasBody(ctx.req)) throw new DavError(415, 'MKCOL with a request body is not supported.');
+  if (target.isRoot) throw new DavError(405, 'Something already exists at this path.');
+  if (await lookup(ctx, target)) throw new DavError(405, 'Something already exists at this path.');
+  const parent = parentPath(target.path);
+  const parentEntry = await lookup(ctx, target, parent);
+  if (!parentEntry || !parentEntry.isFolder) throw new DavError(409, 'The parent folder does not exist; create it first.');
+  await checkIfHeader(ctx, target);
+  checkLocks(ctx, target, { covering: [target.path], members: [parent] });
+  try {
+    await target.mount.drive.mkdir(target.path);
+  } catch (err) {
+    throw toDavError(err, 'mkcol');
+  }
+  forget(ctx, target);
+  send(ctx.res, 201, {});
+}

@@ -1,0 +1,67 @@
+import { checkIfHeader, checkLocks, checkWriteValidators } from '../conditions.js';
+import { driveTarget, forget, header, lookup, send, type DavRequest } from '../context.js';
+import { DavError } from '../errors.js';
+import { entityTag } from '../properties.js';
+import { checkMacMetadata, writeTargetChecks } from '../write-checks.js';
+import { parentPath } from '../views.js';
+
+/**
+ * PUT streams the request body into `drive.write` as it arrives: the drive pulls from the request
+ * stream, so TCP backpressure reaches the client and nothing is buffered whole. If the client goes
+ * away mid-body, the abort signal cancels the upload session and the old file stays.
+ * Finder's chunked uploads announce their size in X-Expected-Entity-Length; rclone and ownCloud
+ * clients send the mtime in X-OC-Mtime (seconds since the epoch).
+ */
+export async function put(ctx: DavRequest): Promise<void> {
+  const target = driveTarget(ctx, 'Uploading');
+  if (target.isRoot || ctx.path.trailingSlash) throw new DavError(405, 'PUT needs a file name; this URL names a folder.');
+  writeTargetChecks(ctx);
+  checkMacMetadata(ctx, target.url[target.url.length - 1]);
+  if (header(ctx.req, 'content-range') !== undefined) throw new DavError(400, 'Partial PUT (Content-Range) is not supported; send the whole file.');
+
+  const entry = await lookup(ctx, target);
+  if (entry?.isFolder) throw new DavError(405, 'A folder exists at this path; PUT cannot replace a folder.');
+  await checkIfHeader(ctx, target);
+  checkWriteValidators(ctx, entry);
+  const parent = parentPath(target.path);
+  if (!entry) {
+    const parentEntry = await lookup(ctx, target, parent);
+    if (!parentEntry || !parentEntry.isFolder) throw new DavError(409, 'The parent folder does not exist; create it first (MKCOL).');
+  }
+  checkLocks(ctx, target, { covering: [target.path], members: entry ? [] : [parent] });
+
+  const size = declaredSize(ctx);
+  const mtime = clientMtime(ctx);
+  const ifMatch = header(ctx.req, 'if-match');
+  if (/100-continue/i.test(header(ctx.req, 'expect') ?? '')) ctx.res.writeContinue();
+  const written = await target.mount.drive.write(target.path, ctx.req, {
+    size,
+    mtime,
+    ifMatch: entry && ifMatch !== undefined && ifMatch.trim() !== '*' ? entry.eTag : undefined,
+    ifNoneMatch: header(ctx.req, 'if-none-match')?.trim() === '*' ? '*' : undefined,
+    signal: ctx.signal,
+  });
+  forget(ctx, target);
+  const headers: Record<string, string> = { ETag: entityTag(written) };
+  if (mtime) headers['X-OC-MTime'] = 'accepted';
+  send(ctx.res, entry ? 204 : 201, headers);
+}
+
+function declaredSize(ctx: DavRequest): number | undefined {
+  const length = header(ctx.req, 'content-length');
+  if (length !== undefined) {
+    if (!/^\d+$/.test(length.trim())) throw new DavError(400, 'Content-Length is not a number.');
+    return Number(length);
+  }
+  const expected = header(ctx.req, 'x-expected-entity-length');
+  if (expected !== undefined && /^\d+$/.test(expected.trim())) return Number(expected);
+  return undefined;
+}
+
+function clientMtime(ctx: DavRequest): Date | undefined {
+  const value = header(ctx.req, 'x-oc-mtime');
+  if (value === undefined) return undefined;
+  const seconds = Number(value);
+  if (!Number.isFinite(seconds) || seconds < 0) throw new DavError(400, 'X-OC-Mtime must be seconds since 1970.');
+  return new Date(Math.round(seconds * 1000));
+}

@@ -1,0 +1,88 @@
+import type { RemoteDrive } from '../drive/types.js';
+import type { Principal } from './auth.js';
+import { DavError } from './errors.js';
+import { checkName, drivePath, driveSegments, isPrefix, sameName } from './paths.js';
+
+export interface DavMount {
+  /** '/' or '/team' (no trailing slash). */
+  prefix: string;
+  drive: RemoteDrive;
+}
+
+export interface Mount extends DavMount {
+  segments: string[];
+}
+
+/** A URL that names something inside a drive. */
+export interface DriveTarget {
+  kind: 'drive';
+  mount: Mount;
+  /** URL segments (decoded) of the request. */
+  url: string[];
+  /** Drive path after the principal's root, e.g. `/Users/alice/a.txt`. */
+  path: string;
+  /** True for the principal's root inside the mount (cannot be deleted, moved or locked away). */
+  isRoot: boolean;
+}
+
+/** A URL above the mounts (e.g. `/` when drives are mounted at `/a` and `/b`): a read-only folder. */
+export interface VirtualTarget {
+  kind: 'virtual';
+  url: string[];
+  /** Names of the mounts (or intermediate folders) directly below. */
+  children: string[];
+}
+
+export type Target = DriveTarget | VirtualTarget;
+
+/** Maps URLs to (mount, drive path) for one principal, and back. */
+export class MountTable {
+  readonly mounts: Mount[];
+
+  constructor(mounts: readonly DavMount[]) {
+    if (mounts.length === 0) throw new Error('startDavServer needs at least one mount');
+    this.mounts = mounts
+      .map((m) => {
+        const segments = driveSegments(m.prefix);
+        segments.forEach(checkName);
+        return { ...m, prefix: drivePath(segments), segments };
+      })
+      .sort((a, b) => b.segments.length - a.segments.length);
+    const seen = new Set<string>();
+    for (const m of this.mounts) {
+      const key = m.prefix.toLowerCase();
+      if (seen.has(key)) throw new Error(`two mounts share the prefix ${m.prefix}`);
+      seen.add(key);
+    }
+  }
+
+  resolve(url: readonly string[], principal: Principal): Target {
+    const mount = this.mounts.find((m) => isPrefix(m.segments, url));
+    if (mount) {
+      const rest = url.slice(mount.segments.length);
+      return { kind: 'drive', mount, url: [...url], path: drivePath([...principal.root, ...rest]), isRoot: rest.length === 0 };
+    }
+    const children = this.childMounts(url);
+    if (children.length === 0) throw new DavError(404, 'Nothing is mounted here.');
+    return { kind: 'virtual', url: [...url], children };
+  }
+
+  /** Names of mount prefixes (or their next segment) directly below `url`. */
+  childMounts(url: readonly string[]): string[] {
+    const names: string[] = [];
+    for (const m of this.mounts) {
+      if (m.segments.length > url.length && isPrefix(url, m.segments)) {
+        const next = m.segments[url.length];
+        if (!names.some((n) => sameName(n, next))) names.push(next);
+      }
+    }
+    return names.sort();
+  }
+
+  /** URL segments at which `path` of `mount` appears for `principal`, or undefined if outside its root. */
+  urlFor(mount: Mount, path: string, principal: Principal): string[] | undefined {
+    const segments = driveSegments(path);
+    if (!isPrefix(principal.root, segments)) return undefined;
+    return [...mount.segments, ...segments.slice(principal.root.length)];
+  }
+}

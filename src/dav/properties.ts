@@ -1,0 +1,167 @@
+import type { DriveEntry, Quota } from '../drive/types.js';
+import type { PropertyMap } from './dead-properties.js';
+import { DavError } from './errors.js';
+import type { LockRecord } from './locks.js';
+import { contentTypeFor } from './mime.js';
+import { DAV_NS, childElements, clark, element, escapeText, parseXml, serializeElement, type XmlElement } from './xml.js';
+
+/**
+ * PROPFIND: what was asked (allprop / propname / named properties), and the `<D:response>` of one
+ * resource built only from what the drive already returned (DriveEntry), the lock store and the
+ * dead-property store — no extra drive calls per child, so a cached Depth 1 listing is free.
+ */
+export type PropfindRequest =
+  | { kind: 'allprop'; include: PropName[] }
+  | { kind: 'propname' }
+  | { kind: 'prop'; names: PropName[] };
+
+export interface PropName {
+  ns: string;
+  local: string;
+}
+
+export function parsePropfind(body: string): PropfindRequest {
+  if (body.trim() === '') return { kind: 'allprop', include: [] };
+  const root = parseXml(body);
+  if (root.ns !== DAV_NS || root.local !== 'propfind') throw new DavError(400, 'A PROPFIND body must be a DAV:propfind element.');
+  const children = childElements(root).filter((c) => c.ns === DAV_NS);
+  const names = (el: XmlElement) => childElements(el).map((c) => ({ ns: c.ns, local: c.local }));
+  const include = children.find((c) => c.local === 'include');
+  if (children.some((c) => c.local === 'allprop')) return { kind: 'allprop', include: include ? names(include) : [] };
+  if (children.some((c) => c.local === 'propname')) return { kind: 'propname' };
+  const prop = children.find((c) => c.local === 'prop');
+  if (prop) return { kind: 'prop', names: names(prop) };
+  throw new DavError(400, 'A DAV:propfind must contain DAV:allprop, DAV:propname or DAV:prop.');
+}
+
+/** Everything needed to describe one resource. */
+export interface ResourceView {
+  href: string;
+  isCollection: boolean;
+  displayName: string;
+  /** Absent for the virtual folders above the mounts. */
+  entry?: DriveEntry;
+  dead: PropertyMap;
+  /** Active locks whose scope includes this resource. */
+  locks: LockRecord[];
+  lockRootHref(lock: LockRecord): string;
+  secondsLeft(lock: LockRecord): number;
+  /** Drive quota (RFC 4331), only fetched when asked for by name. */
+  quota?: () => Promise<Quota>;
+}
+
+type Live = (view: ResourceView) => string | undefined | Promise<string | undefined>;
+
+const SUPPORTED_LOCK =
+  '<D:lockentry><D:lockscope><D:exclusive/></D:lockscope><D:locktype><D:write/></D:locktype></D:lockentry>' +
+  '<D:lockentry><D:lockscope><D:shared/></D:lockscope><D:locktype><D:write/></D:locktype></D:lockentry>';
+
+/** DAV: live properties: name → inner XML (already escaped), undefined when not applicable. */
+const LIVE: Record<string, Live> = {
+  creationdate: (v) => (v.entry ? escapeText(isoDate(v.entry.created)) : undefined),
+  displayname: (v) => escapeText(v.displayName),
+  getcontentlength: (v) => (v.entry && !v.isCollection ? String(v.entry.size) : undefined),
+  getcontenttype: (v) => (v.entry && !v.isCollection ? escapeText(contentTypeFor(v.entry.name, v.entry.mimeType)) : undefined),
+  getetag: (v) => (v.entry ? escapeText(entityTag(v.entry)) : undefined),
+  getlastmodified: (v) => (v.entry ? escapeText(httpDate(v.entry.modified)) : undefined),
+  lockdiscovery: (v) => v.locks.map((l) => activeLockXml(l, v.lockRootHref(l), v.secondsLeft(l))).join(''),
+  resourcetype: (v) => (v.isCollection ? '<D:collection/>' : ''),
+  supportedlock: (v) => (v.entry ? SUPPORTED_LOCK : undefined),
+  'quota-available-bytes': async (v) => (v.quota ? String(Math.max(0, (await v.quota()).remaining)) : undefined),
+  'quota-used-bytes': async (v) => (v.quota ? String(Math.max(0, (await v.quota()).used)) : undefined),
+};
+
+/** Live properties left out of allprop (RFC 4331 §3: quota is only returned when asked for). */
+const NOT_IN_ALLPROP = new Set(['quota-available-bytes', 'quota-used-bytes']);
+
+export function isLiveProperty(name: PropName): boolean {
+  return name.ns === DAV_NS && name.local in LIVE;
+}
+
+const DAV_SCOPE = new Map([[DAV_NS, 'D']]);
+
+export async function renderResponse(view: ResourceView, request: PropfindRequest): Promise<string> {
+  const found: string[] = [];
+  const missing: string[] = [];
+  const emptyTag = (name: PropName) => serializeElement(element(name.ns, name.local), DAV_SCOPE);
+
+  const live = async (local: string): Promise<string | undefined> => {
+    const value = await LIVE[local](view);
+    return value === undefined ? undefined : `<D:${local}>${value}</D:${local}>`;
+  };
+
+  if (request.kind === 'propname') {
+    for (const local of Object.keys(LIVE)) if ((await LIVE[local](view)) !== undefined && !NOT_IN_ALLPROP.has(local)) found.push(`<D:${local}/>`);
+    for (const key of Object.keys(view.dead)) found.push(emptyTag(parseClark(key)));
+  } else {
+    const names: PropName[] =
+      request.kind === 'prop'
+        ? request.names
+        : [
+            ...Object.keys(LIVE)
+              .filter((l) => !NOT_IN_ALLPROP.has(l))
+              .map((local) => ({ ns: DAV_NS, local })),
+            ...Object.keys(view.dead).map(parseClark),
+            ...request.include,
+          ];
+    const seen = new Set<string>();
+    for (const name of names) {
+      const key = clark(name.ns, name.local);
+      if (seen.has(key)) continue;
+      seen.add(key);
+      const value = isLiveProperty(name) ? await live(name.local).catch(() => undefined) : view.dead[key];
+      if (value !== undefined) found.push(value);
+      else if (request.kind === 'prop' || request.include.some((i) => i.ns === name.ns && i.local === name.local)) missing.push(emptyTag(name));
+    }
+  }
+
+  let xml = `<D:response><D:href>${escapeText(view.href)}</D:href>`;
+  if (found.length > 0 || missing.length === 0) xml += `<D:propstat><D:prop>${found.join('')}</D:prop><D:status>HTTP/1.1 200 OK</D:status></D:propstat>`;
+  if (missing.length > 0) xml += `<D:propstat><D:prop>${missing.join('')}</D:prop><D:status>HTTP/1.1 404 Not Found</D:status></D:propstat>`;
+  return `${xml}</D:response>`;
+}
+
+export function activeLockXml(lock: LockRecord, rootHref: string, secondsLeft: number): string {
+  return (
+    `<D:activelock><D:locktype><D:write/></D:locktype><D:lockscope><D:${lock.scope}/></D:lockscope>` +
+    `<D:depth>${lock.depth === 0 ? '0' : 'infinity'}</D:depth>` +
+    (lock.owner !== undefined ? `<D:owner>${lock.owner}</D:owner>` : '') +
+    `<D:timeout>Second-${secondsLeft}</D:timeout>` +
+    `<D:locktoken><D:href>${escapeText(lock.token)}</D:href></D:locktoken>` +
+    `<D:lockroot><D:href>${escapeText(rootHref)}</D:href></D:lockroot></D:activelock>`
+  );
+}
+
+export function parseClark(key: string): PropName {
+  const close = key.indexOf('}');
+  return { ns: key.slice(1, close), local: key.slice(close + 1) };
+}
+
+/**
+ * The entity tag of an item. Files use the content tag (cTag), which changes only when the bytes
+ * change: setting the mtime or a rename (which change eTag) must not make a client think the
+ * content changed, and GET/PUT preconditions are about content. Folders use eTag (OneDrive for
+ * Business has no folder cTag). Quotes are added so it is a valid strong entity-tag.
+ */
+export function entityTag(entry: DriveEntry): string {
+  const raw = (entry.isFolder ? entry.eTag : (entry.cTag ?? entry.eTag)) || entry.id;
+  const cleaned = raw
+    .replace(/^W\//, '')
+    .replace(/^"+|"+$/g, '')
+    .replace(/[^\x21\x23-\x7e]/g, '_');
+  return `"${cleaned}"`;
+}
+
+/** RFC 3339 without fractions (what creationdate clients parse best). */
+export function isoDate(date: Date): string {
+  return `${date.toISOString().slice(0, 19)}Z`;
+}
+
+/** RFC 9110 IMF-fixdate. */
+export function httpDate(date: Date): string {
+  return date.toUTCString();
+}
+
+export function multistatus(responses: readonly string[]): string {
+  return `<D:multistatus xmlns:D="DAV:">${responses.join('')}</D:multistatus>`;
+}

@@ -1,0 +1,205 @@
+import { readFile } from 'node:fs/promises';
+import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { systemClock, type Clock } from '../util/clock.js';
+import { silentLogger, type Logger } from '../util/logger.js';
+import { basicChallenge, BasicAuthenticator, type AnonymousAccess, type DavUser } from './auth.js';
+import { QuotaCache, send, sendDavError, type DavRequest, type DavServerState, type DownloadMode } from './context.js';
+import { DeadPropertyStore } from './dead-properties.js';
+import { DavError, toDavError, type Operation } from './errors.js';
+import { LockStore } from './locks.js';
+import { copyOrMove } from './methods/copy-move.js';
+import { del } from './methods/delete.js';
+import { get } from './methods/get.js';
+import { lock, unlock } from './methods/lock.js';
+import { mkcol } from './methods/mkcol.js';
+import { ALLOWED_METHODS, DAV_CLASSES, options } from './methods/options.js';
+import { propfind } from './methods/propfind.js';
+import { proppatch } from './methods/proppatch.js';
+import { put } from './methods/put.js';
+import { MountTable, type DavMount } from './mounts.js';
+import { parseRequestTarget } from './paths.js';
+
+export interface DavServerOptions {
+  /** Default 127.0.0.1. */
+  host?: string;
+  /** 0 picks a free port. */
+  port?: number;
+  /** PEM files; serves HTTPS when set. */
+  tls?: { cert: string; key: string };
+  /** Basic auth realm. */
+  realm?: string;
+  /** `{ prefix: '/', drive }` or several (`/team`, `/me`); with several, `/` lists them. */
+  mounts: DavMount[];
+  users?: DavUser[];
+  anonymous?: Partial<AnonymousAccess>;
+  download?: { mode: DownloadMode };
+  macMetadata?: 'store' | 'refuse';
+  /** Locks and dead properties are kept in `<dataDir>/dav/`; in memory only when absent. */
+  dataDir?: string;
+  logger?: Logger;
+  clock?: Clock;
+}
+
+export interface RunningDavServer {
+  /** `http(s)://host:port` */
+  url: string;
+  port: number;
+  close(): Promise<void>;
+}
+
+type Handler = (ctx: DavRequest) => Promise<void>;
+
+const HANDLERS: Record<string, Handler> = {
+  OPTIONS: options,
+  GET: get,
+  HEAD: get,
+  PUT: put,
+  DELETE: del,
+  MKCOL: mkcol,
+  COPY: (ctx) => copyOrMove(ctx, 'copy'),
+  MOVE: (ctx) => copyOrMove(ctx, 'move'),
+  PROPFIND: propfind,
+  PROPPATCH: proppatch,
+  LOCK: lock,
+  UNLOCK: unlock,
+};
+
+const OPERATION: Record<string, Operation> = { PUT: 'create', MKCOL: 'mkcol', DELETE: 'delete', COPY: 'copy', MOVE: 'move', PROPPATCH: 'props', LOCK: 'lock' };
+
+/** Standard HTTP methods we deliberately do not serve (405); anything else is unknown (501). */
+const KNOWN_UNSUPPORTED = new Set(['POST', 'PATCH', 'TRACE', 'CONNECT', 'SEARCH', 'REPORT', 'ACL', 'MKCALENDAR', 'VERSION-CONTROL']);
+
+export async function startDavServer(options: DavServerOptions): Promise<RunningDavServer> {
+  const logger = options.logger ?? silentLogger;
+  const clock = options.clock ?? systemClock;
+  const storeDir = options.dataDir ? join(options.dataDir, 'dav') : undefined;
+  const anonymous: AnonymousAccess = { enabled: options.anonymous?.enabled ?? false, readOnly: options.anonymous?.readOnly ?? true };
+  const auth = new BasicAuthenticator(options.users ?? [], anonymous, clock);
+  if (!auth.hasUsers && !anonymous.enabled) logger.warn('no WebDAV users are configured and anonymous access is off: every request will be refused');
+  const state: DavServerState = {
+    mounts: new MountTable(options.mounts),
+    auth,
+    locks: await LockStore.open(storeDir && join(storeDir, 'locks.json'), clock, logger),
+    properties: await DeadPropertyStore.open(storeDir && join(storeDir, 'properties.json'), logger),
+    quota: new QuotaCache(clock),
+    downloadMode: options.download?.mode ?? 'auto',
+    macMetadata: options.macMetadata ?? 'store',
+    realm: options.realm ?? 'onedav',
+    logger,
+    clock,
+  };
+
+  const onRequest = (req: IncomingMessage, res: ServerResponse) => {
+    handle(state, req, res).catch((err) => {
+      logger.error('WebDAV request failed outside its handler', { error: err as Error });
+      if (!res.headersSent) sendDavError(res, new DavError(500, 'Internal server error; see the onedav log.'));
+      else res.destroy();
+    });
+  };
+  let server: Server;
+  if (options.tls) {
+    const [cert, key] = await Promise.all([readFile(options.tls.cert), readFile(options.tls.key)]);
+    server = createHttpsServer({ cert, key }, onRequest);
+  } else {
+    server = createHttpServer(onRequest);
+  }
+  // With a listener, Node leaves `100 Continue` to us: handlers send it only once they accept the
+  // request, so a refused upload (401, 409, 412, 423…) never makes the client send its body.
+  server.on('checkContinue', onRequest);
+  server.requestTimeout = 0; // uploads of large files take as long as they take
+  server.headersTimeout = 60_000;
+  server.keepAliveTimeout = 5_000;
+
+  const host = options.host ?? '127.0.0.1';
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? 0, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const port = (server.address() as AddressInfo).port;
+  const url = `${options.tls ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${port}`;
+  logger.info('WebDAV server listening', { url, mounts: state.mounts.mounts.map((m) => m.prefix).join(' '), download: state.downloadMode });
+
+  return {
+    url,
+    port,
+    async close() {
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      const force = setTimeout(() => server.closeAllConnections(), 2_000);
+      force.unref();
+      await closed;
+      clearTimeout(force);
+      await Promise.all([state.locks.flush(), state.properties.flush()]);
+    },
+  };
+}
+
+async function handle(state: DavServerState, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const started = state.clock.now();
+  const method = (req.method ?? 'GET').toUpperCase();
+  const aborter = new AbortController();
+  res.on('close', () => {
+    if (!res.writableFinished) aborter.abort();
+  });
+  res.setHeader('DAV', DAV_CLASSES);
+  res.setHeader('MS-Author-Via', 'DAV');
+  res.setHeader('Server', 'onedav');
+  let user = '-';
+  try {
+    if (method === 'OPTIONS' && req.url === '*') return send(res, 200, { Allow: ALLOWED_METHODS });
+    const path = parseRequestTarget(req.url ?? '/');
+    const auth = await state.auth.authenticate(req);
+    if (!auth.ok) {
+      throw new DavError(401, auth.reason === 'missing' ? 'Authentication required.' : 'Wrong user name or password.', {
+        headers: { 'WWW-Authenticate': basicChallenge(state.realm) },
+      });
+    }
+    user = auth.principal.name;
+    const handler = HANDLERS[method];
+    if (!handler) {
+      if (KNOWN_UNSUPPORTED.has(method)) throw new DavError(405, `${method} is not supported here.`, { headers: { Allow: ALLOWED_METHODS } });
+      throw new DavError(501, `${method} is not a method this server knows.`);
+    }
+    const target = state.mounts.resolve(path.segments, auth.principal);
+    await handler({ req, res, method, principal: auth.principal, path, target, state, signal: aborter.signal, entries: new Map() });
+  } catch (err) {
+    if (aborter.signal.aborted || res.destroyed) {
+      state.logger.debug('client went away', { method, url: req.url, user });
+      return;
+    }
+    const dav = toDavError(err, OPERATION[method] ?? 'read');
+    if (dav.status === 500) state.logger.error('WebDAV request failed', { method, url: req.url, user, error: err as Error, stack: (err as Error)?.stack });
+    else if (dav.status >= 502) state.logger.warn('OneDrive request failed', { method, url: req.url, user, status: dav.status, error: err as Error });
+    if (res.headersSent) {
+      res.destroy();
+      return;
+    }
+    if (!req.complete) res.setHeader('Connection', 'close');
+    sendDavError(res, dav);
+    if (!req.complete) drainThenClose(req);
+  } finally {
+    state.logger.debug('WebDAV request', { method, url: req.url, user, status: res.statusCode, ms: state.clock.now() - started });
+  }
+}
+
+/**
+ * After answering early (before reading the body), swallow what the client still sends for a
+ * moment so it can read the answer, then drop the connection (closing with unread data would
+ * reset it and the client might never see the status).
+ */
+function drainThenClose(req: IncomingMessage): void {
+  let received = 0;
+  req.on('data', (chunk: Buffer) => {
+    received += chunk.length;
+    if (received > 8 * 1024 * 1024) req.socket.destroy();
+  });
+  req.on('error', () => {});
+  req.resume();
+  setTimeout(() => req.socket.destroy(), 5_000).unref();
+}

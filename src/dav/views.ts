@@ -1,0 +1,54 @@
+import type { DriveEntry } from '../drive/types.js';
+import { hrefOfLock } from './conditions.js';
+import type { DavRequest } from './context.js';
+import { DavError } from './errors.js';
+import type { DriveTarget } from './mounts.js';
+import { hrefFor } from './paths.js';
+import type { ResourceView } from './properties.js';
+
+/** A drive item as PROPFIND describes it. `url` and `path` are the item's own (not the parent's). */
+export function driveView(ctx: DavRequest, target: DriveTarget, url: string[], path: string, entry: DriveEntry): ResourceView {
+  const { state } = ctx;
+  const mount = target.mount.prefix;
+  return {
+    href: hrefFor(url, entry.isFolder),
+    isCollection: entry.isFolder,
+    displayName: url.length > 0 ? url[url.length - 1] : entry.name,
+    entry,
+    dead: state.properties.get(mount, path),
+    locks: state.locks.covering(mount, path),
+    lockRootHref: (lock) => hrefOfLock(ctx, target, lock),
+    secondsLeft: (lock) => state.locks.secondsLeft(lock),
+    quota: () => state.quota.get(target.mount.drive),
+  };
+}
+
+/** A folder above the mounts (or a mount point seen from its parent). */
+export function virtualView(url: string[]): ResourceView {
+  return {
+    href: hrefFor(url, true),
+    isCollection: true,
+    displayName: url.length > 0 ? url[url.length - 1] : '',
+    dead: {},
+    locks: [],
+    lockRootHref: () => '',
+    secondsLeft: () => 0,
+  };
+}
+
+export function childPath(parent: string, name: string): string {
+  return parent === '/' ? `/${name}` : `${parent}/${name}`;
+}
+
+export function parentPath(path: string): string {
+  const slash = path.lastIndexOf('/');
+  return slash <= 0 ? '/' : path.slice(0, slash);
+}
+
+/** Parses a Depth header; `allowed` lists the values the method accepts. */
+export function parseDepth<T extends '0' | '1' | 'infinity'>(value: string | undefined, fallback: T, allowed: readonly T[]): T {
+  if (value === undefined) return fallback;
+  const depth = value.trim().toLowerCase() as T;
+  if (!allowed.includes(depth)) throw new DavError(400, `Depth: ${value} is not valid here (use ${allowed.join(' or ')}).`);
+  return depth;
+}

@@ -1,0 +1,133 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { TokenSource } from '../../src/auth/token-source.js';
+import { startDavServer, type DavServerOptions, type RunningDavServer } from '../../src/dav/server.js';
+import { createGraphDrive, type CreateGraphDriveOptions, type GraphDrive } from '../../src/drive/index.js';
+import { findUser } from '../../src/emulator/directory.js';
+import { startEmulator, type EmulatorOptions, type RunningEmulator } from '../../src/emulator/server.js';
+
+/**
+ * The real stack for WebDAV tests: the Graph emulator on a free loopback port, a GraphDrive per
+ * mount talking to it over HTTP, and an onedav WebDAV server on another free port.
+ */
+export const ADELE = 'adele@contoso.onmicrosoft.com';
+export const MEGAN = 'megan@contoso.onmicrosoft.com';
+
+/** Issues emulator access tokens for a user directly (the auth room has its own flows). */
+export class EmulatorTokenSource implements TokenSource {
+  private current: string;
+
+  constructor(
+    private readonly emulator: RunningEmulator,
+    private readonly upn: string,
+  ) {
+    this.current = this.issue();
+  }
+
+  private issue(): string {
+    const user = findUser(this.emulator.state.directory, this.upn);
+    if (!user) throw new Error(`the emulator has no user ${this.upn}`);
+    return this.emulator.state.tokens.issue({ tenantId: user.tenantId, clientId: 'onedav-tests', userId: user.id, scopes: ['Files.ReadWrite.All'], appOnly: false }, 3600).token;
+  }
+
+  async getAccessToken(): Promise<string> {
+    return this.current;
+  }
+
+  async refreshAfterRejection(rejected: string): Promise<string> {
+    if (rejected === this.current) this.current = this.issue();
+    return this.current;
+  }
+}
+
+export interface StackMount {
+  prefix: string;
+  /** Emulator user whose drive is mounted (default Adele). */
+  user?: string;
+}
+
+export interface StackOptions {
+  emulator?: EmulatorOptions;
+  mounts?: StackMount[];
+  dav?: Partial<Omit<DavServerOptions, 'mounts'>>;
+  drive?: Partial<Omit<CreateGraphDriveOptions, 'graphBaseUrl' | 'tokens' | 'drive'>>;
+  /** Keep the data dir between restarts (for persistence tests); a temp dir otherwise. */
+  dataDir?: string;
+}
+
+export interface DavStack {
+  emulator: RunningEmulator;
+  dav: RunningDavServer;
+  /** `http://127.0.0.1:port` of the WebDAV server. */
+  url: string;
+  drives: GraphDrive[];
+  /** Drive id in the emulator of each mount, in order. */
+  driveIds: string[];
+  dataDir: string;
+  /** Graph API + upload calls the emulator answered since the last reset. */
+  graphCalls(): number;
+  resetCounters(): void;
+  /** Restarts only the WebDAV server (same drives, same data dir). */
+  restartDav(extra?: Partial<Omit<DavServerOptions, 'mounts'>>): Promise<void>;
+  close(): Promise<void>;
+}
+
+export async function startDavStack(options: StackOptions = {}): Promise<DavStack> {
+  const emulator = await startEmulator({ port: 0, admin: true, ...options.emulator });
+  const dataDir = options.dataDir ?? (await mkdtemp(join(tmpdir(), 'onedav-dav-')));
+  const mounts = options.mounts ?? [{ prefix: '/' }];
+  const created = mounts.map((m) => {
+    const user = m.user ?? ADELE;
+    const graph = createGraphDrive({
+      graphBaseUrl: `${emulator.url}/v1.0`,
+      tokens: new EmulatorTokenSource(emulator, user),
+      drive: { type: 'me' },
+      spoolDir: dataDir,
+      ...options.drive,
+    });
+    return { prefix: m.prefix, graph, driveId: emulator.drive.driveIdOf(user) };
+  });
+  const davOptions = (extra: Partial<Omit<DavServerOptions, 'mounts'>> = {}): DavServerOptions => ({
+    port: 0,
+    anonymous: { enabled: true, readOnly: false },
+    dataDir,
+    ...options.dav,
+    ...extra,
+    mounts: created.map((c) => ({ prefix: c.prefix, drive: c.graph.drive })),
+  });
+  let dav = await startDavServer(davOptions());
+  const stack: DavStack = {
+    emulator,
+    dav,
+    url: dav.url,
+    drives: created.map((c) => c.graph.drive),
+    driveIds: created.map((c) => c.driveId),
+    dataDir,
+    graphCalls: () => emulator.counters.snapshot().graphCalls,
+    resetCounters: () => emulator.counters.reset(),
+    async restartDav(extra) {
+      await dav.close();
+      dav = await startDavServer(davOptions(extra));
+      stack.dav = dav;
+      stack.url = dav.url;
+    },
+    async close() {
+      await dav.close();
+      await Promise.all(created.map((c) => c.graph.close()));
+      await emulator.close();
+      if (!options.dataDir) await rm(dataDir, { recursive: true, force: true });
+    },
+  };
+  return stack;
+}
+
+/** A fetch against the WebDAV server with a method, headers and body. */
+export async function dav(stack: { url: string }, method: string, path: string, init: { headers?: Record<string, string>; body?: string | Buffer; redirect?: RequestRedirect } = {}): Promise<Response> {
+  const body = typeof init.body === 'string' || init.body === undefined ? init.body : new Uint8Array(init.body);
+  return fetch(`${stack.url}${path}`, { method, headers: init.headers, body, redirect: init.redirect ?? 'manual' });
+}
+
+export function basic(user: string, password: string): string {
+  return `Basic ${Buffer.from(`${user}:${password}`, 'utf8').toString('base64')}`;
+}
