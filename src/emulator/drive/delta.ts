@@ -4,7 +4,7 @@ import { EmulatorHttpError, sendJson } from '../http.js';
 import type { ItemRecord } from './model.js';
 import { applySelect, itemJson, type ItemView } from './serialize.js';
 import type { DriveStore } from './store.js';
-import { topOf } from './graph.js';
+import { topOf } from './query.js';
 
 /** What a delta token carries: a first enumeration in progress, a change cursor, or the point to resume from. */
 type DeltaToken =

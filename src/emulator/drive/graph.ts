@@ -6,8 +6,9 @@ import type { DriveAccess } from './access.js';
 import type { CopyMonitors } from './copies.js';
 import type { DeltaFeeds } from './delta.js';
 import type { DownloadUrls } from './downloads.js';
-import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, SIMPLE_UPLOAD_LIMIT, type DriveRecord, type ItemRecord } from './model.js';
+import { DEFAULT_PAGE_SIZE, SIMPLE_UPLOAD_LIMIT, type DriveRecord, type ItemRecord } from './model.js';
 import { assertPathLength, assertValidName } from './names.js';
+import { encodeSkip, selectOf, skipOf, topOf, withQuery } from './query.js';
 import { parseGraphPath, type DriveRef, type GraphRoute } from './route.js';
 import { applySelect, driveJson, itemJson, tagMatches, type ItemView } from './serialize.js';
 import { notFound, type ConflictBehavior, type DriveStore, type FileTimes } from './store.js';
@@ -301,7 +302,9 @@ export class DriveGraphApi {
     try {
       const by = whoOf(target.principal);
       let result: { item: ItemRecord; created: boolean };
+      // The body took a while to arrive: look at the target again.
       const current = dest.existing && this.store.item(dest.existing.id);
+      if (ifMatch && (!current || !tagMatches(ifMatch, current))) throw preconditionFailed();
       if (current && behavior === 'replace') {
         result = { item: this.store.replaceContent(current, blob, by), created: false };
       } else {
@@ -462,43 +465,6 @@ function timesOf(fsi: Record<string, unknown>): FileTimes {
     return ms;
   };
   return { fsCreatedAt: parse(fsi.createdDateTime), fsModifiedAt: parse(fsi.lastModifiedDateTime) };
-}
-
-function selectOf(ctx: RequestContext, expandOf?: string): string[] | undefined {
-  if (expandOf) {
-    const m = /children\(\$select=([^)]*)\)/i.exec(ctx.url.searchParams.get('$expand') ?? '');
-    return m ? m[1].split(',').map((s) => s.trim()).filter(Boolean) : undefined;
-  }
-  const raw = ctx.url.searchParams.get('$select');
-  return raw ? raw.split(',').map((s) => s.trim()).filter(Boolean) : undefined;
-}
-
-export function topOf(ctx: RequestContext): number {
-  const raw = ctx.url.searchParams.get('$top');
-  if (raw === null) return DEFAULT_PAGE_SIZE;
-  const top = Number(raw);
-  if (!Number.isInteger(top) || top < 1) throw new EmulatorHttpError(400, 'invalidRequest', `Invalid $top value '${raw}': use a positive integer.`);
-  return Math.min(top, MAX_PAGE_SIZE);
-}
-
-function skipOf(ctx: RequestContext): number {
-  const raw = ctx.url.searchParams.get('$skiptoken') ?? ctx.url.searchParams.get('$skipToken');
-  if (raw === null) return 0;
-  const m = /^skip:(\d+)$/.exec(Buffer.from(raw, 'base64url').toString('utf8'));
-  if (!m) throw new EmulatorHttpError(400, 'invalidRequest', 'The $skiptoken is not valid; follow @odata.nextLink exactly as returned.');
-  return Number(m[1]);
-}
-
-function encodeSkip(offset: number): string {
-  return Buffer.from(`skip:${offset}`).toString('base64url');
-}
-
-/** The request URL (absolute) with some query parameters replaced; OData `$` names stay readable. */
-export function withQuery(ctx: RequestContext, replace: Record<string, string>): string {
-  const params = new URLSearchParams(ctx.url.search);
-  for (const [k, v] of Object.entries(replace)) params.set(k, v);
-  const query = [...params.entries()].map(([k, v]) => `${encodeURIComponent(k).replace(/^%24/, '$')}=${encodeURIComponent(v)}`).join('&');
-  return `${ctx.url.origin}${ctx.url.pathname}?${query}`;
 }
 
 function orderItems(items: ItemRecord[], orderby: string | null): ItemRecord[] {

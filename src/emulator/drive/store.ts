@@ -333,6 +333,7 @@ export class DriveStore {
     this.attach(item, false);
     this.touch(item, false);
     this.touchFolder(oldParentId);
+    if (oldParentId !== newParent.id) this.touchFolder(newParent.id);
     if (item.isFolder) this.touchSubtree(item);
     return item;
   }

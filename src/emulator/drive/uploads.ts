@@ -195,10 +195,11 @@ export class UploadSessions {
     this.sessions.delete(session.id);
     let blob: StoredBlob | undefined;
     try {
+      blob = await this.store.blobs.adopt(session.tempPath, this.hooks.takeCorruption(session.total ?? 0));
+      // Checked after hashing (which awaits), so a change made meanwhile is seen.
       const existing = this.currentTarget(session);
       if (session.itemId && !existing) throw notFound('The file this upload session was replacing no longer exists.');
       if (session.ifMatch && (!existing || !tagMatches(session.ifMatch, existing))) throw preconditionFailed();
-      blob = await this.store.blobs.adopt(session.tempPath, this.hooks.takeCorruption(session.total ?? 0));
       let result: { item: ItemRecord; created: boolean };
       if (session.itemId) {
         result = { item: this.store.replaceContent(existing!, blob, session.by, session.times), created: false };
