@@ -34,6 +34,9 @@ export interface RemoteChange {
   id: string;
   deleted: boolean;
   isFolder?: boolean;
+  /** The drive root: reported whenever anything changes; carries nothing to forget. */
+  isRoot?: boolean;
+  name?: string;
   /** The item's drive path when the feed gives it (personal OneDrive does; business often doesn't). */
   path?: string;
   parentId?: string;
@@ -256,34 +259,50 @@ export class MetadataCache<T extends CacheableItem> {
   /**
    * Applies remote changes from the delta feed: each changed item's old and new places are
    * forgotten (with everything below, for folders), and the listings that held or now hold it.
+   * Folders still at their place are reported only because something below changed (which is
+   * reported too), so only their own entry is dropped: a change deep down doesn't empty the cache.
    */
   applyRemoteChanges(changes: RemoteChange[]): number {
+    // Place every change against the cache as it is now, before forgetting anything: forgetting
+    // one entry also forgets the ids it taught us.
+    const placed = changes
+      .filter((change) => !change.isRoot)
+      .map((change) => {
+        const oldKey = this.pathById.get(change.id);
+        const parentKey = change.parentId !== undefined ? this.pathById.get(change.parentId) : undefined;
+        const newKey =
+          change.path !== undefined ? fold(change.path) : parentKey !== undefined && change.name !== undefined ? fold(joinPath(parentKey, change.name)) : undefined;
+        const inPlace = change.isFolder === true && !change.deleted && oldKey !== undefined && (newKey === oldKey || this.seemsInPlace(oldKey, change));
+        return { change, oldKey, parentKey, newKey, inPlace };
+      });
     let applied = 0;
-    for (const change of changes) {
-      const oldKey = this.pathById.get(change.id);
+    for (const { change, oldKey, parentKey, newKey, inPlace } of placed) {
+      this.noteInvalidation();
+      if (inPlace) {
+        // Reported because something below it changed (reported on its own): only its own entry is stale.
+        this.lru.delete(`i:${oldKey}`);
+        continue;
+      }
+      let known = false;
       if (oldKey !== undefined) {
         this.invalidatePrefix(oldKey);
-        applied++;
+        known = true;
       }
-      if (change.path !== undefined && fold(change.path) !== oldKey) {
-        this.invalidatePrefix(change.path);
-        applied++;
+      if (newKey !== undefined && newKey !== oldKey) {
+        this.invalidatePrefix(newKey);
+        known = true;
       }
-      if (change.parentId !== undefined) {
-        const parentKey = this.pathById.get(change.parentId);
-        if (parentKey !== undefined) {
-          this.noteInvalidation();
-          this.lru.delete(`l:${parentKey}`);
-          this.lru.delete(`i:${parentKey}`);
-          applied++;
-        }
+      if (parentKey !== undefined) {
+        this.lru.delete(`l:${parentKey}`);
+        known = true;
       }
-      if (oldKey === undefined && change.path === undefined && change.parentId !== undefined && !this.pathById.has(change.parentId)) {
-        // A change we cannot place: drop listings whose folder id we never learned.
-        for (const [key, entry] of this.lru.entries()) {
+      if (!known && !change.deleted) {
+        // A change we cannot place: drop the listings whose folder id we never learned.
+        for (const [key, entry] of [...this.lru.entries()]) {
           if (entry.kind === 'listing' && !entry.folderId) this.lru.delete(key);
         }
       }
+      if (known) applied++;
     }
     return applied;
   }
@@ -295,6 +314,30 @@ export class MetadataCache<T extends CacheableItem> {
       entries: this.lru.size,
       bytes: this.lru.calculatedSize,
     };
+  }
+
+  /**
+   * A folder whose new parent we cannot place: still in place if its name is unchanged and its
+   * old parent is the reported parent (or, when we never learned the old parent's id, assumed so:
+   * the TTL bounds the cost of being wrong).
+   */
+  private seemsInPlace(oldKey: string, change: RemoteChange): boolean {
+    if (change.name === undefined || fold(change.name) !== fold(nameOf(oldKey))) return false;
+    const parentKey = parentOf(oldKey);
+    const parentId = this.idAt(parentKey);
+    return parentId === undefined || parentId === change.parentId;
+  }
+
+  /** The id of the folder or item cached at a path key, if known. */
+  private idAt(key: string): string | undefined {
+    const listing = this.lru.peek(`l:${key}`);
+    if (listing?.kind === 'listing' && listing.folderId) return listing.folderId;
+    const item = this.lru.peek(`i:${key}`);
+    if (item?.kind === 'item' && item.item) return item.item.id;
+    if (key === '/') return undefined;
+    const parent = this.lru.peek(`l:${parentOf(key)}`);
+    if (parent?.kind === 'listing') return parent.children.find((c) => fold(c.name) === nameOf(key))?.id;
+    return undefined;
   }
 
   private peekItemEntry(path: string): T | null | undefined {

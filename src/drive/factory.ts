@@ -16,14 +16,15 @@ export interface CreateGraphDriveOptions {
   spoolDir?: string;
   /** How long a download URL is trusted after fetching it (default 10 min). */
   downloadUrlLifetimeMs?: number;
-  /** Extra GraphClient options (concurrency, timeouts, retry). */
+  /** Extra GraphClient options (concurrency, timeouts, retry, its own clock). */
   client?: Partial<Omit<GraphClientOptions, 'baseUrl' | 'tokens'>>;
   clock?: Clock;
 }
 
 /** Wires a GraphClient, a DriveApi and a GraphDrive for one mount (what `cli/serve` needs). */
 export function createGraphDrive(options: CreateGraphDriveOptions): { drive: GraphDrive; client: GraphClient; close(): Promise<void> } {
-  const client = new GraphClient({ baseUrl: options.graphBaseUrl, tokens: options.tokens, clock: options.clock, ...options.client });
+  // The client keeps real time (its throttle gate sleeps on real timers); `clock` drives expiry only.
+  const client = new GraphClient({ baseUrl: options.graphBaseUrl, tokens: options.tokens, ...options.client });
   const api = new DriveApi(client, options.drive, { downloadUrlLifetimeMs: options.downloadUrlLifetimeMs, clock: options.clock });
   const drive = new GraphDrive({
     api,

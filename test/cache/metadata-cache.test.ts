@@ -165,3 +165,22 @@ describe('delta poller', () => {
     expect(links).toEqual(['latest', 'L1', 'L2', 'latest']);
   });
 });
+
+describe('remote changes on folders', () => {
+  it('keeps listings when an unmoved ancestor is reported, drops everything below a renamed folder', () => {
+    const cache = makeCache();
+    cache.setListing('/', [folder('d', 'd')], 'ROOT');
+    cache.setListing('/d', [folder('s', 's')], 'd');
+    cache.setListing('/d/s', [file('1', 'x')], 's');
+    cache.applyRemoteChanges([
+      { id: 'ROOT', deleted: false, isFolder: true, isRoot: true },
+      { id: 'd', deleted: false, isFolder: true, name: 'd', parentId: 'ROOT' },
+    ]);
+    expect(cache.peekListing('/d')).toHaveLength(1);
+    expect(cache.peekListing('/d/s')).toHaveLength(1);
+    cache.applyRemoteChanges([{ id: 'd', deleted: false, isFolder: true, name: 'renamed', parentId: 'ROOT' }]);
+    expect(cache.peekListing('/d')).toBeUndefined();
+    expect(cache.peekListing('/d/s')).toBeUndefined();
+    expect(cache.peekListing('/')).toBeUndefined();
+  });
+});

@@ -1,0 +1,329 @@
+import { randomBytes } from 'node:crypto';
+import { Readable } from 'node:stream';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { createGraphDrive, GraphError, type GraphDrive } from '../../src/drive/index.js';
+import { FRAGMENT_UNIT } from '../../src/graph/upload.js';
+import type { RunningEmulator } from '../../src/emulator/server.js';
+import { ManualClock } from '../../src/util/clock.js';
+import { withEmulator, type EmulatorTokens } from '../graph/emulator-helper.js';
+
+let emulator: RunningEmulator;
+let tokens: EmulatorTokens;
+let driveId: string;
+const emuClock = new ManualClock();
+const clock = new ManualClock();
+let drive: GraphDrive;
+let close: () => Promise<void>;
+const TTL_MS = 60_000;
+
+beforeAll(async () => {
+  ({ emulator, tokens, driveId } = await withEmulator({ clock: emuClock }));
+  ({ drive, close } = createGraphDrive({
+    graphBaseUrl: `${emulator.url}/v1.0`,
+    tokens,
+    drive: { type: 'me' },
+    cache: { ttlSeconds: TTL_MS / 1000, maxEntries: 100_000, maxBytes: 64 * 1024 * 1024 },
+    upload: { simpleMax: 4 * 1024 * 1024, fragmentSize: FRAGMENT_UNIT },
+    downloadUrlLifetimeMs: 120_000,
+    clock,
+    client: { retry: { baseDelayMs: 5, maxDelayMs: 50 } },
+  }));
+});
+afterAll(async () => {
+  await close();
+  await emulator.close();
+});
+afterEach(() => emulator.faults.setPlan(null));
+
+/** Graph calls (API + upload URLs) made while `fn` runs. */
+async function calls<T>(fn: () => Promise<T>): Promise<{ value: T; calls: number }> {
+  const before = emulator.counters.snapshot().graphCalls;
+  const value = await fn();
+  return { value, calls: emulator.counters.snapshot().graphCalls - before };
+}
+
+const body = (data: Buffer | string) => Readable.from([Buffer.from(data)]);
+const seed = (path: string, content: string | Buffer = 'x') => emulator.drive.putFile(driveId, path, content);
+
+describe('GraphDrive reads', () => {
+  it('serves a warm folder (PROPFIND Depth 1 and the stats after it) with zero Graph calls', async () => {
+    await Promise.all(['a.txt', 'b.txt', 'c.txt'].map((n) => seed(`warm/${n}`, n)));
+    const cold = await calls(async () => {
+      await drive.stat('/warm');
+      const list = await drive.list('/warm');
+      for (const e of list) await drive.stat(e.path);
+      return list;
+    });
+    expect(cold.value.map((e) => e.name).sort()).toEqual(['a.txt', 'b.txt', 'c.txt']);
+    expect(cold.calls).toBe(2); // the folder itself, then one listing
+    const warm = await calls(async () => {
+      await drive.stat('/warm');
+      const list = await drive.list('/warm');
+      for (const e of list) await drive.stat(e.path);
+      await expect(drive.stat('/warm/missing.txt')).rejects.toMatchObject({ status: 404 });
+      await drive.stat('/WARM/A.TXT'); // OneDrive names are case-insensitive
+    });
+    expect(warm.calls).toBe(0);
+  });
+
+  it('maps items to entries', async () => {
+    await seed('entries/file.txt', 'hello');
+    const mtime = new Date('2021-02-03T04:05:06Z');
+    await drive.setModified('/entries/file.txt', mtime);
+    const e = await drive.stat('/entries/file.txt');
+    expect(e).toMatchObject({ name: 'file.txt', path: '/entries/file.txt', isFolder: false, size: 5, mimeType: 'text/plain' });
+    expect(e.modified.toISOString()).toBe(mtime.toISOString());
+    expect(e.eTag).toMatch(/^"/);
+    expect(e.quickXorHash).toBeTruthy();
+    const folder = await drive.stat('/entries');
+    expect(folder).toMatchObject({ isFolder: true, size: 0, childCount: 1 });
+    expect((await drive.stat('/')).isFolder).toBe(true);
+  });
+
+  it('coalesces concurrent misses into one Graph call', async () => {
+    await seed('burst/x.txt');
+    const listed = await calls(() => Promise.all(Array.from({ length: 10 }, () => drive.list('/burst'))));
+    expect(listed.calls).toBe(1);
+    await seed('burst2/y.txt');
+    const statted = await calls(() => Promise.all(Array.from({ length: 10 }, () => drive.stat('/burst2/y.txt'))));
+    expect(statted.calls).toBe(1);
+  });
+
+  it('lists 2,500 children in 3 calls and then stats any of them for free', async () => {
+    await Promise.all(Array.from({ length: 2500 }, (_, i) => seed(`big/f${i}.txt`, String(i))));
+    const listed = await calls(() => drive.list('/big'));
+    expect(listed.value).toHaveLength(2500);
+    expect(listed.calls).toBe(3);
+    expect((await calls(() => drive.stat('/big/f1234.txt'))).calls).toBe(0);
+  });
+
+  it('knows names OneDrive cannot hold are absent without asking', async () => {
+    const probe = await calls(async () => {
+      for (const p of ['/desktop.ini', '/a:b', '/what?', '/~$lock.docx', '/x/_vti_cnf']) {
+        await expect(drive.stat(p)).rejects.toMatchObject({ status: 404 });
+      }
+    });
+    expect(probe.calls).toBe(0);
+  });
+
+  it('sees a change made directly through Graph once the TTL passes', async () => {
+    await seed('ttl/one.txt');
+    expect((await drive.list('/ttl')).map((e) => e.name)).toEqual(['one.txt']);
+    await seed('ttl/two.txt');
+    expect((await calls(() => drive.list('/ttl'))).value.map((e) => e.name)).toEqual(['one.txt']); // still cached
+    clock.advance(TTL_MS + 1);
+    const fresh = await calls(() => drive.list('/ttl'));
+    expect(fresh.value.map((e) => e.name).sort()).toEqual(['one.txt', 'two.txt']);
+    expect(fresh.calls).toBe(1);
+  });
+
+  it('sees remote changes sooner through the delta feed', async () => {
+    await seed('delta/one.txt');
+    await seed('delta/sub/deep.txt');
+    await drive.pollChanges(); // takes the starting point
+    await drive.list('/delta');
+    await drive.list('/delta/sub');
+    await seed('delta/two.txt', 'new');
+    expect(await drive.pollChanges()).toBeGreaterThanOrEqual(1);
+    const after = await calls(() => drive.list('/delta'));
+    expect(after.value.map((e) => e.name).sort()).toEqual(['one.txt', 'sub', 'two.txt']);
+    expect(after.calls).toBe(1);
+    expect((await calls(() => drive.list('/delta/sub'))).calls).toBe(0); // an unrelated folder kept its listing
+  });
+
+  it('streams reads with Range and If-Range passed through', async () => {
+    const data = randomBytes(10_000);
+    await seed('dl/data.bin', data);
+    const whole = await drive.read('/dl/data.bin');
+    expect(whole.status).toBe(200);
+    expect(Buffer.concat(await whole.body.toArray()).equals(data)).toBe(true);
+    const part = await drive.read('/dl/data.bin', { range: 'bytes=100-199' });
+    expect(part.status).toBe(206);
+    expect(part.headers['content-range']).toBe('bytes 100-199/10000');
+    expect(Buffer.concat(await part.body.toArray()).equals(data.subarray(100, 200))).toBe(true);
+    const stale = await drive.read('/dl/data.bin', { range: 'bytes=0-9', ifRange: '"not-the-etag"' });
+    expect(stale.status).toBe(200);
+    await stale.body.toArray();
+    const beyond = await drive.read('/dl/data.bin', { range: 'bytes=20000-' });
+    expect(beyond.status).toBe(416);
+    await beyond.body.toArray();
+  });
+
+  it('re-fetches a download URL when it expires, by our clock or by the server refusing it', async () => {
+    await seed('exp/f.txt', 'content');
+    const first = await drive.downloadUrl('/exp/f.txt');
+    expect((await calls(() => drive.downloadUrl('/exp/f.txt'))).value.url).toBe(first.url);
+    clock.advance(120_000); // our trust window is over: a new URL is fetched
+    const second = await calls(() => drive.downloadUrl('/exp/f.txt'));
+    expect(second.calls).toBe(1);
+    // The server expires URLs sooner than we trust them: the read notices the 401 and fetches a new one.
+    emulator.state.settings.downloadUrlLifetimeSec = 1;
+    try {
+      await drive.downloadUrl('/exp/f.txt');
+      clock.advance(120_000);
+      await drive.downloadUrl('/exp/f.txt'); // fetched now, valid 1 s on the server
+      emuClock.advance(5_000);
+      const before = emulator.counters.snapshot().byRoute;
+      const res = await drive.read('/exp/f.txt');
+      expect(res.status).toBe(200);
+      expect(Buffer.concat(await res.body.toArray()).toString()).toBe('content');
+      const after = emulator.counters.snapshot().byRoute;
+      expect((after['download: GET /dl/{token}'] ?? 0) - (before['download: GET /dl/{token}'] ?? 0)).toBe(2);
+    } finally {
+      emulator.state.settings.downloadUrlLifetimeSec = 3600;
+    }
+  });
+
+  it('reports the quota', async () => {
+    const q = await drive.quota();
+    expect(q.total).toBeGreaterThan(0);
+    expect(q.remaining).toBeLessThanOrEqual(q.total);
+    expect((await calls(() => drive.quota())).calls).toBe(0);
+  });
+});
+
+describe('GraphDrive writes', () => {
+  it('records exactly what a write changes: the new item and its parent listing, nothing else', async () => {
+    await seed('w/old.txt');
+    await seed('w-other/keep.txt');
+    await drive.list('/');
+    await drive.list('/w');
+    await drive.list('/w-other');
+    const written = await calls(() => drive.write('/w/new.txt', body('fresh'), { size: 5 }));
+    expect(written.calls).toBe(1); // parent known from the cache: one simple PUT
+    expect(written.value).toMatchObject({ name: 'new.txt', size: 5, path: '/w/new.txt' });
+    const after = await calls(async () => {
+      const list = await drive.list('/w');
+      await drive.list('/w-other');
+      await drive.stat('/w/new.txt');
+      await drive.stat('/w/old.txt');
+      return list;
+    });
+    expect(after.calls).toBe(0);
+    expect(after.value.map((e) => e.name).sort()).toEqual(['new.txt', 'old.txt']);
+    expect((await emulator.drive.readFile(driveId, 'w/new.txt')).toString()).toBe('fresh');
+  });
+
+  it('uploads large bodies through a session with aligned fragments, and unknown lengths too', async () => {
+    await drive.mkdir('/large');
+    const data = randomBytes(4 * 1024 * 1024 + 3 * FRAGMENT_UNIT + 99);
+    const entry = await drive.write('/large/known.bin', Readable.from([data]), { size: data.length, mtime: new Date('2022-01-01T00:00:00Z') });
+    expect(entry.size).toBe(data.length);
+    expect(entry.modified.toISOString()).toBe('2022-01-01T00:00:00.000Z');
+    const log = emulator.drive.uploadFragments();
+    const fragments = log[log.length - 1].fragments;
+    expect(fragments.slice(0, -1).every((f) => f === FRAGMENT_UNIT)).toBe(true);
+    const unknown = await drive.write('/large/unknown.bin', Readable.from([data.subarray(0, 1_000_000), data.subarray(1_000_000)]));
+    expect(unknown.quickXorHash).toBe(entry.quickXorHash);
+    expect((await emulator.drive.readFile(driveId, 'large/unknown.bin')).equals(data)).toBe(true);
+  });
+
+  it('injected 503s and resets during an upload still produce one correct file', async () => {
+    await drive.mkdir('/flaky');
+    const data = randomBytes(5 * 1024 * 1024);
+    emulator.faults.setPlan({
+      seed: 3,
+      rules: [
+        { match: { category: 'upload' }, action: { type: 'status', status: 503 }, probability: 0.3, times: 4 },
+        { match: { category: 'upload' }, action: { type: 'reset' }, probability: 0.3, times: 4 },
+      ],
+    });
+    const entry = await drive.write('/flaky/f.bin', Readable.from([data]), { size: data.length });
+    expect(entry.size).toBe(data.length);
+    expect((await emulator.drive.readFile(driveId, 'flaky/f.bin')).equals(data)).toBe(true);
+    expect(emulator.drive.listPaths(driveId).filter((p) => p.startsWith('/flaky/') && !p.endsWith('/'))).toEqual(['/flaky/f.bin']);
+  });
+
+  it('an aborted upload leaves the previous version intact', async () => {
+    await drive.mkdir('/abort'); // (a folder made behind the cache's back would stay invisible until the TTL)
+    await seed('abort/f.bin', 'previous');
+    await drive.stat('/abort/f.bin');
+    const controller = new AbortController();
+    let pushed = 0;
+    const slow = new Readable({
+      read() {
+        if (pushed >= 2 * FRAGMENT_UNIT) return void setTimeout(() => controller.abort(), 10);
+        pushed += FRAGMENT_UNIT;
+        this.push(randomBytes(FRAGMENT_UNIT));
+      },
+    });
+    await expect(drive.write('/abort/f.bin', slow, { size: 20 * FRAGMENT_UNIT, signal: controller.signal })).rejects.toMatchObject({ code: 'aborted' });
+    expect((await emulator.drive.readFile(driveId, 'abort/f.bin')).toString()).toBe('previous');
+    expect((await drive.stat('/abort/f.bin')).size).toBe(8);
+  });
+
+  it('a hash mismatch is reported and the corrupted file does not stay', async () => {
+    await drive.mkdir('/hash');
+    emulator.drive.corruptNextUploads(1);
+    await expect(drive.write('/hash/f.bin', body(randomBytes(1000)), { size: 1000 })).rejects.toMatchObject({ code: 'hashMismatch' });
+    await expect(drive.stat('/hash/f.bin')).rejects.toMatchObject({ status: 404 });
+  });
+
+  it('refuses a missing parent with 409 and bad names with 400, before uploading', async () => {
+    const missing = await calls(() => drive.write('/no/such/folder.txt', body('x'), { size: 1 }).catch((e) => e));
+    expect(missing.value).toMatchObject({ status: 409, code: 'parentNotFound' });
+    expect(emulator.drive.stat(driveId, 'no')).toBeUndefined(); // Graph would have created it silently
+    const bad = await calls(() => drive.write('/bad|name.txt', body('x'), { size: 1 }).catch((e) => e));
+    expect(bad.value).toBeInstanceOf(GraphError);
+    expect(bad.value).toMatchObject({ status: 400, code: 'invalidName' });
+    expect(bad.value.message).toMatch(/"\|"/);
+    expect(bad.calls).toBe(0);
+    await expect(drive.mkdir('/CON')).rejects.toMatchObject({ code: 'invalidName' });
+  });
+
+  it('If-None-Match: * refuses to replace an existing file with 412', async () => {
+    await drive.mkdir('/inm');
+    await seed('inm/f.txt', 'v1');
+    await expect(drive.write('/inm/f.txt', body('v2'), { size: 2, ifNoneMatch: '*' })).rejects.toMatchObject({ status: 412 });
+    expect((await emulator.drive.readFile(driveId, 'inm/f.txt')).toString()).toBe('v1');
+    expect((await drive.write('/inm/g.txt', body('new'), { size: 3, ifNoneMatch: '*' })).size).toBe(3);
+  });
+
+  it('mkdir, move with and without overwrite, copy, remove', async () => {
+    const dir = await drive.mkdir('/ops');
+    expect(dir.isFolder).toBe(true);
+    await expect(drive.mkdir('/ops')).rejects.toMatchObject({ code: 'nameAlreadyExists' });
+    await drive.mkdir('/ops/sub');
+    await drive.write('/ops/sub/a.txt', body('A'), { size: 1 });
+    await drive.write('/ops/b.txt', body('B'), { size: 1 });
+    await drive.list('/ops');
+    await drive.list('/ops/sub');
+
+    const moved = await drive.move('/ops/sub', '/ops/renamed');
+    expect(moved.name).toBe('renamed');
+    await expect(drive.stat('/ops/sub/a.txt')).rejects.toMatchObject({ status: 404 });
+    expect((await drive.stat('/ops/renamed/a.txt')).size).toBe(1);
+    expect((await drive.list('/ops')).map((e) => e.name).sort()).toEqual(['b.txt', 'renamed']);
+
+    await drive.write('/ops/c.txt', body('CC'), { size: 2 });
+    await expect(drive.move('/ops/c.txt', '/ops/b.txt')).rejects.toMatchObject({ code: 'nameAlreadyExists' });
+    const over = await drive.move('/ops/c.txt', '/ops/b.txt', { overwrite: true });
+    expect(over.size).toBe(2);
+    expect((await emulator.drive.readFile(driveId, 'ops/b.txt')).toString()).toBe('CC');
+    await expect(drive.stat('/ops/c.txt')).rejects.toMatchObject({ status: 404 });
+
+    const copied = await drive.copy('/ops/renamed', '/ops/copy');
+    expect(copied.isFolder).toBe(true);
+    expect((await drive.list('/ops/copy')).map((e) => e.name)).toEqual(['a.txt']);
+    await expect(drive.copy('/ops/b.txt', '/ops/renamed/a.txt')).rejects.toMatchObject({ code: 'nameAlreadyExists' });
+    await drive.copy('/ops/b.txt', '/ops/renamed/a.txt', { overwrite: true });
+    expect((await emulator.drive.readFile(driveId, 'ops/renamed/a.txt')).toString()).toBe('CC');
+
+    await drive.remove('/ops/renamed');
+    await expect(drive.stat('/ops/renamed/a.txt')).rejects.toMatchObject({ status: 404 });
+    expect((await drive.list('/ops')).map((e) => e.name).sort()).toEqual(['b.txt', 'copy']);
+    expect(emulator.drive.stat(driveId, 'ops/renamed')).toBeUndefined();
+    await expect(drive.remove('/')).rejects.toMatchObject({ status: 403 });
+  });
+
+  it('writes into a parent missing from the cache after a remote delete fail cleanly', async () => {
+    await drive.mkdir('/gone');
+    await drive.list('/gone');
+    const id = emulator.drive.stat(driveId, 'gone')!.id;
+    expect(id).toBeTruthy();
+    // Deleted behind our back (another client): our cached parent id is stale.
+    await drive.api.delete({ id });
+    const err = await drive.write('/gone/f.txt', body('x'), { size: 1 }).catch((e) => e);
+    expect(err.status).toBe(404);
+  });
+});
