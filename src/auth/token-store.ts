@@ -1,4 +1,4 @@
-import { readFile, unlink } from 'node:fs/promises';
+import { readFile, readdir, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../util/atomic-file.js';
 import type { CloudName } from './clouds.js';
@@ -65,6 +65,12 @@ export class TokenStore {
 
   async save(record: StoredAccount): Promise<void> {
     await writeFileAtomic(this.pathFor(record.account), `${JSON.stringify(record, null, 2)}\n`, 0o600);
+  }
+
+  /** Names of the accounts with a saved sign-in. */
+  async list(): Promise<string[]> {
+    const files = await readdir(join(this.dataDir, 'accounts')).catch(() => [] as string[]);
+    return files.filter((f) => f.endsWith('.json')).map((f) => decodeURIComponent(f.slice(0, -'.json'.length))).sort();
   }
 
   async remove(account: string): Promise<void> {

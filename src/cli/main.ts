@@ -11,6 +11,9 @@ export interface Command {
 const commands: Record<string, () => Promise<Command>> = {
   serve: async () => (await import('./serve.js')).serveCommand,
   emulator: async () => (await import('./emulator.js')).emulatorCommand,
+  login: async () => (await import('./login.js')).loginCommand,
+  discover: async () => (await import('./discover.js')).discoverCommand,
+  whoami: async () => (await import('./whoami.js')).whoamiCommand,
 };
 
 export const EXIT = { ok: 0, failure: 1, usage: 2, config: 3, auth: 4 } as const;
