@@ -36,6 +36,8 @@ export class DriveGraphApi {
     private readonly uploads: UploadSessions,
     private readonly copies: CopyMonitors,
     private readonly delta: DeltaFeeds,
+    /** Whether the next upload's bytes get damaged (the service's corruptNextUploads). */
+    private readonly hooks: { takeCorruption(size: number): boolean },
   ) {}
 
   async handle(ctx: RequestContext): Promise<boolean> {
@@ -320,9 +322,6 @@ export class DriveGraphApi {
       throw err;
     }
   }
-
-  /** Set by the service: whether the next upload's bytes get damaged. */
-  hooks: { takeCorruption(size: number): boolean } = { takeCorruption: () => false };
 
   private async createUploadSession(ctx: RequestContext, target: Target, route: ItemRoute): Promise<void> {
     const body = await readJson(ctx.req);

@@ -47,7 +47,7 @@ import { DownloadUrls } from './downloads.js';
 import { DriveGraphApi } from './graph.js';
 import type { ItemRecord } from './model.js';
 import { itemJson } from './serialize.js';
-import { DriveStore, notFound, type PersistedDrives } from './store.js';
+import { DriveStore, type PersistedDrives } from './store.js';
 import { UploadSessions, type FragmentLog, type UploadSessionRecord } from './uploads.js';
 
 export type { FragmentLog } from './uploads.js';
@@ -114,8 +114,7 @@ export class DriveService implements EmulatorService {
     this.copies = new CopyMonitors();
     this.deltaFeeds = new DeltaFeeds(this.shared, this.store);
     const access = new DriveAccess(this.shared, this.store);
-    this.graph = new DriveGraphApi(this.shared, this.store, access, this.downloads, this.uploads, this.copies, this.deltaFeeds);
-    this.graph.hooks = hooks;
+    this.graph = new DriveGraphApi(this.shared, this.store, access, this.downloads, this.uploads, this.copies, this.deltaFeeds, hooks);
 
     const saved = this.shared.dataDir ? await readState(join(this.dir, 'drives.json')) : undefined;
     if (saved) {
@@ -407,4 +406,3 @@ async function readState(path: string): Promise<PersistedState | undefined> {
   }
 }
 
-export { notFound };
