@@ -86,6 +86,14 @@ describe('interactive login (auth code + PKCE on a loopback listener)', () => {
   });
 });
 
+describe('browser that never comes back', () => {
+  it('times out with advice', async () => {
+    const err = await failure(login({ account: 'idle', settings: settings(), cloud: fx.cloud, store: fx.store, print, openBrowser: () => {}, browserTimeoutMs: 200, clock }));
+    expect(err.message).toContain('No answer from the browser');
+    expect(err.message).toContain('--device-code');
+  });
+});
+
 describe('device code login', () => {
   it('polls through pending and slow_down until the code is approved', async () => {
     let userCode = '';

@@ -252,6 +252,32 @@ describe('device code flow', () => {
   });
 });
 
+describe('admin API', () => {
+  const admin = (path: string, body?: unknown) =>
+    fetch(`${emulator.url}/_emulator/identity/${path}`, body === undefined ? {} : { method: 'POST', body: JSON.stringify(body) }).then(async (r) => ({ status: r.status, body: await r.json() }));
+
+  it('issues and revokes refresh tokens and reports grant counts over HTTP', async () => {
+    await admin('stats/reset', {});
+    const issued = await admin('refresh-tokens', { upn: 'megan@contoso.onmicrosoft.com' });
+    expect(issued.status).toBe(200);
+    const form = { grant_type: 'refresh_token', client_id: DEMO_CLIENT_ID, refresh_token: issued.body.refresh_token, scope: 'Files.Read offline_access' };
+    expect((await postForm(tokenUrl(), form)).status).toBe(200);
+    expect((await admin('revoke', { upn: 'megan@contoso.onmicrosoft.com' })).body.revoked).toBeGreaterThanOrEqual(1);
+    expectAadError((await postForm(tokenUrl(), form)).body, 'invalid_grant', 50173);
+    const stats = await admin('stats');
+    expect(stats.body.grants.refresh_token).toBe(1);
+    expect(stats.body.failures.invalid_grant).toBe(1);
+  });
+
+  it('approves a device code over HTTP and refuses unknown codes', async () => {
+    const dc = (await postForm(`${emulator.url}/${TENANT}/oauth2/v2.0/devicecode`, { client_id: DEMO_CLIENT_ID, scope: 'Files.Read' })).body;
+    expect((await admin('device-codes/approve', { userCode: dc.user_code, user: 'adele@contoso.onmicrosoft.com' })).status).toBe(200);
+    expect((await admin('device-codes/approve', { userCode: 'NOPENOPE1' })).status).toBe(400);
+    const done = await postForm(tokenUrl(), { grant_type: 'urn:ietf:params:oauth:grant-type:device_code', client_id: DEMO_CLIENT_ID, device_code: dc.device_code });
+    expect(done.status).toBe(200);
+  });
+});
+
 describe('persistence', () => {
   let dir: string;
   beforeEach(async () => {
