@@ -295,4 +295,23 @@ describe('downloads', () => {
       emu.state.settings.downloadUrlLifetimeSec = saved;
     }
   });
+
+  it('serves empty files and honours If-Range', async () => {
+    const empty = await expectStatus(call(emu, 'PUT', '/me/drive/root:/Dl/empty.txt:/content', { token, body: '' }), 201);
+    expect(empty.size).toBe(0);
+    const res = await fetch(empty['@microsoft.graph.downloadUrl']);
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-length')).toBe('0');
+    expect((await fetch(empty['@microsoft.graph.downloadUrl'], { headers: { range: 'bytes=0-' } })).status).toBe(416);
+    await emu.drive.putFile('b!contoso-adele', 'Dl/ifrange.txt', '0123456789');
+    const item = await expectStatus(call(emu, 'GET', '/me/drive/root:/Dl/ifrange.txt', { token }), 200);
+    const url = item['@microsoft.graph.downloadUrl'];
+    const etag = (await fetch(url, { method: 'HEAD' })).headers.get('etag')!;
+    const same = await fetch(url, { headers: { range: 'bytes=2-3', 'if-range': etag } });
+    expect(same.status).toBe(206);
+    expect(await same.text()).toBe('23');
+    const stale = await fetch(url, { headers: { range: 'bytes=2-3', 'if-range': '"{00000000-0000-0000-0000-000000000000},1"' } });
+    expect(stale.status).toBe(200);
+    expect(await stale.text()).toBe('0123456789');
+  });
 });

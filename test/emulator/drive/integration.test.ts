@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningEmulator } from '../../../src/emulator/server.js';
+import { DEMO_CLIENT_ID, DEMO_CLIENT_SECRET } from '../../../src/emulator/directory.js';
 import { ADELE, bytes, call, expectStatus, startDrive, tokenFor } from './helpers.js';
 
 const FRAG = 327_680;
@@ -67,5 +68,26 @@ describe('frame integration', () => {
     const unknown = await expectStatus(call(emu, 'GET', '/me/drive/root/nonsense', { token }), 400);
     expect(unknown.error.code).toBe('BadRequest');
     await expectStatus(call(emu, 'POST', '/me/drive/root', { token, body: {} }), 405);
+  });
+
+  it('accepts tokens the identity half issues (refresh token and client credentials)', async () => {
+    const tenant = emu.state.directory.tenants[0].id;
+    const refresh = emu.identity.issueRefreshToken({ upn: ADELE });
+    const delegated = await fetch(`${emu.url}/${tenant}/oauth2/v2.0/token`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: refresh, client_id: DEMO_CLIENT_ID, scope: 'Files.ReadWrite.All offline_access' }),
+    }).then((r) => r.json());
+    expect(delegated.access_token).toBeTruthy();
+    const mine = await expectStatus(call(emu, 'GET', '/me/drive', { token: delegated.access_token }), 200);
+    expect(mine.id).toBe('b!contoso-adele');
+    const app = await fetch(`${emu.url}/${tenant}/oauth2/v2.0/token`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ grant_type: 'client_credentials', client_id: DEMO_CLIENT_ID, client_secret: DEMO_CLIENT_SECRET, scope: 'https://graph.microsoft.com/.default' }),
+    }).then((r) => r.json());
+    expect(app.access_token).toBeTruthy();
+    await expectStatus(call(emu, 'GET', '/me/drive', { token: app.access_token }), 400);
+    await expectStatus(call(emu, 'GET', `/users/${ADELE}/drive/root/children`, { token: app.access_token }), 200);
   });
 });
