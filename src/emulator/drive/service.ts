@@ -20,6 +20,7 @@
  *   setQuota(driveId, totalBytes): void
  *   emptyRecycleBin(driveId): void
  *   reset(): void                                          empties every drive, sessions, monitors
+ *   storageDir: string                                     `<dataDir>/drive`, or the temp dir removed on close
  * Settings (`state.settings.downloadUrlLifetimeSec`, `uploadSessionLifetimeSec`) are read per request.
  *
  * Admin HTTP (only with `admin: true`), under `/_emulator/drive/`:
