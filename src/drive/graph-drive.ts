@@ -285,7 +285,12 @@ export class GraphDrive implements RemoteDrive {
   /** The folder that will hold `path`; WebDAV wants 409 when it is missing or a file. */
   private async parentFolder(path: string): Promise<DriveEntry> {
     const where = parentPath(path);
-    const parent = await this.lookup(where);
+    let parent = await this.lookup(where);
+    if (!parent && where !== '/') {
+      // The cache may not know a folder another client just made: ask Graph before refusing.
+      this.cache.invalidateItem(where);
+      parent = await this.lookup(where);
+    }
     if (!parent || !parent.isFolder) {
       throw new GraphError(409, 'parentNotFound', `The folder ${where} does not exist; create it first.`);
     }

@@ -218,6 +218,22 @@ describe('GraphDrive writes', () => {
     expect((await emulator.drive.readFile(driveId, 'large/unknown.bin')).equals(data)).toBe(true);
   });
 
+  it('writes empty files, with and without an mtime', async () => {
+    await drive.mkdir('/empty');
+    expect((await drive.write('/empty/a', body(''), { size: 0 })).size).toBe(0);
+    const dated = await drive.write('/empty/b', body(''), { mtime: new Date('2019-09-09T09:09:09Z') });
+    expect(dated).toMatchObject({ size: 0 });
+    expect(dated.modified.toISOString()).toBe('2019-09-09T09:09:09.000Z');
+  });
+
+  it('finds a parent folder another client just made, despite a cached listing', async () => {
+    await drive.mkdir('/elsewhere');
+    await drive.list('/elsewhere'); // cached: empty
+    emulator.drive.mkdir(driveId, 'elsewhere/made-remotely');
+    const entry = await drive.write('/elsewhere/made-remotely/f.txt', body('ok'), { size: 2 });
+    expect(entry.path).toBe('/elsewhere/made-remotely/f.txt');
+  });
+
   it('injected 503s and resets during an upload still produce one correct file', async () => {
     await drive.mkdir('/flaky');
     const data = randomBytes(5 * 1024 * 1024);
@@ -325,5 +341,32 @@ describe('GraphDrive writes', () => {
     await drive.api.delete({ id });
     const err = await drive.write('/gone/f.txt', body('x'), { size: 1 }).catch((e) => e);
     expect(err.status).toBe(404);
+  });
+});
+
+describe('background delta poll', () => {
+  it('applies remote changes on its own every deltaPollSeconds', async () => {
+    const polled = createGraphDrive({
+      graphBaseUrl: `${emulator.url}/v1.0`,
+      tokens,
+      drive: { type: 'me' },
+      cache: { ttlSeconds: 3600, deltaPollSeconds: 0.05 },
+      clock,
+    });
+    try {
+      await polled.drive.pollChanges(); // make sure the poller holds its starting link
+      await polled.drive.mkdir('/bg');
+      expect(await polled.drive.list('/bg')).toEqual([]);
+      await seed('bg/remote.txt', 'from elsewhere');
+      // Bounded wait for the poller (no timing assertion: only that it happens).
+      let names: string[] = [];
+      for (let i = 0; i < 200 && !names.includes('remote.txt'); i++) {
+        await new Promise((r) => setTimeout(r, 25));
+        names = (await polled.drive.list('/bg')).map((e) => e.name);
+      }
+      expect(names).toEqual(['remote.txt']);
+    } finally {
+      await polled.close();
+    }
   });
 });
