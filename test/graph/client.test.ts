@@ -47,6 +47,7 @@ describe('graph client against the emulator', () => {
     const results = await Promise.all(Array.from({ length: 20 }, () => api.getItem({ path: '/docs/a.txt' })));
     expect(results.every((r) => r.name === 'a.txt')).toBe(true);
     const throttled = status(429);
+    if (process.env.ONEDAV_TEST_VERBOSE) console.log(`429 storm: ${throttled} throttled answers, ${graphCalls()} calls for 20 requests, waits asked: ${asked.join(',')}`);
     expect(throttled).toBeGreaterThanOrEqual(1);
     expect(throttled).toBeLessThanOrEqual(4); // only the requests already in flight; the rest waited
     expect(graphCalls()).toBe(20 + throttled);
