@@ -86,7 +86,8 @@ function matchesList(header: string, entry: DriveEntry | null): boolean {
   if (!entry) return false;
   if (header.trim() === '*') return true;
   const current = entityTag(entry);
-  return header.split(',').some((tag) => sameEntityTag(tag, current));
+  // Entity tags may contain commas (OneDrive's cTag does: "c:{GUID},1"), so take them by quotes.
+  return (header.match(/(?:W\/)?"[^"]*"/g) ?? []).some((tag) => sameEntityTag(tag, current));
 }
 
 /**

@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { systemClock, type Clock } from '../util/clock.js';
 import { silentLogger, type Logger } from '../util/logger.js';
-import { basicChallenge, BasicAuthenticator, type AnonymousAccess, type DavUser } from './auth.js';
+import { basicChallenge, BasicAuthenticator, type AnonymousAccess, type DavUser, type Principal } from './auth.js';
 import { QuotaCache, send, sendDavError, type DavRequest, type DavServerState, type DownloadMode } from './context.js';
 import { DeadPropertyStore } from './dead-properties.js';
 import { DavError, toDavError, type Operation } from './errors.js';
@@ -166,7 +166,7 @@ async function handle(state: DavServerState, req: IncomingMessage, res: ServerRe
       if (KNOWN_UNSUPPORTED.has(method)) throw new DavError(405, `${method} is not supported here.`, { headers: { Allow: ALLOWED_METHODS } });
       throw new DavError(501, `${method} is not a method this server knows.`);
     }
-    const target = state.mounts.resolve(path.segments, auth.principal);
+    const target = resolveTarget(state, method, path.segments, auth.principal);
     await handler({ req, res, method, principal: auth.principal, path, target, state, signal: aborter.signal, entries: new Map() });
   } catch (err) {
     if (aborter.signal.aborted || res.destroyed) {
@@ -187,6 +187,20 @@ async function handle(state: DavServerState, req: IncomingMessage, res: ServerRe
     state.logger.debug('WebDAV request', { method, url: req.url, user, status: res.statusCode, ms: state.clock.now() - started });
   }
 }
+
+/** Creating something beside the mounts (where only the mount folders exist) is forbidden, not "not found". */
+function resolveTarget(state: DavServerState, method: string, segments: string[], principal: Principal) {
+  try {
+    return state.mounts.resolve(segments, principal);
+  } catch (err) {
+    if (err instanceof DavError && err.status === 404 && CREATING.has(method)) {
+      throw new DavError(403, 'Only the mounted drives can hold files; nothing can be created beside them.');
+    }
+    throw err;
+  }
+}
+
+const CREATING = new Set(['PUT', 'MKCOL', 'LOCK']);
 
 /**
  * After answering early (before reading the body), swallow what the client still sends for a
