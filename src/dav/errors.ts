@@ -44,7 +44,8 @@ const DEFAULT_RETRY_AFTER_SECONDS = 30;
  * - activityLimitReached, 429, 503 (throttled after the Graph client's retry budget) → 503 + Retry-After
  * - 401 (onedav's own sign-in is broken) → 503 telling the operator to sign in again
  * - networkError / timeout → 502 / 504
- * - hashMismatch → 502: OneDrive stored bytes that differ from what was sent; the old file stays
+ * - hashMismatch → 502: OneDrive stored bytes that differ from what was sent (not the client's
+ *   fault, not ours); the body repeats what the drive did about it and says to upload again
  * - DavPathError, XmlError → 400; anything else → 500 (logged by the server)
  */
 export function toDavError(err: unknown, op: Operation = 'read'): DavError {
@@ -63,7 +64,8 @@ function fromGraph(err: GraphError, op: Operation): DavError {
   if (code === 'uploadSessionLost') return new DavError(502, 'OneDrive lost the upload session; the previous file is unchanged. Upload again.');
   if (code === 'invalidResponse' || code === 'copyFailed') return new DavError(502, `OneDrive answered unexpectedly: ${err.message}`);
   if (code === 'hashMismatch') {
-    return new DavError(502, 'OneDrive stored different bytes than were sent (hash mismatch); the previous version was kept. Retry the upload.');
+    // The drive's message says what it did about the bad copy (restored the old version, or not).
+    return new DavError(502, `OneDrive stored different bytes than were sent (hash mismatch): ${err.message}`);
   }
   if (code === 'networkError') return new DavError(502, 'onedav could not reach OneDrive; try again shortly.');
   if (code === 'timeout') return new DavError(504, 'OneDrive did not answer in time; try again shortly.');

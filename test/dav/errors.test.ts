@@ -47,8 +47,9 @@ describe('toDavError: the one mapping from failures to WebDAV statuses', () => {
     expect(errorBody(err).body).toContain('does not allow the character ":"');
   });
 
-  it('says what to do on a hash mismatch', () => {
-    expect(toDavError(graph(500, 'hashMismatch'), 'create').message).toMatch(/previous version was kept.*Retry/);
+  it('says what happened and what to do on a hash mismatch', () => {
+    const err = new GraphError(502, 'hashMismatch', 'The stored file differs; the previous version was restored. Upload again.');
+    expect(toDavError(err, 'create').message).toMatch(/hash mismatch.*previous version was restored\. Upload again/);
   });
 
   it('turns bad input into 400, never 500', () => {
