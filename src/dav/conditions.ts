@@ -91,28 +91,28 @@ function matchesList(header: string, entry: DriveEntry | null): boolean {
 }
 
 /**
- * Throws 423 unless the request submitted the token of every lock that protects the change:
- * locks covering `covering` paths, and (for DELETE/MOVE of collections) locks anywhere inside
- * the `within` paths. A new or removed member also changes its parent collection, so callers
- * pass the parent in `members` (only a lock rooted on the parent itself counts there; deeper
- * ancestors' infinity locks already cover the member).
+ * Throws 423 unless the request submitted the tokens that protect the change: the token of every
+ * exclusive lock in scope, and, when shared locks are in scope, the token of at least one of them
+ * (each holder of a shared lock may write, RFC 4918 §6.2). In scope are the locks covering the
+ * `covering` paths, for DELETE/MOVE of collections also the locks anywhere inside the `within`
+ * paths, and for a new or removed member the locks of its parent collection (`members`).
  */
 export function checkLocks(ctx: DavRequest, target: DriveTarget, paths: { covering?: string[]; within?: string[]; members?: string[] }): void {
   const held = heldTokens(ctx);
   const mount = target.mount.prefix;
   const locks = ctx.state.locks;
-  const blocking: LockRecord[] = [];
-  const consider = (lock: LockRecord) => {
-    if (!held.has(lock.token) && !blocking.includes(lock)) blocking.push(lock);
-  };
-  for (const path of paths.covering ?? []) locks.covering(mount, path).forEach(consider);
+  const inScope = new Set<LockRecord>();
+  for (const path of [...(paths.covering ?? []), ...(paths.members ?? [])]) locks.covering(mount, path).forEach((l) => inScope.add(l));
   for (const path of paths.within ?? []) {
-    locks.covering(mount, path).forEach(consider);
-    locks.within(mount, path).forEach(consider);
+    locks.covering(mount, path).forEach((l) => inScope.add(l));
+    locks.within(mount, path).forEach((l) => inScope.add(l));
   }
-  for (const path of paths.members ?? []) locks.covering(mount, path).forEach(consider);
+  const all = [...inScope];
+  const shared = all.filter((l) => l.scope === 'shared');
+  const blocking = all.filter((l) => l.scope === 'exclusive' && !held.has(l.token));
+  if (shared.length > 0 && !shared.some((l) => held.has(l.token))) blocking.push(...shared);
   if (blocking.length === 0) return;
-  const hrefs = blocking.map((l) => hrefOfLock(ctx, target, l));
+  const hrefs = [...new Set(blocking.map((l) => hrefOfLock(ctx, target, l)))];
   throw new DavError(423, 'The resource is locked; send the lock token in the If header.', {
     condition: 'lock-token-submitted',
     conditionBody: hrefs.map((h) => `<D:href>${escapeText(h)}</D:href>`).join(''),

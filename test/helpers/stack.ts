@@ -68,6 +68,8 @@ export interface DavStack {
   /** Graph API + upload calls the emulator answered since the last reset. */
   graphCalls(): number;
   resetCounters(): void;
+  /** The item as Graph itself returns it (bypassing onedav's cache), for the first mount by default. */
+  graphItem(path: string, mount?: number): Promise<Record<string, unknown> & { fileSystemInfo?: { lastModifiedDateTime?: string; createdDateTime?: string } }>;
   /** Restarts only the WebDAV server (same drives, same data dir). */
   restartDav(extra?: Partial<Omit<DavServerOptions, 'mounts'>>): Promise<void>;
   close(): Promise<void>;
@@ -106,6 +108,12 @@ export async function startDavStack(options: StackOptions = {}): Promise<DavStac
     dataDir,
     graphCalls: () => emulator.counters.snapshot().graphCalls,
     resetCounters: () => emulator.counters.reset(),
+    async graphItem(path, mount = 0) {
+      const token = await new EmulatorTokenSource(emulator, mounts[mount].user ?? ADELE).getAccessToken();
+      const res = await fetch(`${emulator.url}/v1.0/me/drive/root:${path.split('/').map(encodeURIComponent).join('/')}:`, { headers: { authorization: `Bearer ${token}` } });
+      if (!res.ok) throw new Error(`Graph answered ${res.status} for ${path}`);
+      return (await res.json()) as Record<string, unknown>;
+    },
     async restartDav(extra) {
       await dav.close();
       dav = await startDavServer(davOptions(extra));

@@ -1,0 +1,10 @@
+import { startDavStack, dav } from '../helpers/stack.js';
+const s = await startDavStack();
+await s.emulator.drive.putFile(s.driveIds[0], 'doc.txt', 'v1');
+let r = await dav(s, 'LOCK', '/doc.txt', { headers: { Timeout: 'Second-600' }, body: `<?xml version="1.0" encoding="utf-8"?><D:lockinfo xmlns:D="DAV:"><D:lockscope><D:exclusive/></D:lockscope><D:locktype><D:write/></D:locktype></D:lockinfo>` });
+const token = r.headers.get('lock-token');
+console.log(r.status, token);
+await s.restartDav();
+r = await dav(s, 'PUT', '/doc.txt', { body: 'x' }); console.log(r.status);
+r = await dav(s, 'UNLOCK', '/doc.txt', { headers: { 'Lock-Token': token! } }); console.log(r.status, await r.text());
+await s.close();
