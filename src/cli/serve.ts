@@ -1,22 +1,40 @@
 import { parseArgs } from 'node:util';
-import { loadConfig } from '../config.js';
-import { startEmulator } from '../emulator/server.js';
+import { ConfigError, loadConfig } from '../config.js';
+import { createLogger } from '../util/logger.js';
+import { startOneDav } from './app.js';
 import { waitForSignal } from './emulator.js';
-import type { Command } from './main.js';
+import { EXIT, type Command } from './main.js';
 
 export const serveCommand: Command = {
   summary: 'serve the configured drives over WebDAV (no config: the built-in emulator)',
-  usage: `Usage: onedav serve [--config FILE]
+  usage: `Usage: onedav serve [--config FILE] [--port N] [--verbose]
 
-Without --config, starts the built-in Graph emulator and serves its demo drive on 127.0.0.1.`,
+Serves every mount of the config over WebDAV. Without --config, starts the built-in Graph
+emulator and serves its demo drive on http://127.0.0.1:8080/ (anonymous, loopback only).`,
   async run(argv) {
-    const { values } = parseArgs({ args: argv, options: { config: { type: 'string', short: 'c' } }, strict: true });
-    const config = await loadConfig(values.config);
-    const emulator = config.emulator.enabled ? await startEmulator({ port: config.emulator.port, dataDir: config.emulator.dataDir }) : undefined;
-    if (emulator) process.stdout.write(`Graph emulator on ${emulator.url}\n`);
-    process.stdout.write('WebDAV layer not wired yet.\n');
+    const { values } = parseArgs({
+      args: argv,
+      options: { config: { type: 'string', short: 'c' }, port: { type: 'string' }, verbose: { type: 'boolean', short: 'v', default: false } },
+      strict: true,
+    });
+    let config;
+    try {
+      config = await loadConfig(values.config);
+    } catch (err) {
+      if (err instanceof ConfigError) {
+        process.stderr.write(`onedav: ${err.message}\n`);
+        return EXIT.config;
+      }
+      throw err;
+    }
+    if (values.port !== undefined) config.server.port = Number(values.port);
+    const logger = createLogger({ level: values.verbose ? 'debug' : config.log.level, format: config.log.format });
+    const app = await startOneDav(config, { logger });
+    if (app.emulator) process.stdout.write(`Graph emulator on ${app.emulator.url}\n`);
+    for (const mount of app.mounts) process.stdout.write(`Mounted ${mount.prefix} → ${mount.client.baseUrl}\n`);
+    process.stdout.write(`WebDAV server listening on ${app.url}/\n`);
     await waitForSignal();
-    await emulator?.close();
-    return 0;
+    await app.close();
+    return EXIT.ok;
   },
 };

@@ -1,0 +1,145 @@
+import { join } from 'node:path';
+import { cloudByName, emulatorCloud } from '../auth/clouds.js';
+import { accountFromRefreshToken, login } from '../auth/login.js';
+import { TokenRefresher } from '../auth/refresher.js';
+import { TokenStore, type StoredAccount } from '../auth/token-store.js';
+import type { AccountConfig, Config, MountConfig } from '../config.js';
+import { startDavServer, type RunningDavServer } from '../dav/server.js';
+import { createGraphDrive, type GraphDrive } from '../drive/index.js';
+import type { GraphClient } from '../graph/client.js';
+import type { DriveBase } from '../graph/paths.js';
+import { DEMO_CLIENT_ID, DEMO_USER, findUser } from '../emulator/directory.js';
+import { startEmulator, type RunningEmulator } from '../emulator/server.js';
+import { seedDemoDrive } from './demo-drive.js';
+import { silentLogger, type Logger } from '../util/logger.js';
+
+/** The name of the account `npm start` signs in to the built-in emulator. */
+export const EMULATOR_ACCOUNT = 'emulator';
+
+export interface RunningOneDav {
+  url: string;
+  dav: RunningDavServer;
+  emulator?: RunningEmulator;
+  accounts: Map<string, TokenRefresher>;
+  mounts: Array<{ prefix: string; drive: GraphDrive; client: GraphClient }>;
+  close(): Promise<void>;
+}
+
+export interface StartOptions {
+  logger?: Logger;
+  /** Start the emulator with its admin endpoint (tests, benchmarks). */
+  emulatorAdmin?: boolean;
+}
+
+/**
+ * Wires config into a running server: the emulator when enabled, one token refresher per account,
+ * one GraphDrive per mount, and the WebDAV server over them. The only place that knows every module.
+ */
+export async function startOneDav(config: Config, options: StartOptions = {}): Promise<RunningOneDav> {
+  const logger = options.logger ?? silentLogger;
+  const store = new TokenStore(config.dataDir);
+  const closers: Array<() => Promise<void>> = [];
+  const close = async () => {
+    for (const fn of closers.reverse()) await fn().catch((err) => logger.warn('shutdown step failed', { error: err as Error }));
+  };
+  try {
+    let emulator: RunningEmulator | undefined;
+    if (config.emulator.enabled) {
+      emulator = await startEmulator({ port: config.emulator.port, dataDir: config.emulator.dataDir, admin: options.emulatorAdmin });
+      closers.push(() => emulator!.close());
+      logger.info('built-in Graph emulator started', { url: emulator.url });
+    }
+
+    const accounts = new Map<string, TokenRefresher>();
+    const accountFor = async (name: string): Promise<TokenRefresher> => {
+      let refresher = accounts.get(name);
+      if (!refresher) {
+        const record = await signedInRecord(name, config, store, emulator, logger);
+        refresher = new TokenRefresher({ store, record, clientSecret: config.accounts[name]?.clientSecret, logger });
+        accounts.set(name, refresher);
+        const r = refresher;
+        closers.push(async () => r.close());
+      }
+      return refresher;
+    };
+
+    const mounts: RunningOneDav['mounts'] = [];
+    for (const mount of config.mounts) {
+      const refresher = await accountFor(mount.account);
+      const record = refresher.describe();
+      const { drive, client, close: closeDrive } = createGraphDrive({
+        graphBaseUrl: record.graphBaseUrl,
+        tokens: refresher,
+        drive: driveBaseOf(mount, config.accounts[mount.account]),
+        cache: config.cache,
+        upload: config.upload,
+        spoolDir: join(config.dataDir, 'spool'),
+      });
+      closers.push(closeDrive);
+      mounts.push({ prefix: mount.path, drive, client });
+    }
+
+    const dav = await startDavServer({
+      host: config.server.host,
+      port: config.server.port,
+      tls: config.server.tls,
+      realm: config.server.realm,
+      mounts: mounts.map(({ prefix, drive }) => ({ prefix, drive })),
+      users: config.users,
+      anonymous: config.anonymous,
+      download: config.download,
+      macMetadata: config.macMetadata,
+      dataDir: config.dataDir,
+      logger,
+    });
+    closers.push(() => dav.close());
+    return { url: dav.url, dav, emulator, accounts, mounts, close };
+  } catch (err) {
+    await close();
+    throw err;
+  }
+}
+
+/** App-only accounts have no `/me`: their "my drive" is the configured user's. */
+function driveBaseOf(mount: MountConfig, account: AccountConfig | undefined): DriveBase {
+  if (mount.drive.type === 'me' && account?.flow === 'clientCredentials') {
+    if (!account.user) throw new Error(`mount ${mount.path}: account "${mount.account}" signs in app-only; set its "user" or give the mount a drive`);
+    return { type: 'user', user: account.user };
+  }
+  return mount.drive;
+}
+
+/**
+ * The saved sign-in of an account. The implicit emulator account is signed in on every start (its
+ * URL changes with the port); app-only accounts need no person, so they sign themselves in.
+ */
+async function signedInRecord(name: string, config: Config, store: TokenStore, emulator: RunningEmulator | undefined, logger: Logger): Promise<StoredAccount> {
+  const account = config.accounts[name];
+  if (!account && name === EMULATOR_ACCOUNT && emulator) {
+    const user = findUser(emulator.state.directory, DEMO_USER)!;
+    const record = accountFromRefreshToken({
+      account: name,
+      cloud: emulatorCloud(emulator.url),
+      tenant: user.tenantId,
+      clientId: DEMO_CLIENT_ID,
+      refreshToken: emulator.identity.issueRefreshToken({ upn: DEMO_USER, clientId: DEMO_CLIENT_ID }),
+      user: { upn: user.userPrincipalName, name: user.displayName, id: user.id },
+      accountType: 'organizational',
+    });
+    await store.save(record);
+    await seedDemoDrive(emulator, DEMO_USER);
+    return record;
+  }
+  const saved = await store.load(name);
+  if (saved && account?.cloud === 'emulator' && emulator) {
+    // A configured emulator account follows the embedded emulator wherever it listens now.
+    return { ...saved, loginUrl: emulator.url, graphBaseUrl: `${emulator.url}/v1.0` };
+  }
+  if (saved) return saved;
+  if (account?.flow === 'clientCredentials') {
+    const cloud = account.cloud === 'emulator' ? emulatorCloud(emulator?.url ?? '') : cloudByName(account.cloud);
+    logger.info('signing in app-only', { account: name });
+    return login({ account: name, settings: account, cloud, store, print: (line) => logger.info(line) });
+  }
+  throw new Error(`account "${name}" has not signed in yet. Run: onedav login --account ${name}${config.accounts[name] ? ' --config <your config file>' : ''}`);
+}
