@@ -14,6 +14,8 @@ const commands: Record<string, () => Promise<Command>> = {
   login: async () => (await import('./login.js')).loginCommand,
   discover: async () => (await import('./discover.js')).discoverCommand,
   whoami: async () => (await import('./whoami.js')).whoamiCommand,
+  'hash-password': async () => (await import('./hash-password.js')).hashPasswordCommand,
+  'check-config': async () => (await import('./check-config.js')).checkConfigCommand,
 };
 
 export const EXIT = { ok: 0, failure: 1, usage: 2, config: 3, auth: 4 } as const;

@@ -4,17 +4,20 @@ import { createLogger } from '../util/logger.js';
 import { startOneDav } from './app.js';
 import { waitForSignal } from './emulator.js';
 import { EXIT, type Command } from './main.js';
+import { preflight } from './preflight.js';
+import { hashPassword, parsePasswordHash } from '../dav/passwords.js';
 
 export const serveCommand: Command = {
   summary: 'serve the configured drives over WebDAV (no config: the built-in emulator)',
-  usage: `Usage: onedav serve [--config FILE] [--port N] [--verbose]
+  usage: `Usage: onedav serve [--config FILE] [--port N] [--verbose] [--insecure-dev]
 
 Serves every mount of the config over WebDAV. Without --config, starts the built-in Graph
-emulator and serves its demo drive on http://127.0.0.1:8080/ (anonymous, loopback only).`,
+emulator and serves its demo drive on http://127.0.0.1:8080/ (anonymous, loopback only).
+--insecure-dev accepts plaintext user passwords (never in production).`,
   async run(argv) {
     const { values } = parseArgs({
       args: argv,
-      options: { config: { type: 'string', short: 'c' }, port: { type: 'string' }, verbose: { type: 'boolean', short: 'v', default: false } },
+      options: { config: { type: 'string', short: 'c' }, port: { type: 'string' }, verbose: { type: 'boolean', short: 'v', default: false }, 'insecure-dev': { type: 'boolean', default: false } },
       strict: true,
     });
     let config;
@@ -29,6 +32,18 @@ emulator and serves its demo drive on http://127.0.0.1:8080/ (anonymous, loopbac
     }
     if (values.port !== undefined) config.server.port = Number(values.port);
     const logger = createLogger({ level: values.verbose ? 'debug' : config.log.level, format: config.log.format });
+    const { problems, warnings } = await preflight(config, { insecureDev: values['insecure-dev'] });
+    for (const warning of warnings) logger.warn(warning);
+    if (problems.length) {
+      process.stderr.write(`onedav: cannot start:\n${problems.map((p) => `  - ${p}`).join('\n')}\n`);
+      return EXIT.config;
+    }
+    if (values['insecure-dev']) {
+      // Development only: plaintext passwords are hashed in memory so the server verifies one way.
+      for (const user of config.users) {
+        if (!isHash(user.password)) user.password = await hashPassword(user.password);
+      }
+    }
     const app = await startOneDav(config, { logger });
     if (app.emulator) process.stdout.write(`Graph emulator on ${app.emulator.url}\n`);
     for (const mount of app.mounts) process.stdout.write(`Mounted ${mount.prefix} → ${mount.client.baseUrl}\n`);
@@ -38,3 +53,12 @@ emulator and serves its demo drive on http://127.0.0.1:8080/ (anonymous, loopbac
     return EXIT.ok;
   },
 };
+
+function isHash(value: string): boolean {
+  try {
+    parsePasswordHash(value);
+    return true;
+  } catch {
+    return false;
+  }
+}
