@@ -1,0 +1,71 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { hashPassword } from '../../src/dav/passwords.js';
+import { startDavStack, type DavStack } from '../helpers/stack.js';
+import { hasProgram, run, skipReason } from './tools.js';
+
+/**
+ * The litmus WebDAV compliance suite (basic, copymove, props, locks, http) against onedav on the
+ * emulator, authenticated with Basic, in the default `auto` download mode (litmus is neon-based,
+ * so it is proxied). Every test must pass, without warnings.
+ */
+const SUITES = ['basic', 'copymove', 'props', 'locks', 'http'];
+
+interface SuiteResult {
+  run: number;
+  passed: number;
+  failed: number;
+  warnings: number;
+  failures: string[];
+}
+
+function parseLitmus(output: string): Record<string, SuiteResult> {
+  const results: Record<string, SuiteResult> = {};
+  const text = output.replace(/\r/g, '\n');
+  for (const chunk of text.split('-> running `').slice(1)) {
+    const name = chunk.slice(0, chunk.indexOf("'"));
+    const summary = /summary for `[^']+': of (\d+) tests run: (\d+) passed, (\d+) failed/.exec(chunk);
+    const failures = [...chunk.matchAll(/^\s*\d+\.\s+(\S+?)\.*\s+FAIL(.*)$/gm)].map((m) => `${m[1]}${m[2]}`);
+    results[name] = {
+      run: Number(summary?.[1] ?? 0),
+      passed: Number(summary?.[2] ?? 0),
+      failed: Number(summary?.[3] ?? -1),
+      warnings: (chunk.match(/WARNING:/g) ?? []).length,
+      failures,
+    };
+  }
+  return results;
+}
+
+describe.skipIf(!hasProgram('litmus'))(`litmus${skipReason('litmus')}`, () => {
+  let stack: DavStack;
+  let workdir: string;
+
+  beforeAll(async () => {
+    const users = [{ name: 'litmus', password: await hashPassword('litmus-pw', { N: 1 << 12, r: 8, p: 1 }) }];
+    stack = await startDavStack({ dav: { users, anonymous: { enabled: false }, download: { mode: 'auto' } } });
+    workdir = await mkdtemp(join(tmpdir(), 'onedav-litmus-'));
+  });
+  afterAll(async () => {
+    await stack.close();
+    await rm(workdir, { recursive: true, force: true });
+  });
+
+  it('passes every test of basic, copymove, props, locks and http', async () => {
+    const result = await run('litmus', [`${stack.url}/`, 'litmus', 'litmus-pw'], { cwd: workdir, env: { TESTS: SUITES.join(' ') }, timeoutMs: 240_000 });
+    const suites = parseLitmus(result.stdout);
+    expect(Object.keys(suites)).toEqual(SUITES);
+    for (const name of SUITES) {
+      const suite = suites[name];
+      expect(suite.failures, `${name} failures`).toEqual([]);
+      expect(suite.failed, `${name} failed count`).toBe(0);
+      expect(suite.passed, `${name} passed count`).toBe(suite.run);
+      expect(suite.warnings, `${name} warnings`).toBe(0);
+    }
+    expect(suites.basic.run).toBeGreaterThanOrEqual(16);
+    expect(suites.locks.run).toBeGreaterThanOrEqual(41);
+    expect(result.code).toBe(0);
+  }, 300_000);
+});

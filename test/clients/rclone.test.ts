@@ -1,0 +1,121 @@
+import { randomBytes } from 'node:crypto';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, relative } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { hashPassword } from '../../src/dav/passwords.js';
+import type { LogFields, Logger } from '../../src/util/logger.js';
+import { startDavStack, type DavStack } from '../helpers/stack.js';
+import { hasProgram, run, skipReason } from './tools.js';
+
+/**
+ * rclone's webdav backend (vendor "other") copying up, listing, checking byte by byte and copying
+ * down, in both download modes: in redirect mode rclone must follow onedav's 302s to the
+ * pre-authenticated URLs (this test is the evidence behind `auto` redirecting rclone).
+ */
+const MiB = 1024 * 1024;
+const FILES: Record<string, Buffer> = {
+  'empty.txt': Buffer.alloc(0),
+  'small.txt': Buffer.from('hello from rclone\n'),
+  'one MiB.bin': randomBytes(MiB),
+  'sub/ünïcødé 3MiB.bin': randomBytes(3 * MiB + 17),
+  'sub/deeper/five MiB + change.bin': randomBytes(5 * MiB + 4321),
+};
+
+/** A logger that keeps the WebDAV request lines, to see which GETs were redirected. */
+function recordingLogger(lines: LogFields[]): Logger {
+  const logger: Logger = {
+    debug: (msg, fields) => {
+      if (msg === 'WebDAV request' && fields) lines.push(fields);
+    },
+    info() {},
+    warn() {},
+    error() {},
+    child: () => logger,
+  };
+  return logger;
+}
+
+async function filesUnder(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  for (const entry of await readdir(dir, { withFileTypes: true, recursive: true })) {
+    if (entry.isFile()) out.push(relative(dir, join(entry.parentPath ?? (entry as unknown as { path: string }).path, entry.name)));
+  }
+  return out.sort();
+}
+
+describe.skipIf(!hasProgram('rclone'))(`rclone${skipReason('rclone')}`, () => {
+  let workdir: string;
+  let obscured: string;
+
+  beforeAll(async () => {
+    workdir = await mkdtemp(join(tmpdir(), 'onedav-rclone-'));
+    const up = join(workdir, 'up');
+    for (const [name, content] of Object.entries(FILES)) {
+      await mkdir(join(up, name, '..'), { recursive: true });
+      await writeFile(join(up, name), content);
+    }
+    obscured = (await run('rclone', ['obscure', 'rclone-pw'])).stdout.trim();
+  });
+  afterAll(() => rm(workdir, { recursive: true, force: true }));
+
+  describe.each(['redirect', 'proxy'] as const)('in %s mode', (mode) => {
+    let stack: DavStack;
+    const requests: LogFields[] = [];
+
+    beforeAll(async () => {
+      const users = [{ name: 'rc', password: await hashPassword('rclone-pw', { N: 1 << 12, r: 8, p: 1 }) }];
+      stack = await startDavStack({ dav: { users, anonymous: { enabled: false }, download: { mode }, logger: recordingLogger(requests) } });
+    });
+    afterAll(() => stack.close());
+
+    const rclone = (...args: string[]) =>
+      run('rclone', [...args, '--config', '/dev/null', '--low-level-retries', '1', '--retries', '1'], {
+        env: {
+          RCLONE_CONFIG_OD_TYPE: 'webdav',
+          RCLONE_CONFIG_OD_URL: stack.url,
+          RCLONE_CONFIG_OD_VENDOR: 'other',
+          RCLONE_CONFIG_OD_USER: 'rc',
+          RCLONE_CONFIG_OD_PASS: obscured,
+        },
+        timeoutMs: 180_000,
+      });
+
+    it('copies up, lists, checks every byte and copies down', async () => {
+      const up = await rclone('copy', join(workdir, 'up'), 'od:backup');
+      expect(up.stderr).not.toMatch(/ERROR/);
+      expect(up.code).toBe(0);
+      expect(stack.emulator.drive.listPaths(stack.driveIds[0]).filter((p) => !p.endsWith('/'))).toEqual(
+        Object.keys(FILES)
+          .map((n) => `/backup/${n}`)
+          .sort(),
+      );
+
+      const lsf = await rclone('lsf', '-R', '--files-only', 'od:backup');
+      expect(lsf.code).toBe(0);
+      expect(lsf.stdout.trim().split('\n').sort()).toEqual(Object.keys(FILES).sort());
+
+      const check = await rclone('check', '--download', join(workdir, 'up'), 'od:backup');
+      expect(check.stderr).toMatch(/0 differences found/);
+      expect(check.code).toBe(0);
+
+      const down = join(workdir, `down-${mode}`);
+      const copied = await rclone('copy', 'od:backup', down);
+      expect(copied.code).toBe(0);
+      expect(await filesUnder(down)).toEqual(Object.keys(FILES).sort());
+      for (const [name, content] of Object.entries(FILES)) expect((await readFile(join(down, name))).equals(content), name).toBe(true);
+
+      const gets = requests.filter((r) => r.method === 'GET');
+      const expected = mode === 'redirect' ? 302 : 200;
+      // Non-empty files went through redirects (or the proxy); empty ones are answered directly.
+      expect(gets.filter((r) => r.status === expected).length).toBeGreaterThanOrEqual(2 * (Object.keys(FILES).length - 1));
+    }, 240_000);
+
+    it('deletes and moves through the server', async () => {
+      expect((await rclone('moveto', 'od:backup/small.txt', 'od:backup/renamed.txt')).code).toBe(0);
+      expect((await rclone('delete', 'od:backup/sub')).code).toBe(0);
+      const lsf = await rclone('lsf', '-R', '--files-only', 'od:backup');
+      expect(lsf.stdout.trim().split('\n').sort()).toEqual(['empty.txt', 'one MiB.bin', 'renamed.txt']);
+    }, 120_000);
+  });
+});
