@@ -1,3 +1,16 @@
+/**
+ * The WebDAV server: node:http(s), Basic auth, mounts, and one handler per method (methods/).
+ *
+ * Why not webdav-server v2 (still in package.json): measured against 2.6.3, one request can take
+ * the process down — `GET /%zz` throws an uncaught URIError from its path decoding, and any
+ * untagged `If:` header (`If: (<token>)`, sent by Windows, Office and litmus after every LOCK)
+ * throws a TypeError in IfParser; tagged If conditions are never evaluated (always true); Basic
+ * credentials whose base64 holds "+" or "/" are refused; non-PUT bodies are read into
+ * `Buffer.alloc(Content-Length)` before any check, and chunked ones are ignored; malformed
+ * PROPFIND XML is treated as allprop (litmus wants 400); LOCK ignores the Timeout header and
+ * lockdiscovery reports milliseconds as seconds. Fixing that meant replacing every method
+ * handler, so the protocol lives here, on RemoteDrive, in small modules.
+ */
 import { readFile } from 'node:fs/promises';
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
