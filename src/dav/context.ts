@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { DriveEntry, Quota, RemoteDrive } from '../drive/types.js';
+import { GraphError, type DriveEntry, type Quota, type RemoteDrive } from '../drive/index.js';
 import type { Clock } from '../util/clock.js';
 import type { Logger } from '../util/logger.js';
 import type { BasicAuthenticator, Principal } from './auth.js';
@@ -65,9 +65,7 @@ export async function statOrNull(drive: RemoteDrive, path: string): Promise<Driv
 }
 
 export function isNotFound(err: unknown): boolean {
-  if (!(err instanceof Error) || err.name !== 'GraphError') return false;
-  const e = err as Error & { status?: number; code?: string };
-  return e.status === 404 || e.code === 'itemNotFound';
+  return err instanceof GraphError && err.isNotFound;
 }
 
 /** The target as a drive target, or a 403/405 for the virtual folders above the mounts. */
