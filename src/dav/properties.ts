@@ -91,7 +91,11 @@ export async function renderResponse(view: ResourceView, request: PropfindReques
   };
 
   if (request.kind === 'propname') {
-    for (const local of Object.keys(LIVE)) if ((await LIVE[local](view)) !== undefined && !NOT_IN_ALLPROP.has(local)) found.push(`<D:${local}/>`);
+    for (const local of Object.keys(LIVE)) {
+      // Quota is named when the resource has one, without asking the drive for the numbers.
+      const defined = NOT_IN_ALLPROP.has(local) ? view.quota !== undefined : (await LIVE[local](view)) !== undefined;
+      if (defined) found.push(`<D:${local}/>`);
+    }
     for (const key of Object.keys(view.dead)) found.push(emptyTag(parseClark(key)));
   } else {
     const names: PropName[] =

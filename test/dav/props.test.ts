@@ -134,6 +134,11 @@ describe('names round-trip', () => {
     expect(stack.emulator.drive.stat(drive, `names/${name}`)).toBeDefined();
   });
 
+  it('stores macOS metadata files by default (macMetadata: store)', async () => {
+    expect((await dav(stack, 'PUT', '/names/._photo.jpg', { body: 'appledouble' })).status).toBe(201);
+    expect((await dav(stack, 'PUT', '/names/.DS_Store', { body: 'ds' })).status).toBe(201);
+  });
+
   it('stores NFD names as NFC and finds them under either spelling', async () => {
     const nfd = 'cafe\u0301 nfd.txt';
     const nfc = nfd.normalize('NFC');
