@@ -56,7 +56,7 @@ export function decodeSegment(raw: string): string {
 
 /** Throws when `name` cannot be a single path segment. */
 export function checkName(name: string): void {
-  if (name === '' ) throw new DavPathError('Empty names are not allowed.');
+  if (name === '') throw new DavPathError('Empty names are not allowed.');
   if (name === '.' || name === '..') throw new DavPathError('"." and ".." are not allowed in paths.');
   if (name.includes('/')) throw new DavPathError('Encoded slashes (%2F) are not allowed inside a name.');
   if (name.includes('\\')) throw new DavPathError('Backslashes are not allowed in names.');
