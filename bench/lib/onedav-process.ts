@@ -1,0 +1,145 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { emulatorCloud } from '../../src/auth/clouds.js';
+import { accountFromRefreshToken } from '../../src/auth/login.js';
+import { TokenStore } from '../../src/auth/token-store.js';
+import type { EmulatorProcess } from './emulator-process.js';
+
+const REPO = fileURLToPath(new URL('../../', import.meta.url));
+const ACCOUNT = 'bench';
+
+export interface OneDavStartOptions {
+  /** Holds the config, the saved sign-in, locks and properties. */
+  dataDir: string;
+  /** Merged over the bench config (e.g. `{ cache: { ttlSeconds: 300 } }`). */
+  config?: Record<string, unknown>;
+  /** Write a V8 CPU profile of the server into this folder when it stops. */
+  cpuProfileDir?: string;
+}
+
+/**
+ * `onedav serve` exactly as a user runs it (`node bin/onedav.js serve --config …`), in its own
+ * process so that its memory and CPU are its own, signed in to the emulator child through a saved
+ * refresh token as if `onedav login` had run.
+ */
+export class OneDavProcess {
+  private exited: Promise<number | null>;
+
+  private constructor(
+    private readonly child: ChildProcess,
+    readonly url: string,
+  ) {
+    this.exited = new Promise((resolve) => {
+      if (child.exitCode !== null) resolve(child.exitCode);
+      else child.once('exit', (code) => resolve(code));
+    });
+  }
+
+  static async start(emulator: EmulatorProcess, options: OneDavStartOptions): Promise<OneDavProcess> {
+    const info = emulator.info;
+    const store = new TokenStore(options.dataDir);
+    if (!(await store.load(ACCOUNT))) {
+      await store.save(
+        accountFromRefreshToken({
+          account: ACCOUNT,
+          cloud: emulatorCloud(info.url),
+          tenant: info.tenantId,
+          clientId: info.clientId,
+          refreshToken: info.refreshToken,
+          user: info.user,
+          accountType: 'organizational',
+        }),
+      );
+    }
+    const config = merge(
+      {
+        server: { host: '127.0.0.1', port: 0 },
+        dataDir: options.dataDir,
+        accounts: { [ACCOUNT]: { cloud: 'emulator', tenant: info.tenantId, clientId: info.clientId } },
+        mounts: [{ path: '/', account: ACCOUNT }],
+        anonymous: { enabled: true, readOnly: false },
+        download: { mode: 'auto' },
+        log: { level: 'warn' },
+      },
+      options.config ?? {},
+    );
+    const configPath = join(options.dataDir, 'config.json');
+    await writeFile(configPath, JSON.stringify(config, null, 2));
+
+    const nodeFlags = options.cpuProfileDir ? ['--cpu-prof', `--cpu-prof-dir=${options.cpuProfileDir}`] : [];
+    const child = spawn(process.execPath, [...nodeFlags, join(REPO, 'bin/onedav.js'), 'serve', '--config', configPath, '--port', '0'], {
+      cwd: REPO,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr!.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString();
+      if (stderr.length > 20_000) stderr = stderr.slice(-10_000);
+    });
+    const url = await new Promise<string>((resolve, reject) => {
+      let out = '';
+      const timer = setTimeout(() => reject(new Error(`onedav serve did not start within 60 s:\n${stderr}`)), 60_000);
+      child.once('exit', (code) => reject(new Error(`onedav serve exited with code ${code}:\n${stderr}`)));
+      child.stdout!.on('data', (chunk: Buffer) => {
+        out += chunk.toString();
+        const m = /WebDAV server listening on (\S+?)\/?\s/.exec(out);
+        if (m) {
+          clearTimeout(timer);
+          resolve(m[1]);
+        }
+      });
+    });
+    child.removeAllListeners('exit');
+    child.stdout!.resume();
+    child.stderr!.on('data', (chunk: Buffer) => process.stderr.write(`[onedav] ${chunk.toString()}`));
+    return new OneDavProcess(child, url);
+  }
+
+  get pid(): number {
+    return this.child.pid!;
+  }
+
+  /** Resident set size of the server process now, in bytes (Linux /proc). */
+  async rss(): Promise<number> {
+    return kib(await readFile(`/proc/${this.pid}/status`, 'utf8'), 'VmRSS');
+  }
+
+  /** Highest RSS since the last `resetPeakRss()` (VmHWM), in bytes. */
+  async peakRss(): Promise<number> {
+    return kib(await readFile(`/proc/${this.pid}/status`, 'utf8'), 'VmHWM');
+  }
+
+  /** Makes VmHWM start again from the current RSS (writing 5 to clear_refs). */
+  async resetPeakRss(): Promise<void> {
+    await writeFile(`/proc/${this.pid}/clear_refs`, '5').catch(() => undefined);
+  }
+
+  /** SIGINT, as a user stopping it; the CPU profile (if any) is written on the way out. */
+  async stop(): Promise<void> {
+    if (this.child.exitCode !== null) return;
+    this.child.kill('SIGINT');
+    const timer = setTimeout(() => this.child.kill('SIGKILL'), 15_000);
+    await this.exited;
+    clearTimeout(timer);
+  }
+}
+
+function kib(status: string, field: string): number {
+  const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status);
+  if (!m) throw new Error(`no ${field} in /proc status`);
+  return Number(m[1]) * 1024;
+}
+
+function merge(base: Record<string, unknown>, over: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...base };
+  for (const [key, value] of Object.entries(over)) {
+    const prev = out[key];
+    out[key] =
+      value && typeof value === 'object' && !Array.isArray(value) && prev && typeof prev === 'object' && !Array.isArray(prev)
+        ? merge(prev as Record<string, unknown>, value as Record<string, unknown>)
+        : value;
+  }
+  return out;
+}

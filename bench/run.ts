@@ -1,0 +1,112 @@
+/**
+ * onedav benchmarks: `npm run bench` (or `npx tsx bench/run.ts`) prints four tables.
+ *
+ *   --quick            smaller sizes (a smoke test that finishes in about two minutes)
+ *   --table 1,3        only these tables (1 Graph calls, 2 throughput/memory, 3 latency, 4 large listing)
+ *   --size 256M        bytes per transfer in table 2 (default 1G; K/M/G suffixes)
+ *   --duration 10      seconds of load per row in table 3
+ *   --clients 64       concurrent clients in table 3
+ *   --items 10000      children of the folder listed in table 4
+ *   --profile DIR      write a V8 CPU profile of every onedav server process into DIR
+ *                      (summarise one with: npx tsx bench/profile-summary.ts DIR/<file>.cpuprofile)
+ *
+ * Every figure comes from real processes: onedav runs as `node bin/onedav.js serve` in a child
+ * process (its RSS is its own), the Graph emulator in another child, rclone as the real binary.
+ * Nothing here asserts on wall time; PASS/MISS compare figures with the targets of the issues.
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
+import { cpus, platform, release, totalmem } from 'node:os';
+import { resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { GiB, MiB } from './lib/http.js';
+import { printTable, type Table } from './lib/report.js';
+import { FULL_GRAPH_CALLS, graphCallsTable, QUICK_GRAPH_CALLS } from './tables/graph-calls.js';
+import { largeListingTable } from './tables/large-listing.js';
+import { latencyTable } from './tables/latency.js';
+import { throughputTable } from './tables/throughput.js';
+
+const { values } = parseArgs({
+  options: {
+    quick: { type: 'boolean', default: false },
+    table: { type: 'string', multiple: true },
+    size: { type: 'string' },
+    duration: { type: 'string' },
+    clients: { type: 'string' },
+    items: { type: 'string' },
+    profile: { type: 'string' },
+    help: { type: 'boolean', short: 'h', default: false },
+  },
+  strict: true,
+});
+
+if (values.help) {
+  const source = await import('node:fs').then((fs) => fs.readFileSync(new URL(import.meta.url), 'utf8'));
+  process.stdout.write(`${/\/\*\*([\s\S]*?)\*\//.exec(source)![1].replace(/^ \* ?/gm, '').trim()}\n`);
+  process.exit(0);
+}
+
+const quick = values.quick;
+const tables = new Set((values.table ?? ['1,2,3,4']).flatMap((t) => t.split(',')).map((t) => Number(t.trim())));
+const cpuProfileDir = values.profile ? resolve(values.profile) : undefined;
+if (cpuProfileDir) mkdirSync(cpuProfileDir, { recursive: true });
+
+function bytes(text: string): number {
+  const m = /^(\d+(?:\.\d+)?)\s*([KMG]?)i?B?$/i.exec(text.trim());
+  if (!m) throw new Error(`--size ${text}: use a number of bytes with an optional K, M or G suffix, e.g. 256M`);
+  const unit = { '': 1, K: 1024, M: MiB, G: GiB }[m[2].toUpperCase() as '' | 'K' | 'M' | 'G'];
+  return Math.round(Number(m[1]) * unit);
+}
+
+function rcloneVersion(): string {
+  try {
+    return execFileSync('rclone', ['version'], { encoding: 'utf8' }).split('\n')[0].trim();
+  } catch {
+    return 'rclone not found (tables 1 and 4 need it: apt-get install rclone)';
+  }
+}
+
+const out = (line: string) => process.stdout.write(`${line}\n`);
+out('# onedav benchmarks');
+out('');
+out(`- cores: ${cpus().length} (${cpus()[0]?.model ?? 'unknown CPU'}), memory ${(totalmem() / GiB).toFixed(1)} GiB, ${platform()} ${release()}`);
+out(`- Node ${process.version}; ${rcloneVersion()}`);
+out(`- mode: ${quick ? 'quick (smaller sizes; figures are a smoke test, not a measurement)' : 'full'}${cpuProfileDir ? `; CPU profiles in ${cpuProfileDir}` : ''}`);
+
+const started = performance.now();
+const runners: Record<number, () => Promise<Table>> = {
+  1: () => graphCallsTable({ ...(quick ? QUICK_GRAPH_CALLS : FULL_GRAPH_CALLS), cpuProfileDir }),
+  2: () => throughputTable({ size: values.size ? bytes(values.size) : quick ? 64 * MiB : GiB, cpuProfileDir }),
+  3: () =>
+    latencyTable({
+      clients: values.clients ? Number(values.clients) : 64,
+      durationMs: (values.duration ? Number(values.duration) : quick ? 3 : 10) * 1000,
+      items: 1000,
+      cpuProfileDir,
+    }),
+  4: () =>
+    largeListingTable({
+      items: values.items ? Number(values.items) : quick ? 2000 : 10_000,
+      samples: quick ? 3 : 10,
+      coldSamples: quick ? 1 : 3,
+      cpuProfileDir,
+    }),
+};
+
+let failed = false;
+for (const n of [1, 2, 3, 4]) {
+  if (!tables.has(n)) continue;
+  const t0 = performance.now();
+  try {
+    printTable(await runners[n]());
+    out(`  (table ${n} took ${((performance.now() - t0) / 1000).toFixed(1)} s)`);
+  } catch (err) {
+    failed = true;
+    out('');
+    out(`## Table ${n} could not be measured`);
+    out(`  ${(err as Error).stack ?? String(err)}`);
+  }
+}
+out('');
+out(`Total ${((performance.now() - started) / 1000).toFixed(1)} s.`);
+process.exit(failed ? 1 : 0);

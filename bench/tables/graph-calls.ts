@@ -1,0 +1,215 @@
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { countResponses, expectStatus, MiB, patternStream, propfind, send } from '../lib/http.js';
+import { ms, verdict, type Table } from '../lib/report.js';
+import { rclone } from '../lib/rclone.js';
+import { BenchStack, describeRoutes, type CallCount } from '../lib/stack.js';
+
+/** Graph's largest `$top` for children: one listing call returns up to this many items. */
+export const PAGE = 1000;
+/** onedav's default upload fragment (config `upload.fragmentSize`). */
+const FRAGMENT = 10 * MiB;
+
+export interface GraphCallsOptions {
+  /** Children of the folder listed cold (default 2,500). */
+  bigFolder: number;
+  /** Bytes of the large PUT (default 50 MiB). */
+  largePut: number;
+  /** Files in the rclone tree (default 1,000). */
+  syncFiles: number;
+  browseFolders: number;
+  browseFilesPerFolder: number;
+  cpuProfileDir?: string;
+}
+
+export const FULL_GRAPH_CALLS: GraphCallsOptions = { bigFolder: 2500, largePut: 50 * MiB, syncFiles: 1000, browseFolders: 20, browseFilesPerFolder: 30 };
+export const QUICK_GRAPH_CALLS: GraphCallsOptions = { bigFolder: 1200, largePut: 25 * MiB, syncFiles: 200, browseFolders: 20, browseFilesPerFolder: 10 };
+
+interface Row {
+  op: string;
+  /** What the row should cost, and where that number comes from. */
+  target?: { calls: number; atMost?: boolean; why: string };
+  calls: CallCount;
+  extra?: string;
+}
+
+const REDIRECTING_CLIENT = { 'user-agent': 'rclone/v1.60.1' };
+const PROXIED_CLIENT = { 'user-agent': 'gvfs/1.50.0' };
+
+/**
+ * Table 1: Graph calls per WebDAV operation, counted by the emulator, cold (onedav has never seen
+ * the path) and warm (asked again at once), plus two scripted sessions.
+ */
+export async function graphCallsTable(options: GraphCallsOptions): Promise<Table> {
+  const rows: Row[] = [];
+  const stack = await BenchStack.start({ cpuProfileDir: options.cpuProfileDir });
+  try {
+    await seed(stack, options);
+    await singleOperations(stack, options, rows);
+    await browseSession(stack, options, rows);
+    await rcloneSession(stack, options, rows);
+  } finally {
+    await stack.stop();
+  }
+  return {
+    title: 'Table 1 — Graph calls per WebDAV operation (counted by the emulator)',
+    columns: ['operation', 'target', 'Graph calls', 'downloads', 'verdict', 'what onedav asked Graph'],
+    rows: rows.map((r) => [
+      r.op,
+      r.target ? `${r.target.atMost ? '≤ ' : ''}${r.target.calls} (${r.target.why})` : '—',
+      r.calls.graph,
+      r.calls.downloads,
+      r.target ? verdict(r.calls.graph <= r.target.calls) : '',
+      (describeRoutes(r.calls) || '—') + (r.extra ? ` [${r.extra}]` : ''),
+    ]),
+    notes: [
+      `"Graph calls" = Graph API + upload-session requests (what Microsoft throttles); downloads = requests to pre-authenticated download URLs.`,
+      `page = ${PAGE} children per listing call ($top maximum Graph accepts for children). "brief" targets come from the issue; "floor" = the fewest calls Graph allows for that operation.`,
+      `cold = onedav never saw the path (fresh process or untouched folder); warm = the same request again at once (cache TTL 60 s, the default).`,
+    ],
+  };
+}
+
+async function seed(stack: BenchStack, o: GraphCallsOptions): Promise<void> {
+  const files = (folder: string, n: number, size: number) => Array.from({ length: n }, (_, i) => ({ path: `${folder}/file-${String(i).padStart(5, '0')}.txt`, size }));
+  await stack.emulator.mkdirs(['t1/p0/folder', 't1/w', 'browse']);
+  await stack.emulator.putFiles([
+    { path: 't1/p0/file.txt', size: 1024 },
+    { path: 't1/p0/folder/inside.txt', size: 10 },
+    ...files('t1/bigA', o.bigFolder, 64),
+    ...files('t1/lists/bigB', o.bigFolder, 64),
+    { path: 't1/get/redirect-cold.bin', size: 256 * 1024 },
+    { path: 't1/get/redirect-listed.bin', size: 256 * 1024 },
+    { path: 't1/proxy/proxy.bin', size: 256 * 1024 },
+    ...Array.from({ length: o.browseFolders }, (_, d) => files(`browse/folder-${String(d + 1).padStart(2, '0')}`, o.browseFilesPerFolder, 2048)).flat(),
+  ]);
+}
+
+async function singleOperations(stack: BenchStack, o: GraphCallsOptions, rows: Row[]): Promise<void> {
+  const url = stack.url;
+  const measure = async (op: string, target: Row['target'], fn: () => Promise<unknown>, extra?: (result: unknown) => string) => {
+    const { result, calls } = await stack.count(fn);
+    rows.push({ op, target, calls, extra: extra?.(result) });
+  };
+  const listingOf = (n: number) => async () => {
+    const answer = expectStatus(await propfind(url, '/t1/bigA/', '1', { keepBody: true }), [207], 'PROPFIND Depth 1');
+    if (countResponses(answer.text!) !== n + 1) throw new Error(`PROPFIND Depth 1 listed ${countResponses(answer.text!) - 1} of ${n} children`);
+  };
+  const pages = Math.ceil(o.bigFolder / PAGE);
+
+  await measure('PROPFIND Depth 0, file, cold', { calls: 1, why: 'floor' }, async () => expectStatus(await propfind(url, '/t1/p0/file.txt', '0'), [207], 'PROPFIND'));
+  await measure('PROPFIND Depth 0, file, warm', { calls: 0, why: 'brief' }, async () => expectStatus(await propfind(url, '/t1/p0/file.txt', '0'), [207], 'PROPFIND'));
+  await measure('PROPFIND Depth 0, folder, cold', { calls: 1, why: 'floor' }, async () => expectStatus(await propfind(url, '/t1/p0/folder/', '0'), [207], 'PROPFIND'));
+  await measure('PROPFIND Depth 0, folder, warm', { calls: 0, why: 'brief' }, async () => expectStatus(await propfind(url, '/t1/p0/folder/', '0'), [207], 'PROPFIND'));
+  await measure(`PROPFIND Depth 1, ${o.bigFolder} children, cold (nothing cached)`, { calls: pages, why: `brief: ⌈${o.bigFolder}/${PAGE}⌉` }, listingOf(o.bigFolder));
+  await measure(`PROPFIND Depth 1, ${o.bigFolder} children, warm`, { calls: 0, why: 'brief' }, listingOf(o.bigFolder));
+  expectStatus(await propfind(url, '/t1/lists/', '1'), [207], 'PROPFIND');
+  await measure(`PROPFIND Depth 1, ${o.bigFolder} children, cold (parent listed)`, { calls: pages, why: `brief: ⌈${o.bigFolder}/${PAGE}⌉` }, async () => {
+    const answer = expectStatus(await propfind(url, '/t1/lists/bigB/', '1', { keepBody: true }), [207], 'PROPFIND');
+    if (countResponses(answer.text!) !== o.bigFolder + 1) throw new Error('short listing');
+  });
+
+  const get = (path: string, headers: Record<string, string>, status: number) => async () => expectStatus(await send(url, 'GET', path, { headers }), [status], `GET ${path}`);
+  await measure('GET, 302 redirect, cold (nothing cached)', { calls: 1, why: 'floor' }, get('/t1/get/redirect-cold.bin', REDIRECTING_CLIENT, 302));
+  await measure('GET, 302 redirect, warm', { calls: 0, why: 'brief' }, get('/t1/get/redirect-cold.bin', REDIRECTING_CLIENT, 302));
+  expectStatus(await propfind(url, '/t1/get/', '1'), [207], 'PROPFIND');
+  await measure('GET, 302 redirect, file known from a listing', { calls: 1, why: 'floor' }, get('/t1/get/redirect-listed.bin', REDIRECTING_CLIENT, 302));
+  await measure('GET, proxied, cold (nothing cached)', { calls: 1, why: 'floor' }, get('/t1/proxy/proxy.bin', PROXIED_CLIENT, 200));
+  await measure('GET, proxied, warm', { calls: 0, why: 'brief' }, get('/t1/proxy/proxy.bin', PROXIED_CLIENT, 200));
+
+  // Writes, in a folder the client has just listed (as every client does before writing).
+  expectStatus(await propfind(url, '/t1/w/', '1'), [207], 'PROPFIND');
+  const put = (path: string, size: number, status: number) => async () => expectStatus(await send(url, 'PUT', path, { headers: { 'content-length': String(size) }, body: patternStream(size) }), [status], `PUT ${path}`);
+  await measure('PUT 1 KiB, new file', { calls: 1, why: 'floor' }, put('/t1/w/small.txt', 1024, 201));
+  await measure('PUT 1 KiB, replacing it', { calls: 1, why: 'floor' }, put('/t1/w/small.txt', 1024, 204));
+  const fragments = Math.ceil(o.largePut / FRAGMENT);
+  await measure(`PUT ${o.largePut / MiB} MiB, new file`, { calls: 1 + fragments, why: `floor: session + ${fragments} fragments` }, put('/t1/w/large.bin', o.largePut, 201));
+  await measure('MKCOL', { calls: 1, why: 'floor' }, async () => expectStatus(await send(url, 'MKCOL', '/t1/w/made/'), [201], 'MKCOL'));
+  const destination = (path: string) => ({ destination: `${url}${path}`, overwrite: 'F' });
+  await measure('MOVE (rename a file)', { calls: 1, why: 'floor' }, async () => expectStatus(await send(url, 'MOVE', '/t1/w/small.txt', { headers: destination('/t1/w/renamed.txt') }), [201], 'MOVE'));
+  await measure('MOVE (file into another folder)', { calls: 1, why: 'floor' }, async () => expectStatus(await send(url, 'MOVE', '/t1/w/renamed.txt', { headers: destination('/t1/w/made/moved.txt') }), [201], 'MOVE'));
+  await measure('COPY (file)', { calls: 4, atMost: true, why: 'floor: POST copy, 2 monitor polls (the emulator says inProgress first), GET new item' }, async () => expectStatus(await send(url, 'COPY', '/t1/w/large.bin', { headers: destination('/t1/w/copy.bin') }), [201], 'COPY'));
+  await measure('DELETE (file)', { calls: 1, why: 'floor' }, async () => expectStatus(await send(url, 'DELETE', '/t1/w/copy.bin'), [204], 'DELETE'));
+  await measure('DELETE (folder)', { calls: 1, why: 'floor' }, async () => expectStatus(await send(url, 'DELETE', '/t1/w/made/'), [204], 'DELETE'));
+}
+
+/** A file manager: list the root and /browse, open every folder, stat every file, open 5 files. */
+async function browseSession(stack: BenchStack, o: GraphCallsOptions, rows: Row[]): Promise<void> {
+  await stack.restartOneDav();
+  const url = stack.url;
+  const folders = Array.from({ length: o.browseFolders }, (_, d) => `/browse/folder-${String(d + 1).padStart(2, '0')}/`);
+  const opened = folders.filter((_, i) => i % Math.max(1, Math.floor(folders.length / 5)) === 0).slice(0, 5).map((f) => `${f}file-00000.txt`);
+  const session = async () => {
+    expectStatus(await propfind(url, '/', '1'), [207], 'PROPFIND /');
+    expectStatus(await propfind(url, '/browse/', '1'), [207], 'PROPFIND /browse/');
+    for (const folder of folders) {
+      const listing = expectStatus(await propfind(url, folder, '1', { keepBody: true }), [207], `PROPFIND ${folder}`);
+      for (const href of hrefsOf(listing.text!).slice(1)) expectStatus(await propfind(url, href, '0'), [207], `PROPFIND ${href}`);
+    }
+    for (const file of opened) expectStatus(await send(url, 'GET', file, { headers: PROXIED_CLIENT }), [200], `GET ${file}`);
+  };
+  const listed = folders.length + 2;
+  const cold = await stack.count(session);
+  rows.push({
+    op: `browse session, cold: list / + /browse + ${o.browseFolders} folders, stat ${o.browseFolders * o.browseFilesPerFolder} files, open ${opened.length}`,
+    target: { calls: 1 + listed + opened.length, atMost: true, why: `floor: root stat + 1 per folder listed + 1 per file opened` },
+    calls: cold.calls,
+  });
+  const warm = await stack.count(session);
+  rows.push({ op: 'browse session, warm (same again)', target: { calls: 0, why: 'brief' }, calls: warm.calls });
+}
+
+function hrefsOf(xml: string): string[] {
+  return [...xml.matchAll(/<(?:[A-Za-z]+:)?href>([^<]*)</g)].map((m) => m[1].replace(/&amp;/g, '&'));
+}
+
+/** rclone sync of a local tree to onedav, then again (nothing to do), then again on a fresh onedav process. */
+async function rcloneSession(stack: BenchStack, o: GraphCallsOptions, rows: Row[]): Promise<void> {
+  const local = await mkdtemp(join(tmpdir(), 'onedav-bench-sync-'));
+  try {
+    const folders = await writeTree(local, o.syncFiles);
+    const remoteFolders = folders + 1; // the /sync folder itself
+    await stack.restartOneDav();
+    const run = async () => rclone(['sync', local, 'benchdav:sync', '-v', '--stats', '0'], stack.url);
+    const first = await stack.count(run);
+    rows.push({ op: `rclone sync, ${o.syncFiles} files in ${folders} folders, first run`, calls: first.calls, extra: `${first.result.copied} copied, ${ms(first.result.ms)}` });
+    const second = await stack.count(run);
+    if (second.result.copied !== 0) throw new Error(`the second rclone sync copied ${second.result.copied} files; it should find nothing to do`);
+    rows.push({
+      op: 'rclone sync again at once (nothing to do)',
+      target: { calls: remoteFolders, atMost: true, why: `brief: ≤ 1 per folder, ${remoteFolders} folders` },
+      calls: second.calls,
+      extra: `${second.result.copied} copied, ${ms(second.result.ms)}`,
+    });
+    await stack.restartOneDav();
+    const third = await stack.count(run);
+    if (third.result.copied !== 0) throw new Error(`the third rclone sync copied ${third.result.copied} files; it should find nothing to do`);
+    rows.push({
+      op: 'rclone sync again, fresh onedav process (cold cache)',
+      target: { calls: remoteFolders, atMost: true, why: `brief: ≤ 1 per folder, ${remoteFolders} folders` },
+      calls: third.calls,
+      extra: `${third.result.copied} copied, ${ms(third.result.ms)}`,
+    });
+  } finally {
+    await rm(local, { recursive: true, force: true });
+  }
+}
+
+/** `files` small files: 5 top folders, each with 4 subfolders; 1/5 of the files at the top level of each. Returns the folder count. */
+async function writeTree(root: string, files: number): Promise<number> {
+  const tops = 5;
+  const subs = 4;
+  const dirs: string[] = [];
+  for (let t = 0; t < tops; t++) {
+    dirs.push(`dir-${t}`);
+    for (let s = 0; s < subs; s++) dirs.push(`dir-${t}/sub-${s}`);
+  }
+  for (const dir of dirs) await mkdir(join(root, dir), { recursive: true });
+  for (let i = 0; i < files; i++) {
+    const dir = dirs[i % dirs.length];
+    await writeFile(join(root, dir, `file-${String(i).padStart(5, '0')}.txt`), `file ${i}\n`.repeat(1 + (i % 7)));
+  }
+  return dirs.length;
+}
+

@@ -1,0 +1,143 @@
+import { request } from 'undici';
+import { agent, expectStatus, GiB, MiB, patternBuffer, patternStream, send } from '../lib/http.js';
+import type { OneDavProcess } from '../lib/onedav-process.js';
+import { mib, mibPerSec, now, ratio, verdict, type Table } from '../lib/report.js';
+import { BenchStack } from '../lib/stack.js';
+
+export interface ThroughputOptions {
+  /** Bytes per transfer (default 1 GiB). */
+  size: number;
+  cpuProfileDir?: string;
+}
+
+const FRAGMENT = 10 * MiB; // onedav's default fragment, and the baseline's
+const RSS_TARGET = 64 * MiB;
+
+/**
+ * Table 2: a PUT and a proxied GET of `size` bytes through onedav, against the same transfer done
+ * directly on the emulator (upload session with 10 MiB fragments; downloadUrl GET), in one run;
+ * plus how much the onedav process grew (RSS) while the bytes went through it.
+ */
+export async function throughputTable(options: ThroughputOptions): Promise<Table> {
+  const size = options.size;
+  const stack = await BenchStack.start({ cpuProfileDir: options.cpuProfileDir });
+  try {
+    await stack.emulator.mkdirs(['t2']);
+    // Warm the server (sign-in, JIT) with a small PUT and GET, so the timed runs are about bytes.
+    expectStatus(await send(stack.url, 'PUT', '/t2/warmup.bin', { headers: { 'content-length': String(12 * MiB) }, body: patternStream(12 * MiB) }), [201], 'warm-up PUT');
+    expectStatus(await send(stack.url, 'GET', '/t2/warmup.bin', { headers: { 'user-agent': 'gvfs/1.50.0' } }), [200], 'warm-up GET');
+    const token = await stack.emulator.accessToken();
+    const graph = `${stack.emulator.url}/v1.0`;
+
+    const directPut = await timedTransfer(() => uploadDirect(graph, token, '/t2/direct.bin', size));
+    const davPut = await measured(stack.onedav, async () => {
+      expectStatus(await send(stack.url, 'PUT', '/t2/via-onedav.bin', { headers: { 'content-length': String(size) }, body: patternStream(size) }), [201], 'PUT through onedav');
+    });
+    const directGet = await timedTransfer(async () => {
+      const url = await downloadUrlOf(graph, token, '/t2/via-onedav.bin');
+      const got = await send(url, 'GET', '');
+      if (got.status !== 200 || got.bytes !== size) throw new Error(`direct GET: ${got.status}, ${got.bytes} bytes`);
+    });
+    const davGet = await measured(stack.onedav, async () => {
+      const got = await send(stack.url, 'GET', '/t2/direct.bin', { headers: { 'user-agent': 'gvfs/1.50.0' } });
+      if (got.status !== 200 || got.bytes !== size) throw new Error(`proxied GET through onedav: ${got.status}, ${got.bytes} bytes`);
+    });
+
+    const putRatio = directPut.ms / davPut.ms;
+    const getRatio = directGet.ms / davGet.ms;
+    return {
+      title: `Table 2 — Throughput and memory: ${mib(size)} through onedav vs directly against the emulator`,
+      columns: ['transfer', 'direct (emulator)', 'through onedav', 'ratio (target)', 'verdict', 'onedav RSS growth (target ≤ 64 MiB)', 'verdict '],
+      rows: [
+        [
+          `PUT ${mib(size)} (${FRAGMENT / MiB} MiB fragments)`,
+          mibPerSec(size, directPut.ms),
+          mibPerSec(size, davPut.ms),
+          `${ratio(putRatio)} (≥ 0.80×)`,
+          verdict(putRatio >= 0.8),
+          `${mib(davPut.growth)} (${mib(davPut.baseline)} → ${mib(davPut.peak)})`,
+          verdict(davPut.growth <= RSS_TARGET),
+        ],
+        [
+          `GET ${mib(size)} (proxied)`,
+          mibPerSec(size, directGet.ms),
+          mibPerSec(size, davGet.ms),
+          `${ratio(getRatio)} (≥ 0.90×)`,
+          verdict(getRatio >= 0.9),
+          `${mib(davGet.growth)} (${mib(davGet.baseline)} → ${mib(davGet.peak)})`,
+          verdict(davGet.growth <= RSS_TARGET),
+        ],
+      ],
+      notes: [
+        'ratio = onedav throughput / direct throughput (1.00× = no overhead). Both include the emulator hashing the whole file when the last fragment commits it.',
+        'RSS growth = highest resident set of the onedav process during the transfer (sampled every 20 ms and VmHWM) minus its RSS just before.',
+        'The bench driver, the emulator and onedav share this machine\'s cores.',
+      ],
+    };
+  } finally {
+    await stack.stop();
+  }
+}
+
+async function timedTransfer(fn: () => Promise<void>): Promise<{ ms: number }> {
+  const start = now();
+  await fn();
+  return { ms: now() - start };
+}
+
+/** Times `fn` while watching the onedav process's RSS. */
+async function measured(onedav: OneDavProcess, fn: () => Promise<void>): Promise<{ ms: number; baseline: number; peak: number; growth: number }> {
+  const baseline = await onedav.rss();
+  await onedav.resetPeakRss();
+  let peak = baseline;
+  let sampling = true;
+  const sampler = (async () => {
+    while (sampling) {
+      peak = Math.max(peak, await onedav.rss().catch(() => 0));
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  })();
+  const start = now();
+  try {
+    await fn();
+  } finally {
+    sampling = false;
+    await sampler;
+  }
+  const ms = now() - start;
+  peak = Math.max(peak, await onedav.peakRss());
+  return { ms, baseline, peak, growth: Math.max(0, peak - baseline) };
+}
+
+/** What a well-behaved Graph client does without onedav: one upload session, 10 MiB fragments in order. */
+async function uploadDirect(graph: string, token: string, path: string, size: number): Promise<void> {
+  const created = await request(`${graph}/me/drive/root:${path}:/createUploadSession`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ item: { '@microsoft.graph.conflictBehavior': 'replace' } }),
+    dispatcher: agent,
+  });
+  const session = (await created.body.json()) as { uploadUrl?: string };
+  if (!session.uploadUrl) throw new Error(`createUploadSession answered ${created.statusCode}`);
+  const fragment = patternBuffer(FRAGMENT);
+  for (let offset = 0; offset < size; offset += FRAGMENT) {
+    const length = Math.min(FRAGMENT, size - offset);
+    const res = await request(session.uploadUrl, {
+      method: 'PUT',
+      headers: { 'content-range': `bytes ${offset}-${offset + length - 1}/${size}`, 'content-length': String(length) },
+      body: length === FRAGMENT ? fragment : fragment.subarray(0, length),
+      dispatcher: agent,
+    });
+    await res.body.dump();
+    if (res.statusCode >= 300) throw new Error(`fragment at ${offset} answered ${res.statusCode}`);
+  }
+}
+
+async function downloadUrlOf(graph: string, token: string, path: string): Promise<string> {
+  const res = await request(`${graph}/me/drive/root:${path}:?$select=id,@microsoft.graph.downloadUrl`, { headers: { authorization: `Bearer ${token}` }, dispatcher: agent });
+  const item = (await res.body.json()) as { '@microsoft.graph.downloadUrl'?: string };
+  if (!item['@microsoft.graph.downloadUrl']) throw new Error(`no downloadUrl for ${path} (HTTP ${res.statusCode})`);
+  return item['@microsoft.graph.downloadUrl'];
+}
+
+export const FULL_SIZE = GiB;
