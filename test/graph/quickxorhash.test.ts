@@ -33,4 +33,40 @@ describe('QuickXorHash', () => {
       }
     }
   });
+  it('hashes large, misaligned and oddly chunked input like the byte-by-byte definition', () => {
+    // The fast path folds 32-bit words; compare it with a literal reading of the algorithm.
+    const reference = (data: Uint8Array): string => {
+      const ring = new Uint8Array(20);
+      for (let i = 0; i < data.length; i++) {
+        const bit = (i * 11) % 160;
+        const byte = bit >> 3;
+        const shift = bit & 7;
+        ring[byte] ^= (data[i] << shift) & 0xff;
+        if (shift !== 0) ring[(byte + 1) % 20] ^= data[i] >> (8 - shift);
+      }
+      let len = BigInt(data.length);
+      for (let i = 0; i < 8; i++) {
+        ring[12 + i] ^= Number(len & 0xffn);
+        len >>= 8n;
+      }
+      return Buffer.from(ring).toString('base64');
+    };
+    const backing = Buffer.alloc(300_000);
+    for (let i = 0; i < backing.length; i++) backing[i] = (i * 2654435761) >>> 24;
+    for (const offset of [0, 1, 2, 3, 5]) {
+      const data = backing.subarray(offset, offset + 200_003);
+      const expected = reference(data);
+      expect(quickXorHash(data)).toBe(expected);
+      for (const blocks of [[1, 3, 70_001], [161, 4, 65_536], [6, 100_000, 7]]) {
+        const h = new QuickXorHash();
+        let at = 0;
+        for (let b = 0; at < data.length; b++) {
+          const size = blocks[b % blocks.length];
+          h.update(data.subarray(at, at + size));
+          at += size;
+        }
+        expect(h.digestBase64()).toBe(expected);
+      }
+    }
+  });
 });
