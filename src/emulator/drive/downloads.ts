@@ -5,11 +5,13 @@ import { EmulatorHttpError } from '../http.js';
 import type { ItemRecord } from './model.js';
 import { eTagOf } from './serialize.js';
 import type { DriveStore } from './store.js';
+import type { VersionView } from './versions.js';
 
 /**
  * Pre-authenticated download URLs (`@microsoft.graph.downloadUrl`): `/dl/{signed token}/{name}`.
  * They need no Authorization header, serve GET and HEAD with single byte ranges, and stop working
  * after `settings.downloadUrlLifetimeSec` with a 401, as SharePoint's expired `tempauth` URLs do.
+ * A URL for an earlier version (`…/versions/{id}/content`) serves that version's bytes.
  */
 export class DownloadUrls {
   constructor(
@@ -17,9 +19,11 @@ export class DownloadUrls {
     private readonly store: DriveStore,
   ) {}
 
-  urlFor(item: ItemRecord): string {
+  urlFor(item: ItemRecord, version?: VersionView): string {
     const expires = this.shared.clock.now() + this.shared.settings.downloadUrlLifetimeSec * 1000;
-    const payload = Buffer.from(JSON.stringify({ d: item.driveId, i: item.id, e: expires })).toString('base64url');
+    const claims: { d: string; i: string; e: number; v?: string } = { d: item.driveId, i: item.id, e: expires };
+    if (version && !version.current) claims.v = version.id;
+    const payload = Buffer.from(JSON.stringify(claims)).toString('base64url');
     return `${this.shared.baseUrl}/dl/${payload}.${this.sign(payload)}/${encodeURIComponent(item.name)}`;
   }
 
@@ -38,13 +42,18 @@ export class DownloadUrls {
     if (!item || item.driveId !== claims.d || item.isFolder || !item.blobId) {
       throw new EmulatorHttpError(404, 'itemNotFound', 'The file behind this download URL no longer exists.');
     }
-    const size = item.size;
-    const etag = eTagOf(item);
+    let content = { blobId: item.blobId, size: item.size, etag: eTagOf(item), modifiedAt: item.modifiedAt };
+    if (claims.v !== undefined) {
+      const version = item.versions?.find((v) => v.id === claims.v);
+      if (!version) throw new EmulatorHttpError(404, 'itemNotFound', 'The file version behind this download URL no longer exists.');
+      content = { blobId: version.blobId, size: version.size, etag: `"{${item.tagGuid}},v${version.number}"`, modifiedAt: version.modifiedAt };
+    }
+    const { size, etag } = content;
     const headers: Record<string, string | number> = {
       'content-type': item.mimeType ?? 'application/octet-stream',
       'accept-ranges': 'bytes',
       etag,
-      'last-modified': new Date(item.modifiedAt).toUTCString(),
+      'last-modified': new Date(content.modifiedAt).toUTCString(),
       'content-disposition': `attachment; filename*=UTF-8''${encodeURIComponent(item.name)}`,
     };
     let range = parseRange(req.headers.range, size);
@@ -64,7 +73,7 @@ export class DownloadUrls {
       res.end();
       return;
     }
-    const blobId = item.blobId;
+    const { blobId } = content;
     try {
       await pipeline(this.store.blobs.read(blobId, start, end), res);
     } catch {
@@ -76,7 +85,7 @@ export class DownloadUrls {
     return createHmac('sha256', this.shared.tokens.signingKey).update(`download-url:${payload}`).digest('base64url');
   }
 
-  private verify(token: string): { d: string; i: string; e: number } {
+  private verify(token: string): { d: string; i: string; e: number; v?: string } {
     const [payload, signature] = token.split('.');
     const expected = payload ? Buffer.from(this.sign(payload)) : Buffer.alloc(0);
     const given = Buffer.from(signature ?? '');

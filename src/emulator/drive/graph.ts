@@ -9,10 +9,11 @@ import type { DownloadUrls } from './downloads.js';
 import { DEFAULT_PAGE_SIZE, SIMPLE_UPLOAD_LIMIT, type DriveRecord, type ItemRecord } from './model.js';
 import { assertPathLength, assertValidName } from './names.js';
 import { encodeSkip, selectOf, skipOf, topOf, withQuery } from './query.js';
-import { parseGraphPath, type DriveRef, type GraphRoute } from './route.js';
-import { applySelect, driveJson, itemJson, tagMatches, type ItemView } from './serialize.js';
+import { parseGraphPath, type DriveRef, type GraphRoute, type VersionRef } from './route.js';
+import { applySelect, driveJson, identityOf, isoSeconds, itemJson, tagMatches, type ItemView } from './serialize.js';
 import { notFound, type ConflictBehavior, type DriveStore, type FileTimes } from './store.js';
 import { preconditionFailed, type UploadSessions } from './uploads.js';
+import { versionsOf, type VersionView } from './versions.js';
 
 type ItemRoute = Extract<GraphRoute, { kind: 'item' }>;
 
@@ -102,6 +103,7 @@ export class DriveGraphApi {
     if (method === 'GET' && action === 'children') return this.listChildren(ctx, target);
     if (method === 'GET' && action === 'content') return this.redirectToContent(ctx, target);
     if (method === 'GET' && action === 'delta') return this.delta.serve(ctx, target.view, existing(target));
+    if (action === 'versions') return this.handleVersions(ctx, target, route.version);
     this.access.requireWrite(principal);
     if (method === 'PATCH' && action === '') return this.updateItem(ctx, target);
     if (method === 'DELETE' && action === '') return this.deleteItem(ctx, target);
@@ -298,7 +300,7 @@ export class DriveGraphApi {
     if (ifNoneMatch && dest.existing && tagMatches(ifNoneMatch, dest.existing)) throw preconditionFailed();
     const declared = req.headers['content-length'] !== undefined ? Number(req.headers['content-length']) : undefined;
     if (declared !== undefined && declared > SIMPLE_UPLOAD_LIMIT) throw tooLargeForSimpleUpload();
-    if (declared !== undefined) this.store.assertRoom(target.drive.id, declared - (dest.existing?.size ?? 0));
+    if (declared !== undefined) this.store.assertRoomFor(target.drive.id, declared, dest.existing?.size ?? 0);
     const corrupt = declared === undefined || declared > 0 ? this.hooks.takeCorruption(declared ?? 1) : false;
     const blob = await this.store.blobs.writeStream(req, SIMPLE_UPLOAD_LIMIT, tooLargeForSimpleUpload, corrupt);
     try {
@@ -332,7 +334,7 @@ export class DriveGraphApi {
     if (ifMatch && (!dest.existing || !tagMatches(ifMatch, dest.existing))) throw preconditionFailed();
     const ifNoneMatch = ctx.req.headers['if-none-match'];
     if (ifNoneMatch && dest.existing && tagMatches(ifNoneMatch, dest.existing)) throw preconditionFailed();
-    if (typeof item.fileSize === 'number') this.store.assertRoom(target.drive.id, item.fileSize - (dest.existing?.size ?? 0));
+    if (typeof item.fileSize === 'number') this.store.assertRoomFor(target.drive.id, item.fileSize, dest.existing?.size ?? 0);
     const fsi = item.fileSystemInfo as Record<string, unknown> | undefined;
     const byId = !route.segments && dest.existing;
     const session = this.uploads.create({
@@ -348,6 +350,52 @@ export class DriveGraphApi {
       total: typeof item.fileSize === 'number' ? item.fileSize : undefined,
     });
     sendJson(ctx.res, 200, { '@odata.context': `${this.graphBase}/$metadata#microsoft.graph.uploadSession`, ...this.uploads.describe(session) });
+  }
+
+  // ---- versions -----------------------------------------------------------------------------
+
+  /** `…/versions`, `…/versions/{id}`, `…/versions/{id}/content`, `…/versions/{id}/restoreVersion`. */
+  private async handleVersions(ctx: RequestContext, target: Target, ref: VersionRef | undefined): Promise<void> {
+    const item = existing(target);
+    if (item.isFolder) throw new EmulatorHttpError(400, 'invalidRequest', 'Folders have no versions; ask for the versions of a file.');
+    const { method } = ctx;
+    const versions = versionsOf(target.drive.type, item);
+    if (!ref) {
+      if (method !== 'GET') throw methodNotAllowed(method);
+      return sendJson(ctx.res, 200, {
+        '@odata.context': `${this.graphBase}/$metadata#drives('${target.drive.id}')/items('${item.id}')/versions`,
+        value: versions.map((v) => this.versionJson(target, v)),
+      });
+    }
+    if (ref.action === 'restoreversion') {
+      if (method !== 'POST') throw methodNotAllowed(method);
+      this.access.requireWrite(target.principal);
+      ctx.req.resume();
+      this.store.restoreVersion(item, ref.id, whoOf(target.principal));
+      ctx.res.writeHead(204);
+      ctx.res.end();
+      return;
+    }
+    if (method !== 'GET') throw methodNotAllowed(method);
+    const version = versions.find((v) => v.id === ref.id);
+    if (!version) throw notFound(`The version '${ref.id}' could not be found. List the item's versions for valid ids.`);
+    if (ref.action === 'content') {
+      // As Graph does: the current version's bytes come from the item itself.
+      if (version.current) throw new EmulatorHttpError(400, 'invalidRequest', 'You cannot get the content of the current version. Download the item itself (…/content).');
+      ctx.res.writeHead(302, { location: this.downloads.urlFor(item, version), 'content-length': 0 });
+      ctx.res.end();
+      return;
+    }
+    const json = this.versionJson(target, version);
+    if (!version.current) json['@microsoft.graph.downloadUrl'] = this.downloads.urlFor(item, version);
+    sendJson(ctx.res, 200, { '@odata.context': `${this.graphBase}/$metadata#drives('${target.drive.id}')/items('${item.id}')/versions/$entity`, ...json });
+  }
+
+  private versionJson(target: Target, version: VersionView): Record<string, unknown> {
+    const json: Record<string, unknown> = { id: version.id, lastModifiedDateTime: isoSeconds(version.modifiedAt), size: version.size };
+    const by = identityOf(target.view, version.modifiedBy);
+    if (by) json.lastModifiedBy = by;
+    return json;
   }
 
   private async copyItem(ctx: RequestContext, target: Target): Promise<void> {

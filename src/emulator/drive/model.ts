@@ -54,6 +54,26 @@ export interface ItemRecord {
   deletedAt?: number;
   /** Drive change sequence number of the item's last change. */
   seq: number;
+  /** Files: when the current content was written (ms); the current version's lastModifiedDateTime. */
+  contentModifiedAt?: number;
+  /** Files: number of the current version (1 for a new file; absent in data saved before versions). */
+  versionNumber?: number;
+  /** Files: earlier contents, oldest first (the current content is the item itself). */
+  versions?: VersionRecord[];
+}
+
+/** An earlier content of a file, kept when new content replaced it (driveItemVersion). */
+export interface VersionRecord {
+  number: number;
+  id: string;
+  blobId: string;
+  size: number;
+  quickXorHash: string;
+  sha1Hash: string;
+  sha256Hash: string;
+  /** When this content became current (ms). */
+  modifiedAt: number;
+  modifiedBy?: string;
 }
 
 export const MiB = 1024 * 1024;
@@ -70,3 +90,8 @@ export const MAX_NAME_LENGTH = 255;
 /** Default and largest page size for collections. */
 export const DEFAULT_PAGE_SIZE = 200;
 export const MAX_PAGE_SIZE = 1000;
+/**
+ * Earlier versions kept per file: OneDrive personal keeps 25, OneDrive for Business and SharePoint
+ * libraries 500 major versions by default; beyond that the oldest goes.
+ */
+export const MAX_VERSIONS: Record<DriveType, number> = { personal: 25, business: 500, documentLibrary: 500 };

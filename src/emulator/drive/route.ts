@@ -16,9 +16,15 @@ export type GraphRoute =
   | { kind: 'drives'; owner: DriveRef }
   | { kind: 'site'; site: SiteRef }
   | { kind: 'drive'; drive: DriveRef }
-  | { kind: 'item'; drive: DriveRef; base: ItemBase; segments?: string[]; action: string }
+  | { kind: 'item'; drive: DriveRef; base: ItemBase; segments?: string[]; action: string; version?: VersionRef }
   | { kind: 'monitor'; id: string }
   | { kind: 'unknown' };
+
+/** `…/versions/{version-id}[/content|/restoreVersion]` (the action is lower-cased, '' for the version itself). */
+export interface VersionRef {
+  id: string;
+  action: string;
+}
 
 export interface ParsedRoute {
   route: GraphRoute;
@@ -27,6 +33,7 @@ export interface ParsedRoute {
 }
 
 const ACTIONS = new Set(['children', 'content', 'createuploadsession', 'copy', 'delta']);
+const VERSION_ACTIONS = new Set(['content', 'restoreversion']);
 
 export function parseGraphPath(raw: string): ParsedRoute {
   const unknown: ParsedRoute = { route: { kind: 'unknown' }, template: raw };
@@ -103,6 +110,18 @@ function driveRest(drive: DriveRef, driveTemplate: string, rest: string): Parsed
     template += ':/{path}:';
   }
   let action = '';
+  const versions = /^\/versions(?:\/([^/]+)(?:\/([^/]+))?)?\/?$/i.exec(after);
+  if (versions) {
+    template += '/versions';
+    let version: VersionRef | undefined;
+    if (versions[1] !== undefined) {
+      const sub = (versions[2] ?? '').replace(/^microsoft\.graph\./i, '').replace(/\(\)$/, '');
+      if (sub && !VERSION_ACTIONS.has(sub.toLowerCase())) return null;
+      version = { id: decode(versions[1]), action: sub.toLowerCase() };
+      template += `/{version-id}${sub ? `/${sub}` : ''}`;
+    }
+    return { route: { kind: 'item', drive, base, segments, action: 'versions', version }, template };
+  }
   if (after !== '' && after !== '/') {
     const name = after.replace(/^\//, '').replace(/^microsoft\.graph\./i, '').replace(/\(\)$/, '');
     if (name.includes('/') || !ACTIONS.has(name.toLowerCase())) return null;

@@ -1,6 +1,11 @@
 /**
  * The drive half of the Graph emulator: OneDrive / SharePoint drives and items under `/v1.0`,
  * upload sessions under `/up/…`, download URLs under `/dl/…`, copy monitors under `/v1.0/monitor/…`.
+ * Files keep their earlier contents as versions (`…/versions`, `…/versions/{id}`, `…/versions/{id}/content`,
+ * `POST …/versions/{id}/restoreVersion`): every content replace keeps the previous blob, up to 25
+ * versions on personal drives and 500 elsewhere. Version ids are `1.0`, `2.0`, … on business drives
+ * and libraries; `current` and opaque ids on personal drives. Business drives and libraries count
+ * earlier versions (and the recycle bin) against the quota; personal drives count neither.
  *
  * In-process API for tests (methods of `DriveService`, reached as `emulator.drive`):
  *   driveIdOf(userOrSite: string): string                 user id/UPN or site id → its drive id
@@ -10,6 +15,7 @@
  *   readFile(driveId, path): Promise<Buffer>               the stored bytes (throws if absent)
  *   stat(driveId, path): SeededItem | undefined
  *   listPaths(driveId): string[]                           every live path, folders end in '/'
+ *   versions(driveId, path): VersionInfo[]                 the file's versions, current first
  *   corruptNextUploads(n = 1): void                        the next n non-empty uploads (simple or
  *                                                          session) are stored with their first byte
  *                                                          flipped, so the reported hash differs from
@@ -50,6 +56,7 @@ import type { ItemRecord } from './model.js';
 import { itemJson } from './serialize.js';
 import { DriveStore, type PersistedDrives } from './store.js';
 import { UploadSessions, type FragmentLog, type UploadSessionRecord } from './uploads.js';
+import { versionsOf } from './versions.js';
 
 export type { FragmentLog } from './uploads.js';
 
@@ -64,6 +71,13 @@ export interface SeededItem {
   eTag: string;
   quickXorHash?: string;
   sha1Hash?: string;
+}
+
+/** A file version as the in-process API reports it (newest first; the first is the current content). */
+export interface VersionInfo {
+  id: string;
+  size: number;
+  current: boolean;
 }
 
 interface PersistedState extends PersistedDrives {
@@ -242,6 +256,12 @@ export class DriveService implements EmulatorService {
       .filter((i) => i.id !== root.id)
       .map((i) => `/${this.store.pathOf(i)}${i.isFolder ? '/' : ''}`)
       .sort();
+  }
+
+  versions(driveId: string, path: string): VersionInfo[] {
+    const item = this.find(driveId, path);
+    if (!item || item.isFolder) throw new Error(`No file at ${driveId}:/${path}.`);
+    return versionsOf(this.store.drive(driveId)!.type, item).map(({ id, size, current }) => ({ id, size, current }));
   }
 
   corruptNextUploads(n = 1): void {

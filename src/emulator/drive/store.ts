@@ -2,8 +2,9 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import type { Clock } from '../../util/clock.js';
 import { EmulatorHttpError } from '../http.js';
 import type { BlobStore, StoredBlob } from './blobs.js';
-import type { DriveRecord, DriveType, ItemRecord } from './model.js';
+import { MAX_VERSIONS, type DriveRecord, type DriveType, type ItemRecord, type VersionRecord } from './model.js';
 import { assertPathLength, assertValidName, nameKey, renamedCandidate } from './names.js';
+import { versionId } from './versions.js';
 
 export type ConflictBehavior = 'fail' | 'replace' | 'rename';
 
@@ -96,18 +97,34 @@ export class DriveStore {
     return this.drives.get(id);
   }
 
-  usage(driveId: string): { used: number; deleted: number; live: number } {
+  usage(driveId: string): { used: number; deleted: number; live: number; versions: number } {
     let live = 0;
     let deleted = 0;
+    let versions = 0;
     for (const item of this.items.values()) {
       if (item.driveId !== driveId || item.isFolder) continue;
       if (item.deletedAt) deleted += item.size;
       else live += item.size;
+      for (const version of item.versions ?? []) versions += version.size;
     }
-    const drive = this.drives.get(driveId);
-    // OneDrive for Business and SharePoint count the recycle bin against the quota; personal OneDrive doesn't.
-    const used = drive?.type === 'personal' ? live : live + deleted;
-    return { used, deleted, live };
+    const used = this.countsHistory(driveId) ? live + deleted + versions : live;
+    return { used, deleted, live, versions };
+  }
+
+  /**
+   * OneDrive for Business and SharePoint count the recycle bin and earlier versions against the
+   * quota; personal OneDrive counts neither (the emulator's reading of "storage used").
+   */
+  private countsHistory(driveId: string): boolean {
+    return this.drives.get(driveId)?.type !== 'personal';
+  }
+
+  /**
+   * Throws 507 unless `newBytes` fit where `replacedBytes` of current content are being replaced:
+   * where history counts, the replaced content stays (as a version) and frees nothing.
+   */
+  assertRoomFor(driveId: string, newBytes: number, replacedBytes: number): void {
+    this.assertRoom(driveId, this.countsHistory(driveId) ? newBytes : newBytes - replacedBytes);
   }
 
   /** Throws 507 quotaLimitReached unless `extraBytes` more fit in the drive. */
@@ -274,13 +291,15 @@ export class DriveStore {
     return { item, created: true };
   }
 
+  /** New content for a file; the content it had becomes its newest earlier version. */
   replaceContent(item: ItemRecord, blob: StoredBlob, by?: string, times?: FileTimes): ItemRecord {
     if (item.isFolder) throw new EmulatorHttpError(409, 'nameAlreadyExists', `'${item.name}' is a folder; a file cannot replace it.`);
     this.assertRoomFor(item.driveId, blob.size, item.size);
     const oldSize = item.size;
-    const oldBlob = item.blobId;
+    const previous = this.currentAsVersion(item);
+    // The new blob is counted before old versions are trimmed: a restore may reuse the oldest one's blob.
     this.setBlob(item, blob);
-    if (oldBlob) this.release(oldBlob);
+    if (previous) this.keepVersion(item, previous);
     const now = this.nowSec();
     item.fsModifiedAt = truncSec(times?.fsModifiedAt) ?? now;
     if (times?.fsCreatedAt) item.fsCreatedAt = truncSec(times.fsCreatedAt)!;
@@ -289,6 +308,22 @@ export class DriveStore {
     this.touch(item, true);
     this.touchFolder(item.parentId);
     return item;
+  }
+
+  /**
+   * restoreVersion: an earlier version's content becomes current again, as a new version; every
+   * existing version stays.
+   */
+  restoreVersion(item: ItemRecord, id: string, by?: string): ItemRecord {
+    if (item.isFolder) throw new EmulatorHttpError(400, 'invalidRequest', 'Folders have no versions; restore a file version.');
+    const drive = this.drives.get(item.driveId)!;
+    if (id === versionId(drive.type, item.versionNumber ?? 1, true)) {
+      throw new EmulatorHttpError(400, 'invalidRequest', 'That is the current version; only an earlier version can be restored. List the versions for their ids.');
+    }
+    const version = item.versions?.find((v) => v.id === id);
+    if (!version) throw notFound(`The version '${id}' could not be found. List the item's versions for valid ids.`);
+    const { blobId, size, quickXorHash, sha1Hash, sha256Hash } = version;
+    return this.replaceContent(item, { id: blobId, size, quickXorHash, sha1Hash, sha256Hash }, by);
   }
 
   update(item: ItemRecord, patch: { description?: string; times?: FileTimes; by?: string }): void {
@@ -355,6 +390,9 @@ export class DriveStore {
         this.release(node.blobId);
         node.blobId = undefined;
       }
+      // The recycle bin keeps the item's size, not its version history.
+      for (const version of node.versions ?? []) this.release(version.blobId);
+      node.versions = undefined;
       node.seq = this.nextSeq(node.driveId);
     };
     bury(item);
@@ -427,6 +465,7 @@ export class DriveStore {
         index.set(nameKey(item.name), item.id);
       }
       if (item.blobId) this.blobRefs.set(item.blobId, (this.blobRefs.get(item.blobId) ?? 0) + 1);
+      for (const version of item.versions ?? []) this.blobRefs.set(version.blobId, (this.blobRefs.get(version.blobId) ?? 0) + 1);
     }
     this.dirty = false;
   }
@@ -473,10 +512,6 @@ export class DriveStore {
     }
   }
 
-  private assertRoomFor(driveId: string, newBytes: number, replacedBytes: number): void {
-    this.assertRoom(driveId, newBytes - replacedBytes);
-  }
-
   private newItem(parent: ItemRecord, name: string, isFolder: boolean, now: number, by?: string): ItemRecord {
     const drive = this.drives.get(parent.driveId)!;
     return {
@@ -510,7 +545,35 @@ export class DriveStore {
     item.quickXorHash = blob.quickXorHash;
     item.sha1Hash = blob.sha1Hash;
     item.sha256Hash = blob.sha256Hash;
+    item.contentModifiedAt = this.nowSec();
     this.blobRefs.set(blob.id, (this.blobRefs.get(blob.id) ?? 0) + 1);
+  }
+
+  /** The file's current content, described as the version it becomes once replaced. */
+  private currentAsVersion(item: ItemRecord): VersionRecord | undefined {
+    if (!item.blobId) return undefined;
+    const drive = this.drives.get(item.driveId)!;
+    const number = item.versionNumber ?? 1;
+    return {
+      number,
+      id: versionId(drive.type, number, false),
+      blobId: item.blobId,
+      size: item.size,
+      quickXorHash: item.quickXorHash ?? '',
+      sha1Hash: item.sha1Hash ?? '',
+      sha256Hash: item.sha256Hash ?? '',
+      modifiedAt: item.contentModifiedAt ?? item.modifiedAt,
+      modifiedBy: item.modifiedBy,
+    };
+  }
+
+  /** Files the replaced content (its blob reference moves along) and drops versions past the drive's limit. */
+  private keepVersion(item: ItemRecord, previous: VersionRecord): void {
+    const versions = (item.versions ??= []);
+    versions.push(previous);
+    item.versionNumber = previous.number + 1;
+    const limit = MAX_VERSIONS[this.drives.get(item.driveId)!.type];
+    while (versions.length > limit) this.release(versions.shift()!.blobId);
   }
 
   private release(blobId: string): void {

@@ -145,7 +145,7 @@ export class UploadSessions {
     }
     if (session.total === undefined) {
       const replaced = this.currentTarget(session)?.size ?? 0;
-      this.store.assertRoom(session.driveId, total - replaced);
+      this.store.assertRoomFor(session.driveId, total, replaced);
       session.total = total;
     }
 
