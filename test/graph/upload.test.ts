@@ -157,6 +157,28 @@ describe('upload session writer', () => {
     expect(emulator.drive.stat(driveId, 'up/corrupt.bin')).toBeUndefined();
   });
 
+  it('a hash mismatch on an overwrite restores the previous version through the versions API', async () => {
+    const old = randomBytes(FRAGMENT_UNIT + 9);
+    await emulator.drive.putFile(driveId, 'up/overwritten.bin', old);
+    const data = randomBytes(2 * FRAGMENT_UNIT + 1);
+    emulator.drive.corruptNextUploads(1);
+    const err = await uploadFile(api, target('overwritten.bin'), chunked(data), { size: data.length, fragmentSize: FRAGMENT_UNIT, simpleMax: 0 }).catch((e) => e);
+    expect(err).toMatchObject({ status: 502, code: 'hashMismatch' });
+    expect(err.message).toMatch(/the previous version was restored/);
+    expect((await emulator.drive.readFile(driveId, 'up/overwritten.bin')).equals(old)).toBe(true);
+    expect(client.stats().byRoute['POST /drive/items/{id}/versions/{id}/restoreVersion']).toEqual({ '204': 1 });
+  });
+
+  it('without a versions API a mismatching overwrite goes to the recycle bin rather than stay', async () => {
+    await emulator.drive.putFile(driveId, 'up/no-versions.txt', 'old');
+    emulator.faults.setPlan({ rules: [{ match: { pathIncludes: '/versions' }, action: { type: 'status', status: 400, code: 'invalidRequest' } }] });
+    emulator.drive.corruptNextUploads(1);
+    const err = await uploadFile(api, target('no-versions.txt'), chunked(Buffer.from('new body')), { size: 8 }).catch((e) => e);
+    expect(err).toMatchObject({ code: 'hashMismatch' });
+    expect(err.message).toMatch(/recycle bin/);
+    expect(emulator.drive.stat(driveId, 'up/no-versions.txt')).toBeUndefined();
+  });
+
   it('detects a hash mismatch on simple uploads too', async () => {
     emulator.drive.corruptNextUploads(1);
     const err = await uploadFile(api, target('small-corrupt.txt'), chunked(Buffer.from('tiny body')), { size: 9 }).catch((e) => e);
