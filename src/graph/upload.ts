@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { open, rm } from 'node:fs/promises';
+import { mkdir, open, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
@@ -143,6 +143,8 @@ async function simpleUploadChecked(api: DriveApi, target: ItemRef, data: Buffer,
 /** Writes `head` then the rest of the reader to a private temp file; memory stays at one read chunk. */
 async function spoolToFile(head: Buffer, reader: ChunkReader, dir: string, signal?: AbortSignal): Promise<{ path: string; size: number }> {
   const path = join(dir, `onedav-upload-${randomUUID()}.part`);
+  // The configured spool folder (`<dataDir>/spool`) does not exist until the first large chunked upload.
+  await mkdir(dir, { recursive: true, mode: 0o700 });
   const handle = await open(path, 'wx', 0o600);
   let size = 0;
   try {

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -201,6 +201,20 @@ describe('upload session writer', () => {
     expect(item.size).toBe(data.length);
     expect(emulator.drive.uploadFragments().length).toBe(before);
     expect(emulator.counters.snapshot().graphCalls).toBe(1);
+  });
+
+  it('creates a missing spool folder (private) for a large body of unknown length', async () => {
+    const parent = await mkdtemp(join(tmpdir(), 'onedav-spool-missing-'));
+    const missing = join(parent, 'not-yet', 'spool');
+    try {
+      const data = randomBytes(5 * 1024 * 1024);
+      const item = await uploadFile(api, target('spooled-into-new-dir.bin'), chunked(data), { fragmentSize: 4 * FRAGMENT_UNIT, spoolDir: missing });
+      expect(item.size).toBe(data.length);
+      expect(await readdir(missing)).toEqual([]);
+      expect((await stat(missing)).mode & 0o777).toBe(0o700);
+    } finally {
+      await rm(parent, { recursive: true, force: true });
+    }
   });
 
   it('uploads a 50 MiB body of unknown length through a spool file with bounded memory', async () => {
