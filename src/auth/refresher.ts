@@ -43,6 +43,8 @@ export interface RefresherHealth {
   expiresAt?: number;
 }
 
+/** How often an unhealthy account looks at its token file for a new sign-in. */
+const STORE_RECHECK_MS = 5_000;
 const DEFAULT_RETRY: RetryPolicy = { attempts: 5, baseDelayMs: 500, maxDelayMs: 30_000 };
 /** OAuth errors that a retry can fix; every other one needs a person. */
 const RETRYABLE_OAUTH = new Set(['temporarily_unavailable', 'server_error']);
@@ -70,6 +72,7 @@ export class TokenRefresher implements TokenSource {
   private lastFailure: string | undefined;
   private lastRefresh: number | undefined;
   private closed = false;
+  private lastStoreCheck: number | undefined;
   /** Successful token requests made by this instance. */
   refreshCount = 0;
 
@@ -104,7 +107,7 @@ export class TokenRefresher implements TokenSource {
   }
 
   async getAccessToken(): Promise<string> {
-    if (this.fatal) throw this.fatal;
+    if (this.fatal && !(await this.adoptNewSignIn())) throw this.fatal;
     const now = this.clock.now();
     const token = this.record.accessToken;
     if (token && now < this.refreshAt()) return token;
@@ -117,7 +120,7 @@ export class TokenRefresher implements TokenSource {
   }
 
   async refreshAfterRejection(rejected: string): Promise<string> {
-    if (this.fatal) throw this.fatal;
+    if (this.fatal && !(await this.adoptNewSignIn())) throw this.fatal;
     if (this.inflight) return this.inflight;
     if (rejected !== this.record.accessToken && this.hasUsableToken()) return this.record.accessToken as string;
     return this.refresh();
@@ -154,6 +157,26 @@ export class TokenRefresher implements TokenSource {
     this.closed = true;
     if (this.timer !== null) this.timers.clearTimeout(this.timer);
     this.timer = null;
+  }
+
+  /**
+   * After a refused refresh, `onedav login` run beside the server writes a new sign-in to the token
+   * file. Look for it (at most every few seconds) so the server recovers without a restart.
+   */
+  private async adoptNewSignIn(): Promise<boolean> {
+    const now = this.clock.now();
+    if (this.lastStoreCheck !== undefined && now - this.lastStoreCheck < STORE_RECHECK_MS) return false;
+    this.lastStoreCheck = now;
+    const saved = await this.store.load(this.record.account).catch(() => undefined);
+    if (!saved || saved.signInRequired || !saved.refreshToken || saved.refreshToken === this.record.refreshToken) return false;
+    this.record = { ...saved };
+    this.fatal = null;
+    this.state = 'ok';
+    this.lastFailure = undefined;
+    this.lastRefresh = saved.obtainedAt;
+    this.logger.info('picked up a new sign-in from the token file', { file: this.store.pathFor(saved.account) });
+    if (this.hasUsableToken()) this.schedule();
+    return true;
   }
 
   private hasUsableToken(): boolean {

@@ -121,6 +121,29 @@ describe('TokenRefresher', () => {
     expect((await fx.store.load('revoked'))!.signInRequired).toContain('AADSTS50173');
   });
 
+  it('picks up a new sign-in written by `onedav login` while it runs, without a restart', async () => {
+    const timers = new ManualTimers(clock);
+    const tokens = refresher(timers)(await fx.signedInAccount('relogin'));
+    seen.add(await tokens.getAccessToken());
+    fx.emulator.identity.revokeRefreshTokens({ upn: 'adele@contoso.onmicrosoft.com' });
+    const err = await failure(tokens.refresh());
+    expect(err).toBeInstanceOf(SignInRequiredError);
+
+    // Nothing new in the token file yet: still unhealthy, and the file is not re-read on every call.
+    clock.advance(6_000);
+    await expect(tokens.getAccessToken()).rejects.toBe(err);
+
+    await fx.signedInAccount('relogin'); // what `onedav login --account relogin` saves
+    await expect(tokens.getAccessToken()).rejects.toBe(err); // checked less than 5 s ago
+    clock.advance(6_000);
+    const token = await tokens.getAccessToken();
+    seen.add(token);
+    expect(valid(token)).toBe(true);
+    expect(tokens.health()).toMatchObject({ state: 'ok' });
+    expect((await fx.store.load('relogin'))!.signInRequired).toBeUndefined();
+    tokens.close();
+  });
+
   it('retries network resets with backoff, then succeeds', async () => {
     const tokens = refresher(systemTimers, { retry: { baseDelayMs: 5, maxDelayMs: 50 } })(await fx.signedInAccount('flaky'));
     const before = fx.emulator.faults.injected.reset;
