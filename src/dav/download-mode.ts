@@ -17,18 +17,26 @@ import type { DownloadMode } from './context.js';
  * - Windows WebClient (`Microsoft-WebDAV-MiniRedir/…`): mishandles 3xx on WebDAV requests (the
  *   reason Apache ships `redirect-carefully` for it), and mapped drives of 302-redirecting servers
  *   (alist/OpenList "302 mode") list folders but cannot copy files → proxy.
- * - macOS Finder (`WebDAVFS/…`), GNOME gvfs (`gvfs/`), davx5, Cyberduck, WinSCP, curl without -L:
- *   no reliable evidence that a cross-host 302 on GET works → proxy.
+ * - macOS Finder (`WebDAVFS/…`), GNOME gvfs (`gvfs/`), KDE KIO (`KIO/`, says `Mozilla/` first), davx5,
+ *   Cyberduck, WinSCP, curl without -L: no reliable evidence that a cross-host 302 on GET works → proxy.
+ * - With Basic credentials, ffprobe follows the first 302 but seeks by re-opening the original URL
+ *   without them (401, "partial file": seen with ffprobe 5.1 against onedav). Players built the same
+ *   way (mpv on ffmpeg; VLC and Kodi unverified) therefore get the proxy when the request carried
+ *   credentials; anonymous shares still redirect them.
  */
 const FOLLOWS_REDIRECTS: RegExp[] = [/^rclone\//i, /\bLavf\//, /\b(VLC|LibVLC)\//i, /\bKodi\//i, /\bmpv\b/i, /^Mozilla\//];
 
 /** Clients that must never get a redirect even if another rule matched (e.g. Mozilla-like UAs). */
-const NEVER_REDIRECT: RegExp[] = [/Microsoft-WebDAV-MiniRedir/i, /WebDAVFS/i, /\bneon\//i, /\bgvfs\//i, /davfs2/i];
+const NEVER_REDIRECT: RegExp[] = [/Microsoft-WebDAV-MiniRedir/i, /WebDAVFS/i, /\bneon\//i, /\bgvfs\//i, /davfs2/i, /\bKIO\//];
 
-export function shouldRedirect(mode: DownloadMode, userAgent: string | undefined): boolean {
+/** Media players that lose Basic credentials once redirected (see above). */
+const DROPS_CREDENTIALS: RegExp[] = [/\bLavf\//, /\b(VLC|LibVLC)\//i, /\bKodi\//i, /\bmpv\b/i];
+
+export function shouldRedirect(mode: DownloadMode, userAgent: string | undefined, withCredentials = false): boolean {
   if (mode === 'redirect') return true;
   if (mode === 'proxy') return false;
   const ua = userAgent ?? '';
   if (NEVER_REDIRECT.some((r) => r.test(ua))) return false;
+  if (withCredentials && DROPS_CREDENTIALS.some((r) => r.test(ua))) return false;
   return FOLLOWS_REDIRECTS.some((r) => r.test(ua));
 }

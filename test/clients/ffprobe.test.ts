@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LogFields, Logger } from '../../src/util/logger.js';
+import { hashPassword } from '../../src/dav/passwords.js';
 import { dav, startDavStack, type DavStack } from '../helpers/stack.js';
 import { hasProgram, run, skipReason } from './tools.js';
 
@@ -66,6 +67,30 @@ describe.skipIf(!hasProgram('ffprobe') || !hasProgram('ffmpeg'))(`ffprobe${skipR
       expect(gets.length).toBeGreaterThan(0);
       if (mode === 'redirect') expect(gets.every((r) => r.status === 302)).toBe(true);
       else expect(gets.some((r) => r.status === 206)).toBe(true);
+    }, 90_000);
+  });
+  describe('in auto mode behind Basic auth', () => {
+    let stack: DavStack;
+    const authorization = `Basic ${Buffer.from('viewer:film-night').toString('base64')}`;
+
+    beforeAll(async () => {
+      const users = [{ name: 'viewer', password: await hashPassword('film-night', { N: 1024, r: 8, p: 1 }) }];
+      stack = await startDavStack({ dav: { download: { mode: 'auto' }, anonymous: { enabled: false, readOnly: true }, users } });
+      expect((await dav(stack, 'PUT', '/clip.mp4', { body: media, headers: { authorization } })).status).toBe(201);
+    });
+    afterAll(() => stack.close());
+
+    // ffprobe seeks by re-opening the original URL and forgets the credentials after a 302, so auto
+    // mode must stream to it when the request was authenticated.
+    it('streams instead of redirecting, and ffprobe reads the whole file', async () => {
+      const url = stack.url.replace('http://', 'http://viewer:film-night@');
+      const probe = await run('ffprobe', ['-v', 'warning', '-show_format', '-of', 'json', `${url}/clip.mp4`], { timeoutMs: 60_000 });
+      expect(probe.code, probe.stderr).toBe(0);
+      expect(probe.stderr).not.toContain('partial file');
+      expect(Number((JSON.parse(probe.stdout) as { format: { size: string } }).format.size)).toBe(media.length);
+      const asFfprobe = await fetch(`${stack.url}/clip.mp4`, { headers: { 'user-agent': 'Lavf/59.27.100', authorization, range: 'bytes=0-9' }, redirect: 'manual' });
+      expect(asFfprobe.status).toBe(206);
+      expect(Buffer.from(await asFfprobe.arrayBuffer())).toEqual(media.subarray(0, 10));
     }, 90_000);
   });
 });

@@ -42,9 +42,20 @@ describe('shouldRedirect', () => {
     ['cadaver/0.24 neon/0.32.5', false],
     ['litmus/0.13 neon/0.32.5', false],
     ['curl/7.88.1', false],
+    ['Mozilla/5.0 (X11; Linux x86_64) KHTML/5.103.0 (like Gecko) Konqueror/5 KIO/5.103', false],
     [undefined, false],
   ])('auto: %s → redirect %s', (ua, expected) => {
     expect(shouldRedirect('auto', ua)).toBe(expected);
+  });
+
+  it.each([
+    ['Lavf/59.27.100', false],
+    ['mpv 0.35.1', false],
+    ['VLC/3.0.18 LibVLC/3.0.18', false],
+    ['rclone/v1.60.1', true],
+    ['Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 Chrome/120.0 Safari/537.36', true],
+  ])('auto with Basic credentials: %s → redirect %s', (ua, expected) => {
+    expect(shouldRedirect('auto', ua, true)).toBe(expected);
   });
 });
 
