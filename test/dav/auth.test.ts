@@ -117,6 +117,18 @@ describe('Basic authentication and confinement', () => {
     const res = await dav(stack, 'COPY', '/mine.txt', { headers: { Authorization: alice, Destination: 'http://elsewhere.example/x.txt' } });
     expect(res.status).toBe(502);
   });
+
+  it('takes a Destination that spells out the default port the proxy dropped from Host', async () => {
+    // What a client sees behind a TLS proxy: it writes https://host:443/…, the proxy forwards Host: host.
+    const { request } = await import('undici');
+    const res = await request(`${stack.url}/mine.txt`, {
+      method: 'COPY',
+      headers: { host: 'dav.example.com', authorization: alice, destination: 'https://dav.example.com:443/mine%20copy.txt' },
+    });
+    await res.body.dump();
+    expect(res.statusCode).toBe(201);
+    expect(stack.emulator.drive.stat(stack.driveIds[0], 'home/alice/mine copy.txt')).toBeDefined();
+  });
 });
 
 describe('anonymous access', () => {

@@ -131,7 +131,7 @@ function destinationOf(ctx: DavRequest): DriveTarget {
   const hostMatch = /^[a-z][a-z0-9+.-]*:\/\/([^/]+)/i.exec(value);
   if (hostMatch) {
     const host = header(ctx.req, 'host');
-    if (host && hostMatch[1].replace(/^[^@]*@/, '').toLowerCase() !== host.toLowerCase()) {
+    if (host && sameServer(hostMatch[1], host) === false) {
       throw new DavError(502, 'The destination is on another server.');
     }
   }
@@ -144,6 +144,16 @@ function destinationOf(ctx: DavRequest): DriveTarget {
   }
   if (resolved.kind !== 'drive') throw new DavError(403, 'The destination is a folder that lists the mounted drives; nothing can be written there.');
   return resolved;
+}
+
+/**
+ * Whether a Destination authority names this server. Default ports are dropped on both sides:
+ * behind a TLS proxy the Host may say `dav.example.com` while a client writes `…:443` (or the
+ * reverse), and the scheme differs anyway (https outside, http inside).
+ */
+function sameServer(authority: string, host: string): boolean {
+  const norm = (value: string) => value.replace(/^[^@]*@/, '').toLowerCase().replace(/:(80|443)$/, '');
+  return norm(authority) === norm(host);
 }
 
 function parseOverwrite(value: string | undefined): boolean {
