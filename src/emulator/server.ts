@@ -97,6 +97,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
         req.socket.destroy();
         return;
       }
+      if (action.type === 'resetAfter') loseAnswer(req, res);
       if (action.type === 'status') {
         const headers: Record<string, string> = {};
         if (action.retryAfter !== undefined) headers['retry-after'] = String(action.retryAfter);
@@ -192,6 +193,19 @@ async function loadOrCreateKey(path: string): Promise<Buffer> {
     await writeFileAtomic(path, key.toString('base64'));
     return key;
   }
+}
+
+/**
+ * The request is handled as usual, but whatever it answers is swallowed and the connection drops
+ * when the answer would end: the work is done, and the caller sees only a reset.
+ */
+function loseAnswer(req: IncomingMessage, res: ServerResponse): void {
+  res.writeHead = (() => res) as unknown as ServerResponse['writeHead'];
+  res.write = (() => true) as unknown as ServerResponse['write'];
+  res.end = (() => {
+    req.socket.destroy();
+    return res;
+  }) as unknown as ServerResponse['end'];
 }
 
 function sleep(ms: number): Promise<void> {

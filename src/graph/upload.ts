@@ -217,11 +217,15 @@ async function uploadViaSession(api: DriveApi, target: ItemRef, reader: ChunkRea
   }
 }
 
-/** Whether a failed fragment PUT may have been (partly) received: then we ask the session. */
+/**
+ * Whether a failed fragment PUT may have been (partly) received: then we ask the session. A 404
+ * means the session is gone: committed by this very fragment (an attempt whose answer was lost, then
+ * retried), or expired; the session's status tells which, never "the parent folder is missing".
+ */
 function isUncertain(err: unknown): boolean {
   if (!(err instanceof GraphError)) return false;
   if (err.code === ABORTED) return false;
-  return err.status === 0 || err.status >= 500 || err.status === 416 || err.status === 409;
+  return err.status === 0 || err.status >= 500 || err.status === 416 || err.status === 409 || err.status === 404;
 }
 
 /**

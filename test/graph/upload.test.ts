@@ -108,6 +108,31 @@ describe('upload session writer', () => {
     expect(lastFragments()).toEqual([FRAGMENT_UNIT, FRAGMENT_UNIT, FRAGMENT_UNIT, 5]);
   });
 
+  it('a last fragment whose answer was lost (the file committed, the retry finds no session) returns the stored file', async () => {
+    const data = randomBytes(2 * FRAGMENT_UNIT + 99);
+    emulator.faults.setPlan({ rules: [{ match: { category: 'upload', method: 'PUT' }, action: { type: 'resetAfter' }, times: 1 }] });
+    const item = await uploadFile(api, target('answer-lost.bin'), chunked(data), { size: data.length, fragmentSize: 4 * FRAGMENT_UNIT, simpleMax: 0 });
+    expect(emulator.faults.injected.resetAfter).toBeGreaterThanOrEqual(1);
+    expect(item.size).toBe(data.length);
+    expect(item.file?.hashes?.quickXorHash).toBe(quickXorHash(data));
+    expect((await emulator.drive.readFile(driveId, 'up/answer-lost.bin')).equals(data)).toBe(true);
+  });
+
+  it('a session that expires mid-upload fails as a lost session (not as a missing item) and stores nothing', async () => {
+    const settings = emulator.state.settings;
+    const lifetime = settings.uploadSessionLifetimeSec;
+    settings.uploadSessionLifetimeSec = 0.2;
+    emulator.faults.setPlan({ rules: [{ match: { category: 'upload', method: 'PUT' }, action: { type: 'latency', ms: 400 }, times: 1 }] });
+    try {
+      const data = randomBytes(3 * FRAGMENT_UNIT);
+      const err = await uploadFile(api, target('expired.bin'), chunked(data), { size: data.length, fragmentSize: FRAGMENT_UNIT, simpleMax: 0 }).catch((e) => e);
+      expect(err).toMatchObject({ code: 'uploadSessionLost' });
+      expect(emulator.drive.stat(driveId, 'up/expired.bin')).toBeUndefined();
+    } finally {
+      settings.uploadSessionLifetimeSec = lifetime;
+    }
+  });
+
   it('an aborted upload cancels the session and leaves the previous file untouched', async () => {
     const old = Buffer.from('the previous version');
     await emulator.drive.putFile(driveId, 'up/keep.txt', old);

@@ -1,5 +1,5 @@
 import { checkIfHeader, checkLocks, checkWriteValidators } from '../conditions.js';
-import { driveTarget, forget, header, lookup, send, type DavRequest } from '../context.js';
+import { driveTarget, forget, header, isNotFound, lookup, send, type DavRequest } from '../context.js';
 import { DavError, toDavError } from '../errors.js';
 import { parentPath, parseDepth } from '../views.js';
 import { writeTargetChecks } from '../write-checks.js';
@@ -22,7 +22,9 @@ export async function del(ctx: DavRequest): Promise<void> {
   try {
     await target.mount.drive.remove(target.path);
   } catch (err) {
-    throw toDavError(err, 'delete');
+    // It existed a moment ago and is gone now, as asked: a retried Graph DELETE whose first
+    // answer was lost, or another client. Saying 404 would tell the client nothing was deleted.
+    if (!isNotFound(err)) throw toDavError(err, 'delete');
   }
   forget(ctx, target);
   const mount = target.mount.prefix;

@@ -1,0 +1,36 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { dav, startDavStack, type DavStack } from '../helpers/stack.js';
+
+/**
+ * Graph did the work but its answer was lost (the emulator's `resetAfter` fault): the Graph
+ * client retries, and the retry meets the work already done. The WebDAV answer must still say
+ * what happened. Found by the soak (test/soak).
+ */
+describe('WebDAV answers when a Graph answer is lost after the work was done', () => {
+  let stack: DavStack;
+  let drive: string;
+
+  beforeAll(async () => {
+    stack = await startDavStack({ drive: { client: { retry: { baseDelayMs: 5, maxDelayMs: 20 } } } });
+    drive = stack.driveIds[0];
+  });
+  afterAll(() => stack.close());
+  afterEach(() => stack.emulator.faults.setPlan(null));
+
+  it('DELETE says 204 when the retried Graph DELETE finds the item already gone', async () => {
+    await stack.emulator.drive.putFile(drive, 'doomed.txt', 'bye');
+    stack.emulator.faults.setPlan({ rules: [{ match: { category: 'graph', method: 'DELETE' }, action: { type: 'resetAfter' }, times: 1 }] });
+    const res = await dav(stack, 'DELETE', '/doomed.txt');
+    expect(stack.emulator.faults.injected.resetAfter).toBeGreaterThanOrEqual(1);
+    expect(res.status).toBe(204);
+    expect(stack.emulator.drive.stat(drive, 'doomed.txt')).toBeUndefined();
+  });
+
+  it('PUT through an upload session says 201 when the last fragment committed but its answer was lost', async () => {
+    const body = Buffer.alloc(5 * 1024 * 1024, 7);
+    stack.emulator.faults.setPlan({ rules: [{ match: { category: 'upload', method: 'PUT' }, action: { type: 'resetAfter' }, times: 1 }] });
+    const res = await dav(stack, 'PUT', '/committed.bin', { body });
+    expect(res.status).toBe(201);
+    expect((await stack.emulator.drive.readFile(drive, 'committed.bin')).equals(body)).toBe(true);
+  });
+});
