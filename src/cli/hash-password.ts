@@ -9,7 +9,7 @@ export const hashPasswordCommand: Command = {
   usage: `Usage: onedav hash-password
 
 Asks for the password twice (without echo) on a terminal, or reads one line from standard
-input when it is piped (echo -n secret | onedav hash-password). Prints the hash to put in
+input when it is redirected (onedav hash-password < password.txt). Prints the hash to put in
 "users[].password". The password is never taken as an argument: it would land in shell history.`,
   async run(argv) {
     parseArgs({ args: argv, options: {}, strict: true });
