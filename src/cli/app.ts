@@ -6,10 +6,13 @@ import { TokenStore, type StoredAccount } from '../auth/token-store.js';
 import type { AccountConfig, Config, MountConfig } from '../config.js';
 import { startDavServer, type RunningDavServer } from '../dav/server.js';
 import { createGraphDrive, type GraphDrive } from '../drive/index.js';
-import type { GraphClient } from '../graph/client.js';
+import { GraphClient } from '../graph/client.js';
+import { resolveLibrary } from '../graph/libraries.js';
+import type { TokenSource } from '../auth/token-source.js';
 import type { DriveBase } from '../graph/paths.js';
 import { DEMO_CLIENT_ID, DEMO_USER, findUser } from '../emulator/directory.js';
 import { startEmulator, type RunningEmulator } from '../emulator/server.js';
+import { createMonitoring, type HealthChecker } from '../ops/index.js';
 import { seedDemoDrive } from './demo-drive.js';
 import { silentLogger, type Logger } from '../util/logger.js';
 
@@ -22,6 +25,8 @@ export interface RunningOneDav {
   emulator?: RunningEmulator;
   accounts: Map<string, TokenRefresher>;
   mounts: Array<{ prefix: string; drive: GraphDrive; client: GraphClient }>;
+  /** What `/.well-known/onedav/healthz` answers. */
+  health: HealthChecker;
   close(): Promise<void>;
 }
 
@@ -70,7 +75,7 @@ export async function startOneDav(config: Config, options: StartOptions = {}): P
       const { drive, client, close: closeDrive } = createGraphDrive({
         graphBaseUrl: record.graphBaseUrl,
         tokens: refresher,
-        drive: driveBaseOf(mount, config.accounts[mount.account]),
+        drive: await driveBaseOf(mount, config.accounts[mount.account], record.graphBaseUrl, refresher),
         cache: config.cache,
         upload: config.upload,
         spoolDir: join(config.dataDir, 'spool'),
@@ -79,7 +84,9 @@ export async function startOneDav(config: Config, options: StartOptions = {}): P
       mounts.push({ prefix: mount.path, drive, client });
     }
 
-    const dav = await startDavServer({
+    let dav: RunningDavServer | undefined;
+    const monitor = createMonitoring({ accounts, mounts: mounts.map((m, i) => ({ ...m, account: config.mounts[i].account })), dav: () => dav?.metrics });
+    dav = await startDavServer({
       host: config.server.host,
       port: config.server.port,
       tls: config.server.tls,
@@ -90,23 +97,40 @@ export async function startOneDav(config: Config, options: StartOptions = {}): P
       download: config.download,
       macMetadata: config.macMetadata,
       dataDir: config.dataDir,
+      monitoring: config.server.monitoring === 'off' ? undefined : { access: config.server.monitoring, endpoints: monitor.endpoints },
       logger,
     });
-    closers.push(() => dav.close());
-    return { url: dav.url, dav, emulator, accounts, mounts, close };
+    const running = dav;
+    closers.push(() => running.close());
+    return { url: dav.url, dav, emulator, accounts, mounts, health: monitor.health, close };
   } catch (err) {
     await close();
     throw err;
   }
 }
 
-/** App-only accounts have no `/me`: their "my drive" is the configured user's. */
-function driveBaseOf(mount: MountConfig, account: AccountConfig | undefined): DriveBase {
-  if (mount.drive.type === 'me' && account?.flow === 'clientCredentials') {
+/**
+ * The drive a mount serves. App-only accounts have no `/me`: their "my drive" is the configured
+ * user's. A site mount naming a library is resolved to that library's drive id once, at start.
+ */
+async function driveBaseOf(mount: MountConfig, account: AccountConfig | undefined, graphBaseUrl: string, tokens: TokenSource): Promise<DriveBase> {
+  const drive = mount.drive;
+  if (drive.type === 'me' && account?.flow === 'clientCredentials') {
     if (!account.user) throw new Error(`mount ${mount.path}: account "${mount.account}" signs in app-only; set its "user" or give the mount a drive`);
     return { type: 'user', user: account.user };
   }
-  return mount.drive;
+  if (drive.type === 'site') {
+    if (!drive.library) return { type: 'site', site: drive.site };
+    const client = new GraphClient({ baseUrl: graphBaseUrl, tokens });
+    try {
+      return { type: 'id', id: await resolveLibrary(client, drive.site, drive.library) };
+    } catch (err) {
+      throw new Error(`mount ${mount.path}: ${(err as Error).message}`);
+    } finally {
+      await client.close();
+    }
+  }
+  return drive;
 }
 
 /**
