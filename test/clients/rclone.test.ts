@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, open, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -42,6 +42,41 @@ async function filesUnder(dir: string): Promise<string[]> {
     if (entry.isFile()) out.push(relative(dir, join(entry.parentPath ?? (entry as unknown as { path: string }).path, entry.name)));
   }
   return out.sort();
+}
+
+/**
+ * Sizes around every boundary the upload path has: empty, one byte, one fragment unit ± 1, the
+ * simple-upload limit ± 1, one default fragment + 1, and a 200 MiB file (20 fragments).
+ * ONEDAV_RCLONE_LARGE_MIB scales the large file down on a slow machine; CI runs 200.
+ */
+const UNIT = 327_680;
+const LARGE_MIB = Number(process.env.ONEDAV_RCLONE_LARGE_MIB ?? 200);
+const BOUNDARY_SIZES: Record<string, number> = {
+  'zero.bin': 0,
+  'one.bin': 1,
+  'unit-1.bin': UNIT - 1,
+  'unit.bin': UNIT,
+  'units/unit+1.bin': UNIT + 1,
+  'simple/4MiB-1.bin': 4 * MiB - 1,
+  'simple/4MiB.bin': 4 * MiB,
+  'simple/4MiB+1.bin': 4 * MiB + 1,
+  'fragments/10MiB+1.bin': 10 * MiB + 1,
+  [`fragments/large/${LARGE_MIB}MiB.bin`]: LARGE_MIB * MiB,
+};
+
+/** Writes `size` pseudo-random bytes to `path` a MiB at a time (seeded, so each file differs). */
+async function writeGenerated(path: string, size: number, seed: number): Promise<void> {
+  const block = randomBytes(MiB);
+  const handle = await open(path, 'w');
+  try {
+    for (let offset = 0, n = 0; offset < size; offset += MiB, n++) {
+      const chunk = Buffer.from(block.subarray(0, Math.min(MiB, size - offset)));
+      if (chunk.length >= 8) chunk.writeDoubleLE(seed * 1e6 + n, 0); // no two MiB alike
+      await handle.write(chunk);
+    }
+  } finally {
+    await handle.close();
+  }
 }
 
 describe.skipIf(!hasProgram('rclone'))(`rclone${skipReason('rclone')}`, () => {
@@ -117,5 +152,58 @@ describe.skipIf(!hasProgram('rclone'))(`rclone${skipReason('rclone')}`, () => {
       const lsf = await rclone('lsf', '-R', '--files-only', 'od:backup');
       expect(lsf.stdout.trim().split('\n').sort()).toEqual(['empty.txt', 'one MiB.bin', 'renamed.txt']);
     }, 120_000);
+  });
+
+  describe(`a tree of boundary sizes up to ${LARGE_MIB} MiB`, () => {
+    let stack: DavStack;
+    let source: string;
+
+    beforeAll(async () => {
+      source = join(workdir, 'sizes');
+      let seed = 1;
+      for (const [name, size] of Object.entries(BOUNDARY_SIZES)) {
+        await mkdir(join(source, name, '..'), { recursive: true });
+        await writeGenerated(join(source, name), size, seed++);
+      }
+      stack = await startDavStack();
+    }, 120_000);
+    afterAll(() => stack.close());
+
+    const rclone = (...args: string[]) =>
+      run('rclone', [...args, '--config', '/dev/null', '--low-level-retries', '1', '--retries', '1'], {
+        env: { RCLONE_CONFIG_OD_TYPE: 'webdav', RCLONE_CONFIG_OD_URL: stack.url, RCLONE_CONFIG_OD_VENDOR: 'other' },
+        timeoutMs: 300_000,
+      });
+    const timings: string[] = [];
+    const timed = async (what: string, args: string[]) => {
+      const started = performance.now();
+      const result = await rclone(...args);
+      timings.push(`${what} ${((performance.now() - started) / 1000).toFixed(1)} s`);
+      return result;
+    };
+
+    it('copies up, checks every byte clean, and copies down identical', async () => {
+      const up = await timed('copy up', ['copy', source, 'od:sizes']);
+      expect(up.stderr).not.toMatch(/ERROR/);
+      expect(up.code).toBe(0);
+      const drive = stack.driveIds[0];
+      for (const [name, size] of Object.entries(BOUNDARY_SIZES)) expect(stack.emulator.drive.stat(drive, `sizes/${name}`)?.size, name).toBe(size);
+      // Every upload session sent 320 KiB multiples but for its last fragment.
+      for (const log of stack.emulator.drive.uploadFragments()) expect(log.fragments.slice(0, -1).every((n) => n % UNIT === 0), log.name).toBe(true);
+
+      const check = await timed('check --download', ['check', '--download', source, 'od:sizes']);
+      expect(check.stderr).toMatch(/0 differences found/);
+      expect(check.code).toBe(0);
+
+      const down = join(workdir, 'sizes-down');
+      const copied = await timed('copy down', ['copy', 'od:sizes', down]);
+      expect(copied.code).toBe(0);
+      expect(await filesUnder(down)).toEqual(Object.keys(BOUNDARY_SIZES).sort());
+      // Local against local: rclone compares sizes and MD5s.
+      const back = await timed('check down (md5)', ['check', source, down]);
+      expect(back.stderr).toMatch(/0 differences found/);
+      expect(back.code).toBe(0);
+      console.log(`[rclone boundary sizes, ${LARGE_MIB} MiB largest] ${timings.join('; ')}`);
+    }, 600_000);
   });
 });
