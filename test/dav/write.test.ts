@@ -206,6 +206,15 @@ describe('MKCOL, DELETE, COPY, MOVE', () => {
     expect((await dav(stack, 'COPY', '/src/a.txt')).status).toBe(400);
   });
 
+  it('refuses to replace a folder that contains the source (it would delete the source first) with 403', async () => {
+    await stack.emulator.drive.putFile(drive, 'nest/inner/keep.txt', 'keep');
+    for (const method of ['COPY', 'MOVE']) {
+      expect((await dav(stack, method, '/nest/inner/', { headers: { Destination: '/nest/', Overwrite: 'T' } })).status).toBe(403);
+      expect((await dav(stack, method, '/nest/inner/keep.txt', { headers: { Destination: '/nest/' } })).status).toBe(403);
+    }
+    expect((await stack.emulator.drive.readFile(drive, 'nest/inner/keep.txt')).toString()).toBe('keep');
+  });
+
   it('MOVE: rename, case-only rename, replace a folder with a file', async () => {
     await stack.emulator.drive.putFile(drive, 'mv/one.txt', '1');
     stack.emulator.drive.mkdir(drive, 'mv/folder/inside');

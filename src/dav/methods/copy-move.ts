@@ -34,6 +34,8 @@ export async function copyOrMove(ctx: DavRequest, kind: 'copy' | 'move'): Promis
   const caseRename = sameKey && kind === 'move' && source.path !== dest.path;
   if (sameKey && !caseRename) throw new DavError(403, 'The source and the destination are the same.');
   if (sameMount && isAncestor(storeKey(source.path), storeKey(dest.path))) throw new DavError(403, 'A folder cannot be copied or moved into itself.');
+  // Replacing a folder that holds the source would delete the source before it is copied or moved.
+  if (sameMount && isAncestor(storeKey(dest.path), storeKey(source.path))) throw new DavError(403, 'The destination is a folder that contains the source; copy or move to another place.');
   if (!entry.isFolder) checkMacMetadata(ctx, dest.url[dest.url.length - 1]);
 
   await checkIfHeader(ctx, source);
