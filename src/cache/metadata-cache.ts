@@ -66,6 +66,7 @@ type Entry<T> =
 export class MetadataCache<T extends CacheableItem> {
   private readonly lru: LRUCache<string, Entry<T>>;
   private readonly flights = new SingleFlight<unknown>();
+  private readonly nameIndex = new WeakMap<T[], Map<string, T>>();
   /** id → path key of cached items and listed folders, to map delta changes that carry no path. */
   private readonly pathById = new Map<string, string>();
   private readonly ttlMs: number;
@@ -125,11 +126,27 @@ export class MetadataCache<T extends CacheableItem> {
     if (entry?.kind === 'item') return entry.item;
     if (path === '/' || path === '') return undefined;
     const parent = this.lru.get(`l:${fold(parentOf(path))}`);
-    if (parent?.kind === 'listing') {
-      const name = fold(nameOf(path));
-      return parent.children.find((c) => fold(c.name) === name) ?? null;
-    }
+    if (parent?.kind === 'listing') return this.childNamed(parent.children, fold(nameOf(path)));
     return undefined;
+  }
+
+  /**
+   * The child of a cached listing with this (folded) name. Big listings get a name index on first
+   * use, so a client stat-ing every file of a 10,000-item folder does not scan it 10,000 times.
+   * Listings are replaced, never changed in place, so an index stays true for its array.
+   */
+  private childNamed(children: T[], name: string): T | null {
+    if (children.length < 32) return children.find((c) => fold(c.name) === name) ?? null;
+    let index = this.nameIndex.get(children);
+    if (!index) {
+      index = new Map();
+      for (const child of children) {
+        const key = fold(child.name);
+        if (!index.has(key)) index.set(key, child);
+      }
+      this.nameIndex.set(children, index);
+    }
+    return index.get(name) ?? null;
   }
 
   setItem(path: string, item: T | null): void {

@@ -172,6 +172,8 @@ export class GraphDrive implements RemoteDrive {
     const item = await this.api.createFolder({ id: parent.id }, baseName(path), { conflictBehavior: 'fail' });
     const entry = toEntry(item, childPath(parentPath(path), item.name));
     this.cache.recordItem(path, entry);
+    // We just made it (conflictBehavior fail): it is empty, and writes into it will be recorded.
+    this.cache.setListing(path, [], item.id);
     return entry;
   }
 
@@ -191,7 +193,8 @@ export class GraphDrive implements RemoteDrive {
       item = await this.api.update({ id: source.id }, patch, { conflictBehavior: 'fail' });
     }
     this.cache.recordRemoval(from);
-    this.cache.invalidatePrefix(to);
+    // Whatever was known at or below `to` is gone; the destination folder's listing stays and learns the item.
+    this.cache.recordRemoval(to);
     const entry = toEntry(item, childPath(parentPath(to), item.name));
     this.cache.recordItem(to, entry);
     return entry;
@@ -213,7 +216,7 @@ export class GraphDrive implements RemoteDrive {
     } catch (err) {
       throw this.afterFailure(err, [to]);
     }
-    this.cache.invalidatePrefix(to);
+    this.cache.recordRemoval(to);
     const entry = toEntry(item, childPath(parentPath(to), item.name));
     this.cache.recordItem(to, entry);
     this.quotaCache = undefined;
@@ -273,7 +276,12 @@ export class GraphDrive implements RemoteDrive {
     if (path !== '/' && pathProblem(path) !== undefined) return null;
     return this.cache.item(path, async () => {
       try {
-        const item = await this.api.getItem({ path });
+        // The download URL comes in the same response for free: a GET that follows a cold stat
+        // (the usual WebDAV order) then needs no second call.
+        const fetchedAt = this.clock.now();
+        const item = await this.api.getItem({ path }, { withDownloadUrl: true });
+        const url = item['@microsoft.graph.downloadUrl'];
+        if (url && item.folder === undefined) this.cache.setDownloadUrl(path, { url, expiresAt: fetchedAt + this.api.downloadUrlLifetimeMs });
         return toEntry(item, statPath(path, item));
       } catch (err) {
         if (err instanceof GraphError && err.isNotFound) return null;

@@ -53,6 +53,20 @@ describe('metadata cache', () => {
     expect(cache.stats().coalesced).toBe(9);
   });
 
+  it('answers children of a big listing by name, and follows the listing as writes change it', () => {
+    const cache = makeCache();
+    cache.setListing('/big', Array.from({ length: 500 }, (_, i) => file(String(i), `File-${i}.txt`)), 'B');
+    expect(cache.peekItem('/big/file-250.TXT')).toMatchObject({ id: '250' });
+    expect(cache.peekItem('/big/file-500.txt')).toBeNull();
+    cache.recordItem('/big/File-500.txt', file('500', 'File-500.txt'));
+    expect(cache.peekItem('/big/file-500.txt')).toMatchObject({ id: '500' });
+    cache.recordItem('/big/File-250.txt', file('250b', 'File-250.txt', 7));
+    expect(cache.peekItem('/big/File-250.txt')).toMatchObject({ id: '250b', size: 7 });
+    cache.recordRemoval('/big/File-7.txt');
+    expect(cache.peekItem('/big/File-7.txt')).toBeNull();
+    expect(cache.peekListing('/big')).toHaveLength(500);
+  });
+
   it('answers children (present and absent) from a cached listing', async () => {
     const cache = makeCache();
     cache.setListing('/d', [file('1', 'x.txt'), folder('2', 'Sub')], 'D');

@@ -149,6 +149,16 @@ describe('GraphDrive reads', () => {
     await beyond.body.toArray();
   });
 
+  it('brings the download URL along with a cold stat, so the GET after it costs no call', async () => {
+    await seed('along/f.txt', 'content');
+    expect((await calls(() => drive.stat('/along/f.txt'))).calls).toBe(1);
+    const url = await calls(() => drive.downloadUrl('/along/f.txt'));
+    expect(url.calls).toBe(0);
+    const res = await fetch(url.value.url);
+    expect(await res.text()).toBe('content');
+    expect((await calls(() => drive.stat('/along'))).calls).toBe(1); // folders have no URL; nothing breaks
+  });
+
   it('re-fetches a download URL when it expires, by our clock or by the server refusing it', async () => {
     await seed('exp/f.txt', 'content');
     const first = await drive.downloadUrl('/exp/f.txt');
@@ -251,8 +261,7 @@ describe('GraphDrive writes', () => {
   });
 
   it('an aborted upload leaves the previous version intact', async () => {
-    await drive.mkdir('/abort'); // (a folder made behind the cache's back would stay invisible until the TTL)
-    await seed('abort/f.bin', 'previous');
+    await seed('abort/f.bin', 'previous'); // folder and file made behind the drive's back, before it looked
     await drive.stat('/abort/f.bin');
     const controller = new AbortController();
     let pushed = 0;
@@ -330,6 +339,34 @@ describe('GraphDrive writes', () => {
     expect((await drive.list('/ops')).map((e) => e.name).sort()).toEqual(['b.txt', 'copy']);
     expect(emulator.drive.stat(driveId, 'ops/renamed')).toBeUndefined();
     await expect(drive.remove('/')).rejects.toMatchObject({ status: 403 });
+  });
+
+  it('knows a folder it made is empty: lookups, writes and the listing inside cost no extra call', async () => {
+    await drive.mkdir('/fresh');
+    const lookup = await calls(() => drive.stat('/fresh/a.txt').catch((e) => e));
+    expect(lookup.value.status).toBe(404);
+    expect(lookup.calls).toBe(0);
+    expect((await calls(() => drive.write('/fresh/a.txt', body('A'), { size: 1 }))).calls).toBe(1);
+    const listed = await calls(() => drive.list('/fresh'));
+    expect(listed.calls).toBe(0);
+    expect(listed.value.map((e) => e.name)).toEqual(['a.txt']);
+  });
+
+  it('keeps the destination folder listing through a move and a copy, with the item in it', async () => {
+    await drive.mkdir('/mv');
+    await drive.mkdir('/mv/dest');
+    await drive.write('/mv/a.txt', body('A'), { size: 1 });
+    const moved = await calls(() => drive.move('/mv/a.txt', '/mv/dest/a.txt'));
+    expect(moved.calls).toBe(1);
+    const dest = await calls(() => drive.list('/mv/dest'));
+    expect(dest.calls).toBe(0);
+    expect(dest.value.map((e) => e.name)).toEqual(['a.txt']);
+    expect((await drive.list('/mv')).map((e) => e.name)).toEqual(['dest']);
+    await drive.copy('/mv/dest/a.txt', '/mv/b.txt');
+    const after = await calls(() => drive.list('/mv'));
+    expect(after.calls).toBe(0);
+    expect(after.value.map((e) => e.name).sort()).toEqual(['b.txt', 'dest']);
+    expect((await emulator.drive.readFile(driveId, 'mv/b.txt')).toString()).toBe('A');
   });
 
   it('writes into a parent missing from the cache after a remote delete fail cleanly', async () => {
