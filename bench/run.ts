@@ -76,7 +76,7 @@ out(`- mode: ${quick ? 'quick (smaller sizes; figures are a smoke test, not a me
 const started = performance.now();
 const runners: Record<number, () => Promise<Table>> = {
   1: () => graphCallsTable({ ...(quick ? QUICK_GRAPH_CALLS : FULL_GRAPH_CALLS), cpuProfileDir }),
-  2: () => throughputTable({ size: values.size ? bytes(values.size) : quick ? 64 * MiB : GiB, cpuProfileDir }),
+  2: () => throughputTable({ size: values.size ? bytes(values.size) : quick ? 64 * MiB : GiB, rounds: quick ? 1 : 3, cpuProfileDir }),
   3: () =>
     latencyTable({
       clients: values.clients ? Number(values.clients) : 64,

@@ -111,6 +111,11 @@ export class OneDavProcess {
     return kib(await readFile(`/proc/${this.pid}/status`, 'utf8'), 'VmHWM');
   }
 
+  /** CPU time (user + system) the server process has used so far, in ms (Linux /proc). */
+  async cpuMs(): Promise<number> {
+    return cpuMsOf(this.pid);
+  }
+
   /** Makes VmHWM start again from the current RSS (writing 5 to clear_refs). */
   async resetPeakRss(): Promise<void> {
     await writeFile(`/proc/${this.pid}/clear_refs`, '5').catch(() => undefined);
@@ -124,6 +129,13 @@ export class OneDavProcess {
     await this.exited;
     clearTimeout(timer);
   }
+}
+
+/** utime + stime of a process, in ms, from /proc/PID/stat (clock ticks are 100 Hz on Linux). */
+export async function cpuMsOf(pid: number): Promise<number> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * 10;
 }
 
 function kib(status: string, field: string): number {
