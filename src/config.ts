@@ -62,6 +62,8 @@ export const configSchema = z
         port: z.number().int().min(0).max(65535).default(8080),
         tls: z.object({ cert: z.string(), key: z.string() }).strict().optional(),
         realm: z.string().default('onedav'),
+        /** `/.well-known/onedav/healthz` and `/metrics`: open to whoever reaches the port, configured users only, or off. */
+        monitoring: z.enum(['open', 'users', 'off']).default('open'),
       })
       .strict()
       .prefault({}),

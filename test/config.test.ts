@@ -8,6 +8,13 @@ describe('config', () => {
     const config = parseConfig(raw, {});
     expect(config.mounts.map((m) => m.path)).toEqual(['/', '/team', '/e5']);
     expect(config.upload.fragmentSize % 327_680).toBe(0);
+    expect(config.server.monitoring).toBe('open');
+  });
+
+  it('serves the monitoring endpoints openly unless told otherwise, and knows only open, users and off', () => {
+    expect(parseConfig({}, {}).server.monitoring).toBe('open');
+    expect(parseConfig({ server: { monitoring: 'users' } }, {}).server.monitoring).toBe('users');
+    expect(() => parseConfig({ server: { monitoring: 'public' } }, {})).toThrow(/server\.monitoring/);
   });
 
   it('names each bad field and the fix', () => {

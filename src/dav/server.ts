@@ -18,8 +18,9 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { systemClock, type Clock } from '../util/clock.js';
 import { silentLogger, type Logger } from '../util/logger.js';
+import { newRequestScope, runInRequestScope, type RequestScope } from '../util/request-scope.js';
 import { basicChallenge, BasicAuthenticator, type AnonymousAccess, type DavUser, type Principal } from './auth.js';
-import { QuotaCache, send, sendDavError, type DavRequest, type DavServerState, type DownloadMode } from './context.js';
+import { header, QuotaCache, send, sendDavError, type DavRequest, type DavServerState, type DownloadMode } from './context.js';
 import { DeadPropertyStore } from './dead-properties.js';
 import { DavError, toDavError, type Operation } from './errors.js';
 import { LockStore } from './locks.js';
@@ -32,8 +33,12 @@ import { ALLOWED_METHODS, DAV_CLASSES, options } from './methods/options.js';
 import { propfind } from './methods/propfind.js';
 import { proppatch } from './methods/proppatch.js';
 import { put } from './methods/put.js';
+import { DavMetrics } from './metrics.js';
+import { monitoringTarget, serveMonitoring, type MonitoringOptions } from './monitoring.js';
 import { MountTable, type DavMount } from './mounts.js';
 import { parseRequestTarget } from './paths.js';
+import { loggableDestination, loggablePath, logRequest, UploadProgress } from './request-log.js';
+import { countTraffic, type Traffic } from './traffic.js';
 
 export interface DavServerOptions {
   /** Default 127.0.0.1. */
@@ -52,6 +57,12 @@ export interface DavServerOptions {
   macMetadata?: 'store' | 'refuse';
   /** Locks and dead properties are kept in `<dataDir>/dav/`; in memory only when absent. */
   dataDir?: string;
+  /** `/.well-known/onedav/{healthz,metrics}` (see monitoring.ts); none when absent. */
+  monitoring?: MonitoringOptions;
+  /** How often a long upload logs its progress (default 5 s). */
+  uploadProgressIntervalMs?: number;
+  /** One info line per request (default true); off, requests are logged at debug level. */
+  accessLog?: boolean;
   logger?: Logger;
   clock?: Clock;
 }
@@ -60,6 +71,8 @@ export interface RunningDavServer {
   /** `http(s)://host:port` */
   url: string;
   port: number;
+  /** Requests, durations and bytes served so far (for /metrics). */
+  metrics: DavMetrics;
   close(): Promise<void>;
 }
 
@@ -105,8 +118,17 @@ export async function startDavServer(options: DavServerOptions): Promise<Running
     clock,
   };
 
+  const metrics = new DavMetrics();
+  const accounting: Accounting = { metrics, accessLog: options.accessLog ?? true, progressIntervalMs: options.uploadProgressIntervalMs };
+  const monitoring = options.monitoring;
+  const serveDav = (req: IncomingMessage, res: ServerResponse) => {
+    const scope = newRequestScope();
+    return runInRequestScope(scope, () => handle(state, req, res, accounting, scope, countTraffic(req, res)));
+  };
   const onRequest = (req: IncomingMessage, res: ServerResponse) => {
-    handle(state, req, res).catch((err) => {
+    const endpoint = monitoring ? monitoringTarget(req.url) : undefined;
+    const served = monitoring && endpoint !== undefined ? serveMonitoring(state, monitoring, endpoint, req, res) : serveDav(req, res);
+    served.catch((err) => {
       logger.error('WebDAV request failed outside its handler', { error: err as Error });
       if (!res.headersSent) sendDavError(res, new DavError(500, 'Internal server error; see the onedav log.'));
       else res.destroy();
@@ -141,6 +163,7 @@ export async function startDavServer(options: DavServerOptions): Promise<Running
   return {
     url,
     port,
+    metrics,
     async close() {
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
@@ -153,9 +176,16 @@ export async function startDavServer(options: DavServerOptions): Promise<Running
   };
 }
 
-async function handle(state: DavServerState, req: IncomingMessage, res: ServerResponse): Promise<void> {
+interface Accounting {
+  metrics: DavMetrics;
+  accessLog: boolean;
+  progressIntervalMs?: number;
+}
+
+async function handle(state: DavServerState, req: IncomingMessage, res: ServerResponse, accounting: Accounting, scope: RequestScope, traffic: Traffic): Promise<void> {
   const started = state.clock.now();
   const method = (req.method ?? 'GET').toUpperCase();
+  accounting.metrics.started(method);
   const aborter = new AbortController();
   res.on('close', () => {
     if (!res.writableFinished) aborter.abort();
@@ -174,6 +204,7 @@ async function handle(state: DavServerState, req: IncomingMessage, res: ServerRe
       });
     }
     user = auth.principal.name;
+    if (method === 'PUT') watchUpload(state, accounting, req, traffic, user);
     const handler = HANDLERS[method];
     if (!handler) {
       if (KNOWN_UNSUPPORTED.has(method)) throw new DavError(405, `${method} is not supported here.`, { headers: { Allow: ALLOWED_METHODS } });
@@ -197,8 +228,31 @@ async function handle(state: DavServerState, req: IncomingMessage, res: ServerRe
     sendDavError(res, dav);
     if (!req.complete) drainThenClose(req);
   } finally {
-    state.logger.debug('WebDAV request', { method, url: req.url, user, status: res.statusCode, ms: state.clock.now() - started });
+    const ms = state.clock.now() - started;
+    const status = aborter.signal.aborted && !res.writableFinished ? 499 : res.statusCode;
+    accounting.metrics.finished(method, status, ms / 1000, traffic.bytesIn(), traffic.bytesOut());
+    const record = {
+      method,
+      path: loggablePath(req.url),
+      status,
+      ms,
+      user,
+      bytesIn: traffic.bytesIn(),
+      bytesOut: traffic.bytesOut(),
+      graph: scope,
+      destination: method === 'COPY' || method === 'MOVE' ? loggableDestination(header(req, 'destination')) : undefined,
+    };
+    if (accounting.accessLog) logRequest(state.logger, record);
+    else state.logger.debug('request', { ...record, graph: undefined, graphCalls: scope.graphCalls });
   }
+}
+
+/** Logs the progress of an upload that takes a while (see UploadProgress). */
+function watchUpload(state: DavServerState, accounting: Accounting, req: IncomingMessage, traffic: Traffic, user: string): void {
+  const declared = header(req, 'content-length') ?? header(req, 'x-expected-entity-length');
+  const total = declared !== undefined && /^\d+$/.test(declared.trim()) ? Number(declared) : undefined;
+  const progress = new UploadProgress({ logger: state.logger, clock: state.clock, path: loggablePath(req.url), user, total, intervalMs: accounting.progressIntervalMs });
+  traffic.onBodyBytes((bytes) => progress.update(bytes));
 }
 
 /** Creating something beside the mounts (where only the mount folders exist) is forbidden, not "not found". */

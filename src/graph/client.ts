@@ -2,6 +2,7 @@ import type { Readable } from 'node:stream';
 import { Agent, type Dispatcher } from 'undici';
 import type { TokenSource } from '../auth/token-source.js';
 import { systemClock, type Clock } from '../util/clock.js';
+import { currentRequestScope } from '../util/request-scope.js';
 import { ABORTED, GraphError, parseGraphError } from './errors.js';
 import { classifyTransportError, DEFAULT_RETRY, delayBeforeRetry, isRetryable, type RetryMode, type RetryOptions } from './retry.js';
 import { GraphStats, routeTemplate, type GraphStatsSnapshot } from './stats.js';
@@ -150,6 +151,17 @@ export class GraphClient {
     return this.counters.snapshot();
   }
 
+  /** Counts an upload session as open until the returned function is called (for metrics). */
+  trackUploadSession(): () => void {
+    this.counters.uploadSessions++;
+    this.counters.uploadSessionsOpen++;
+    let done = false;
+    return () => {
+      if (!done) this.counters.uploadSessionsOpen--;
+      done = true;
+    };
+  }
+
   async close(): Promise<void> {
     if (this.ownsDispatcher) await this.dispatcher.close();
   }
@@ -189,6 +201,8 @@ export class GraphClient {
           waitedMs += waited;
           this.counters.throttleWaits++;
           this.counters.throttledMs += waited;
+          const scope = currentRequestScope();
+          if (scope) scope.graphWaitMs += waited;
         }
         await this.guard(this.slots.acquire(req.signal));
         if (this.gate.remaining(origin) === 0) break;
@@ -220,7 +234,7 @@ export class GraphClient {
           body,
           signal: req.signal,
         });
-        this.counters.recordAttempt(route, res.statusCode);
+        this.recordAttempt(route, res.statusCode, body);
         recorded = true;
         if (res.statusCode < 400 || req.acceptStatuses?.includes(res.statusCode)) {
           if (releaseAtHeaders) {
@@ -244,7 +258,7 @@ export class GraphClient {
           this.counters.failures++;
           throw req.signal?.reason instanceof GraphError ? req.signal.reason : classified.error;
         }
-        if (!recorded) this.counters.recordAttempt(route, 0);
+        if (!recorded) this.recordAttempt(route, 0, body);
         failure = classified.error;
         unsent = classified.unsent;
       }
@@ -267,15 +281,26 @@ export class GraphClient {
       }
       retries++;
       this.counters.retries++;
+      const scope = currentRequestScope();
+      if (scope) scope.graphRetries++;
       if (failure.retryAfter !== undefined || failure.status === 429) {
         // Everyone waits: the gate is checked before every attempt to this origin.
         this.gate.closeFor(origin, delay);
       } else if (delay > 0) {
         this.counters.backoffMs += delay;
         waitedMs += delay;
+        if (scope) scope.graphWaitMs += delay;
         await this.guard(this.sleep(delay, req.signal));
       }
     }
+  }
+
+  /** Counts an attempt here and on the request (WebDAV or other) it is made for. */
+  private recordAttempt(route: string, status: number, body: Uint8Array | string | undefined): void {
+    this.counters.recordAttempt(route, status);
+    if (body !== undefined) this.counters.bytesSent += typeof body === 'string' ? Buffer.byteLength(body) : body.byteLength;
+    const scope = currentRequestScope();
+    if (scope) scope.graphCalls++;
   }
 
   /** Turns an abort during a wait into our error type. */

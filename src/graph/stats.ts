@@ -19,6 +19,11 @@ export interface GraphStatsSnapshot {
   authRefreshes: number;
   /** Requests that failed after the policy gave up or did not retry. */
   failures: number;
+  /** Request body bytes sent (fragments, simple uploads, JSON), retries included. */
+  bytesSent: number;
+  /** Upload sessions started, and those not finished yet. */
+  uploadSessions: number;
+  uploadSessionsOpen: number;
 }
 
 export class GraphStats {
@@ -30,6 +35,9 @@ export class GraphStats {
   backoffMs = 0;
   authRefreshes = 0;
   failures = 0;
+  bytesSent = 0;
+  uploadSessions = 0;
+  uploadSessionsOpen = 0;
 
   recordAttempt(route: string, status: number): void {
     this.requests++;
@@ -51,6 +59,9 @@ export class GraphStats {
       backoffMs: this.backoffMs,
       authRefreshes: this.authRefreshes,
       failures: this.failures,
+      bytesSent: this.bytesSent,
+      uploadSessions: this.uploadSessions,
+      uploadSessionsOpen: this.uploadSessionsOpen,
     };
   }
 }

@@ -183,6 +183,7 @@ async function uploadViaSession(api: DriveApi, target: ItemRef, reader: ChunkRea
   const uploadUrl = session.uploadUrl;
   const hash = new QuickXorHash();
   let committed = false;
+  const finished = api.client.trackUploadSession();
   try {
     let offset = 0;
     let current = await reader.read(Math.min(options.fragmentSize, size), signal);
@@ -214,6 +215,8 @@ async function uploadViaSession(api: DriveApi, target: ItemRef, reader: ChunkRea
       await cancelSession(api, uploadUrl);
     }
     throw err;
+  } finally {
+    finished();
   }
 }
 

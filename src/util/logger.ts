@@ -4,7 +4,7 @@
  * so a token passed by mistake never reaches the log.
  */
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
-export type LogFields = Record<string, unknown>;
+export type LogFields = Record<string, unknown> & { [PRETTY_LINE]?: string };
 
 export interface Logger {
   debug(msg: string, fields?: LogFields): void;
@@ -17,6 +17,13 @@ export interface Logger {
 const ORDER: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
 const SECRET_KEY = /token|secret|password|authorization|cookie|assertion|code_verifier|^code$/i;
 const BEARER = /\b(Bearer|Basic)\s+[A-Za-z0-9._~+/=-]+/g;
+
+/**
+ * A field holding the whole line the pretty format prints instead of `msg` and the other fields
+ * (access lines read better as `PUT /a.txt 201 12 ms …` than as key=value pairs). A symbol key,
+ * so the JSON format never sees it and writes the fields as they are.
+ */
+export const PRETTY_LINE: unique symbol = Symbol('onedav.prettyLine');
 
 export interface LoggerOptions {
   level?: LogLevel;
@@ -33,6 +40,8 @@ export function createLogger(options: LoggerOptions = {}, bound: LogFields = {})
     const all = redact({ ...bound, ...fields });
     if (format === 'json') {
       write(`${JSON.stringify({ time: new Date().toISOString(), level, msg: scrub(msg), ...all })}\n`);
+    } else if (typeof fields?.[PRETTY_LINE] === 'string') {
+      write(`${new Date().toISOString()} ${level.toUpperCase().padEnd(5)} ${scrub(fields[PRETTY_LINE] as string)}\n`);
     } else {
       const extras = Object.entries(all)
         .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`)

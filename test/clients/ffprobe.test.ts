@@ -14,10 +14,10 @@ import { hasProgram, run, skipReason } from './tools.js';
  */
 function recordingLogger(lines: LogFields[]): Logger {
   const logger: Logger = {
-    debug: (msg, fields) => {
-      if (msg === 'WebDAV request' && fields) lines.push(fields);
+    debug() {},
+    info: (msg, fields) => {
+      if (msg === 'request' && fields) lines.push(fields);
     },
-    info() {},
     warn() {},
     error() {},
     child: () => logger,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createLogger } from '../../src/util/logger.js';
+import { createLogger, PRETTY_LINE } from '../../src/util/logger.js';
 
 describe('logger', () => {
   it('writes JSON lines with bound fields and drops lines below the level', () => {
@@ -19,5 +19,15 @@ describe('logger', () => {
     const text = lines.join('');
     for (const secret of ['eyJhbGciOi', 'M.R3_BAY', 'shh', 'dXNlcjpwYXNz']) expect(text).not.toContain(secret);
     expect(text).toContain('[redacted]');
+  });
+
+  it('prints a PRETTY_LINE instead of msg and fields in the pretty format; JSON ignores it', () => {
+    const lines: string[] = [];
+    const fields = { method: 'GET', status: 200, [PRETTY_LINE]: 'GET / 200 Bearer abc.def' };
+    createLogger({ format: 'pretty', write: (l) => lines.push(l) }).info('request', fields);
+    createLogger({ format: 'json', write: (l) => lines.push(l) }).info('request', fields);
+    expect(lines[0]).toMatch(/^\S+ INFO {2}GET \/ 200 Bearer \[redacted\]\n$/);
+    const { time: _t, ...json } = JSON.parse(lines[1]);
+    expect(json).toEqual({ level: 'info', msg: 'request', method: 'GET', status: 200 });
   });
 });

@@ -1,0 +1,65 @@
+import type { TokenRefresher } from '../auth/refresher.js';
+import type { DavMetrics } from '../dav/metrics.js';
+import type { MonitoringEndpoint } from '../dav/monitoring.js';
+import type { GraphDrive } from '../drive/graph-drive.js';
+import type { GraphClient } from '../graph/client.js';
+import { HealthChecker, type HealthOptions } from './health.js';
+import { renderMetrics } from './metrics.js';
+import type { AccountSource, MountSource } from './sources.js';
+
+export { HealthChecker, type HealthReport, type HealthOptions } from './health.js';
+export { renderMetrics } from './metrics.js';
+export type { AccountSource, MountSource } from './sources.js';
+
+export interface MonitoredMount {
+  prefix: string;
+  account: string;
+  drive: GraphDrive;
+  client: GraphClient;
+}
+
+export interface Monitoring {
+  health: HealthChecker;
+  /** For `startDavServer({ monitoring: { endpoints } })`: `healthz` and `metrics`. */
+  endpoints: Record<string, MonitoringEndpoint>;
+}
+
+/**
+ * Health and metrics over the running pieces: token refreshers, each mount's Graph client and
+ * cache, and the WebDAV server's counters (read lazily: the server starts after this is built).
+ */
+export function createMonitoring(input: {
+  accounts: ReadonlyMap<string, TokenRefresher>;
+  mounts: readonly MonitoredMount[];
+  dav: () => DavMetrics | undefined;
+  health?: HealthOptions;
+}): Monitoring {
+  const accounts: AccountSource[] = [...input.accounts].map(([name, refresher]) => ({
+    name,
+    health: () => refresher.health(),
+    get refreshCount() {
+      return refresher.refreshCount;
+    },
+  }));
+  const mounts: MountSource[] = input.mounts.map(({ prefix, account, drive, client }) => ({
+    prefix,
+    account,
+    graphStats: () => client.stats(),
+    cacheStats: () => drive.cacheStats(),
+    probe: async (signal) => {
+      await client.request({ method: 'GET', path: drive.api.base, query: { $select: 'id' }, route: 'GET /drive (health probe)', retry: 'none', signal });
+    },
+  }));
+  const health = new HealthChecker(accounts, mounts, input.health);
+  return {
+    health,
+    endpoints: {
+      healthz: () => health.response(),
+      metrics: async () => {
+        const dav = input.dav();
+        if (!dav) return { status: 503, contentType: 'text/plain; charset=utf-8', body: 'The server is still starting.\n' };
+        return renderMetrics({ dav, accounts, mounts, startedAt: performance.timeOrigin });
+      },
+    },
+  };
+}
