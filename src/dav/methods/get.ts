@@ -48,7 +48,8 @@ async function getFolder(ctx: DavRequest, target: DriveTarget): Promise<void> {
 function sendListing(ctx: DavRequest, url: string[], rows: ListingRow[]): void {
   const title = url.length === 0 ? '/' : `/${url.join('/')}/`;
   const parent = url.length > 0 ? hrefFor(url.slice(0, -1), true) : undefined;
-  send(ctx.res, 200, { 'Content-Type': 'text/html; charset=utf-8', 'Cache-Control': 'no-cache' }, renderListing(title, parent, rows));
+  const crumbs = [{ name: ctx.state.realm, href: '/' }, ...url.map((name, i) => ({ name, href: hrefFor(url.slice(0, i + 1), true) }))];
+  send(ctx.res, 200, { 'Content-Type': 'text/html; charset=utf-8', 'Cache-Control': 'no-cache' }, renderListing(title, parent, rows, crumbs));
 }
 
 async function getFile(ctx: DavRequest, target: DriveTarget, entry: DriveEntry): Promise<void> {
