@@ -1,11 +1,18 @@
+import type { FileHandle } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
+
+/** Where an upload session reads its fragments from: a request body or a spool file. */
+export interface FragmentSource {
+  readInto(target: Buffer, n?: number, signal?: AbortSignal): Promise<Buffer>;
+  atEnd(signal?: AbortSignal): Promise<boolean>;
+}
 
 /**
  * Pulls exact-size chunks from a Readable in paused mode, so the source is only read as fast as we
  * upload (backpressure reaches the client's TCP window). Never destroys the stream: the caller owns
  * it and may still need to answer on the same connection.
  */
-export class ChunkReader {
+export class ChunkReader implements FragmentSource {
   private leftover: Buffer | undefined;
   private ended = false;
   private failure: Error | undefined;
@@ -38,6 +45,25 @@ export class ChunkReader {
   /** Up to `n` bytes; fewer only at the end of the stream. */
   async read(n: number, signal?: AbortSignal): Promise<Buffer> {
     const parts: Buffer[] = [];
+    const have = await this.pull(n, signal, (chunk) => parts.push(chunk));
+    return parts.length === 1 ? parts[0] : Buffer.concat(parts, have);
+  }
+
+  /**
+   * Up to `n` bytes (default: its length) copied into `target`, which the caller reuses from one
+   * read to the next, so a long upload does not leave a trail of fragment-sized garbage; returns
+   * the filled part of `target`, shorter only at the end of the stream.
+   */
+  async readInto(target: Buffer, n = target.length, signal?: AbortSignal): Promise<Buffer> {
+    let offset = 0;
+    const have = await this.pull(Math.min(n, target.length), signal, (chunk) => {
+      offset += chunk.copy(target, offset);
+    });
+    return target.subarray(0, have);
+  }
+
+  /** Hands up to `n` bytes to `take`, chunk by chunk; returns how many. */
+  private async pull(n: number, signal: AbortSignal | undefined, take: (chunk: Buffer) => void): Promise<number> {
     let have = 0;
     while (have < n) {
       signal?.throwIfAborted();
@@ -58,11 +84,11 @@ export class ChunkReader {
         this.leftover = chunk.subarray(take);
         chunk = chunk.subarray(0, take);
       }
-      parts.push(chunk);
+      take(chunk);
       have += chunk.length;
     }
     this.consumed += have;
-    return parts.length === 1 ? parts[0] : Buffer.concat(parts, have);
+    return have;
   }
 
   /** True when the stream has no more bytes (peeks one chunk, kept for the next read). */
@@ -109,5 +135,35 @@ export class ChunkReader {
       };
       signal?.addEventListener('abort', onAbort, { once: true });
     });
+  }
+}
+
+/**
+ * A file of known size read front to back straight into the caller's buffers: no stream and no
+ * intermediate chunks, so uploading a spooled body leaves no garbage behind.
+ */
+export class FileChunks implements FragmentSource {
+  private position = 0;
+
+  constructor(
+    private readonly handle: FileHandle,
+    private readonly size: number,
+  ) {}
+
+  async readInto(target: Buffer, n = target.length, signal?: AbortSignal): Promise<Buffer> {
+    const want = Math.min(n, target.length, this.size - this.position);
+    let have = 0;
+    while (have < want) {
+      signal?.throwIfAborted();
+      const { bytesRead } = await this.handle.read(target, have, want - have, this.position);
+      if (bytesRead === 0) break;
+      have += bytesRead;
+      this.position += bytesRead;
+    }
+    return target.subarray(0, have);
+  }
+
+  async atEnd(): Promise<boolean> {
+    return this.position >= this.size;
   }
 }

@@ -1,10 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import { createReadStream } from 'node:fs';
 import { mkdir, open, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
-import { ChunkReader } from './chunk-reader.js';
+import { ChunkReader, FileChunks, type FragmentSource } from './chunk-reader.js';
 import type { ConflictBehavior, DriveApi, ItemRef } from './drive-api.js';
 import { ABORTED, GraphError } from './errors.js';
 import type { DriveItem } from './items.js';
@@ -105,13 +104,11 @@ async function uploadBody(api: DriveApi, target: ItemRef, reader: ChunkReader, o
     if (head.length <= simpleMax && !(options.mtime && head.length > 0)) return await simpleUploadChecked(api, target, head, options);
     const spool = await spoolToFile(head, reader, options.spoolDir ?? tmpdir(), options.signal);
     try {
-      const fileStream = createReadStream(spool.path, { highWaterMark: 1024 * 1024 });
-      const fileReader = new ChunkReader(fileStream);
+      const file = await open(spool.path, 'r');
       try {
-        return await uploadViaSession(api, target, fileReader, spool.size, { ...options, fragmentSize });
+        return await uploadViaSession(api, target, new FileChunks(file, spool.size), spool.size, { ...options, fragmentSize });
       } finally {
-        fileReader.release();
-        fileStream.destroy();
+        await file.close();
       }
     } finally {
       await rm(spool.path, { force: true });
@@ -150,8 +147,9 @@ async function spoolToFile(head: Buffer, reader: ChunkReader, dir: string, signa
   try {
     await handle.write(head);
     size += head.length;
+    const buffer = Buffer.allocUnsafe(1024 * 1024); // reused: each chunk is on disk before the next read
     for (;;) {
-      const chunk = await reader.read(1024 * 1024, signal);
+      const chunk = await reader.readInto(buffer, buffer.length, signal);
       if (chunk.length === 0) break;
       await handle.write(chunk);
       size += chunk.length;
@@ -170,13 +168,14 @@ interface SessionOptions extends UploadOptions {
 }
 
 /**
- * Streams `size` bytes from `reader` into a new upload session. At most two fragments are in memory
- * (the one being sent and the next being read). Fragments go to the pre-authenticated uploadUrl
- * without an Authorization header. A fragment that fails beyond the retry policy, or whose fate is
+ * Streams `size` bytes from `reader` into a new upload session. Two fragment buffers are allocated
+ * and reused in turn (the one being sent, the next being read), so memory stays flat however large
+ * the file, with no fragment-sized garbage piling up between collections. Fragments go to the
+ * pre-authenticated uploadUrl without an Authorization header. A fragment that fails beyond the retry policy, or whose fate is
  * unknown, makes us ask the session for `nextExpectedRanges` and resume from there. Any failure or
  * abort deletes the session, so the file at `path` keeps its previous content.
  */
-async function uploadViaSession(api: DriveApi, target: ItemRef, reader: ChunkReader, size: number, options: SessionOptions): Promise<DriveItem> {
+async function uploadViaSession(api: DriveApi, target: ItemRef, reader: FragmentSource, size: number, options: SessionOptions): Promise<DriveItem> {
   const { signal } = options;
   if (size === 0) throw sizeMismatch('An upload session cannot carry an empty file; use a simple upload.');
   const session = await api.createUploadSession(target, { mtime: options.mtime, ifMatch: options.ifMatch, conflictBehavior: conflictOf(options), signal });
@@ -186,7 +185,10 @@ async function uploadViaSession(api: DriveApi, target: ItemRef, reader: ChunkRea
   const finished = api.client.trackUploadSession();
   try {
     let offset = 0;
-    let current = await reader.read(Math.min(options.fragmentSize, size), signal);
+    const first = Math.min(options.fragmentSize, size);
+    const buffers = [Buffer.allocUnsafe(first), Buffer.allocUnsafe(size > first ? options.fragmentSize : 0)];
+    let turn = 0;
+    let current = await reader.readInto(buffers[turn], first, signal);
     let item: DriveItem | undefined;
     while (offset < size) {
       if (current.length === 0 || offset + current.length > size) throw sizeMismatch(`The body ended after ${offset + current.length} of the ${size} declared bytes; the upload was cancelled.`);
@@ -199,13 +201,16 @@ async function uploadViaSession(api: DriveApi, target: ItemRef, reader: ChunkRea
         // The last fragment commits the file: make sure the body really ends here first.
         if (!(await reader.atEnd(signal))) throw sizeMismatch(`The body is longer than the ${size} declared bytes; the upload was cancelled.`);
       } else {
-        next = reader.read(Math.min(options.fragmentSize, size - end), signal);
+        next = reader.readInto(buffers[1 - turn], Math.min(options.fragmentSize, size - end), signal);
         next.catch(() => undefined); // observed below; avoid an unhandled rejection meanwhile
       }
       if (last) committed = true; // from here the outcome may be a stored file
       item = await sendFragment(api, uploadUrl, current, offset, size, target, hash, signal);
       offset = end;
-      if (next) current = await next;
+      if (next) {
+        current = await next;
+        turn = 1 - turn;
+      }
     }
     if (!item) item = await api.getItem(target, { signal });
     await verifyHash(api, item, hash.digestBase64(), size);

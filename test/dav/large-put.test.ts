@@ -100,6 +100,7 @@ describe.skipIf(process.platform !== 'linux')(`a ${SIZE / MiB} MiB PUT through o
   ])('%s: server RSS grows < 64 MiB, the stored hash matches, fragments are 320 KiB multiples', async (label, knownLength) => {
     const path = `/large-${knownLength ? 'known' : 'chunked'}.bin`;
     const sessionsBefore = emulator.drive.uploadFragments().length;
+    await child.collectGarbage();
     const baseline = await child.rss();
     await child.resetPeakRss();
     const sampler = sampleRss(child);

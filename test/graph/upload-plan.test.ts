@@ -1,6 +1,9 @@
+import { mkdtemp, open, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { ChunkReader } from '../../src/graph/chunk-reader.js';
+import { ChunkReader, FileChunks } from '../../src/graph/chunk-reader.js';
 import { contentRange, FRAGMENT_UNIT, nextExpectedStart, planFragments, validateFragmentSize } from '../../src/graph/upload.js';
 
 describe('fragment planner', () => {
@@ -50,6 +53,18 @@ describe('chunk reader', () => {
     expect(reader.consumed).toBe(10);
   });
 
+  it('fills a caller-owned buffer, reusing it from one read to the next', async () => {
+    const source = Readable.from([Buffer.from('abc'), Buffer.from('defgh'), Buffer.from('ij')], { objectMode: false });
+    const reader = new ChunkReader(source);
+    const target = Buffer.alloc(4);
+    const first = await reader.readInto(target);
+    expect(first.toString()).toBe('abcd');
+    expect(first.buffer).toBe(target.buffer);
+    expect((await reader.readInto(target, 3)).toString()).toBe('efg');
+    expect((await reader.readInto(target)).toString()).toBe('hij');
+    expect((await reader.readInto(target)).length).toBe(0);
+  });
+
   it('surfaces stream errors', async () => {
     const source = new Readable({ read() {} });
     const reader = new ChunkReader(source);
@@ -57,5 +72,29 @@ describe('chunk reader', () => {
     source.push(Buffer.from('abc'));
     source.destroy(new Error('client went away'));
     await expect(pending).rejects.toThrow('client went away');
+  });
+});
+
+describe('file chunks', () => {
+  it('reads a file straight into the given buffers and knows its end', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'onedav-file-chunks-'));
+    try {
+      await writeFile(join(dir, 'f'), 'abcdefghij');
+      const handle = await open(join(dir, 'f'), 'r');
+      try {
+        const chunks = new FileChunks(handle, 10);
+        const target = Buffer.alloc(4);
+        expect((await chunks.readInto(target)).toString()).toBe('abcd');
+        expect(await chunks.atEnd()).toBe(false);
+        expect((await chunks.readInto(target)).toString()).toBe('efgh');
+        expect((await chunks.readInto(target, 4)).toString()).toBe('ij');
+        expect(await chunks.atEnd()).toBe(true);
+        expect((await chunks.readInto(target)).length).toBe(0);
+      } finally {
+        await handle.close();
+      }
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -22,6 +22,10 @@ export interface OneDavChild {
   peakRss(): Promise<number>;
   /** Starts VmHWM again from the current RSS. */
   resetPeakRss(): Promise<void>;
+  /** Runs a full garbage collection in the child (for a baseline that holds no old garbage). */
+  collectGarbage(): Promise<void>;
+  /** `process.memoryUsage()` inside the child (heap, external and ArrayBuffer bytes besides RSS). */
+  memory(): Promise<NodeJS.MemoryUsage>;
   stop(): Promise<void>;
 }
 
@@ -44,7 +48,7 @@ export async function startOneDavChild(emulator: RunningEmulator, dataDir: strin
       accountType: 'organizational',
     }),
   );
-  const child = fork(CHILD, [], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const child = fork(CHILD, [], { execArgv: ['--import', 'tsx', '--expose-gc'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   const url = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error('the onedav child did not start within 60 s')), 60_000);
     child.once('exit', (code) => reject(new Error(`the onedav child exited early (code ${code})`)));
@@ -67,6 +71,19 @@ export async function startOneDavChild(emulator: RunningEmulator, dataDir: strin
   });
   child.removeAllListeners('exit');
   const pid = child.pid!;
+  let nextId = 1;
+  const ask = (op: string): Promise<Record<string, unknown>> => {
+    const id = nextId++;
+    return new Promise((resolve) => {
+      const onMessage = (msg: Record<string, unknown>) => {
+        if (msg.id !== id) return;
+        child.off('message', onMessage);
+        resolve(msg);
+      };
+      child.on('message', onMessage);
+      child.send({ op, id });
+    });
+  };
   return {
     url,
     pid,
@@ -74,6 +91,10 @@ export async function startOneDavChild(emulator: RunningEmulator, dataDir: strin
     rss: async () => statusBytes(pid, 'VmRSS'),
     peakRss: async () => statusBytes(pid, 'VmHWM'),
     resetPeakRss: () => writeFile(`/proc/${pid}/clear_refs`, '5'),
+    collectGarbage: async () => {
+      await ask('gc');
+    },
+    memory: async () => (await ask('memory')).memory as NodeJS.MemoryUsage,
     stop: () => stopChild(child),
   };
 }
