@@ -44,6 +44,15 @@ export async function preflight(config: Config, options: { insecureDev?: boolean
   if (config.anonymous.enabled && !LOOPBACK.test(config.server.host)) {
     warnings.push(`anonymous access is on and server.host is ${config.server.host}: anyone who can reach this port can ${config.anonymous.readOnly ? 'read' : 'read and change'} the drive`);
   }
+  if (config.server.monitoring === 'open' && !LOOPBACK.test(config.server.host)) {
+    warnings.push(
+      `server.monitoring is "open" and server.host is ${config.server.host}: anyone who can reach this port can read /.well-known/onedav/healthz and /metrics ` +
+        '(account names, mount paths, traffic counts; never tokens). Set server.monitoring to "users" to ask for a WebDAV user\'s password.',
+    );
+  }
+  if (config.server.monitoring === 'users' && config.users.length === 0) {
+    warnings.push('server.monitoring is "users" but no users are configured: /.well-known/onedav/healthz and /metrics will refuse everyone');
+  }
   if (config.users.length === 0 && !config.anonymous.enabled) {
     problems.push('no users are configured and anonymous access is off: add a user (see "onedav hash-password") or enable anonymous');
   }
