@@ -21,6 +21,9 @@ export class OAuthError extends Error {
 
 /** The request never got a usable answer (reset, timeout, 5xx, 429): worth trying again. */
 export class TransientAuthError extends Error {
+  /** Marks the failure as one that may pass by itself (see TokenSource). */
+  readonly transient = true;
+
   constructor(
     message: string,
     readonly status?: number,

@@ -221,7 +221,7 @@ export class GraphClient {
       let recorded = false;
       try {
         if (auth) {
-          token = refreshed && token ? token : await this.tokens.getAccessToken();
+          token = refreshed && token ? token : await this.tokens.getAccessToken().catch((err: unknown) => Promise.reject(tokenFailure(err)));
           headers.authorization = `Bearer ${token}`;
         } else {
           delete headers.authorization;
@@ -266,7 +266,7 @@ export class GraphClient {
       if (failure.status === 401 && auth && !refreshed && token) {
         refreshed = true;
         this.counters.authRefreshes++;
-        token = await this.tokens.refreshAfterRejection(token);
+        token = await this.tokens.refreshAfterRejection(token).catch((err: unknown) => Promise.reject(tokenFailure(err)));
         continue;
       }
       const attemptsLeft = retries + 1 < this.retry.maxAttempts;
@@ -362,4 +362,18 @@ class Semaphore {
       this.available++;
     }
   }
+}
+
+/**
+ * A token that cannot be had is not a network failure: a sign-in that needs a person becomes a 401
+ * `signInRequired` (the WebDAV layer tells clients the operator must sign in), a passing outage of
+ * the identity service a 503 `tokenUnavailable`. Neither is retried here: the refresher already did.
+ */
+function tokenFailure(err: unknown): GraphError {
+  const message = err instanceof Error ? err.message : String(err);
+  if ((err as { transient?: boolean })?.transient === true) {
+    const retryAfter = (err as { retryAfterSec?: number }).retryAfterSec;
+    return new GraphError(503, 'tokenUnavailable', message, retryAfter);
+  }
+  return new GraphError(401, 'signInRequired', message);
 }

@@ -144,6 +144,10 @@ describe('health and metrics endpoints', () => {
     expect(body.mounts['/'].graph).toMatchObject({ checked: false });
     const m = parsePrometheus(await (await fetch(`${url}/.well-known/onedav/metrics`)).text());
     expect(m.value('onedav_token_state', { account: 'adele', state: 'unhealthy' })).toBe(1);
+    // WebDAV clients are told the operator must sign in again, not that OneDrive is unreachable.
+    const write = await fetch(`${url}/after-revocation.txt`, { method: 'PUT', body: 'x' });
+    expect(write.status).toBe(503);
+    expect(await write.text()).toContain('onedav login');
     // No token ever reaches the health page or the log.
     const saved = JSON.stringify(body) + log.lines.join('');
     expect(saved).not.toMatch(/eyJ[A-Za-z0-9_-]{10,}\./);
