@@ -1,6 +1,7 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { Clock } from '../util/clock.js';
+import { LoginThrottle, type LoginThrottleOptions } from './login-throttle.js';
 import { hashPassword, parsePasswordHash, verifyPassword } from './passwords.js';
 import { parseConfiguredRoot } from './paths.js';
 
@@ -26,7 +27,11 @@ export interface AnonymousAccess {
   readOnly: boolean;
 }
 
-export type AuthResult = { ok: true; principal: Principal } | { ok: false; reason: 'missing' | 'invalid' | 'malformed' };
+export type AuthResult =
+  | { ok: true; principal: Principal }
+  | { ok: false; reason: 'missing' | 'invalid' | 'malformed' }
+  /** Too many failed logins from this address lately (see LoginThrottle). */
+  | { ok: false; reason: 'throttled'; retryAfterSeconds: number };
 
 const CACHE_TTL_MS = 10 * 60 * 1000;
 
@@ -35,19 +40,23 @@ const CACHE_TTL_MS = 10 * 60 * 1000;
  * WebDAV clients send credentials with every request, so a successful check is remembered for a
  * while as an HMAC of the credentials under a per-process random key (never the password itself);
  * the remembered value is compared in constant time. Unknown users cost the same scrypt work as
- * known ones, so timing does not reveal which names exist.
+ * known ones, so timing does not reveal which names exist. Failed logins are counted per client
+ * address (LoginThrottle): guessing is cut off with 429 after a few tries a minute.
  */
 export class BasicAuthenticator {
   private readonly users = new Map<string, DavUser & { rootSegments: string[] }>();
   private readonly cacheKey = randomBytes(32);
   private readonly verified = new Map<string, { mac: Buffer; until: number }>();
   private dummyHash: Promise<string> | undefined;
+  private readonly throttle: LoginThrottle;
 
   constructor(
     users: readonly DavUser[],
     private readonly anonymousAccess: AnonymousAccess,
     private readonly clock: Clock,
+    throttle: LoginThrottleOptions = {},
   ) {
+    this.throttle = new LoginThrottle(clock, throttle);
     for (const user of users) {
       parsePasswordHash(user.password);
       this.users.set(user.name, { ...user, rootSegments: parseConfiguredRoot(user.root ?? '/') });
@@ -68,6 +77,15 @@ export class BasicAuthenticator {
       if (this.anonymousAccess.enabled) return { ok: true, principal: { name: 'anonymous', anonymous: true, root: [], readOnly: this.anonymousAccess.readOnly } };
       return { ok: false, reason: 'missing' };
     }
+    const address = req.socket.remoteAddress ?? 'unknown';
+    const wait = this.throttle.retryAfterSeconds(address);
+    if (wait > 0) return { ok: false, reason: 'throttled', retryAfterSeconds: wait };
+    const result = await this.check(header);
+    if (!result.ok) this.throttle.recordFailure(address);
+    return result;
+  }
+
+  private async check(header: string): Promise<AuthResult> {
     const match = /^Basic\s+([A-Za-z0-9+/=_-]+)\s*$/i.exec(header);
     if (!match) return { ok: false, reason: 'malformed' };
     const decoded = Buffer.from(match[1], 'base64').toString('utf8');

@@ -15,6 +15,7 @@ import { readFile } from 'node:fs/promises';
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { join } from 'node:path';
 import { systemClock, type Clock } from '../util/clock.js';
 import { silentLogger, type Logger } from '../util/logger.js';
@@ -24,6 +25,7 @@ import { header, QuotaCache, send, sendDavError, type DavRequest, type DavServer
 import { DeadPropertyStore } from './dead-properties.js';
 import { DavError, toDavError, type Operation } from './errors.js';
 import { LockStore } from './locks.js';
+import type { LoginThrottleOptions } from './login-throttle.js';
 import { copyOrMove } from './methods/copy-move.js';
 import { del } from './methods/delete.js';
 import { get } from './methods/get.js';
@@ -63,6 +65,10 @@ export interface DavServerOptions {
   uploadProgressIntervalMs?: number;
   /** One info line per request (default true); off, requests are logged at debug level. */
   accessLog?: boolean;
+  /** Failed Basic logins allowed per client address and minute before 429 (see login-throttle.ts). */
+  loginThrottle?: LoginThrottleOptions;
+  /** How long slow or silent clients may hold a connection (see DEFAULT_TIMEOUTS). */
+  timeouts?: Partial<DavTimeouts>;
   logger?: Logger;
   clock?: Clock;
 }
@@ -75,6 +81,23 @@ export interface RunningDavServer {
   metrics: DavMetrics;
   close(): Promise<void>;
 }
+
+/**
+ * Bounds on slow clients (slowloris): the request line and headers must arrive within `headersMs`
+ * (Node checks every `checkIntervalMs`); a request body may pause at most `bodyIdleMs` while the
+ * server waits for it (an upload session is cancelled with it). A body that pauses because onedav
+ * reads slowly (Graph throttling, backpressure) is not idle: its bytes are waiting in our buffer.
+ * There is no bound on a whole request: a large upload takes as long as it takes.
+ */
+export interface DavTimeouts {
+  headersMs: number;
+  bodyIdleMs: number;
+  checkIntervalMs: number;
+  /** Idle keep-alive connections between requests. */
+  keepAliveMs: number;
+}
+
+export const DEFAULT_TIMEOUTS: DavTimeouts = { headersMs: 30_000, bodyIdleMs: 60_000, checkIntervalMs: 5_000, keepAliveMs: 5_000 };
 
 type Handler = (ctx: DavRequest) => Promise<void>;
 
@@ -103,7 +126,8 @@ export async function startDavServer(options: DavServerOptions): Promise<Running
   const clock = options.clock ?? systemClock;
   const storeDir = options.dataDir ? join(options.dataDir, 'dav') : undefined;
   const anonymous: AnonymousAccess = { enabled: options.anonymous?.enabled ?? false, readOnly: options.anonymous?.readOnly ?? true };
-  const auth = new BasicAuthenticator(options.users ?? [], anonymous, clock);
+  const auth = new BasicAuthenticator(options.users ?? [], anonymous, clock, options.loginThrottle);
+  const timeouts: DavTimeouts = { ...DEFAULT_TIMEOUTS, ...options.timeouts };
   if (!auth.hasUsers && !anonymous.enabled) logger.warn('no WebDAV users are configured and anonymous access is off: every request will be refused');
   const state: DavServerState = {
     mounts: new MountTable(options.mounts),
@@ -123,6 +147,7 @@ export async function startDavServer(options: DavServerOptions): Promise<Running
   const monitoring = options.monitoring;
   const serveDav = (req: IncomingMessage, res: ServerResponse) => {
     const scope = newRequestScope();
+    watchBodyIdle(req, res, timeouts.bodyIdleMs);
     return runInRequestScope(scope, () => handle(state, req, res, accounting, scope, countTraffic(req, res)));
   };
   const onRequest = (req: IncomingMessage, res: ServerResponse) => {
@@ -135,18 +160,21 @@ export async function startDavServer(options: DavServerOptions): Promise<Running
     });
   };
   let server: Server;
+  const limits = { requestTimeout: 0, headersTimeout: timeouts.headersMs, connectionsCheckingInterval: timeouts.checkIntervalMs, keepAliveTimeout: timeouts.keepAliveMs };
   if (options.tls) {
     const [cert, key] = await Promise.all([readFile(options.tls.cert), readFile(options.tls.key)]);
-    server = createHttpsServer({ cert, key }, onRequest);
+    server = createHttpsServer({ cert, key, ...limits }, onRequest);
   } else {
-    server = createHttpServer(onRequest);
+    server = createHttpServer(limits, onRequest);
   }
   // With a listener, Node leaves `100 Continue` to us: handlers send it only once they accept the
   // request, so a refused upload (401, 409, 412, 423…) never makes the client send its body.
   server.on('checkContinue', onRequest);
-  server.requestTimeout = 0; // uploads of large files take as long as they take
-  server.headersTimeout = 60_000;
-  server.keepAliveTimeout = 5_000;
+  // Without a listener Node silently drops CONNECT; say that this is no proxy.
+  server.on('connect', (_req: IncomingMessage, socket: Duplex) => {
+    socket.on('error', () => {});
+    socket.end(`HTTP/1.1 405 Method Not Allowed\r\nAllow: ${ALLOWED_METHODS}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n`);
+  });
 
   const host = options.host ?? '127.0.0.1';
   await new Promise<void>((resolve, reject) => {
@@ -198,6 +226,11 @@ async function handle(state: DavServerState, req: IncomingMessage, res: ServerRe
     if (method === 'OPTIONS' && req.url === '*') return send(res, 200, { Allow: ALLOWED_METHODS });
     const path = parseRequestTarget(req.url ?? '/');
     const auth = await state.auth.authenticate(req);
+    if (!auth.ok && auth.reason === 'throttled') {
+      throw new DavError(429, `Too many failed logins from your address; try again in ${auth.retryAfterSeconds} seconds.`, {
+        headers: { 'Retry-After': String(auth.retryAfterSeconds) },
+      });
+    }
     if (!auth.ok) {
       throw new DavError(401, auth.reason === 'missing' ? 'Authentication required.' : 'Wrong user name or password.', {
         headers: { 'WWW-Authenticate': basicChallenge(state.realm) },
@@ -268,6 +301,42 @@ function resolveTarget(state: DavServerState, method: string, segments: string[]
 }
 
 const CREATING = new Set(['PUT', 'MKCOL', 'LOCK']);
+
+/**
+ * Drops the connection when a request body stops arriving for `idleMs` while we wait for it. A
+ * pause with bytes still unread in our buffer is ours (backpressure while Graph is slow), not the
+ * client's, and does not count. Polled, so the socket's own timers (keep-alive) stay Node's.
+ */
+function watchBodyIdle(req: IncomingMessage, res: ServerResponse, idleMs: number): void {
+  if (req.complete || idleMs <= 0) return;
+  if (/100-continue/i.test(String(req.headers.expect ?? ''))) {
+    // The client sends nothing until we say "100 Continue" (after our checks, which may take long).
+    const writeContinue = res.writeContinue;
+    res.writeContinue = function (this: ServerResponse, ...args: Parameters<ServerResponse['writeContinue']>) {
+      res.writeContinue = writeContinue;
+      watchBodyIdle(req, res, idleMs);
+      return writeContinue.apply(this, args);
+    };
+    return;
+  }
+  const socket = req.socket;
+  let seen = socket.bytesRead;
+  let lastProgress = Date.now();
+  const timer = setInterval(() => {
+    if (req.complete || socket.destroyed) return stop();
+    if (socket.bytesRead !== seen || req.readableLength > 0) {
+      seen = socket.bytesRead;
+      lastProgress = Date.now();
+    } else if (Date.now() - lastProgress >= idleMs) {
+      stop();
+      socket.destroy();
+    }
+  }, Math.max(10, Math.min(1_000, Math.floor(idleMs / 4))));
+  timer.unref();
+  const stop = () => clearInterval(timer);
+  req.once('end', stop);
+  res.once('close', stop);
+}
 
 /**
  * After answering early (before reading the body), swallow what the client still sends for a

@@ -131,6 +131,8 @@ function destinationOf(ctx: DavRequest): DriveTarget {
   const value = header(ctx.req, 'destination');
   if (!value) throw new DavError(400, 'COPY and MOVE need a Destination header.');
   const hostMatch = /^[a-z][a-z0-9+.-]*:\/\/([^/]+)/i.exec(value);
+  if (!hostMatch && /^[a-z][a-z0-9+.-]*:/i.test(value)) throw new DavError(400, 'The Destination header is not a URL with a host, nor a path starting with "/".');
+  if (hostMatch && !/^https?:/i.test(value)) throw new DavError(502, 'The destination is on another server.');
   if (hostMatch) {
     const host = header(ctx.req, 'host');
     if (host && sameServer(hostMatch[1], host) === false) {

@@ -47,15 +47,21 @@ export async function put(ctx: DavRequest): Promise<void> {
   send(ctx.res, entry ? 204 : 201, headers);
 }
 
+/** OneDrive's largest file (250 GB): a longer declared body is refused before any Graph call. */
+export const MAX_FILE_SIZE = 250 * 1024 ** 3;
+
 function declaredSize(ctx: DavRequest): number | undefined {
   const length = header(ctx.req, 'content-length');
+  let size: number | undefined;
   if (length !== undefined) {
     if (!/^\d+$/.test(length.trim())) throw new DavError(400, 'Content-Length is not a number.');
-    return Number(length);
+    size = Number(length);
+  } else {
+    const expected = header(ctx.req, 'x-expected-entity-length');
+    if (expected !== undefined && /^\d+$/.test(expected.trim())) size = Number(expected);
   }
-  const expected = header(ctx.req, 'x-expected-entity-length');
-  if (expected !== undefined && /^\d+$/.test(expected.trim())) return Number(expected);
-  return undefined;
+  if (size !== undefined && size > MAX_FILE_SIZE) throw new DavError(413, `The body is ${size} bytes; OneDrive stores files up to 250 GB.`);
+  return size;
 }
 
 function clientMtime(ctx: DavRequest): Date | undefined {
