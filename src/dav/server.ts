@@ -61,10 +61,6 @@ export interface DavServerOptions {
   dataDir?: string;
   /** `/.well-known/onedav/{healthz,metrics}` (see monitoring.ts); none when absent. */
   monitoring?: MonitoringOptions;
-  /** How often a long upload logs its progress (default 5 s). */
-  uploadProgressIntervalMs?: number;
-  /** One info line per request (default true); off, requests are logged at debug level. */
-  accessLog?: boolean;
   /** Failed Basic logins allowed per client address and minute before 429 (see login-throttle.ts). */
   loginThrottle?: LoginThrottleOptions;
   /** How long slow or silent clients may hold a connection (see DEFAULT_TIMEOUTS). */
@@ -143,12 +139,11 @@ export async function startDavServer(options: DavServerOptions): Promise<Running
   };
 
   const metrics = new DavMetrics();
-  const accounting: Accounting = { metrics, accessLog: options.accessLog ?? true, progressIntervalMs: options.uploadProgressIntervalMs };
   const monitoring = options.monitoring;
   const serveDav = (req: IncomingMessage, res: ServerResponse) => {
     const scope = newRequestScope();
     watchBodyIdle(req, res, timeouts.bodyIdleMs);
-    return runInRequestScope(scope, () => handle(state, req, res, accounting, scope, countTraffic(req, res)));
+    return runInRequestScope(scope, () => handle(state, req, res, metrics, scope, countTraffic(req, res)));
   };
   const onRequest = (req: IncomingMessage, res: ServerResponse) => {
     const endpoint = monitoring ? monitoringTarget(req.url) : undefined;
@@ -204,16 +199,10 @@ export async function startDavServer(options: DavServerOptions): Promise<Running
   };
 }
 
-interface Accounting {
-  metrics: DavMetrics;
-  accessLog: boolean;
-  progressIntervalMs?: number;
-}
-
-async function handle(state: DavServerState, req: IncomingMessage, res: ServerResponse, accounting: Accounting, scope: RequestScope, traffic: Traffic): Promise<void> {
+async function handle(state: DavServerState, req: IncomingMessage, res: ServerResponse, metrics: DavMetrics, scope: RequestScope, traffic: Traffic): Promise<void> {
   const started = state.clock.now();
   const method = (req.method ?? 'GET').toUpperCase();
-  accounting.metrics.started(method);
+  metrics.started(method);
   const aborter = new AbortController();
   res.on('close', () => {
     if (!res.writableFinished) aborter.abort();
@@ -237,7 +226,7 @@ async function handle(state: DavServerState, req: IncomingMessage, res: ServerRe
       });
     }
     user = auth.principal.name;
-    if (method === 'PUT') watchUpload(state, accounting, req, traffic, user);
+    if (method === 'PUT') watchUpload(state, req, traffic, user);
     const handler = HANDLERS[method];
     if (!handler) {
       if (KNOWN_UNSUPPORTED.has(method)) throw new DavError(405, `${method} is not supported here.`, { headers: { Allow: ALLOWED_METHODS } });
@@ -263,7 +252,7 @@ async function handle(state: DavServerState, req: IncomingMessage, res: ServerRe
   } finally {
     const ms = state.clock.now() - started;
     const status = aborter.signal.aborted && !res.writableFinished ? 499 : res.statusCode;
-    accounting.metrics.finished(method, status, ms / 1000, traffic.bytesIn(), traffic.bytesOut());
+    metrics.finished(method, status, ms / 1000, traffic.bytesIn(), traffic.bytesOut());
     const record = {
       method,
       path: loggablePath(req.url),
@@ -275,16 +264,15 @@ async function handle(state: DavServerState, req: IncomingMessage, res: ServerRe
       graph: scope,
       destination: method === 'COPY' || method === 'MOVE' ? loggableDestination(header(req, 'destination')) : undefined,
     };
-    if (accounting.accessLog) logRequest(state.logger, record);
-    else state.logger.debug('request', { ...record, graph: undefined, graphCalls: scope.graphCalls });
+    logRequest(state.logger, record);
   }
 }
 
 /** Logs the progress of an upload that takes a while (see UploadProgress). */
-function watchUpload(state: DavServerState, accounting: Accounting, req: IncomingMessage, traffic: Traffic, user: string): void {
+function watchUpload(state: DavServerState, req: IncomingMessage, traffic: Traffic, user: string): void {
   const declared = header(req, 'content-length') ?? header(req, 'x-expected-entity-length');
   const total = declared !== undefined && /^\d+$/.test(declared.trim()) ? Number(declared) : undefined;
-  const progress = new UploadProgress({ logger: state.logger, clock: state.clock, path: loggablePath(req.url), user, total, intervalMs: accounting.progressIntervalMs });
+  const progress = new UploadProgress({ logger: state.logger, clock: state.clock, path: loggablePath(req.url), user, total });
   traffic.onBodyBytes((bytes) => progress.update(bytes));
 }
 
