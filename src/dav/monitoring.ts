@@ -43,6 +43,9 @@ export async function serveMonitoring(state: DavServerState, options: Monitoring
   if (method !== 'GET' && method !== 'HEAD') return send(res, 405, { ...noStore, Allow: 'GET, HEAD' }, `${method} is not supported here; use GET.\n`);
   if (options.access === 'users') {
     const auth = await state.auth.authenticate(req);
+    if (!auth.ok && auth.reason === 'throttled') {
+      return send(res, 429, { ...noStore, 'Retry-After': String(auth.retryAfterSeconds) }, `Too many failed logins from your address; try again in ${auth.retryAfterSeconds} seconds.\n`);
+    }
     if (!auth.ok || auth.principal.anonymous) {
       return send(res, 401, { ...noStore, 'WWW-Authenticate': basicChallenge(state.realm) }, 'The monitoring endpoints need a WebDAV user name and password (server.monitoring is "users").\n');
     }

@@ -12,7 +12,7 @@ describe('monitoring endpoints in the WebDAV server', () => {
     let stack: DavStack;
     beforeAll(async () => {
       const users = [{ name: 'ops', password: await hashPassword('ops-pw', { N: 1 << 12, r: 8, p: 1 }) }];
-      stack = await startDavStack({ dav: { users, anonymous: { enabled: true, readOnly: true }, monitoring: { access: 'users', endpoints } } });
+      stack = await startDavStack({ dav: { users, anonymous: { enabled: true, readOnly: true }, monitoring: { access: 'users', endpoints }, loginThrottle: { failures: 3 } } });
     });
     afterAll(() => stack.close());
 
@@ -30,6 +30,16 @@ describe('monitoring endpoints in the WebDAV server', () => {
       expect(await head.text()).toBe('');
       // Anonymous WebDAV itself still works.
       expect((await dav(stack, 'PROPFIND', '/', { headers: { Depth: '0' } })).status).toBe(207);
+    });
+
+    it('counts wrong passwords here like anywhere else: guessing is cut off with 429', async () => {
+      const statuses: number[] = [];
+      for (let i = 0; i < 4; i++) statuses.push((await dav(stack, 'GET', '/.well-known/onedav/metrics', { headers: { Authorization: basic('ops', `guess ${i}`) } })).status);
+      expect(statuses.slice(0, 2)).toEqual([401, 401]); // one failure was spent in the test above
+      expect(statuses.slice(2)).toEqual([429, 429]);
+      const refused = await dav(stack, 'GET', '/.well-known/onedav/healthz', { headers: { Authorization: basic('ops', 'ops-pw') } });
+      expect(refused.status).toBe(429);
+      expect(Number(refused.headers.get('retry-after'))).toBeGreaterThan(0);
     });
   });
 
