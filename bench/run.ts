@@ -16,7 +16,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
-import { cpus, platform, release, totalmem } from 'node:os';
+import { cpus, loadavg, platform, release, totalmem } from 'node:os';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { GiB, MiB } from './lib/http.js';
@@ -97,9 +97,12 @@ let failed = false;
 for (const n of [1, 2, 3, 4]) {
   if (!tables.has(n)) continue;
   const t0 = performance.now();
+  const loadBefore = loadavg()[0];
   try {
     printTable(await runners[n]());
-    out(`  (table ${n} took ${((performance.now() - t0) / 1000).toFixed(1)} s)`);
+    const loadAfter = loadavg()[0];
+    const busy = Math.max(loadBefore, loadAfter) > cpus().length ? ' — the machine was busy with other work: timings are pessimistic' : '';
+    out(`  (table ${n} took ${((performance.now() - t0) / 1000).toFixed(1)} s; load average ${loadBefore.toFixed(1)} → ${loadAfter.toFixed(1)} on ${cpus().length} cores${busy})`);
   } catch (err) {
     failed = true;
     out('');

@@ -17,6 +17,8 @@ export interface OneDavStartOptions {
   config?: Record<string, unknown>;
   /** Write a V8 CPU profile of the server into this folder when it stops. */
   cpuProfileDir?: string;
+  /** Run the onedav of another checkout (its `bin/onedav.js`), e.g. to compare before and after a change. */
+  repo?: string;
 }
 
 /**
@@ -69,8 +71,9 @@ export class OneDavProcess {
     await writeFile(configPath, JSON.stringify(config, null, 2));
 
     const nodeFlags = options.cpuProfileDir ? ['--cpu-prof', `--cpu-prof-dir=${options.cpuProfileDir}`] : [];
-    const child = spawn(process.execPath, [...nodeFlags, join(REPO, 'bin/onedav.js'), 'serve', '--config', configPath, '--port', '0'], {
-      cwd: REPO,
+    const repo = options.repo ?? REPO;
+    const child = spawn(process.execPath, [...nodeFlags, join(repo, 'bin/onedav.js'), 'serve', '--config', configPath, '--port', '0'], {
+      cwd: repo,
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stderr = '';

@@ -1,5 +1,10 @@
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { now } from './report.js';
+
+/** Whether the rclone binary is on PATH (Debian: apt-get install rclone). */
+export function hasRclone(): boolean {
+  return spawnSync('rclone', ['version'], { stdio: 'ignore' }).status === 0;
+}
 
 export interface RcloneRun {
   ms: number;

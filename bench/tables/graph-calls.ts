@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { countResponses, expectStatus, MiB, patternStream, propfind, send } from '../lib/http.js';
 import { ms, verdict, type Table } from '../lib/report.js';
-import { rclone } from '../lib/rclone.js';
+import { hasRclone, rclone } from '../lib/rclone.js';
 import { BenchStack, describeRoutes, type CallCount } from '../lib/stack.js';
 
 /** Graph's largest `$top` for children: one listing call returns up to this many items. */
@@ -48,7 +48,8 @@ export async function graphCallsTable(options: GraphCallsOptions): Promise<Table
     await seed(stack, options);
     await singleOperations(stack, options, rows);
     await browseSession(stack, options, rows);
-    await rcloneSession(stack, options, rows);
+    if (hasRclone()) await rcloneSession(stack, options, rows);
+    else rows.push({ op: 'rclone sync sessions: skipped, rclone is not installed (apt-get install rclone)', calls: { graph: 0, downloads: 0, identity: 0, byRoute: {} } });
   } finally {
     await stack.stop();
   }

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { countResponses, expectStatus, propfind } from '../lib/http.js';
 import { median, ms, now, percentile, ratio, verdict, type Table } from '../lib/report.js';
-import { rcloneServe } from '../lib/rclone.js';
+import { hasRclone, rcloneServe } from '../lib/rclone.js';
 import { BenchStack, describeRoutes } from '../lib/stack.js';
 import { PAGE } from './graph-calls.js';
 
@@ -24,6 +24,7 @@ const ALLPROP = '<?xml version="1.0" encoding="utf-8"?><D:propfind xmlns:D="DAV:
  */
 export async function largeListingTable(options: LargeListingOptions): Promise<Table> {
   const { items } = options;
+  if (!hasRclone()) throw new Error('table 4 compares with `rclone serve webdav`: install rclone (apt-get install rclone)');
   const local = await mkdtemp(join(tmpdir(), 'onedav-bench-listing-'));
   const stack = await BenchStack.start({ cpuProfileDir: options.cpuProfileDir });
   const rclone = { server: undefined as Awaited<ReturnType<typeof rcloneServe>> | undefined };
@@ -72,8 +73,16 @@ export async function largeListingTable(options: LargeListingOptions): Promise<T
     ]);
 
     for (const { what, body } of bodies) {
-      const dav = await warmTimes(stack.url, '/t4/big/', body, items, options.samples);
-      const rc = await warmTimes(rclone.server.url, '/', body, items, options.samples);
+      // Interleaved (onedav, rclone, onedav, …) so that other load on the machine weighs on both alike.
+      const [dav, rc] = await interleavedTimes(
+        [
+          { base: stack.url, path: '/t4/big/' },
+          { base: rclone.server.url, path: '/' },
+        ],
+        body,
+        items,
+        options.samples,
+      );
       const r = median(dav) / median(rc);
       rows.push([`onedav, warm, ${what}`, ms(median(dav)), ms(percentile([...dav].sort((a, b) => a - b), 90)), `${ratio(r)} of rclone`, verdict(r <= 1.0), '0 expected']);
       rows.push([`rclone serve webdav (local disk), ${what}`, ms(median(rc)), ms(percentile([...rc].sort((a, b) => a - b), 90)), '', '', '—']);
@@ -86,7 +95,7 @@ export async function largeListingTable(options: LargeListingOptions): Promise<T
       columns: ['server', 'median', 'p90', 'ratio (target ≤ 1.00×)', 'verdict', 'Graph calls'],
       rows,
       notes: [
-        `Warm: ${options.samples} timed listings per server after 2 untimed ones; time = request sent → last byte of the 207 read.`,
+        `Warm: ${options.samples} timed listings per server, taken in turns with rclone's, after 2 untimed rounds; time = request sent → last byte of the 207 read.`,
         `rclone serves the same ${items} files (names, sizes, mtimes) from a local folder (--dir-cache-time default 5 m, so its listing is cached in memory too).`,
         `Cold: ${options.coldSamples} fresh onedav process(es), each warmed on a 1,000-item folder first (sign-in, JIT); the folder itself was never seen, so its own stat costs a call besides the ${pages} listing page(s).`,
       ],
@@ -107,10 +116,14 @@ async function timedListing(base: string, path: string, body: string | undefined
   return elapsed;
 }
 
-async function warmTimes(base: string, path: string, body: string | undefined, items: number, samples: number): Promise<number[]> {
-  await timedListing(base, path, body, items);
-  await timedListing(base, path, body, items);
-  const times: number[] = [];
-  for (let i = 0; i < samples; i++) times.push(await timedListing(base, path, body, items));
+/** `samples` timed listings of each server, taken in turns, after two untimed rounds. */
+async function interleavedTimes(servers: Array<{ base: string; path: string }>, body: string | undefined, items: number, samples: number): Promise<number[][]> {
+  const times = servers.map(() => [] as number[]);
+  for (let round = -2; round < samples; round++) {
+    for (const [i, server] of servers.entries()) {
+      const elapsed = await timedListing(server.base, server.path, body, items);
+      if (round >= 0) times[i].push(elapsed);
+    }
+  }
   return times;
 }
