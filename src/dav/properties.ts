@@ -50,7 +50,8 @@ export interface ResourceView {
   quota?: () => Promise<Quota>;
 }
 
-type Live = (view: ResourceView) => string | undefined | Promise<string | undefined>;
+/** Quota is fetched once per request (only when asked for) and handed to every view. */
+type Live = (view: ResourceView, quota: Quota | undefined) => string | undefined;
 
 const SUPPORTED_LOCK =
   '<D:lockentry><D:lockscope><D:exclusive/></D:lockscope><D:locktype><D:write/></D:locktype></D:lockentry>' +
@@ -67,8 +68,8 @@ const LIVE: Record<string, Live> = {
   lockdiscovery: (v) => v.locks.map((l) => activeLockXml(l, v.lockRootHref(l), v.secondsLeft(l))).join(''),
   resourcetype: (v) => (v.isCollection ? '<D:collection/>' : ''),
   supportedlock: (v) => (v.entry ? SUPPORTED_LOCK : undefined),
-  'quota-available-bytes': async (v) => (v.quota ? String(Math.max(0, (await v.quota()).remaining)) : undefined),
-  'quota-used-bytes': async (v) => (v.quota ? String(Math.max(0, (await v.quota()).used)) : undefined),
+  'quota-available-bytes': (v, q) => (v.quota && q ? String(Math.max(0, q.remaining)) : undefined),
+  'quota-used-bytes': (v, q) => (v.quota && q ? String(Math.max(0, q.used)) : undefined),
 };
 
 /** Live properties left out of allprop (RFC 4331 §3: quota is only returned when asked for). */
@@ -80,48 +81,74 @@ export function isLiveProperty(name: PropName): boolean {
 
 const DAV_SCOPE = new Map([[DAV_NS, 'D']]);
 
-export async function renderResponse(view: ResourceView, request: PropfindRequest): Promise<string> {
-  const found: string[] = [];
-  const missing: string[] = [];
-  const emptyTag = (name: PropName) => serializeElement(element(name.ns, name.local), DAV_SCOPE);
+/** Whether answering `request` needs the drive quota (RFC 4331 properties asked for by name). */
+function wantsQuota(request: PropfindRequest): boolean {
+  const names = request.kind === 'prop' ? request.names : request.kind === 'allprop' ? request.include : [];
+  return names.some((n) => n.ns === DAV_NS && NOT_IN_ALLPROP.has(n.local));
+}
 
-  const live = async (local: string): Promise<string | undefined> => {
-    const value = await LIVE[local](view);
+export async function renderResponse(view: ResourceView, request: PropfindRequest): Promise<string> {
+  return (await renderResponses([view], request))[0];
+}
+
+/**
+ * The `<D:response>` of every view. Everything is synchronous but the quota, fetched once (and only
+ * when asked for): a 10,000-item listing is one loop over strings, not 100,000 awaited promises.
+ */
+export async function renderResponses(views: readonly ResourceView[], request: PropfindRequest): Promise<string[]> {
+  let quotas: Array<Quota | undefined> | undefined;
+  if (wantsQuota(request)) quotas = await Promise.all(views.map((v) => (v.quota ? v.quota().catch(() => undefined) : undefined)));
+  const emptyTags = new Map<string, string>();
+  const emptyTag = (name: PropName): string => {
+    const key = clark(name.ns, name.local);
+    let tag = emptyTags.get(key);
+    if (tag === undefined) emptyTags.set(key, (tag = serializeElement(element(name.ns, name.local), DAV_SCOPE)));
+    return tag;
+  };
+  const allLive = Object.keys(LIVE).filter((l) => !NOT_IN_ALLPROP.has(l));
+  return views.map((view, i) => renderOne(view, request, quotas?.[i], emptyTag, allLive));
+}
+
+function renderOne(view: ResourceView, request: PropfindRequest, quota: Quota | undefined, emptyTag: (name: PropName) => string, allLive: string[]): string {
+  let found = '';
+  let missing = '';
+  const live = (local: string): string | undefined => {
+    let value: string | undefined;
+    try {
+      value = LIVE[local](view, quota);
+    } catch {
+      value = undefined;
+    }
     return value === undefined ? undefined : `<D:${local}>${value}</D:${local}>`;
   };
 
   if (request.kind === 'propname') {
     for (const local of Object.keys(LIVE)) {
       // Quota is named when the resource has one, without asking the drive for the numbers.
-      const defined = NOT_IN_ALLPROP.has(local) ? view.quota !== undefined : (await LIVE[local](view)) !== undefined;
-      if (defined) found.push(`<D:${local}/>`);
+      const defined = NOT_IN_ALLPROP.has(local) ? view.quota !== undefined : LIVE[local](view, quota) !== undefined;
+      if (defined) found += `<D:${local}/>`;
     }
-    for (const key of Object.keys(view.dead)) found.push(emptyTag(parseClark(key)));
+    for (const key of Object.keys(view.dead)) found += emptyTag(parseClark(key));
+  } else if (request.kind === 'allprop' && request.include.length === 0) {
+    for (const local of allLive) found += live(local) ?? '';
+    for (const key of Object.keys(view.dead)) if (!isLiveProperty(parseClark(key))) found += view.dead[key];
   } else {
     const names: PropName[] =
-      request.kind === 'prop'
-        ? request.names
-        : [
-            ...Object.keys(LIVE)
-              .filter((l) => !NOT_IN_ALLPROP.has(l))
-              .map((local) => ({ ns: DAV_NS, local })),
-            ...Object.keys(view.dead).map(parseClark),
-            ...request.include,
-          ];
+      request.kind === 'prop' ? request.names : [...allLive.map((local) => ({ ns: DAV_NS, local })), ...Object.keys(view.dead).map(parseClark), ...request.include];
     const seen = new Set<string>();
     for (const name of names) {
       const key = clark(name.ns, name.local);
       if (seen.has(key)) continue;
       seen.add(key);
-      const value = isLiveProperty(name) ? await live(name.local).catch(() => undefined) : view.dead[key];
-      if (value !== undefined) found.push(value);
-      else if (request.kind === 'prop' || request.include.some((i) => i.ns === name.ns && i.local === name.local)) missing.push(emptyTag(name));
+      const value = isLiveProperty(name) ? live(name.local) : view.dead[key];
+      if (value !== undefined) found += value;
+      else if (request.kind === 'prop' || request.include.some((i) => i.ns === name.ns && i.local === name.local)) missing += emptyTag(name);
     }
   }
 
   let xml = `<D:response><D:href>${escapeText(view.href)}</D:href>`;
-  if (found.length > 0 || missing.length === 0) xml += `<D:propstat><D:prop>${found.join('')}</D:prop><D:status>HTTP/1.1 200 OK</D:status></D:propstat>`;
-  if (missing.length > 0) xml += `<D:propstat><D:prop>${missing.join('')}</D:prop><D:status>HTTP/1.1 404 Not Found</D:status></D:propstat>`;
+  if (found !== '' || missing === '') xml += `<D:propstat><D:prop>${found}</D:prop><D:status>HTTP/1.1 200 OK</D:status></D:propstat>`;
+  if (missing !== '') xml += `<D:propstat><D:prop>${missing}</D:prop><D:status>HTTP/1.1 404 Not Found</D:status></D:propstat>`;
   return `${xml}</D:response>`;
 }
 

@@ -232,7 +232,12 @@ function decodeText(raw: string): string {
 // ---------------------------------------------------------------------------------------------
 // Writing
 
+/** Anything escapeText would change; most names and values have none of it. */
+// eslint-disable-next-line no-control-regex
+const NEEDS_ESCAPE = /[&<>\r\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF\uD800-\uDFFF]/;
+
 export function escapeText(text: string): string {
+  if (!NEEDS_ESCAPE.test(text)) return text;
   return text
     .replace(INVALID_XML_CHARS, '\uFFFD')
     .replace(/[&<>]/g, (c) => (c === '&' ? '&amp;' : c === '<' ? '&lt;' : '&gt;'))

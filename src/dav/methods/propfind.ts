@@ -1,7 +1,7 @@
 import { header, lookup, readSmallBody, sendXml, utf8, type DavRequest } from '../context.js';
 import { DavError } from '../errors.js';
 import { sameName } from '../paths.js';
-import { multistatus, parsePropfind, renderResponse, type ResourceView } from '../properties.js';
+import { multistatus, parsePropfind, renderResponses, type ResourceView } from '../properties.js';
 import { childPath, driveView, parseDepth, virtualView } from '../views.js';
 
 /**
@@ -36,7 +36,7 @@ export async function propfind(ctx: DavRequest): Promise<void> {
     }
   }
 
-  const responses = await Promise.all(views.map((view) => renderResponse(view, request)));
+  const responses = await renderResponses(views, request);
   sendXml(ctx.res, 207, multistatus(responses));
 }
 
