@@ -119,14 +119,35 @@ export async function readSmallBody(ctx: DavRequest): Promise<Buffer> {
   const declared = Number(req.headers['content-length'] ?? NaN);
   if (declared > MAX_XML_BODY) throw new DavError(413, 'The request body is too large for this method (limit 1 MiB).');
   if (/100-continue/i.test(String(req.headers.expect ?? ''))) res.writeContinue();
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > MAX_XML_BODY) throw new DavError(413, 'The request body is too large for this method (limit 1 MiB).');
-    chunks.push(chunk);
-  }
-  return Buffer.concat(chunks);
+  // Not `for await`: leaving that loop early destroys the request, and with it the connection the
+  // 413 must still be sent on (chunked bodies have no length to refuse up front).
+  if (req.readableEnded) return Buffer.alloc(0);
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const done = (err?: Error) => {
+      req.off('data', onData);
+      req.off('end', onEnd);
+      req.off('error', onError);
+      req.off('close', onClose);
+      if (err) {
+        req.pause();
+        reject(err);
+      } else resolve(Buffer.concat(chunks));
+    };
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > MAX_XML_BODY) done(new DavError(413, 'The request body is too large for this method (limit 1 MiB).'));
+      else chunks.push(chunk);
+    };
+    const onEnd = () => done();
+    const onError = (err: Error) => done(err);
+    const onClose = () => done(new Error('The request body was cut off.'));
+    req.on('data', onData);
+    req.on('end', onEnd);
+    req.on('error', onError);
+    req.on('close', onClose);
+  });
 }
 
 /** Decodes a body as UTF-8, refusing invalid byte sequences. */

@@ -91,9 +91,11 @@ export interface DavTimeouts {
   checkIntervalMs: number;
   /** Idle keep-alive connections between requests. */
   keepAliveMs: number;
+  /** After an early answer (before the body was read), how long the rest of the body is swallowed. */
+  drainMs: number;
 }
 
-export const DEFAULT_TIMEOUTS: DavTimeouts = { headersMs: 30_000, bodyIdleMs: 60_000, checkIntervalMs: 5_000, keepAliveMs: 5_000 };
+export const DEFAULT_TIMEOUTS: DavTimeouts = { headersMs: 30_000, bodyIdleMs: 60_000, checkIntervalMs: 5_000, keepAliveMs: 5_000, drainMs: 5_000 };
 
 type Handler = (ctx: DavRequest) => Promise<void>;
 
@@ -143,7 +145,7 @@ export async function startDavServer(options: DavServerOptions): Promise<Running
   const serveDav = (req: IncomingMessage, res: ServerResponse) => {
     const scope = newRequestScope();
     watchBodyIdle(req, res, timeouts.bodyIdleMs);
-    return runInRequestScope(scope, () => handle(state, req, res, metrics, scope, countTraffic(req, res)));
+    return runInRequestScope(scope, () => handle(state, req, res, metrics, scope, countTraffic(req, res), timeouts.drainMs));
   };
   const onRequest = (req: IncomingMessage, res: ServerResponse) => {
     const endpoint = monitoring ? monitoringTarget(req.url) : undefined;
@@ -199,7 +201,7 @@ export async function startDavServer(options: DavServerOptions): Promise<Running
   };
 }
 
-async function handle(state: DavServerState, req: IncomingMessage, res: ServerResponse, metrics: DavMetrics, scope: RequestScope, traffic: Traffic): Promise<void> {
+async function handle(state: DavServerState, req: IncomingMessage, res: ServerResponse, metrics: DavMetrics, scope: RequestScope, traffic: Traffic, drainMs: number): Promise<void> {
   const started = state.clock.now();
   const method = (req.method ?? 'GET').toUpperCase();
   metrics.started(method);
@@ -248,7 +250,7 @@ async function handle(state: DavServerState, req: IncomingMessage, res: ServerRe
     }
     if (!req.complete) res.setHeader('Connection', 'close');
     sendDavError(res, dav);
-    if (!req.complete) drainThenClose(req);
+    if (!req.complete) drainThenClose(req, drainMs);
   } finally {
     const ms = state.clock.now() - started;
     const status = aborter.signal.aborted && !res.writableFinished ? 499 : res.statusCode;
@@ -302,11 +304,15 @@ function watchBodyIdle(req: IncomingMessage, res: ServerResponse, idleMs: number
     const writeContinue = res.writeContinue;
     res.writeContinue = function (this: ServerResponse, ...args: Parameters<ServerResponse['writeContinue']>) {
       res.writeContinue = writeContinue;
-      watchBodyIdle(req, res, idleMs);
+      timeBodyIdle(req, res, idleMs);
       return writeContinue.apply(this, args);
     };
     return;
   }
+  timeBodyIdle(req, res, idleMs);
+}
+
+function timeBodyIdle(req: IncomingMessage, res: ServerResponse, idleMs: number): void {
   const socket = req.socket;
   let seen = socket.bytesRead;
   let lastProgress = Date.now();
@@ -331,13 +337,15 @@ function watchBodyIdle(req: IncomingMessage, res: ServerResponse, idleMs: number
  * moment so it can read the answer, then drop the connection (closing with unread data would
  * reset it and the client might never see the status).
  */
-function drainThenClose(req: IncomingMessage): void {
+function drainThenClose(req: IncomingMessage, drainMs: number): void {
+  const socket = req.socket;
+  if (!socket || socket.destroyed) return; // the client is gone already
   let received = 0;
   req.on('data', (chunk: Buffer) => {
     received += chunk.length;
-    if (received > 8 * 1024 * 1024) req.socket.destroy();
+    if (received > 8 * 1024 * 1024) socket.destroy();
   });
   req.on('error', () => {});
   req.resume();
-  setTimeout(() => req.socket.destroy(), 5_000).unref();
+  setTimeout(() => socket.destroy(), drainMs).unref();
 }

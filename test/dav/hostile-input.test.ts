@@ -30,7 +30,7 @@ describe('hostile input gets exact statuses and never takes the server down', ()
   const status = async (method: string, target: string, headers: Record<string, string> = {}, body?: string | Buffer) => (await rawHttp(port, rawRequest(method, target, headers, body))).status;
 
   beforeAll(async () => {
-    stack = await startDavStack({ dav: { timeouts: { headersMs: 400, bodyIdleMs: 400, checkIntervalMs: 100 } } });
+    stack = await startDavStack({ dav: { timeouts: { headersMs: 400, bodyIdleMs: 400, checkIntervalMs: 100, drainMs: 150 } } });
     drive = stack.driveIds[0];
     port = stack.dav.port;
     await stack.emulator.drive.putFile(drive, 'in/f.txt', 'hello');
@@ -109,6 +109,9 @@ describe('hostile input gets exact statuses and never takes the server down', ()
     ['Content-Length over OneDrive limit (10^15)', 'PUT', '/in/huge.bin', { 'Content-Length': '1000000000000000' }, undefined, 413],
     ['X-Expected-Entity-Length over the limit', 'PUT', '/in/huge2.bin', { 'Transfer-Encoding': 'chunked', 'X-Expected-Entity-Length': '1000000000000000' }, '0\r\n\r\n', 413],
     ['XML body declared over 1 MiB', 'PROPPATCH', '/in/f.txt', { 'Content-Length': String(1024 * 1024 + 1) }, undefined, 413],
+    // found by the fuzzer: the 413 was lost (the connection reset) and a drain timer crashed the process
+    ['chunked XML body over 1 MiB', 'PROPPATCH', '/in/f.txt', { 'Transfer-Encoding': 'chunked' }, `200000\r\n${'<'.repeat(0x200000)}\r\n0\r\n\r\n`, 413],
+    ['chunked PROPFIND body over 1 MiB', 'PROPFIND', '/in/', { 'Transfer-Encoding': 'chunked', Depth: '0' }, `${'100000\r\n' + ' '.repeat(0x100000) + '\r\n'}${'100000\r\n' + ' '.repeat(0x100000) + '\r\n'}0\r\n\r\n`, 413],
     // XML bodies
     ['malformed XML', 'PROPFIND', '/in/', { Depth: '0' }, '<D:propfind xmlns:D="DAV:"><D:prop>', 400],
     ['XML that is not XML', 'LOCK', '/in/f.txt', {}, '{"lockinfo": true}', 400],
@@ -180,6 +183,32 @@ describe('hostile input gets exact statuses and never takes the server down', ()
     for (let i = 0; i < 200 && stack.emulator.drive.openUploadSessions() > 0; i++) await new Promise((r) => setTimeout(r, 25));
     expect(stack.emulator.drive.openUploadSessions()).toBe(0);
     expect((await stack.emulator.drive.readFile(drive, 'in/keep.bin')).toString()).toBe('old content');
+  });
+
+  it('drops a 100-continue request whose body stalls after Continue (found by the fuzzer)', async () => {
+    const answer = await rawHttp(port, rawRequest('PROPPATCH', '/in/f.txt', { 'Content-Length': '1000', Expect: '100-continue' }), {
+      timeoutMs: 10_000,
+      drive: (socket) => void socket.write('<D:propertyupdate'),
+    });
+    expect(answer.closedByServer).toBe(true);
+    expect(answer.text).toMatch(/^HTTP\/1\.1 100 Continue\r\n/);
+    expect(answer.status).toBe(0);
+  });
+
+  it('survives draining the rest of a refused chunked body (found by the fuzzer: a TypeError in the drain timer took the process down)', async () => {
+    const crashes: unknown[] = [];
+    const onCrash = (err: unknown) => crashes.push(err);
+    process.on('uncaughtException', onCrash);
+    try {
+      const big = '<'.repeat(0x200000);
+      const answer = await rawHttp(port, rawRequest('PROPPATCH', '/in/f.txt', { 'Transfer-Encoding': 'chunked' }, `200000\r\n${big}\r\n0\r\n\r\n`));
+      expect(answer.status).toBe(413);
+      // The drain timer (drainMs, 150 ms here) fires after the exchange is over.
+      await new Promise((r) => setTimeout(r, 400));
+      expect(crashes).toEqual([]);
+    } finally {
+      process.off('uncaughtException', onCrash);
+    }
   });
 
   it('waits for a 100-continue body only after saying Continue', async () => {
