@@ -281,6 +281,8 @@ async function sendFragment(
         // The session is gone after the final fragment: the file was probably committed. Check it.
         const item = await api.getItem(target, { signal });
         if (item.size === total && item.file?.hashes?.quickXorHash === hash.digestBase64()) return item;
+        // The commit itself was refused (a folder took the name meanwhile): say so, not "lost".
+        if (failure instanceof GraphError && failure.code === 'nameAlreadyExists') throw failure;
       }
       if (err instanceof GraphError && err.isNotFound) {
         throw new GraphError(410, 'uploadSessionLost', 'The upload session expired or was lost mid-upload; the previous file is unchanged. Upload again.');

@@ -1,5 +1,6 @@
 import { checkIfHeader, checkLocks, checkWriteValidators } from '../conditions.js';
 import { driveTarget, forget, header, lookup, send, type DavRequest } from '../context.js';
+import { GraphError } from '../../drive/index.js';
 import { DavError } from '../errors.js';
 import { entityTag } from '../properties.js';
 import { checkMacMetadata, writeTargetChecks } from '../write-checks.js';
@@ -34,13 +35,20 @@ export async function put(ctx: DavRequest): Promise<void> {
   const mtime = clientMtime(ctx);
   const ifMatch = header(ctx.req, 'if-match');
   if (/100-continue/i.test(header(ctx.req, 'expect') ?? '')) ctx.res.writeContinue();
-  const written = await target.mount.drive.write(target.path, ctx.req, {
-    size,
-    mtime,
-    ifMatch: entry && ifMatch !== undefined && ifMatch.trim() !== '*' ? entry.eTag : undefined,
-    ifNoneMatch: header(ctx.req, 'if-none-match')?.trim() === '*' ? '*' : undefined,
-    signal: ctx.signal,
-  });
+  const ifNoneMatch = header(ctx.req, 'if-none-match')?.trim() === '*' ? '*' : undefined;
+  const written = await target.mount.drive
+    .write(target.path, ctx.req, {
+      size,
+      mtime,
+      ifMatch: entry && ifMatch !== undefined && ifMatch.trim() !== '*' ? entry.eTag : undefined,
+      ifNoneMatch,
+      signal: ctx.signal,
+    })
+    .catch((err: unknown) => {
+      // Only a folder stops a replacing upload: one appeared while the body was on its way.
+      if (!ifNoneMatch && err instanceof GraphError && err.code === 'nameAlreadyExists') throw new DavError(405, 'A folder exists at this path; PUT cannot replace a folder.');
+      throw err;
+    });
   forget(ctx, target);
   const headers: Record<string, string> = { ETag: entityTag(written) };
   if (mtime) headers['X-OC-MTime'] = 'accepted';
