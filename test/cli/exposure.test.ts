@@ -1,0 +1,71 @@
+import { spawn } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { hashPassword } from '../../src/dav/passwords.js';
+
+/**
+ * `onedav serve` warns in its log, at start, when Basic-auth passwords would cross the network in
+ * clear text: plain HTTP bound beyond loopback. Bound to loopback, or with TLS, it does not.
+ */
+const BIN = join(process.cwd(), 'bin/onedav.js');
+
+function serveOutput(configPath: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [BIN, 'serve', '--config', configPath], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`serve did not start within 30 s:\n${output}`));
+    }, 30_000);
+    const onData = (chunk: Buffer) => {
+      output += chunk.toString();
+      if (/WebDAV server listening on/.test(output)) child.kill('SIGTERM');
+    };
+    child.stdout.on('data', onData);
+    child.stderr.on('data', onData);
+    child.on('exit', () => {
+      clearTimeout(timer);
+      resolve(output);
+    });
+  });
+}
+
+describe('onedav serve and plain-HTTP Basic auth', () => {
+  let dir: string;
+  let hash: string;
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'onedav-exposure-'));
+    hash = await hashPassword('a-password', { N: 1 << 10, r: 8, p: 1 });
+  });
+  afterAll(() => rm(dir, { recursive: true, force: true }));
+
+  async function config(name: string, host: string): Promise<string> {
+    const path = join(dir, `${name}.json`);
+    await writeFile(
+      path,
+      JSON.stringify({
+        server: { host, port: 0 },
+        emulator: { enabled: true },
+        mounts: [{ path: '/', account: 'emulator' }],
+        users: [{ name: 'alice', password: hash }],
+        dataDir: join(dir, name),
+      }),
+    );
+    return path;
+  }
+
+  it('warns at start when bound beyond loopback without TLS', async () => {
+    const output = await serveOutput(await config('exposed', '0.0.0.0'));
+    expect(output).toMatch(/WARN .*server\.host is 0\.0\.0\.0 without TLS: Basic-auth passwords cross the network in clear text/);
+    expect(output).not.toContain('a-password');
+  });
+
+  it('stays quiet about it on loopback', async () => {
+    const output = await serveOutput(await config('loopback', '127.0.0.1'));
+    expect(output).toContain('WebDAV server listening on');
+    expect(output).not.toMatch(/without TLS/);
+  });
+});
