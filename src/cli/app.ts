@@ -8,6 +8,7 @@ import { startDavServer, type RunningDavServer } from '../dav/server.js';
 import { createGraphDrive, type GraphDrive } from '../drive/index.js';
 import { GraphClient } from '../graph/client.js';
 import { resolveLibrary } from '../graph/libraries.js';
+import { removeSpoolLeftovers } from '../graph/upload.js';
 import type { TokenSource } from '../auth/token-source.js';
 import type { DriveBase } from '../graph/paths.js';
 import { DEMO_CLIENT_ID, DEMO_USER, findUser } from '../emulator/directory.js';
@@ -68,6 +69,10 @@ export async function startOneDav(config: Config, options: StartOptions = {}): P
       return refresher;
     };
 
+    const spoolDir = join(config.dataDir, 'spool');
+    const leftovers = await removeSpoolLeftovers(spoolDir);
+    if (leftovers > 0) logger.info('removed spool files of uploads an earlier run did not finish', { count: leftovers, dir: spoolDir });
+
     const mounts: RunningOneDav['mounts'] = [];
     for (const mount of config.mounts) {
       const refresher = await accountFor(mount.account);
@@ -78,7 +83,7 @@ export async function startOneDav(config: Config, options: StartOptions = {}): P
         drive: await driveBaseOf(mount, config.accounts[mount.account], record.graphBaseUrl, refresher),
         cache: config.cache,
         upload: config.upload,
-        spoolDir: join(config.dataDir, 'spool'),
+        spoolDir,
       });
       closers.push(closeDrive);
       mounts.push({ prefix: mount.path, drive, client });

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { mkdir, open, rm } from 'node:fs/promises';
+import { mkdir, open, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
@@ -135,6 +135,19 @@ async function simpleUploadChecked(api: DriveApi, target: ItemRef, data: Buffer,
   await verifyHash(api, item, sent, data.length);
   if (options.mtime) item = await api.update({ id: item.id }, { lastModified: options.mtime }, { signal: options.signal });
   return item;
+}
+
+const SPOOL_FILE = /^onedav-upload-[0-9a-f-]+\.part$/;
+
+/**
+ * Removes spool files an earlier run left behind (it was killed mid-upload); returns how many.
+ * Call it at start, before any upload: the files of running uploads look the same.
+ */
+export async function removeSpoolLeftovers(dir: string): Promise<number> {
+  const names = await readdir(dir).catch(() => [] as string[]);
+  const stale = names.filter((name) => SPOOL_FILE.test(name));
+  await Promise.all(stale.map((name) => rm(join(dir, name), { force: true })));
+  return stale.length;
 }
 
 /** Writes `head` then the rest of the reader to a private temp file; memory stays at one read chunk. */
