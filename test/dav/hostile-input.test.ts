@@ -106,6 +106,8 @@ describe('hostile input gets exact statuses and never takes the server down', ()
     ['Content-Length not a number', 'PUT', '/in/nan.bin', { 'Content-Length': '12abc' }, undefined, 400],
     ['Content-Length twice, different', 'PUT', '/in/two.bin', { 'Content-Length': '1', 'content-length': '2' }, undefined, 400],
     ['Content-Length and chunked together', 'PUT', '/in/te.bin', { 'Content-Length': '3', 'Transfer-Encoding': 'chunked' }, '3\r\nabc\r\n0\r\n\r\n', 400],
+    ['X-OC-Mtime past year 9999 (found by the fuzzer: 500)', 'PUT', '/in/t.txt', { 'X-OC-Mtime': '1e30' }, 'x', 400],
+    ['X-OC-Mtime not a number', 'PUT', '/in/t.txt', { 'X-OC-Mtime': 'NaN' }, 'x', 400],
     ['Content-Length over OneDrive limit (10^15)', 'PUT', '/in/huge.bin', { 'Content-Length': '1000000000000000' }, undefined, 413],
     ['X-Expected-Entity-Length over the limit', 'PUT', '/in/huge2.bin', { 'Transfer-Encoding': 'chunked', 'X-Expected-Entity-Length': '1000000000000000' }, '0\r\n\r\n', 413],
     ['XML body declared over 1 MiB', 'PROPPATCH', '/in/f.txt', { 'Content-Length': String(1024 * 1024 + 1) }, undefined, 413],

@@ -76,6 +76,7 @@ function clientMtime(ctx: DavRequest): Date | undefined {
   const value = header(ctx.req, 'x-oc-mtime');
   if (value === undefined) return undefined;
   const seconds = Number(value);
-  if (!Number.isFinite(seconds) || seconds < 0) throw new DavError(400, 'X-OC-Mtime must be seconds since 1970.');
+  // Up to the end of year 9999 (what file systems and OneDrive can store; beyond, Date is invalid).
+  if (!Number.isFinite(seconds) || seconds < 0 || seconds > 253_402_300_799) throw new DavError(400, 'X-OC-Mtime must be seconds since 1970 (up to year 9999).');
   return new Date(Math.round(seconds * 1000));
 }
