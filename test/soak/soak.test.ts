@@ -21,7 +21,9 @@ import { SoakClient, SoakStats, VersionBook } from './workload.js';
  * with 429/503 or a reset (before or after doing the work), tokens live 5 s, download URLs 3 s and
  * idle upload sessions 2 s. At the end each client's model of what it was told is compared with
  * the drive. CI runs a small size; set ONEDAV_SOAK_OPS=2000 ONEDAV_SOAK_MAX_MB=64 for a long run
- * (ONEDAV_SOAK_CLIENTS, ONEDAV_SOAK_SEED and ONEDAV_SOAK_FAULTS, a multiplier, tune it further).
+ * (ONEDAV_SOAK_CLIENTS, ONEDAV_SOAK_SEED and ONEDAV_SOAK_FAULTS, a multiplier, tune it further;
+ * ONEDAV_SOAK_TRACE=file writes every operation and its answer, ONEDAV_TEST_VERBOSE=1 shows progress).
+ * Clients run concurrently, so a seed fixes each client's operations, not their interleaving.
  */
 const OPS = envNumber('ONEDAV_SOAK_OPS', 400);
 const CLIENTS = envNumber('ONEDAV_SOAK_CLIENTS', 6);
