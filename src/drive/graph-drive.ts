@@ -308,7 +308,12 @@ export class GraphDrive implements RemoteDrive {
   private async removeExisting(path: string, keepId: string): Promise<void> {
     const existing = await this.lookup(path);
     if (!existing || existing.id === keepId) return;
-    await this.api.delete({ id: existing.id });
+    try {
+      await this.api.delete({ id: existing.id });
+    } catch (err) {
+      // Gone already (a retried DELETE whose first answer was lost): that is what we wanted.
+      if (!(err instanceof GraphError && err.isNotFound)) throw err;
+    }
     this.cache.recordRemoval(path);
   }
 

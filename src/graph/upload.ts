@@ -291,9 +291,13 @@ async function sendFragment(
       status = (await api.client.request<{ nextExpectedRanges?: string[] }>({ method: 'GET', path: uploadUrl, auth: false, route: 'GET /upload-session/{token}', signal })).body;
     } catch (err) {
       if (err instanceof GraphError && err.isNotFound && end === total) {
-        // The session is gone after the final fragment: the file was probably committed. Check it.
-        const item = await api.getItem(target, { signal });
-        if (item.size === total && item.file?.hashes?.quickXorHash === hash.digestBase64()) return item;
+        // The session is gone after the final fragment: the file was probably committed. Check it
+        // (absent: the session expired before the commit, and a new file never came to be).
+        const item = await api.getItem(target, { signal }).catch((e: unknown) => {
+          if (e instanceof GraphError && e.isNotFound) return undefined;
+          throw e;
+        });
+        if (item && item.size === total && item.file?.hashes?.quickXorHash === hash.digestBase64()) return item;
         // The commit itself was refused (a folder took the name meanwhile): say so, not "lost".
         if (failure instanceof GraphError && failure.code === 'nameAlreadyExists') throw failure;
       }

@@ -26,6 +26,18 @@ describe('WebDAV answers when a Graph answer is lost after the work was done', (
     expect(stack.emulator.drive.stat(drive, 'doomed.txt')).toBeUndefined();
   });
 
+  it('MOVE and COPY with Overwrite say 204 when the retried DELETE of the destination finds it gone (not 409 with the destination deleted)', async () => {
+    for (const method of ['MOVE', 'COPY']) {
+      await stack.emulator.drive.putFile(drive, `${method}-src.txt`, 'new');
+      await stack.emulator.drive.putFile(drive, `${method}-dest.txt`, 'old');
+      expect((await dav(stack, 'PROPFIND', `/${method}-dest.txt`, { headers: { Depth: '0' } })).status).toBe(207);
+      stack.emulator.faults.setPlan({ rules: [{ match: { category: 'graph', method: 'DELETE' }, action: { type: 'resetAfter' }, times: 1 }] });
+      const res = await dav(stack, method, `/${method}-src.txt`, { headers: { Destination: `/${method}-dest.txt`, Overwrite: 'T' } });
+      expect(res.status, method).toBe(204);
+      expect((await stack.emulator.drive.readFile(drive, `${method}-dest.txt`)).toString()).toBe('new');
+    }
+  });
+
   it('PUT through an upload session says 201 when the last fragment committed but its answer was lost', async () => {
     const body = Buffer.alloc(5 * 1024 * 1024, 7);
     stack.emulator.faults.setPlan({ rules: [{ match: { category: 'upload', method: 'PUT' }, action: { type: 'resetAfter' }, times: 1 }] });

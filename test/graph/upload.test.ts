@@ -133,6 +133,21 @@ describe('upload session writer', () => {
     }
   });
 
+  it('a new file whose only fragment arrives after the session expired fails as a lost session, not as "not found"', async () => {
+    const settings = emulator.state.settings;
+    const lifetime = settings.uploadSessionLifetimeSec;
+    settings.uploadSessionLifetimeSec = 0.2;
+    emulator.faults.setPlan({ rules: [{ match: { category: 'upload', method: 'PUT' }, action: { type: 'latency', ms: 400 }, times: 1 }] });
+    try {
+      const data = randomBytes(FRAGMENT_UNIT + 1);
+      const err = await uploadFile(api, target('expired-new.bin'), chunked(data), { size: data.length, fragmentSize: 4 * FRAGMENT_UNIT, simpleMax: 0 }).catch((e) => e);
+      expect(err).toMatchObject({ code: 'uploadSessionLost' });
+      expect(emulator.drive.stat(driveId, 'up/expired-new.bin')).toBeUndefined();
+    } finally {
+      settings.uploadSessionLifetimeSec = lifetime;
+    }
+  });
+
   it('an aborted upload cancels the session and leaves the previous file untouched', async () => {
     const old = Buffer.from('the previous version');
     await emulator.drive.putFile(driveId, 'up/keep.txt', old);
