@@ -6,6 +6,7 @@ import type { Readable } from 'node:stream';
 import { ChunkReader, FileChunks, type FragmentSource } from './chunk-reader.js';
 import type { ConflictBehavior, DriveApi, ItemRef } from './drive-api.js';
 import { ABORTED, GraphError } from './errors.js';
+import { fragmentBuffers } from './fragment-buffers.js';
 import type { DriveItem } from './items.js';
 import { QuickXorHash } from './quickxorhash.js';
 
@@ -181,9 +182,9 @@ interface SessionOptions extends UploadOptions {
 }
 
 /**
- * Streams `size` bytes from `reader` into a new upload session. Two fragment buffers are allocated
- * and reused in turn (the one being sent, the next being read), so memory stays flat however large
- * the file, with no fragment-sized garbage piling up between collections. Fragments go to the
+ * Streams `size` bytes from `reader` into a new upload session. Two fragment buffers are used in
+ * turn (the one being sent, the next being read), so memory stays flat however large the file, and
+ * come from a pool that outlives the upload (see fragment-buffers.ts). Fragments go to the
  * pre-authenticated uploadUrl without an Authorization header. A fragment that fails beyond the retry policy, or whose fate is
  * unknown, makes us ask the session for `nextExpectedRanges` and resume from there. Any failure or
  * abort deletes the session, so the file at `path` keeps its previous content.
@@ -199,7 +200,8 @@ async function uploadViaSession(api: DriveApi, target: ItemRef, reader: Fragment
   try {
     let offset = 0;
     const first = Math.min(options.fragmentSize, size);
-    const buffers = [Buffer.allocUnsafe(first), Buffer.allocUnsafe(size > first ? options.fragmentSize : 0)];
+    const buffers = [fragmentBuffers.take(options.fragmentSize)];
+    if (size > first) buffers.push(fragmentBuffers.take(options.fragmentSize));
     let turn = 0;
     let current = await reader.readInto(buffers[turn], first, signal);
     let item: DriveItem | undefined;
@@ -225,6 +227,8 @@ async function uploadViaSession(api: DriveApi, target: ItemRef, reader: Fragment
         turn = 1 - turn;
       }
     }
+    // Every fragment was answered and no read is pending: nothing touches the buffers any more.
+    fragmentBuffers.give(buffers);
     if (!item) item = await api.getItem(target, { signal });
     await verifyHash(api, item, hash.digestBase64(), size);
     return item;
