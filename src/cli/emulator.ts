@@ -19,9 +19,10 @@ survive restarts. --admin enables the /_emulator/ control endpoint (faults, coun
       },
       strict: true,
     });
+    const stopped = waitForSignal(); // before the URL is printed: see serve.ts
     const emulator = await startEmulator({ host: values.host, port: Number(values.port), dataDir: values.data, admin: values.admin });
     process.stdout.write(`Graph emulator listening on ${emulator.url} (Graph at ${emulator.url}/v1.0)\n`);
-    await waitForSignal();
+    await stopped;
     await emulator.close();
     return 0;
   },

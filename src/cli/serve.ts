@@ -20,6 +20,10 @@ emulator and serves its demo drive on http://127.0.0.1:8080/ (anonymous, loopbac
       options: { config: { type: 'string', short: 'c' }, port: { type: 'string' }, verbose: { type: 'boolean', short: 'v', default: false }, 'insecure-dev': { type: 'boolean', default: false } },
       strict: true,
     });
+    // Listening for SIGTERM/SIGINT from the start: a signal sent while we start, or the moment the
+    // URL is printed (service managers, tests), must still end in a graceful close that flushes
+    // the lock and property stores. (Without a listener Node dies at once.)
+    const stopped = waitForSignal();
     let config;
     try {
       config = await loadConfig(values.config);
@@ -48,7 +52,7 @@ emulator and serves its demo drive on http://127.0.0.1:8080/ (anonymous, loopbac
     if (app.emulator) process.stdout.write(`Graph emulator on ${app.emulator.url}\n`);
     for (const mount of app.mounts) process.stdout.write(`Mounted ${mount.prefix} → ${mount.client.baseUrl}\n`);
     process.stdout.write(`WebDAV server listening on ${app.url}/\n`);
-    await waitForSignal();
+    await stopped;
     await app.close();
     return EXIT.ok;
   },

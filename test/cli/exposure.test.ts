@@ -69,3 +69,33 @@ describe('onedav serve and plain-HTTP Basic auth', () => {
     expect(output).not.toMatch(/without TLS/);
   });
 });
+
+describe('onedav serve and SIGTERM', () => {
+  it('closes gracefully (exit 0) even when the signal comes while it is still starting', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'onedav-sigterm-'));
+    try {
+      const path = join(dir, 'config.json');
+      // A plaintext password (with --insecure-dev) makes the start slow enough to be signalled mid-way.
+      await writeFile(path, JSON.stringify({ server: { port: 0 }, emulator: { enabled: true }, mounts: [{ path: '/', account: 'emulator' }], users: [{ name: 'alice', password: 'plain' }], dataDir: join(dir, 'data') }));
+      const result = await new Promise<{ code: number | null; signal: string | null; output: string }>((resolve) => {
+        const child = spawn(process.execPath, [BIN, 'serve', '--config', path, '--insecure-dev'], { stdio: ['ignore', 'pipe', 'pipe'] });
+        let output = '';
+        let signalled = false;
+        child.stderr.on('data', (chunk: Buffer) => {
+          output += chunk.toString();
+          // The first log line (the --insecure-dev warning) comes before the server is up.
+          if (!signalled) {
+            signalled = true;
+            child.kill('SIGTERM');
+          }
+        });
+        child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+        child.on('exit', (code, signal) => resolve({ code, signal, output }));
+      });
+      expect(result.signal, result.output).toBeNull();
+      expect(result.code).toBe(0);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
