@@ -15,6 +15,7 @@ import { DEMO_CLIENT_ID, DEMO_USER, findUser } from '../emulator/directory.js';
 import { startEmulator, type RunningEmulator } from '../emulator/server.js';
 import { createMonitoring, type HealthChecker } from '../ops/index.js';
 import { seedDemoDrive } from './demo-drive.js';
+import { keepFreedMemoryForReuse } from '../util/heap-reuse.js';
 import { silentLogger, type Logger } from '../util/logger.js';
 
 /** The name of the account `npm start` signs in to the built-in emulator. */
@@ -43,6 +44,7 @@ export interface StartOptions {
  */
 export async function startOneDav(config: Config, options: StartOptions = {}): Promise<RunningOneDav> {
   const logger = options.logger ?? silentLogger;
+  keepFreedMemoryForReuse(); // a third less CPU per streamed GiB (see heap-reuse.ts)
   const store = new TokenStore(config.dataDir);
   const closers: Array<() => Promise<void>> = [];
   const close = async () => {
