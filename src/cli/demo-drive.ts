@@ -21,5 +21,5 @@ export async function seedDemoDrive(emulator: RunningEmulator, upn: string): Pro
       '',
     ].join('\n'),
   );
-  await emulator.drive.putFile(driveId, 'Documents/Notes.md', '# Notes\n\n- mount me in your file manager\n- or `rclone lsf :webdav,url=http://127.0.0.1:8080/:`\n');
+  await emulator.drive.putFile(driveId, 'Documents/Notes.md', '# Notes\n\n- mount me in your file manager\n- or `rclone lsf --webdav-url http://127.0.0.1:8080/ --webdav-vendor other :webdav:`\n');
 }
