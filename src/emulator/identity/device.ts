@@ -3,19 +3,13 @@ import { findUser } from '../directory.js';
 import { readForm } from '../http.js';
 import { AAD, IdentityError, escapeHtml, sendErrorPage, sendHtml, sendIdentityError, sendIdentityJson } from './errors.js';
 import { hashSecret, newOpaqueToken, newUserCode, type DeviceCodeRecord, type IdentityStore } from './store.js';
-import { checkUserFits, findApp, parseDelegatedScopes, pickUser, resolveTenantSegment } from './tenancy.js';
+import { checkUserFits, findApp, parseDelegatedScopes, pickUser, readPostedForm, resolveTenantSegment } from './tenancy.js';
 
 /** `POST /{tenant}/oauth2/v2.0/devicecode`: starts a device-code flow. */
 export async function handleDeviceCode(ctx: RequestContext, segment: string, shared: SharedState, store: IdentityStore): Promise<void> {
   const now = shared.clock.now();
   try {
-    if (ctx.method !== 'POST') {
-      ctx.req.resume();
-      throw AAD.postOnly(ctx.method);
-    }
-    const form = await readForm(ctx.req);
-    const scope = resolveTenantSegment(shared.directory, segment);
-    if (!scope) throw AAD.tenantNotFound(segment);
+    const { form, scope } = await readPostedForm(ctx, segment, shared.directory);
     const clientId = form.get('client_id');
     if (!clientId) throw AAD.missingParameter('client_id');
     const app = findApp(shared.directory, clientId, scope);

@@ -1,4 +1,6 @@
+import type { RequestContext } from '../context.js';
 import { CLOUD_FACTS, CONSUMERS_TENANT_ID, findTenant, findUser, type AppRegistration, type Directory, type Tenant, type User } from '../directory.js';
+import { readForm } from '../http.js';
 import { AAD } from './errors.js';
 
 /** What the `{tenant}` path segment of an identity URL names. */
@@ -16,6 +18,21 @@ export function resolveTenantSegment(dir: Directory, segment: string): TenantSco
   }
   const tenant = findTenant(dir, key);
   return tenant ? { kind: 'tenant', segment: key, tenant } : undefined;
+}
+
+/**
+ * The common start of the form-posting endpoints (token, devicecode), in Entra ID's order: POST
+ * only, the form read, then the `{tenant}` segment resolved.
+ */
+export async function readPostedForm(ctx: RequestContext, segment: string, dir: Directory): Promise<{ form: URLSearchParams; scope: TenantScope }> {
+  if (ctx.method !== 'POST') {
+    ctx.req.resume();
+    throw AAD.postOnly(ctx.method);
+  }
+  const form = await readForm(ctx.req);
+  const scope = resolveTenantSegment(dir, segment);
+  if (!scope) throw AAD.tenantNotFound(segment);
+  return { form, scope };
 }
 
 /** The tenant id a flow at this scope issues tokens for, once the user is known. */

@@ -1,11 +1,10 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { RequestContext, SharedState } from '../context.js';
 import type { AppRegistration } from '../directory.js';
-import { readForm } from '../http.js';
 import { AAD, aadTimestamp, sendIdentityError, sendIdentityJson, IdentityError } from './errors.js';
 import type { TokenIssuer } from './issuer.js';
 import { hashSecret, type GrantType, type IdentityStore } from './store.js';
-import { checkUserFits, findApp, graphResources, parseDelegatedScopes, resolveTenantSegment, type TenantScope } from './tenancy.js';
+import { checkUserFits, findApp, graphResources, parseDelegatedScopes, readPostedForm, type TenantScope } from './tenancy.js';
 
 export const DEVICE_CODE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
 
@@ -13,13 +12,7 @@ export const DEVICE_CODE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
 export async function handleToken(ctx: RequestContext, segment: string, shared: SharedState, store: IdentityStore, issuer: TokenIssuer): Promise<void> {
   const now = shared.clock.now();
   try {
-    if (ctx.method !== 'POST') {
-      ctx.req.resume();
-      throw AAD.postOnly(ctx.method);
-    }
-    const form = await readForm(ctx.req);
-    const scope = resolveTenantSegment(shared.directory, segment);
-    if (!scope) throw AAD.tenantNotFound(segment);
+    const { form, scope } = await readPostedForm(ctx, segment, shared.directory);
     const grantType = form.get('grant_type');
     if (!grantType) throw AAD.missingParameter('grant_type');
     const client = clientCredentialsOf(ctx, form);
