@@ -2,7 +2,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import type { Clock } from '../../util/clock.js';
 import { EmulatorHttpError } from '../http.js';
 import type { BlobStore, StoredBlob } from './blobs.js';
-import { MAX_VERSIONS, type DriveRecord, type DriveType, type ItemRecord, type VersionRecord } from './model.js';
+import { MAX_VERSIONS, type DriveRecord, type ItemRecord, type VersionRecord } from './model.js';
 import { assertPathLength, assertValidName, nameKey, renamedCandidate } from './names.js';
 import { versionId } from './versions.js';
 
@@ -14,16 +14,8 @@ export interface PersistedDrives {
   items: ItemRecord[];
 }
 
-export interface DriveSpec {
-  id: string;
-  type: DriveType;
-  tenantId: string;
-  name: string;
-  ownerUserId?: string;
-  siteId?: string;
-  quotaTotal: number;
-  webUrl: string;
-}
+/** What a caller chooses for a new drive; the store fills in the root, the times and the counters. */
+export type DriveSpec = Omit<DriveRecord, 'rootId' | 'createdAt' | 'seq' | 'nextItemNumber'>;
 
 export interface FileTimes {
   fsCreatedAt?: number;
