@@ -62,22 +62,8 @@ export class DriveStore {
     const now = this.nowSec();
     const drive: DriveRecord = { ...spec, rootId: '', createdAt: now, seq: 0, nextItemNumber: 101 };
     this.drives.set(drive.id, drive);
-    const root: ItemRecord = {
-      id: this.newItemId(drive),
-      driveId: drive.id,
-      parentId: null,
-      name: 'root',
-      isFolder: true,
-      createdAt: now,
-      modifiedAt: now,
-      fsCreatedAt: now,
-      fsModifiedAt: now,
-      tagGuid: randomUUID().toUpperCase(),
-      eTagVersion: 1,
-      cTagVersion: 1,
-      size: 0,
-      seq: ++drive.seq,
-    };
+    const root = this.newRecord(drive, null, 'root', true, now);
+    root.seq = ++drive.seq;
     drive.rootId = root.id;
     this.items.set(root.id, root);
     this.children.set(root.id, new Map());
@@ -505,11 +491,15 @@ export class DriveStore {
   }
 
   private newItem(parent: ItemRecord, name: string, isFolder: boolean, now: number, by?: string): ItemRecord {
-    const drive = this.drives.get(parent.driveId)!;
+    return this.newRecord(this.drives.get(parent.driveId)!, parent.id, name, isFolder, now, by);
+  }
+
+  /** A fresh record (the root when `parentId` is null) with first tags; `seq` is set when it is attached. */
+  private newRecord(drive: DriveRecord, parentId: string | null, name: string, isFolder: boolean, now: number, by?: string): ItemRecord {
     return {
       id: this.newItemId(drive),
       driveId: drive.id,
-      parentId: parent.id,
+      parentId,
       name,
       isFolder,
       createdAt: now,
