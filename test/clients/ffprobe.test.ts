@@ -2,9 +2,9 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { LogFields, Logger } from '../../src/util/logger.js';
 import { hashPassword } from '../../src/dav/passwords.js';
 import { dav, startDavStack, type DavStack } from '../helpers/stack.js';
+import { recordingLogger } from '../helpers/recording-logger.js';
 import { hasProgram, run, skipReason } from './tools.js';
 
 /**
@@ -12,19 +12,6 @@ import { hasProgram, run, skipReason } from './tools.js';
  * end, so ffprobe must seek with Range requests. In redirect mode it must follow the 302s to the
  * download URL (the evidence for `auto` redirecting `Lavf/` clients); in proxy mode onedav streams.
  */
-function recordingLogger(lines: LogFields[]): Logger {
-  const logger: Logger = {
-    debug() {},
-    info: (msg, fields) => {
-      if (msg === 'request' && fields) lines.push(fields);
-    },
-    warn() {},
-    error() {},
-    child: () => logger,
-  };
-  return logger;
-}
-
 describe.skipIf(!hasProgram('ffprobe') || !hasProgram('ffmpeg'))(`ffprobe${skipReason('ffprobe', 'ffmpeg')}`, () => {
   let workdir: string;
   let media: Buffer;
@@ -45,10 +32,12 @@ describe.skipIf(!hasProgram('ffprobe') || !hasProgram('ffmpeg'))(`ffprobe${skipR
 
   describe.each(['redirect', 'proxy'] as const)('in %s mode', (mode) => {
     let stack: DavStack;
-    const requests: LogFields[] = [];
+    // The WebDAV access lines, to see which GETs were redirected.
+    const log = recordingLogger('json', 'info');
+    const requests = () => log.records().filter((r) => r.msg === 'request');
 
     beforeAll(async () => {
-      stack = await startDavStack({ dav: { download: { mode }, logger: recordingLogger(requests) } });
+      stack = await startDavStack({ dav: { download: { mode }, logger: log } });
       expect((await dav(stack, 'PUT', '/Media%20Files/', {})).status).toBe(405);
       expect((await dav(stack, 'MKCOL', '/Media%20Files/')).status).toBe(201);
       expect((await dav(stack, 'PUT', '/Media%20Files/clip%20%231.mp4', { body: media })).status).toBe(201);
@@ -63,7 +52,7 @@ describe.skipIf(!hasProgram('ffprobe') || !hasProgram('ffmpeg'))(`ffprobe${skipR
       expect(Number(info.format.duration)).toBeGreaterThan(1.9);
       expect(Number(info.format.duration)).toBeLessThan(2.2);
       expect(info.streams.map((s) => `${s.codec_type}:${s.codec_name}`).sort()).toEqual(['audio:aac', 'video:mpeg4']);
-      const gets = requests.filter((r) => r.method === 'GET');
+      const gets = requests().filter((r) => r.method === 'GET');
       expect(gets.length).toBeGreaterThan(0);
       if (mode === 'redirect') expect(gets.every((r) => r.status === 302)).toBe(true);
       else expect(gets.some((r) => r.status === 206)).toBe(true);

@@ -4,8 +4,8 @@ import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hashPassword } from '../../src/dav/passwords.js';
-import type { LogFields, Logger } from '../../src/util/logger.js';
 import { startDavStack, type DavStack } from '../helpers/stack.js';
+import { recordingLogger } from '../helpers/recording-logger.js';
 import { hasProgram, run, skipReason } from './tools.js';
 
 /**
@@ -21,20 +21,6 @@ const FILES: Record<string, Buffer> = {
   'sub/ünïcødé 3MiB.bin': randomBytes(3 * MiB + 17),
   'sub/deeper/five MiB + change.bin': randomBytes(5 * MiB + 4321),
 };
-
-/** A logger that keeps the WebDAV request lines, to see which GETs were redirected. */
-function recordingLogger(lines: LogFields[]): Logger {
-  const logger: Logger = {
-    debug() {},
-    info: (msg, fields) => {
-      if (msg === 'request' && fields) lines.push(fields);
-    },
-    warn() {},
-    error() {},
-    child: () => logger,
-  };
-  return logger;
-}
 
 async function filesUnder(dir: string): Promise<string[]> {
   const out: string[] = [];
@@ -96,11 +82,13 @@ describe.skipIf(!hasProgram('rclone'))(`rclone${skipReason('rclone')}`, () => {
 
   describe.each(['redirect', 'proxy'] as const)('in %s mode', (mode) => {
     let stack: DavStack;
-    const requests: LogFields[] = [];
+    // The WebDAV access lines, to see which GETs were redirected.
+    const log = recordingLogger('json', 'info');
+    const requests = () => log.records().filter((r) => r.msg === 'request');
 
     beforeAll(async () => {
       const users = [{ name: 'rc', password: await hashPassword('rclone-pw', { N: 1 << 12, r: 8, p: 1 }) }];
-      stack = await startDavStack({ dav: { users, anonymous: { enabled: false }, download: { mode }, logger: recordingLogger(requests) } });
+      stack = await startDavStack({ dav: { users, anonymous: { enabled: false }, download: { mode }, logger: log } });
     });
     afterAll(() => stack.close());
 
@@ -140,7 +128,7 @@ describe.skipIf(!hasProgram('rclone'))(`rclone${skipReason('rclone')}`, () => {
       expect(await filesUnder(down)).toEqual(Object.keys(FILES).sort());
       for (const [name, content] of Object.entries(FILES)) expect((await readFile(join(down, name))).equals(content), name).toBe(true);
 
-      const gets = requests.filter((r) => r.method === 'GET');
+      const gets = requests().filter((r) => r.method === 'GET');
       const expected = mode === 'redirect' ? 302 : 200;
       // Non-empty files went through redirects (or the proxy); empty ones are answered directly.
       expect(gets.filter((r) => r.status === expected).length).toBeGreaterThanOrEqual(2 * (Object.keys(FILES).length - 1));
