@@ -5,6 +5,7 @@ import { TokenRefresher } from '../auth/refresher.js';
 import { TokenStore, type StoredAccount } from '../auth/token-store.js';
 import { loadConfig, type Config } from '../config.js';
 import { GraphClient } from '../graph/client.js';
+import { inBinaryUnits } from '../util/binary-units.js';
 import { pickAccount, processIo, reportFailure, resolveCloud, type CliIo } from './login.js';
 import { EXIT, type Command } from './main.js';
 
@@ -84,14 +85,8 @@ export async function signedInView(record: StoredAccount, graph: GraphClient): P
 
 function bytes(n: number | undefined): string {
   if (n === undefined) return '?';
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let value = n;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit++;
-  }
-  return `${value.toFixed(value >= 10 || unit === 0 ? 0 : 1)} ${units[unit]}`;
+  const { value, unit } = inBinaryUnits(n);
+  return `${value.toFixed(value >= 10 || unit === 'B' ? 0 : 1)} ${unit}`;
 }
 
 export function formatDiscovery(d: Discovery): string {

@@ -1,3 +1,5 @@
+import { inBinaryUnits } from '../util/binary-units.js';
+
 /**
  * The HTML page a browser gets for GET on a folder: names (links), sizes, dates; folders first,
  * then files, each sorted by name. Everything is HTML-escaped; hrefs are percent-encoded paths on
@@ -78,13 +80,7 @@ export function escapeHtml(text: string): string {
 }
 
 export function formatSize(bytes: number): string {
-  if (bytes < 1024) return `${bytes} B`;
-  const units = ['KiB', 'MiB', 'GiB', 'TiB'];
-  let value = bytes;
-  let unit = -1;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit++;
-  }
-  return `${value.toFixed(value < 10 ? 1 : 0)} ${units[unit]}`;
+  const { value, unit } = inBinaryUnits(bytes);
+  if (unit === 'B') return `${bytes} B`;
+  return `${value.toFixed(value < 10 ? 1 : 0)} ${unit}`;
 }

@@ -1,3 +1,4 @@
+import { inBinaryUnits } from '../util/binary-units.js';
 import type { Clock } from '../util/clock.js';
 import { PRETTY_LINE, type Logger } from '../util/logger.js';
 import type { RequestScope } from '../util/request-scope.js';
@@ -69,15 +70,9 @@ export function loggableDestination(value: string | undefined): string | undefin
 
 /** `1.5KiB`, `100.0MiB`: no space, so pretty lines split on spaces. */
 function compactSize(bytes: number): string {
-  if (bytes < 1024) return `${bytes}B`;
-  const units = ['KiB', 'MiB', 'GiB', 'TiB'];
-  let value = bytes;
-  let unit = -1;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit++;
-  }
-  return `${value.toFixed(1)}${units[unit]}`;
+  const { value, unit } = inBinaryUnits(bytes);
+  if (unit === 'B') return `${bytes}B`;
+  return `${value.toFixed(1)}${unit}`;
 }
 
 // ---------------------------------------------------------------------------------------------
