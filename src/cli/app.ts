@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { cloudByName, emulatorCloud } from '../auth/clouds.js';
-import { accountFromRefreshToken, login } from '../auth/login.js';
+import { login } from '../auth/login.js';
 import { TokenRefresher } from '../auth/refresher.js';
 import { TokenStore, type StoredAccount } from '../auth/token-store.js';
 import type { AccountConfig, Config, MountConfig } from '../config.js';
@@ -11,9 +11,10 @@ import { resolveLibrary } from '../graph/libraries.js';
 import { removeSpoolLeftovers } from '../graph/upload.js';
 import type { TokenSource } from '../auth/token-source.js';
 import type { DriveBase } from '../graph/paths.js';
-import { DEMO_CLIENT_ID, DEMO_USER, findUser } from '../emulator/directory.js';
+import { DEMO_USER } from '../emulator/directory.js';
 import { startEmulator, type RunningEmulator } from '../emulator/server.js';
 import { createMonitoring, type HealthChecker } from '../ops/index.js';
+import { demoAccount } from './demo-account.js';
 import { seedDemoDrive } from './demo-drive.js';
 import { keepFreedMemoryForReuse } from '../util/heap-reuse.js';
 import { silentLogger, type Logger } from '../util/logger.js';
@@ -147,16 +148,7 @@ async function driveBaseOf(mount: MountConfig, account: AccountConfig | undefine
 async function signedInRecord(name: string, config: Config, store: TokenStore, emulator: RunningEmulator | undefined, logger: Logger): Promise<StoredAccount> {
   const account = config.accounts[name];
   if (!account && name === EMULATOR_ACCOUNT && emulator) {
-    const user = findUser(emulator.state.directory, DEMO_USER)!;
-    const record = accountFromRefreshToken({
-      account: name,
-      cloud: emulatorCloud(emulator.url),
-      tenant: user.tenantId,
-      clientId: DEMO_CLIENT_ID,
-      refreshToken: emulator.identity.issueRefreshToken({ upn: DEMO_USER, clientId: DEMO_CLIENT_ID }),
-      user: { upn: user.userPrincipalName, name: user.displayName, id: user.id },
-      accountType: 'organizational',
-    });
+    const record = demoAccount(emulator, name);
     await store.save(record);
     await seedDemoDrive(emulator, DEMO_USER);
     return record;

@@ -1,9 +1,8 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
-import { emulatorCloud } from '../../src/auth/clouds.js';
-import { accountFromRefreshToken } from '../../src/auth/login.js';
 import { TokenStore } from '../../src/auth/token-store.js';
+import { demoAccount } from '../../src/cli/demo-account.js';
 import { DEMO_CLIENT_ID, DEMO_USER, findUser } from '../../src/emulator/directory.js';
 import type { RunningEmulator } from '../../src/emulator/server.js';
 
@@ -37,17 +36,7 @@ export interface OneDavChild {
  */
 export async function startOneDavChild(emulator: RunningEmulator, dataDir: string, config: Record<string, unknown> = {}): Promise<OneDavChild> {
   const user = findUser(emulator.state.directory, DEMO_USER)!;
-  await new TokenStore(dataDir).save(
-    accountFromRefreshToken({
-      account: ACCOUNT,
-      cloud: emulatorCloud(emulator.url),
-      tenant: user.tenantId,
-      clientId: DEMO_CLIENT_ID,
-      refreshToken: emulator.identity.issueRefreshToken({ upn: DEMO_USER, clientId: DEMO_CLIENT_ID }),
-      user: { upn: user.userPrincipalName, name: user.displayName, id: user.id },
-      accountType: 'organizational',
-    }),
-  );
+  await new TokenStore(dataDir).save(demoAccount(emulator, ACCOUNT));
   const child = fork(CHILD, [], { execArgv: ['--import', 'tsx', '--expose-gc'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   const url = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error('the onedav child did not start within 60 s')), 60_000);
