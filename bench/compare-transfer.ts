@@ -16,9 +16,9 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { request } from 'undici';
-import { agent, GiB, MiB, patternBuffer, patternStream, send } from './lib/http.js';
+import { GiB, MiB, patternStream, send } from './lib/http.js';
 import { EmulatorProcess } from './lib/emulator-process.js';
+import { downloadUrlOf, uploadDirect } from './lib/graph-direct.js';
 import { OneDavProcess } from './lib/onedav-process.js';
 import { median, now, printTable } from './lib/report.js';
 import { TcpRelay } from './lib/tcp-relay.js';
@@ -63,7 +63,7 @@ try {
   await emulator.mkdirs(['ab']);
   const token = await emulator.accessToken();
   const graph = `${emulator.url}/v1.0`;
-  await uploadDirect(graph, token, '/ab/source.bin', size);
+  await uploadDirect(graph, token, '/ab/source.bin', size, FRAGMENT);
   if (!values['no-relay']) {
     const relay = await TcpRelay.start(emulator.url);
     contenders.push({ name: 'raw TCP relay (floor)', pid: relay.pid, relay, get: [], put: [] });
@@ -97,7 +97,7 @@ try {
       }
       if (ops.has('put')) {
         const path = `/ab/put-${contenders.indexOf(c)}-${round}.bin`;
-        c.put.push(await sample(c.pid, () => (c.onedav ? davPut(c.onedav.url, path, size) : uploadDirect(graph, token, path, size, c.relay))));
+        c.put.push(await sample(c.pid, () => (c.onedav ? davPut(c.onedav.url, path, size) : uploadDirect(graph, token, path, size, FRAGMENT, c.relay))));
       }
     }
   }
@@ -162,37 +162,6 @@ async function davGet(base: string, path: string, expected: number): Promise<voi
 async function davPut(base: string, path: string, bytes: number): Promise<void> {
   const got = await send(base, 'PUT', path, { headers: { 'content-length': String(bytes) }, body: patternStream(bytes) });
   if (got.status !== 201 && got.status !== 204) throw new Error(`PUT through onedav: ${got.status}`);
-}
-
-async function uploadDirect(graph: string, token: string, path: string, total: number, relay?: TcpRelay): Promise<void> {
-  const created = await request(`${graph}/me/drive/root:${path}:/createUploadSession`, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-    body: JSON.stringify({ item: { '@microsoft.graph.conflictBehavior': 'replace' } }),
-    dispatcher: agent,
-  });
-  const session = (await created.body.json()) as { uploadUrl?: string };
-  if (!session.uploadUrl) throw new Error(`createUploadSession answered ${created.statusCode}`);
-  const uploadUrl = relay ? relay.via(session.uploadUrl) : session.uploadUrl;
-  const fragment = patternBuffer(FRAGMENT);
-  for (let offset = 0; offset < total; offset += FRAGMENT) {
-    const length = Math.min(FRAGMENT, total - offset);
-    const res = await request(uploadUrl, {
-      method: 'PUT',
-      headers: { 'content-range': `bytes ${offset}-${offset + length - 1}/${total}`, 'content-length': String(length) },
-      body: length === FRAGMENT ? fragment : fragment.subarray(0, length),
-      dispatcher: agent,
-    });
-    await res.body.dump();
-    if (res.statusCode >= 300) throw new Error(`fragment at ${offset} answered ${res.statusCode}`);
-  }
-}
-
-async function downloadUrlOf(graph: string, token: string, path: string): Promise<string> {
-  const res = await request(`${graph}/me/drive/root:${path}:?$select=id,@microsoft.graph.downloadUrl`, { headers: { authorization: `Bearer ${token}` }, dispatcher: agent });
-  const item = (await res.body.json()) as { '@microsoft.graph.downloadUrl'?: string };
-  if (!item['@microsoft.graph.downloadUrl']) throw new Error(`no downloadUrl for ${path} (HTTP ${res.statusCode})`);
-  return item['@microsoft.graph.downloadUrl'];
 }
 
 function parseSize(text: string): number {

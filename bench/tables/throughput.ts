@@ -1,5 +1,5 @@
-import { request } from 'undici';
-import { agent, expectStatus, GiB, MiB, patternBuffer, patternStream, send } from '../lib/http.js';
+import { downloadUrlOf, uploadDirect } from '../lib/graph-direct.js';
+import { expectStatus, GiB, MiB, patternStream, send } from '../lib/http.js';
 import type { OneDavProcess } from '../lib/onedav-process.js';
 import { median, mib, mibPerSec, now, ratio, verdict, type Table } from '../lib/report.js';
 import { BenchStack } from '../lib/stack.js';
@@ -42,7 +42,7 @@ export async function throughputTable(options: ThroughputOptions): Promise<Table
     const putCpu: number[] = [];
     const getCpu: number[] = [];
     for (let round = 0; round < options.rounds; round++) {
-      directPut = Math.min(directPut, (await timedTransfer(() => uploadDirect(graph, token, `/t2/direct-${round}.bin`, size))).ms);
+      directPut = Math.min(directPut, (await timedTransfer(() => uploadDirect(graph, token, `/t2/direct-${round}.bin`, size, FRAGMENT))).ms);
       const put = await measured(stack.onedav, async () => {
         expectStatus(await send(stack.url, 'PUT', `/t2/via-onedav-${round}.bin`, { headers: { 'content-length': String(size) }, body: patternStream(size) }), [201], 'PUT through onedav');
       });
@@ -142,37 +142,6 @@ async function measured(onedav: OneDavProcess, fn: () => Promise<void>): Promise
   const cpuMs = (await onedav.cpuMs()) - cpuBefore;
   peak = Math.max(peak, await onedav.peakRss());
   return { ms, cpuMs, baseline, peak, growth: Math.max(0, peak - baseline) };
-}
-
-/** What a well-behaved Graph client does without onedav: one upload session, 10 MiB fragments in order. */
-async function uploadDirect(graph: string, token: string, path: string, size: number): Promise<void> {
-  const created = await request(`${graph}/me/drive/root:${path}:/createUploadSession`, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-    body: JSON.stringify({ item: { '@microsoft.graph.conflictBehavior': 'replace' } }),
-    dispatcher: agent,
-  });
-  const session = (await created.body.json()) as { uploadUrl?: string };
-  if (!session.uploadUrl) throw new Error(`createUploadSession answered ${created.statusCode}`);
-  const fragment = patternBuffer(FRAGMENT);
-  for (let offset = 0; offset < size; offset += FRAGMENT) {
-    const length = Math.min(FRAGMENT, size - offset);
-    const res = await request(session.uploadUrl, {
-      method: 'PUT',
-      headers: { 'content-range': `bytes ${offset}-${offset + length - 1}/${size}`, 'content-length': String(length) },
-      body: length === FRAGMENT ? fragment : fragment.subarray(0, length),
-      dispatcher: agent,
-    });
-    await res.body.dump();
-    if (res.statusCode >= 300) throw new Error(`fragment at ${offset} answered ${res.statusCode}`);
-  }
-}
-
-async function downloadUrlOf(graph: string, token: string, path: string): Promise<string> {
-  const res = await request(`${graph}/me/drive/root:${path}:?$select=id,@microsoft.graph.downloadUrl`, { headers: { authorization: `Bearer ${token}` }, dispatcher: agent });
-  const item = (await res.body.json()) as { '@microsoft.graph.downloadUrl'?: string };
-  if (!item['@microsoft.graph.downloadUrl']) throw new Error(`no downloadUrl for ${path} (HTTP ${res.statusCode})`);
-  return item['@microsoft.graph.downloadUrl'];
 }
 
 export const FULL_SIZE = GiB;
