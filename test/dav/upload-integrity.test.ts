@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { request } from 'node:http';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import type { FaultPlan } from '../../src/emulator/faults.js';
 import { QuickXorHash } from '../../src/graph/quickxorhash.js';
 import { dav, startDavStack, type DavStack } from '../helpers/stack.js';
 
@@ -103,6 +104,17 @@ describe('hash mismatch after an upload', () => {
   });
 });
 
+/** The upload URL answers 503 to 30 % of the requests (seeded) and resets the connection twice. */
+function flakyUploads(seed: number): FaultPlan {
+  return {
+    rules: [
+      { match: { category: 'upload' }, action: { type: 'status', status: 503, retryAfter: 0 }, probability: 0.3 },
+      { match: { category: 'upload' }, action: { type: 'reset' }, times: 2 },
+    ],
+    seed,
+  };
+}
+
 describe('faults on the upload URL during a WebDAV PUT', () => {
   let stack: DavStack;
   let drive: string;
@@ -117,13 +129,7 @@ describe('faults on the upload URL during a WebDAV PUT', () => {
 
   it('503s (30 %) and two connection resets still produce exactly one correct file', async () => {
     const size = 24 * MiB + 12_345;
-    stack.emulator.faults.setPlan({
-      rules: [
-        { match: { category: 'upload' }, action: { type: 'status', status: 503, retryAfter: 0 }, probability: 0.3 },
-        { match: { category: 'upload' }, action: { type: 'reset' }, times: 2 },
-      ],
-      seed: 7,
-    });
+    stack.emulator.faults.setPlan(flakyUploads(7));
     const res = await put(stack, '/flaky/f.bin', pattern(size, 11), size);
     const injected = { ...stack.emulator.faults.injected };
     stack.emulator.faults.setPlan(null);
@@ -137,13 +143,7 @@ describe('faults on the upload URL during a WebDAV PUT', () => {
 
   it('the same faults on an overwrite leave the new content, once', async () => {
     await stack.emulator.drive.putFile(drive, 'flaky/g.bin', 'before');
-    stack.emulator.faults.setPlan({
-      rules: [
-        { match: { category: 'upload' }, action: { type: 'status', status: 503, retryAfter: 0 }, probability: 0.3 },
-        { match: { category: 'upload' }, action: { type: 'reset' }, times: 2 },
-      ],
-      seed: 8,
-    });
+    stack.emulator.faults.setPlan(flakyUploads(8));
     const size = 12 * MiB;
     const res = await put(stack, '/flaky/g.bin', pattern(size, 12), size);
     stack.emulator.faults.setPlan(null);
