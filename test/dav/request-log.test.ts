@@ -22,7 +22,7 @@ describe('access log: one line per WebDAV request', () => {
   });
   afterAll(() => stack.close());
 
-  const lines = (filter: (r: Record<string, unknown>) => boolean) => json.records().filter((r) => r.msg === 'request' && filter(r));
+  const lines = (filter: (r: Record<string, unknown>) => boolean) => json.accessLines().filter(filter);
 
   it('has method, path, status, ms, Graph calls, bytes in/out and user, and never the credentials', async () => {
     const body = 'hello, log';

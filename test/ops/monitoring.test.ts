@@ -109,7 +109,7 @@ describe('health and metrics endpoints', () => {
     expect(m.types).toMatchObject({ onedav_dav_request_duration_seconds: 'histogram', onedav_graph_requests_total: 'counter', onedav_cache_hit_ratio: 'gauge' });
 
     // The throttled request's own access line carries its retry and wait.
-    const line = log.records().find((r) => r.msg === 'request' && r.path === '/throttled.txt');
+    const line = log.accessLines().find((r) => r.path === '/throttled.txt');
     expect(line).toMatchObject({ method: 'PUT', status: 201, graphRetries: 1, bytesIn: 5 });
     expect(line!.graphCalls).toBeGreaterThanOrEqual(2);
     expect(line!.graphWaitMs as number).toBeGreaterThan(0);
