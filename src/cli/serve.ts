@@ -5,7 +5,7 @@ import { startOneDav } from './app.js';
 import { waitForSignal } from './emulator.js';
 import { EXIT, type Command } from './main.js';
 import { preflight } from './preflight.js';
-import { hashPassword, parsePasswordHash } from '../dav/passwords.js';
+import { hashPassword, isPasswordHash } from '../dav/passwords.js';
 
 export const serveCommand: Command = {
   summary: 'serve the configured drives over WebDAV (no config: the built-in emulator)',
@@ -45,7 +45,7 @@ emulator and serves its demo drive on http://127.0.0.1:8080/ (anonymous, loopbac
     if (values['insecure-dev']) {
       // Development only: plaintext passwords are hashed in memory so the server verifies one way.
       for (const user of config.users) {
-        if (!isHash(user.password)) user.password = await hashPassword(user.password);
+        if (!isPasswordHash(user.password)) user.password = await hashPassword(user.password);
       }
     }
     const app = await startOneDav(config, { logger });
@@ -57,12 +57,3 @@ emulator and serves its demo drive on http://127.0.0.1:8080/ (anonymous, loopbac
     return EXIT.ok;
   },
 };
-
-function isHash(value: string): boolean {
-  try {
-    parsePasswordHash(value);
-    return true;
-  } catch {
-    return false;
-  }
-}

@@ -44,6 +44,16 @@ export interface ParsedPasswordHash {
 }
 
 /** Parses and checks a stored hash; throws a PasswordHashError saying how to make a good one. */
+/** Whether a configured password is one of our hashes (rather than plaintext). */
+export function isPasswordHash(value: string): boolean {
+  try {
+    parsePasswordHash(value);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 export function parsePasswordHash(encoded: string): ParsedPasswordHash {
   const parts = encoded.split('$');
   if (parts.length !== 6 || parts[0] !== 'scrypt') {
