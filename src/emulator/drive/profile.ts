@@ -1,0 +1,63 @@
+import type { Directory, EmulatedCloud } from '../directory.js';
+import type { DriveRecord, DriveType } from './model.js';
+
+/**
+ * How the real service behaves for one drive: the drive type (OneDrive personal, OneDrive for
+ * Business, a SharePoint document library) and the national cloud of the tenant that owns it.
+ * Every handler that models a behaviour which differs by drive type or cloud asks the profile,
+ * never `drive.type` or the tenant directly, so the differences live in this one table.
+ * Each field cites where the behaviour comes from; where Microsoft's docs are silent the choice
+ * is the one that keeps the user's data safe, and says so.
+ */
+export interface DriveProfile {
+  type: DriveType;
+  cloud: EmulatedCloud;
+  /**
+   * SharePoint-backed storage rewrites some uploaded files on commit (Office documents get their
+   * metadata updated), so the stored size and quickXorHash differ from what was sent.
+   * rclone docs/content/onedrive.md "Unexpected file size/hash differences on Sharepoint"; OneDrive/onedrive-api-docs#935
+   */
+  rewritesUploads: boolean;
+  /**
+   * A second createUploadSession for a file that already has an open session answers 409
+   * nameAlreadyExists, even with conflictBehavior replace; personal OneDrive hands out a new one.
+   * OneDrive/onedrive-api-docs#747; microsoftgraph/microsoft-graph-docs-contrib#412
+   */
+  oneUploadSessionPerFile: boolean;
+  /**
+   * Path-based addressing (`root:/a/b:`, `items/{id}:/name:`) works. Not in 21Vianet.
+   * rclone backend/onedrive/onedrive.go (China: "path based addressing doesn't work"); rclone/rclone#3973
+   */
+  pathAddressing: boolean;
+  /** `…/delta` is served. Not in 21Vianet. rclone/rclone#6444 */
+  delta: boolean;
+  /**
+   * A PATCH that moves an item resets fileSystemInfo.lastModifiedDateTime unless the request
+   * sets it again. rclone backend/onedrive/onedrive.go Move ("it gets reset otherwise")
+   */
+  moveResetsModified: boolean;
+  /** Longest lifetime of a `@microsoft.graph.downloadUrl` (seconds); the emulator setting may only shorten it. */
+  downloadUrlMaxLifetimeSec: number;
+}
+
+type TypeFacts = Omit<DriveProfile, 'type' | 'cloud' | 'pathAddressing' | 'delta'>;
+type CloudFacts = Pick<DriveProfile, 'pathAddressing' | 'delta'>;
+
+const BY_TYPE: Record<DriveType, TypeFacts> = {
+  personal: { rewritesUploads: false, oneUploadSessionPerFile: false, moveResetsModified: true, downloadUrlMaxLifetimeSec: 3600 },
+  business: { rewritesUploads: true, oneUploadSessionPerFile: true, moveResetsModified: true, downloadUrlMaxLifetimeSec: 3600 },
+  documentLibrary: { rewritesUploads: true, oneUploadSessionPerFile: true, moveResetsModified: true, downloadUrlMaxLifetimeSec: 3600 },
+};
+
+const BY_CLOUD: Record<EmulatedCloud, CloudFacts> = {
+  global: { pathAddressing: true, delta: true },
+  china: { pathAddressing: false, delta: false },
+  usgov: { pathAddressing: true, delta: true },
+  usgovdod: { pathAddressing: true, delta: true },
+};
+
+/** The profile of a drive: its type's facts and its tenant's cloud's facts. */
+export function profileOf(drive: DriveRecord, directory: Directory): DriveProfile {
+  const cloud = directory.tenants.find((t) => t.id === drive.tenantId)?.cloud ?? 'global';
+  return { type: drive.type, cloud, ...BY_TYPE[drive.type], ...BY_CLOUD[cloud] };
+}
