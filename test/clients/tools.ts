@@ -1,8 +1,23 @@
-import { execFile, spawnSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
+import { accessSync, constants } from 'node:fs';
+import { delimiter, join } from 'node:path';
 
-/** Whether a program is on PATH (clients are skipped, with the reason, when it is not). */
+/**
+ * Whether a program is on PATH (clients are skipped, with the reason, when it is not). Looked up
+ * in the file system, not by spawning a shell: under the full suite's load a spawn could fail and
+ * silently skip a whole client's tests (the rclone and Chromium files were skipped that way).
+ */
 export function hasProgram(name: string): boolean {
-  return spawnSync('sh', ['-c', `command -v ${name}`], { stdio: 'ignore' }).status === 0;
+  for (const dir of (process.env.PATH ?? '').split(delimiter)) {
+    if (!dir) continue;
+    try {
+      accessSync(join(dir, name), constants.X_OK);
+      return true;
+    } catch {
+      // not in this folder
+    }
+  }
+  return false;
 }
 
 export function skipReason(name: string, debianPackage = name): string {
