@@ -134,3 +134,45 @@ describe('WebDAV on a 21Vianet (china) drive', () => {
     expectIdAddressingOnly();
   });
 });
+
+describe('warm requests on a china drive cost what they cost on a global one', () => {
+  let both: DavStack;
+
+  beforeAll(async () => {
+    both = await startDavStack({ mounts: [{ prefix: '/cn', user: LEI }, { prefix: '/g' }], dav: { download: { mode: 'proxy' } } });
+    for (const id of both.driveIds) await both.emulator.drive.putFile(id, 'Docs/a.txt', 'alpha');
+  });
+  afterAll(() => both.close());
+
+  /** Graph calls of each request, once the folders involved are known. */
+  async function costs(mount: string): Promise<Record<string, number>> {
+    const run = async (method: string, path: string, init: { headers?: Record<string, string>; body?: string } = {}) => {
+      both.resetCounters();
+      const res = await dav(both, method, `${mount}${path}`, init);
+      expect(res.status, `${method} ${mount}${path}`).toBeLessThan(300);
+      await res.arrayBuffer();
+      return both.graphCalls();
+    };
+    await run('PROPFIND', '/', { headers: { Depth: '1' } });
+    await run('PROPFIND', '/Docs/', { headers: { Depth: '1' } });
+    const mtime = '<?xml version="1.0"?><D:propertyupdate xmlns:D="DAV:"><D:set><D:prop><D:getlastmodified>Fri, 05 Jan 2024 08:00:00 GMT</D:getlastmodified></D:prop></D:set></D:propertyupdate>';
+    return {
+      propfind: await run('PROPFIND', '/Docs/', { headers: { Depth: '1' } }),
+      get: await run('GET', '/Docs/a.txt'),
+      getAgain: await run('GET', '/Docs/a.txt'),
+      put: await run('PUT', '/Docs/w.txt', { body: 'written' }),
+      proppatch: await run('PROPPATCH', '/Docs/a.txt', { body: mtime }),
+      mkcol: await run('MKCOL', '/Docs/M/'),
+      move: await run('MOVE', '/Docs/w.txt', { headers: { Destination: `${both.url}${mount}/Docs/M/w.txt` } }),
+      delete: await run('DELETE', '/Docs/M/'),
+    };
+  }
+
+  it('answers each warm request with the same number of Graph calls, and a warm PROPFIND with none', async () => {
+    const global = await costs('/g');
+    const china = await costs('/cn');
+    expect(china).toEqual(global);
+    expect(china.propfind).toBe(0);
+    expect(china.getAgain).toBe(0);
+  });
+});
