@@ -1,5 +1,6 @@
 import { join } from 'node:path';
-import { cloudByName, emulatorCloud } from '../auth/clouds.js';
+import { cloudByName, cloudFromDiscovery, emulatorCloud } from '../auth/clouds.js';
+import { fetchOpenIdConfiguration } from '../auth/discovery.js';
 import { login } from '../auth/login.js';
 import { TokenRefresher } from '../auth/refresher.js';
 import { TokenStore, type StoredAccount } from '../auth/token-store.js';
@@ -7,6 +8,7 @@ import type { AccountConfig, Config, MountConfig } from '../config.js';
 import { startDavServer, type RunningDavServer } from '../dav/server.js';
 import { createGraphDrive, type GraphDrive } from '../drive/index.js';
 import { GraphClient } from '../graph/client.js';
+import { graphFeaturesOf } from '../graph/features.js';
 import { resolveLibrary } from '../graph/libraries.js';
 import { removeSpoolLeftovers } from '../graph/upload.js';
 import type { TokenSource } from '../auth/token-source.js';
@@ -80,6 +82,9 @@ export async function startOneDav(config: Config, options: StartOptions = {}): P
     for (const mount of config.mounts) {
       const refresher = await accountFor(mount.account);
       const record = refresher.describe();
+      const cloud = await graphCloudOf(record);
+      const features = graphFeaturesOf(cloud);
+      if (!features.pathAddressing) logger.info('Graph in this cloud serves no path addressing: items are addressed by id', { mount: mount.path, cloud: cloud ?? 'unknown' });
       const { drive, client, close: closeDrive } = createGraphDrive({
         graphBaseUrl: record.graphBaseUrl,
         tokens: refresher,
@@ -87,6 +92,8 @@ export async function startOneDav(config: Config, options: StartOptions = {}): P
         cache: config.cache,
         upload: config.upload,
         spoolDir,
+        features,
+        logger: logger.child({ mount: mount.path }),
       });
       closers.push(closeDrive);
       mounts.push({ prefix: mount.path, drive, client });
@@ -139,6 +146,22 @@ async function driveBaseOf(mount: MountConfig, account: AccountConfig | undefine
     }
   }
   return drive;
+}
+
+/**
+ * The national cloud whose Graph serves an account's drives: the account's own; for an emulator
+ * account its tenant's, as the emulator's OpenID configuration reports it (saved at sign-in, or
+ * asked now). Undefined when that cannot be told (the drive is then addressed by id, which works everywhere).
+ */
+async function graphCloudOf(record: Pick<StoredAccount, 'cloud' | 'tenantCloud' | 'loginUrl' | 'tenant'>): Promise<string | undefined> {
+  if (record.cloud !== 'emulator') return record.cloud;
+  if (record.tenantCloud?.name) return record.tenantCloud.name;
+  try {
+    const facts = await fetchOpenIdConfiguration(record.loginUrl, record.tenant);
+    return cloudFromDiscovery({ cloudInstanceName: facts.cloudInstanceName, msgraphHost: facts.msgraphHost });
+  } catch {
+    return undefined;
+  }
 }
 
 /**

@@ -1,8 +1,10 @@
 import type { TokenSource } from '../auth/token-source.js';
 import { GraphClient, type GraphClientOptions } from '../graph/client.js';
 import { DriveApi } from '../graph/drive-api.js';
+import type { GraphFeatures } from '../graph/features.js';
 import type { DriveBase } from '../graph/paths.js';
 import type { Clock } from '../util/clock.js';
+import type { Logger } from '../util/logger.js';
 import { GraphDrive, type GraphDriveOptions } from './graph-drive.js';
 
 export interface CreateGraphDriveOptions {
@@ -19,13 +21,16 @@ export interface CreateGraphDriveOptions {
   /** Extra GraphClient options (concurrency, timeouts, retry, its own clock). */
   client?: Partial<Omit<GraphClientOptions, 'baseUrl' | 'tokens'>>;
   clock?: Clock;
+  /** What the drive's cloud serves (`graphFeaturesOf(cloud)`); default everything, as the global cloud. */
+  features?: GraphFeatures;
+  logger?: Logger;
 }
 
 /** Wires a GraphClient, a DriveApi and a GraphDrive for one mount (what `cli/serve` needs). */
 export function createGraphDrive(options: CreateGraphDriveOptions): { drive: GraphDrive; client: GraphClient; close(): Promise<void> } {
   // The client keeps real time (its throttle gate sleeps on real timers); `clock` drives expiry only.
   const client = new GraphClient({ baseUrl: options.graphBaseUrl, tokens: options.tokens, ...options.client });
-  const api = new DriveApi(client, options.drive, { downloadUrlLifetimeMs: options.downloadUrlLifetimeMs, clock: options.clock });
+  const api = new DriveApi(client, options.drive, { downloadUrlLifetimeMs: options.downloadUrlLifetimeMs, clock: options.clock, features: options.features });
   const drive = new GraphDrive({
     api,
     cache: options.cache,
@@ -33,6 +38,7 @@ export function createGraphDrive(options: CreateGraphDriveOptions): { drive: Gra
     spoolDir: options.spoolDir,
     documentLibrary: options.drive.type === 'site',
     clock: options.clock,
+    logger: options.logger,
   });
   return {
     drive,

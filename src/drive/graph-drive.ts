@@ -1,12 +1,13 @@
 import type { Readable } from 'node:stream';
 import { DeltaPoller, type DeltaFeed } from '../cache/delta-poller.js';
 import { MetadataCache, type CacheStats } from '../cache/metadata-cache.js';
-import type { DriveApi, DownloadUrl } from '../graph/drive-api.js';
+import type { DriveApi, DownloadUrl, ItemRef } from '../graph/drive-api.js';
 import { GraphError } from '../graph/errors.js';
 import type { DriveItem } from '../graph/items.js';
 import { baseName, childPath, parentPath, pathFromParentReference } from '../graph/paths.js';
 import { DEFAULT_FRAGMENT_SIZE, SIMPLE_UPLOAD_MAX, uploadFile } from '../graph/upload.js';
 import { systemClock, type Clock } from '../util/clock.js';
+import { silentLogger, type Logger } from '../util/logger.js';
 import { assertValidPath, pathProblem } from './names.js';
 import type { DriveEntry, Quota, ReadResult, RemoteDrive, WriteOptions } from './types.js';
 
@@ -21,6 +22,7 @@ export interface GraphDriveOptions {
   /** The drive is a SharePoint document library (`forms` is reserved at its root). */
   documentLibrary?: boolean;
   clock?: Clock;
+  logger?: Logger;
 }
 
 /** Response headers of a download worth passing on to the WebDAV client. */
@@ -61,7 +63,11 @@ export class GraphDrive implements RemoteDrive {
     this.spoolDir = options.spoolDir;
     this.documentLibrary = options.documentLibrary ?? false;
     const pollSeconds = c.deltaPollSeconds ?? 0;
-    if (pollSeconds > 0) {
+    if (pollSeconds > 0 && !this.api.features.delta) {
+      (options.logger ?? silentLogger).info('not polling for remote changes: Graph in this cloud has no delta feed (rclone/rclone#6444); cached entries expire after the TTL instead', {
+        ttlSeconds: this.ttlMs / 1000,
+      });
+    } else if (pollSeconds > 0) {
       this.poller = new DeltaPoller(this.deltaFeed(), this.cache, pollSeconds * 1000);
       this.poller.start();
     }
@@ -78,7 +84,7 @@ export class GraphDrive implements RemoteDrive {
   /** One Graph call per cold folder (all pages, `$top` at the maximum); its children's stats follow from it. */
   async list(path: string): Promise<DriveEntry[]> {
     return this.cache.listing(path, async () => {
-      const items = await this.api.listChildren({ path });
+      const items = await this.api.listChildren(await this.ref(path));
       const children = items.map((item) => toEntry(item, childPath(path, item.name)));
       const folderId = items[0]?.parentReference?.id ?? this.cache.peekItem(path)?.id;
       return { folderId, children };
@@ -86,13 +92,15 @@ export class GraphDrive implements RemoteDrive {
   }
 
   async downloadUrl(path: string): Promise<{ url: string; expiresAt: number; entry: DriveEntry }> {
-    const known = this.cache.peekItem(path);
+    let known = this.cache.peekItem(path);
+    // Addressed by id, a cold file needs looking up first; that answer carries the URL too.
+    if (known === undefined && !this.api.features.pathAddressing) known = await this.lookup(path);
     if (known === null) throw notFound(path);
     if (known?.isFolder) throw notAFile(path);
     return this.cache.downloadUrl(path, async () => {
       let fetched: DownloadUrl;
       try {
-        fetched = await this.api.getDownloadUrl({ path });
+        fetched = await this.api.getDownloadUrl(await this.ref(path));
       } catch (err) {
         if (err instanceof GraphError && err.isNotFound) this.cache.setItem(path, null);
         throw err;
@@ -228,7 +236,7 @@ export class GraphDrive implements RemoteDrive {
     const known = this.cache.peekItem(path);
     if (known === null) throw notFound(path);
     try {
-      await this.api.delete(known ? { id: known.id } : { path });
+      await this.api.delete(known ? { id: known.id } : await this.ref(path));
     } catch (err) {
       if (err instanceof GraphError && err.isNotFound) this.cache.recordRemoval(path);
       throw err;
@@ -241,7 +249,7 @@ export class GraphDrive implements RemoteDrive {
     const known = this.cache.peekItem(path);
     let item: DriveItem;
     try {
-      item = await this.api.update(known ? { id: known.id } : { path }, { lastModified: mtime });
+      item = await this.api.update(known ? { id: known.id } : await this.ref(path), { lastModified: mtime });
     } catch (err) {
       throw this.afterFailure(err, [path]);
     }
@@ -254,6 +262,7 @@ export class GraphDrive implements RemoteDrive {
 
   /** Polls the delta feed once now (the background poll does this every deltaPollSeconds). */
   async pollChanges(): Promise<number> {
+    if (!this.api.features.delta) return 0;
     const poller = this.poller ?? (this.manualPoller ??= new DeltaPoller(this.deltaFeed(), this.cache, 0));
     const first = await poller.pollOnce();
     return first;
@@ -275,11 +284,13 @@ export class GraphDrive implements RemoteDrive {
   private async lookup(path: string): Promise<DriveEntry | null> {
     if (path !== '/' && pathProblem(path) !== undefined) return null;
     return this.cache.item(path, async () => {
+      const ref = await this.addressOf(path);
+      if (!ref) return null;
       try {
         // The download URL comes in the same response for free: a GET that follows a cold stat
         // (the usual WebDAV order) then needs no second call.
         const fetchedAt = this.clock.now();
-        const item = await this.api.getItem({ path }, { withDownloadUrl: true });
+        const item = await this.api.getItem(ref, { withDownloadUrl: true });
         const url = item['@microsoft.graph.downloadUrl'];
         if (url && item.folder === undefined) this.cache.setDownloadUrl(path, { url, expiresAt: fetchedAt + this.api.downloadUrlLifetimeMs });
         return toEntry(item, statPath(path, item));
@@ -288,6 +299,22 @@ export class GraphDrive implements RemoteDrive {
         throw err;
       }
     });
+  }
+
+  /**
+   * How to name `path` to Graph: by path where the cloud serves that; by id otherwise, from the
+   * cache, or looked up (walking from the root by id when cold) and cached for the next request.
+   */
+  private async ref(path: string): Promise<ItemRef> {
+    if (this.api.features.pathAddressing || path === '/') return { path };
+    return { id: (await this.stat(path)).id };
+  }
+
+  /** How to look `path` up: by path, or by name under its parent's id (null when the parent is not a folder). */
+  private async addressOf(path: string): Promise<ItemRef | null> {
+    if (this.api.features.pathAddressing || path === '/') return { path };
+    const parent = await this.lookup(parentPath(path));
+    return parent?.isFolder ? { parentId: parent.id, name: baseName(path) } : null;
   }
 
   /** The folder that will hold `path`; WebDAV wants 409 when it is missing or a file. */

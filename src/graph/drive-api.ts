@@ -11,7 +11,8 @@ import {
   type Quota,
   type UploadSession,
 } from './items.js';
-import { childOfItem, driveBasePath, encodeSegment, itemById, itemByPath, type DriveBase } from './paths.js';
+import { FULL_GRAPH, type GraphFeatures } from './features.js';
+import { childOfItem, childOfItemByName, driveBasePath, encodeSegment, itemById, itemByPath, type DriveBase } from './paths.js';
 import { realSleep, type Sleep } from './throttle-gate.js';
 
 /**
@@ -44,6 +45,8 @@ export interface DriveApiOptions {
   copyTimeoutMs?: number;
   clock?: Clock;
   sleep?: Sleep;
+  /** What this cloud's Graph serves (default: everything, as the global cloud). */
+  features?: GraphFeatures;
 }
 
 const DEFAULT_DOWNLOAD_URL_LIFETIME_MS = 10 * 60_000;
@@ -55,6 +58,7 @@ const DEFAULT_DOWNLOAD_URL_LIFETIME_MS = 10 * 60_000;
 export class DriveApi {
   readonly base: string;
   readonly downloadUrlLifetimeMs: number;
+  readonly features: GraphFeatures;
   private readonly copyTimeoutMs: number;
   private readonly clock: Clock;
   private readonly sleep: Sleep;
@@ -69,18 +73,24 @@ export class DriveApi {
     this.copyTimeoutMs = options.copyTimeoutMs ?? 10 * 60_000;
     this.clock = options.clock ?? systemClock;
     this.sleep = options.sleep ?? realSleep;
+    this.features = options.features ?? FULL_GRAPH;
   }
 
   /** The URL path of an item, relative to the client's base URL. */
   itemPath(ref: ItemRef): string {
     if ('id' in ref) return this.base + itemById(ref.id);
-    if ('parentId' in ref) return this.base + childOfItem(ref.parentId, ref.name);
+    if ('parentId' in ref) return this.base + (this.features.pathAddressing ? childOfItem(ref.parentId, ref.name) : childOfItemByName(ref.parentId, ref.name));
+    if (!this.features.pathAddressing && ref.path !== '/') {
+      // The service would answer for another item (see GraphFeatures): never send it.
+      throw new GraphError(0, 'pathAddressingUnsupported', `Graph in this cloud cannot address ${ref.path} by path; resolve it to an id first.`);
+    }
     return this.base + itemByPath(ref.path);
   }
 
   /** Route template of an item, for the counters. */
   private route(method: string, ref: ItemRef, suffix = ''): string {
-    const where = 'id' in ref ? '/items/{id}' : 'parentId' in ref ? '/items/{id}:{name}:' : ref.path === '/' ? '/root' : '/root:{path}:';
+    const child = this.features.pathAddressing ? '/items/{id}:{name}:' : "/items/{id}/children('{name}')";
+    const where = 'id' in ref ? '/items/{id}' : 'parentId' in ref ? child : ref.path === '/' ? '/root' : '/root:{path}:';
     return `${method} /drive${where}${suffix}`;
   }
 
@@ -237,6 +247,7 @@ export class DriveApi {
    * every page, to the new deltaLink. `latest` asks only for a link to start from (no items).
    */
   async delta(link?: string | 'latest', signal?: AbortSignal): Promise<DeltaPage> {
+    if (!this.features.delta) throw new GraphError(400, 'notSupported', 'Graph in this cloud has no delta feed (change tracking); rely on the cache TTL.');
     const items: DriveItem[] = [];
     let deltaLink: string | undefined;
     const first =

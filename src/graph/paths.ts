@@ -68,6 +68,15 @@ export function childOfItem(parentId: string, name: string): string {
   return `/items/${encodeSegment(parentId)}:/${encodeSegment(name)}:`;
 }
 
+/**
+ * A child of a known folder by name without path syntax: `/items/{parent-id}/children('{name}')`,
+ * quotes doubled as OData string literals want them. What 21Vianet serves where `:/{name}:` fails.
+ * rclone/rclone backend/onedrive/onedrive.go newOptsCallWithIDPath
+ */
+export function childOfItemByName(parentId: string, name: string): string {
+  return `/items/${encodeSegment(parentId)}/children('${encodeSegment(name.replace(/'/g, "''"))}')`;
+}
+
 /** `/a/b/c` → `['a','b','c']`; `/` → `[]`. */
 export function splitPath(path: string): string[] {
   return path.split('/').filter((s) => s.length > 0);

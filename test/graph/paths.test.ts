@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   baseName,
+  childOfItemByName,
   childPath,
   driveBasePath,
   encodeSegment,
@@ -32,6 +33,11 @@ describe('graph path encoding', () => {
       expect(decodeURIComponent(encodeSegment(name))).toBe(name);
       expect(encodeSegment(name)).not.toMatch(/[ #?&+:;,=\t]/);
     }
+  });
+
+  it("names a child under a folder id as an OData key, quotes doubled (children('{name}'))", () => {
+    expect(childOfItemByName('01ABC', 'a b.txt')).toBe("/items/01ABC/children('a%20b.txt')");
+    expect(childOfItemByName('01ABC', "it's (1)#.txt")).toBe("/items/01ABC/children('it%27%27s%20%281%29%23.txt')");
   });
 
   it('knows the drive bases', () => {

@@ -5,6 +5,7 @@ import type { TokenSource } from '../../src/auth/token-source.js';
 import { startDavServer, type DavServerOptions, type RunningDavServer } from '../../src/dav/server.js';
 import { createGraphDrive, type CreateGraphDriveOptions, type GraphDrive } from '../../src/drive/index.js';
 import { findUser } from '../../src/emulator/directory.js';
+import { graphFeaturesOf } from '../../src/graph/features.js';
 import { startEmulator, type EmulatorOptions, type RunningEmulator } from '../../src/emulator/server.js';
 
 /**
@@ -13,6 +14,15 @@ import { startEmulator, type EmulatorOptions, type RunningEmulator } from '../..
  */
 export const ADELE = 'adele@contoso.onmicrosoft.com';
 export const MEGAN = 'megan@contoso.onmicrosoft.com';
+/** Fabrikam's user: a 21Vianet (china) drive, where Graph serves no path addressing and no delta. */
+export const LEI = 'lei@fabrikam.partner.onmschina.cn';
+
+/** The national cloud of an emulator user's tenant (`global`, `china`, …). */
+export function cloudOfUser(emulator: RunningEmulator, upn: string): string {
+  const user = findUser(emulator.state.directory, upn);
+  if (!user) throw new Error(`the emulator has no user ${upn}`);
+  return emulator.state.directory.tenants.find((t) => t.id === user.tenantId)?.cloud ?? 'global';
+}
 
 /** Issues emulator access tokens for a user directly (the auth room has its own flows). */
 export class EmulatorTokenSource implements TokenSource {
@@ -43,7 +53,10 @@ export class EmulatorTokenSource implements TokenSource {
 
 export interface StackMount {
   prefix: string;
-  /** Emulator user whose drive is mounted (default Adele). */
+  /**
+   * Emulator user whose drive is mounted (default Adele). The drive gets the Graph features of the
+   * user's tenant's cloud, as `onedav serve` gives them: LEI's is addressed by id and never polls delta.
+   */
   user?: string;
 }
 
@@ -86,6 +99,7 @@ export async function startDavStack(options: StackOptions = {}): Promise<DavStac
       tokens: new EmulatorTokenSource(emulator, user),
       drive: { type: 'me' },
       spoolDir: dataDir,
+      features: graphFeaturesOf(cloudOfUser(emulator, user)),
       ...options.drive,
     });
     return { prefix: m.prefix, graph, driveId: emulator.drive.driveIdOf(user) };
@@ -109,8 +123,14 @@ export async function startDavStack(options: StackOptions = {}): Promise<DavStac
     graphCalls: () => emulator.counters.snapshot().graphCalls,
     resetCounters: () => emulator.counters.reset(),
     async graphItem(path, mount = 0) {
-      const token = await new EmulatorTokenSource(emulator, mounts[mount].user ?? ADELE).getAccessToken();
-      const res = await fetch(`${emulator.url}/v1.0/me/drive/root:${path.split('/').map(encodeURIComponent).join('/')}:`, { headers: { authorization: `Bearer ${token}` } });
+      const user = mounts[mount].user ?? ADELE;
+      const token = await new EmulatorTokenSource(emulator, user).getAccessToken();
+      const segments = path.split('/').filter(Boolean);
+      // Where the cloud drops path addressing, ask by the id-based alias form (rclone/rclone backend/onedrive/onedrive.go).
+      const where = graphFeaturesOf(cloudOfUser(emulator, user)).pathAddressing || segments.length === 0
+        ? `root:/${segments.map(encodeURIComponent).join('/')}:`
+        : `root/children('@a1')?@a1=${encodeURIComponent(`'${segments.join('/').replace(/'/g, "''")}'`)}`;
+      const res = await fetch(`${emulator.url}/v1.0/me/drive/${where}`, { headers: { authorization: `Bearer ${token}` } });
       if (!res.ok) throw new Error(`Graph answered ${res.status} for ${path}`);
       return (await res.json()) as Record<string, unknown>;
     },

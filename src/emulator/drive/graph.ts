@@ -11,6 +11,7 @@ import { assertPathLength, assertValidName } from './names.js';
 import { encodeSkip, selectOf, skipOf, topOf, withQuery } from './query.js';
 import { parseGraphPath, type DriveRef, type GraphRoute, type VersionRef } from './route.js';
 import { applySelect, driveJson, identityOf, isoSeconds, itemJson, tagMatches, type ItemView } from './serialize.js';
+import { profileOf } from './profile.js';
 import { notFound, type ConflictBehavior, type DriveStore, type FileTimes } from './store.js';
 import { preconditionFailed, type UploadSessions } from './uploads.js';
 import { versionsOf, type VersionView } from './versions.js';
@@ -43,7 +44,7 @@ export class DriveGraphApi {
 
   async handle(ctx: RequestContext): Promise<boolean> {
     const raw = ctx.url.pathname.slice('/v1.0'.length);
-    const { route, template } = parseGraphPath(raw);
+    const { route, template } = parseGraphPath(raw, ctx.url.searchParams);
     ctx.setRoute(`${ctx.method} ${template}`);
     if (route.kind === 'unknown') return false;
     if (route.kind === 'monitor') {
@@ -96,13 +97,16 @@ export class DriveGraphApi {
 
   private async handleItem(ctx: RequestContext, principal: Principal, route: ItemRoute): Promise<void> {
     this.access.requireRead(principal);
-    const target = this.resolve(principal, route);
+    const target = this.resolve(ctx, principal, route);
     const { method } = ctx;
     const action = route.action;
     if (method === 'GET' && action === '') return this.getItem(ctx, target);
     if (method === 'GET' && action === 'children') return this.listChildren(ctx, target);
     if (method === 'GET' && action === 'content') return this.redirectToContent(ctx, target);
-    if (method === 'GET' && action === 'delta') return this.delta.serve(ctx, target.view, existing(target));
+    if (method === 'GET' && action === 'delta') {
+      if (!profileOf(target.drive, this.shared.directory).delta) throw deltaNotSupported();
+      return this.delta.serve(ctx, target.view, existing(target));
+    }
     if (action === 'versions') return this.handleVersions(ctx, target, route.version);
     this.access.requireWrite(principal);
     if (method === 'PATCH' && action === '') return this.updateItem(ctx, target);
@@ -114,7 +118,7 @@ export class DriveGraphApi {
     throw methodNotAllowed(method);
   }
 
-  private resolve(principal: Principal, route: ItemRoute): Target {
+  private resolve(ctx: RequestContext, principal: Principal, route: ItemRoute): Target {
     const drive = this.access.drive(principal, route.drive);
     const view = this.viewFor(drive, route.drive);
     let base: ItemRecord | undefined;
@@ -124,6 +128,9 @@ export class DriveGraphApi {
       if (!base || base.driveId !== drive.id) throw notFound();
     }
     if (!route.segments) return { drive, view, principal, item: base };
+    if (route.addressing === 'path' && !profileOf(drive, this.shared.directory).pathAddressing) {
+      return { drive, view, principal, item: pathIgnored(ctx, route, base) };
+    }
     const found = this.store.resolve(base, route.segments);
     return { drive, view, principal, ...found };
   }
@@ -468,6 +475,30 @@ export class DriveGraphApi {
 function existing(target: Target): ItemRecord {
   if (!target.item) throw notFound();
   return target.item;
+}
+
+/**
+ * Path addressing (`root:/a/b:`, `items/{id}:/a:`) where the cloud does not serve it (21Vianet):
+ * the service drops the path and answers for the item it was based on. A GET answers 200 with that
+ * item (rclone/rclone#3973: `items/{root-id}:/ObviouslyNotExist:` returned the root folder); an
+ * upload onto a folder answers notSupported "Cannot upload content to an item representing a folder."
+ * (microsoftgraph/microsoft-graph-docs#12238; 501 as in microsoftgraph/msgraph-sdk-python#894).
+ * Other writes are reported only as "invalid request" (rclone/rclone backend/onedrive/onedrive.go,
+ * "URL Build routine area"): the emulator refuses them with 400 rather than acting on the base item,
+ * which keeps data safe. The reports concern `/drives/{id}`; the emulator applies it to every drive
+ * reference (clients must address by id there in any case).
+ */
+function pathIgnored(ctx: RequestContext, route: ItemRoute, base: ItemRecord): ItemRecord {
+  const { method } = ctx;
+  if (method === 'GET' && (route.action === '' || route.action === 'children' || route.action === 'content')) return base;
+  const upload = (method === 'PUT' && route.action === 'content') || (method === 'POST' && route.action === 'createuploadsession');
+  if (upload && base.isFolder) throw new EmulatorHttpError(501, 'notSupported', 'Cannot upload content to an item representing a folder.');
+  throw new EmulatorHttpError(400, 'invalidRequest', 'Invalid request');
+}
+
+/** `…/delta` in 21Vianet. rclone/rclone#6444 ("BadRequest: Unsupported request: Change tracking is not supported against 'microsoft.graph.driveItem'.") */
+function deltaNotSupported(): EmulatorHttpError {
+  return new EmulatorHttpError(400, 'BadRequest', "Unsupported request: Change tracking is not supported against 'microsoft.graph.driveItem'.");
 }
 
 function methodNotAllowed(method: string): EmulatorHttpError {
