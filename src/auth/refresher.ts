@@ -18,7 +18,7 @@ export interface RetryPolicy {
 export interface RefresherOptions {
   store: TokenStore;
   record: StoredAccount;
-  /** For confidential clients and client credentials. */
+  /** Only for confidential clients and client credentials: pass `secretToSend(account settings)`. */
   clientSecret?: string;
   clock?: Clock;
   timers?: Timers;
@@ -244,8 +244,10 @@ export class TokenRefresher implements TokenSource {
   private requestToken(): Promise<TokenResponse> {
     const r = this.record;
     const url = tokenEndpointOf(r);
+    // A refresh token from a public-client sign-in is redeemed as a public client: with a secret Entra answers AADSTS700025 (canonical/authd#1881).
+    const secret = r.clientType === 'public' ? undefined : this.options.clientSecret;
     if (r.flow === 'clientCredentials') {
-      return postForm(url, { grant_type: 'client_credentials', client_id: r.clientId, client_secret: this.options.clientSecret, scope: `${r.graphResource}/.default` }, this.options.http);
+      return postForm(url, { grant_type: 'client_credentials', client_id: r.clientId, client_secret: secret, scope: `${r.graphResource}/.default` }, this.options.http);
     }
     if (!r.refreshToken) return Promise.reject(new OAuthError(400, 'invalid_grant', 'no refresh token was saved for this account'));
     return postForm(
@@ -253,7 +255,7 @@ export class TokenRefresher implements TokenSource {
       {
         grant_type: 'refresh_token',
         client_id: r.clientId,
-        client_secret: this.options.clientSecret,
+        client_secret: secret,
         refresh_token: r.refreshToken,
         scope: scopesForRequest(r.scopes, r.graphResource).join(' '),
       },
