@@ -290,10 +290,9 @@ export class TokenRefresher implements TokenSource {
 
   private async fail(err: OAuthError): Promise<Error> {
     const why = err.description || err.error;
-    this.fatal =
-      this.record.flow === 'clientCredentials' && (err.error === 'invalid_client' || err.error === 'unauthorized_client')
-        ? new ClientConfigError(this.record.account, why)
-        : new SignInRequiredError(this.record.account, why);
+    // invalid_client is the app's secret or client type (AADSTS7000215/7000218/700025), never the user's sign-in.
+    const clientProblem = err.error === 'invalid_client' || (this.record.flow === 'clientCredentials' && err.error === 'unauthorized_client');
+    this.fatal = clientProblem ? new ClientConfigError(this.record.account, why) : new SignInRequiredError(this.record.account, why);
     this.state = 'unhealthy';
     if (this.timer !== null) this.timers.clearTimeout(this.timer);
     this.timer = null;

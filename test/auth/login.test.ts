@@ -1,7 +1,7 @@
 import { stat } from 'node:fs/promises';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { CONSUMERS_TENANT_ID, DEMO_CLIENT_ID, WEB_APP_CLIENT_ID, WEB_APP_CLIENT_SECRET } from '../../src/emulator/directory.js';
-import { OAuthError } from '../../src/auth/errors.js';
+import { ClientConfigError, OAuthError } from '../../src/auth/errors.js';
 import { login, type AccountSettings } from '../../src/auth/login.js';
 import { TokenRefresher } from '../../src/auth/refresher.js';
 import { ManualTimers } from '../../src/auth/timers.js';
@@ -147,6 +147,11 @@ describe('public and confidential clients', () => {
     await tokens.refresh();
     expect(fx.emulator.identity.stats()).toMatchObject({ grants: { refresh_token: 1 }, clientAuthentication: { secret: 2 } });
     tokens.close();
+    const wrong = new TokenRefresher({ store: fx.store, record: { ...record, account: 'web-wrong' }, clientSecret: 'not-the-secret', clock, timers: new ManualTimers(clock) });
+    const err = await failure(wrong.refresh());
+    expect(err).toBeInstanceOf(ClientConfigError);
+    expect(err.message).toContain('AADSTS7000215');
+    expect(err.message).toContain('client secret (ONEDAV_CLIENT_SECRET)');
   });
 
   it('refuses, before any request, a confidential client without its secret and a device code from one', async () => {
