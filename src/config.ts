@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
+import { clientTypeOf } from './auth/client-type.js';
 
 /**
  * The one config schema. Every module receives typed options cut from it; nothing else reads
@@ -18,7 +19,13 @@ const accountSchema = z
     /** `common`, `organizations`, `consumers`, a tenant id or a domain. */
     tenant: z.string().min(1).default('common'),
     clientId: z.string().min(1, 'set the Application (client) ID of your app registration'),
-    /** Prefer the ONEDAV_CLIENT_SECRET environment variable over writing it here. */
+    /**
+     * `public` (default for interactive and deviceCode): a "Mobile and desktop applications" registration;
+     * never sends a secret. `confidential` (always for clientCredentials): a "Web" redirect URI and a client
+     * secret sent with every token request. See src/auth/client-type.ts.
+     */
+    clientType: z.enum(['public', 'confidential']).optional(),
+    /** Only for confidential clients. Prefer the ONEDAV_CLIENT_SECRET environment variable over writing it here. */
     clientSecret: z.string().min(1).optional(),
     redirectUri: z.url({ message: 'must be a URL such as http://localhost:53682/' }).default('http://localhost:53682/'),
     flow: z.enum(['interactive', 'deviceCode', 'clientCredentials']).default('interactive'),
@@ -26,7 +33,23 @@ const accountSchema = z
     /** With clientCredentials: the user whose drive to serve (UPN or object id). */
     user: z.string().optional(),
   })
-  .strict();
+  .strict()
+  .superRefine((account, ctx) => {
+    // Entra answers these with AADSTS700025 / AADSTS7000218 at the first token request; say so at start instead.
+    if (account.flow === 'clientCredentials' && account.clientType === 'public') {
+      ctx.addIssue({ code: 'custom', path: ['clientType'], message: 'client credentials are a confidential-client flow: remove "clientType" or set it to "confidential"' });
+    }
+    if (account.flow === 'deviceCode' && account.clientType === 'confidential') {
+      ctx.addIssue({ code: 'custom', path: ['clientType'], message: 'the device-code flow is for public clients ("Mobile and desktop" registration, "Allow public client flows"): use "flow": "interactive" with a confidential app' });
+    }
+    if (account.clientSecret && account.flow !== 'clientCredentials' && account.clientType !== 'confidential') {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['clientSecret'],
+        message: 'a public client sends no secret (Entra refuses it: AADSTS700025): remove it, or set "clientType": "confidential" if the redirect URI is registered under "Web"',
+      });
+    }
+  });
 
 const driveSelector = z.discriminatedUnion('type', [
   z.object({ type: z.literal('me') }).strict(),
@@ -138,7 +161,9 @@ export function parseConfig(raw: unknown, env: NodeJS.ProcessEnv = process.env):
   }
   const config = result.data;
   for (const [name, account] of Object.entries(config.accounts)) {
-    const fromEnv = env[`ONEDAV_CLIENT_SECRET_${name.toUpperCase().replace(/[^A-Z0-9]/g, '_')}`] ?? env.ONEDAV_CLIENT_SECRET;
+    // Public clients must not send a secret, so one in the environment is not theirs (canonical/authd#1881).
+    if (clientTypeOf(account) !== 'confidential') continue;
+    const fromEnv = env[secretVariableOf(name)] ?? env.ONEDAV_CLIENT_SECRET;
     if (!account.clientSecret && fromEnv) account.clientSecret = fromEnv;
   }
   const problems: string[] = [];
@@ -149,6 +174,11 @@ export function parseConfig(raw: unknown, env: NodeJS.ProcessEnv = process.env):
   });
   if (problems.length) throw new ConfigError(problems);
   return config;
+}
+
+/** The environment variable that gives one account its secret. */
+export function secretVariableOf(account: string): string {
+  return `ONEDAV_CLIENT_SECRET_${account.toUpperCase().replace(/[^A-Z0-9]/g, '_')}`;
 }
 
 /** Keys starting with `//` are comments (JSON has none), as in config.example.json. */

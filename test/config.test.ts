@@ -39,6 +39,39 @@ describe('config', () => {
     expect(config.accounts.work.clientSecret).toBe('s3cret');
   });
 
+  it('gives environment secrets to confidential accounts only, never to public ones', () => {
+    const config = parseConfig(
+      {
+        accounts: {
+          desk: { clientId: 'abc' },
+          device: { clientId: 'abc', flow: 'deviceCode' },
+          web: { clientId: 'def', clientType: 'confidential' },
+          daemon: { clientId: 'def', flow: 'clientCredentials' },
+        },
+      },
+      { ONEDAV_CLIENT_SECRET: 'shared', ONEDAV_CLIENT_SECRET_DESK: 'named' },
+    );
+    expect(config.accounts.desk.clientSecret).toBeUndefined();
+    expect(config.accounts.device.clientSecret).toBeUndefined();
+    expect(config.accounts.web.clientSecret).toBe('shared');
+    expect(config.accounts.daemon.clientSecret).toBe('shared');
+  });
+
+  it('refuses client types that Entra would refuse at the first token request, saying what to change', () => {
+    const problems = (account: Record<string, unknown>) => {
+      try {
+        parseConfig({ accounts: { a: { clientId: 'abc', ...account } } }, {});
+        return '';
+      } catch (e) {
+        return (e as ConfigError).problems.join('\n');
+      }
+    };
+    expect(problems({ clientSecret: 'x' })).toMatch(/accounts\.a\.clientSecret: a public client sends no secret \(Entra refuses it: AADSTS700025\).*"clientType": "confidential"/);
+    expect(problems({ flow: 'deviceCode', clientType: 'confidential' })).toMatch(/accounts\.a\.clientType: the device-code flow is for public clients/);
+    expect(problems({ flow: 'clientCredentials', clientType: 'public' })).toMatch(/accounts\.a\.clientType: client credentials are a confidential-client flow/);
+    expect(problems({ clientType: 'confidential', clientSecret: 'x' })).toBe('');
+  });
+
   it('refuses a mount that names an unknown account', () => {
     expect(() => parseConfig({ mounts: [{ path: '/', account: 'ghost' }] }, {})).toThrow(/no account named "ghost"/);
   });

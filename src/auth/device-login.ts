@@ -14,8 +14,8 @@ export interface DeviceCodeStart {
 
 export interface DeviceLoginOptions {
   endpoints: AuthorityEndpoints;
+  /** A public client: the device-code flow never sends a secret (Entra would answer AADSTS700025). */
   clientId: string;
-  clientSecret?: string;
   scopes: string[];
   print: (line: string) => void;
   clock?: Clock;
@@ -45,7 +45,7 @@ export async function deviceCodeLogin(options: DeviceLoginOptions): Promise<Toke
     try {
       return await postForm(
         options.endpoints.token,
-        { grant_type: DEVICE_CODE_GRANT, client_id: options.clientId, client_secret: options.clientSecret, device_code: start.device_code },
+        { grant_type: DEVICE_CODE_GRANT, client_id: options.clientId, device_code: start.device_code },
         options.http,
       );
     } catch (err) {

@@ -1,3 +1,4 @@
+export { clientTypeOf, secretToSend, type ClientType } from './client-type.js';
 export { NATIONAL_CLOUDS, cloudByName, cloudFromDiscovery, emulatorCloud, isLoopbackUrl, type Cloud, type CloudName } from './clouds.js';
 export { ClientConfigError, OAuthError, SignInRequiredError, TransientAuthError } from './errors.js';
 export { discover, DiscoveryCache, DiscoveryError, fetchOpenIdConfiguration, fetchUserRealm, CONSUMERS_TENANT_ID, type Discovery } from './discovery.js';

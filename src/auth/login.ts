@@ -1,5 +1,6 @@
 import { systemClock, type Clock } from '../util/clock.js';
 import { browserLogin } from './browser-login.js';
+import { clientTypeOf, secretToSend, type ClientType } from './client-type.js';
 import { cloudFromDiscovery, type Cloud } from './clouds.js';
 import { deviceCodeLogin } from './device-login.js';
 import { CONSUMERS_TENANT_ID, fetchOpenIdConfiguration } from './discovery.js';
@@ -12,7 +13,10 @@ import type { SignInFlow, StoredAccount, TokenStore } from './token-store.js';
 export interface AccountSettings {
   tenant: string;
   clientId: string;
+  /** Sent only by a confidential client (see client-type.ts). */
   clientSecret?: string;
+  /** Unset: confidential for client credentials, public otherwise. */
+  clientType?: ClientType;
   redirectUri: string;
   flow: SignInFlow;
   scopes: string[];
@@ -48,6 +52,9 @@ export async function login(options: LoginOptions): Promise<StoredAccount> {
   const { settings, cloud } = options;
   const clock = options.clock ?? systemClock;
   const flow = options.flow ?? settings.flow;
+  const clientType = clientTypeOf({ flow, clientType: settings.clientType });
+  const clientSecret = secretToSend({ flow, clientType, clientSecret: settings.clientSecret });
+  checkClient(options.account, flow, clientType, clientSecret);
   const endpoints = endpointsOf(cloud.loginUrl, settings.tenant);
   const scopes = flow === 'clientCredentials' ? [] : withIdentityScopes(settings.scopes.length ? settings.scopes : DEFAULT_SCOPES);
   const requestScopes = scopesForRequest(scopes, cloud.graphResource);
@@ -57,7 +64,7 @@ export async function login(options: LoginOptions): Promise<StoredAccount> {
       await browserLogin({
         endpoints,
         clientId: settings.clientId,
-        clientSecret: settings.clientSecret,
+        clientSecret,
         redirectUri: settings.redirectUri,
         scopes: requestScopes,
         loginHint: options.loginHint,
@@ -68,11 +75,10 @@ export async function login(options: LoginOptions): Promise<StoredAccount> {
       })
     ).response;
   } else if (flow === 'deviceCode') {
-    response = await deviceCodeLogin({ endpoints, clientId: settings.clientId, clientSecret: settings.clientSecret, scopes: requestScopes, print: options.print, clock, sleep: options.sleep, http: options.http });
+    response = await deviceCodeLogin({ endpoints, clientId: settings.clientId, scopes: requestScopes, print: options.print, clock, sleep: options.sleep, http: options.http });
   } else {
-    if (!settings.clientSecret) throw new Error(`Account "${options.account}" uses client credentials but has no secret: set ONEDAV_CLIENT_SECRET (or accounts.${options.account}.clientSecret).`);
     if (!settings.user) throw new Error(`Account "${options.account}" uses client credentials: set accounts.${options.account}.user to the user whose drive to serve.`);
-    response = await postForm(endpoints.token, { grant_type: 'client_credentials', client_id: settings.clientId, client_secret: settings.clientSecret, scope: `${cloud.graphResource}/.default` }, options.http);
+    response = await postForm(endpoints.token, { grant_type: 'client_credentials', client_id: settings.clientId, client_secret: clientSecret, scope: `${cloud.graphResource}/.default` }, options.http);
   }
   const now = clock.now();
   const record: StoredAccount = {
@@ -84,6 +90,7 @@ export async function login(options: LoginOptions): Promise<StoredAccount> {
     graphResource: cloud.graphResource,
     tenant: settings.tenant,
     clientId: settings.clientId,
+    clientType,
     flow,
     scopes,
     accountType: 'app',
@@ -113,6 +120,20 @@ export async function login(options: LoginOptions): Promise<StoredAccount> {
   return record;
 }
 
+/**
+ * Refuses, before anything is sent, what Entra would refuse: a confidential client without its secret
+ * (AADSTS7000218), and a device code from a confidential client (the flow needs "Allow public client flows").
+ */
+function checkClient(account: string, flow: SignInFlow, clientType: ClientType, secret: string | undefined): void {
+  if (flow === 'deviceCode' && clientType === 'confidential') {
+    throw new Error(`Account "${account}" is a confidential client (clientType "confidential"): the device-code flow is for public clients. Sign in with the browser, or use a "Mobile and desktop" registration with "Allow public client flows" and clientType "public".`);
+  }
+  if (clientType === 'confidential' && !secret) {
+    const why = flow === 'clientCredentials' ? 'uses client credentials' : 'is a confidential client (a "Web" redirect URI)';
+    throw new Error(`Account "${account}" ${why} but has no secret: set ONEDAV_CLIENT_SECRET (or accounts.${account}.clientSecret).`);
+  }
+}
+
 /** Which national cloud the tenant belongs to; best effort (whoami shows it, nothing depends on it). */
 async function tenantCloudOf(loginUrl: string, tenant: string, http?: AuthHttpOptions): Promise<StoredAccount['tenantCloud']> {
   try {
@@ -138,6 +159,8 @@ export interface RefreshTokenAccount {
   scopes?: string[];
   user?: { upn: string; name?: string; id?: string };
   accountType?: 'personal' | 'organizational';
+  /** The client type the refresh token was issued to (default public: a desktop sign-in). */
+  clientType?: ClientType;
 }
 
 /**
@@ -154,6 +177,7 @@ export function accountFromRefreshToken(input: RefreshTokenAccount): StoredAccou
     graphResource: input.cloud.graphResource,
     tenant: input.tenant,
     clientId: input.clientId,
+    clientType: input.clientType ?? 'public',
     flow: 'interactive',
     scopes: withIdentityScopes(input.scopes ?? DEFAULT_SCOPES),
     accountType: input.accountType ?? 'organizational',

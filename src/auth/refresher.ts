@@ -18,7 +18,7 @@ export interface RetryPolicy {
 export interface RefresherOptions {
   store: TokenStore;
   record: StoredAccount;
-  /** For confidential clients and client credentials. */
+  /** Only for confidential clients and client credentials: pass `secretToSend(account settings)`. */
   clientSecret?: string;
   clock?: Clock;
   timers?: Timers;
@@ -244,8 +244,10 @@ export class TokenRefresher implements TokenSource {
   private requestToken(): Promise<TokenResponse> {
     const r = this.record;
     const url = tokenEndpointOf(r);
+    // A refresh token from a public-client sign-in is redeemed as a public client: with a secret Entra answers AADSTS700025 (canonical/authd#1881).
+    const secret = r.clientType === 'public' ? undefined : this.options.clientSecret;
     if (r.flow === 'clientCredentials') {
-      return postForm(url, { grant_type: 'client_credentials', client_id: r.clientId, client_secret: this.options.clientSecret, scope: `${r.graphResource}/.default` }, this.options.http);
+      return postForm(url, { grant_type: 'client_credentials', client_id: r.clientId, client_secret: secret, scope: `${r.graphResource}/.default` }, this.options.http);
     }
     if (!r.refreshToken) return Promise.reject(new OAuthError(400, 'invalid_grant', 'no refresh token was saved for this account'));
     return postForm(
@@ -253,7 +255,7 @@ export class TokenRefresher implements TokenSource {
       {
         grant_type: 'refresh_token',
         client_id: r.clientId,
-        client_secret: this.options.clientSecret,
+        client_secret: secret,
         refresh_token: r.refreshToken,
         scope: scopesForRequest(r.scopes, r.graphResource).join(' '),
       },
@@ -288,10 +290,9 @@ export class TokenRefresher implements TokenSource {
 
   private async fail(err: OAuthError): Promise<Error> {
     const why = err.description || err.error;
-    this.fatal =
-      this.record.flow === 'clientCredentials' && (err.error === 'invalid_client' || err.error === 'unauthorized_client')
-        ? new ClientConfigError(this.record.account, why)
-        : new SignInRequiredError(this.record.account, why);
+    // invalid_client is the app's secret or client type (AADSTS7000215/7000218/700025), never the user's sign-in.
+    const clientProblem = err.error === 'invalid_client' || (this.record.flow === 'clientCredentials' && err.error === 'unauthorized_client');
+    this.fatal = clientProblem ? new ClientConfigError(this.record.account, why) : new SignInRequiredError(this.record.account, why);
     this.state = 'unhealthy';
     if (this.timer !== null) this.timers.clearTimeout(this.timer);
     this.timer = null;

@@ -1,6 +1,7 @@
 import { readFile, readdir, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../util/atomic-file.js';
+import type { ClientType } from './client-type.js';
 import type { CloudName } from './clouds.js';
 
 export type SignInFlow = 'interactive' | 'deviceCode' | 'clientCredentials';
@@ -21,6 +22,8 @@ export interface StoredAccount {
   tenant: string;
   tenantId?: string;
   clientId: string;
+  /** How the app signs in (absent in files from before it was recorded: public for delegated flows). */
+  clientType?: ClientType;
   flow: SignInFlow;
   scopes: string[];
   accountType: AccountType;

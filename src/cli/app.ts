@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import { cloudByName, cloudFromDiscovery, emulatorCloud } from '../auth/clouds.js';
+import { secretToSend } from '../auth/client-type.js';
 import { fetchOpenIdConfiguration } from '../auth/discovery.js';
 import { login } from '../auth/login.js';
 import { TokenRefresher } from '../auth/refresher.js';
@@ -66,7 +67,8 @@ export async function startOneDav(config: Config, options: StartOptions = {}): P
       let refresher = accounts.get(name);
       if (!refresher) {
         const record = await signedInRecord(name, config, store, emulator, logger);
-        refresher = new TokenRefresher({ store, record, clientSecret: config.accounts[name]?.clientSecret, logger });
+        const account = config.accounts[name];
+        refresher = new TokenRefresher({ store, record, clientSecret: account && secretToSend(account), logger });
         accounts.set(name, refresher);
         const r = refresher;
         closers.push(async () => r.close());

@@ -17,7 +17,8 @@ exposure. Exit code 0 when it would start, 3 when it would not.`,
     }
     try {
       const config = await loadConfig(values.config);
-      const { problems, warnings } = await preflight(config, { insecureDev: values['insecure-dev'] });
+      const { problems, warnings, notes } = await preflight(config, { insecureDev: values['insecure-dev'] });
+      for (const n of notes) process.stdout.write(`note: ${n}\n`);
       for (const w of warnings) process.stdout.write(`warning: ${w}\n`);
       for (const p of problems) process.stdout.write(`problem: ${p}\n`);
       if (problems.length) return EXIT.config;

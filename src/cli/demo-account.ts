@@ -18,5 +18,7 @@ export function demoAccount(emulator: RunningEmulator, account: string): StoredA
     refreshToken: emulator.identity.issueRefreshToken({ upn: DEMO_USER, clientId: DEMO_CLIENT_ID }),
     user: { upn: user.userPrincipalName, name: user.displayName, id: user.id },
     accountType: 'organizational',
+    // The demo app is a public client (desktop registration): its refresh carries no secret.
+    clientType: 'public',
   });
 }

@@ -1,4 +1,5 @@
 import { parseArgs } from 'node:util';
+import { secretToSend } from '../auth/client-type.js';
 import { NATIONAL_CLOUDS } from '../auth/clouds.js';
 import { discover, DiscoveryCache, type Discovery } from '../auth/discovery.js';
 import { TokenRefresher } from '../auth/refresher.js';
@@ -166,7 +167,8 @@ export async function runDiscover(argv: string[], io: CliIo = processIo): Promis
     const saved = await findSavedAccount(store, values.account, result);
     let view: SignedInView | undefined;
     if (saved) {
-      const secret = config.accounts[saved.account]?.clientSecret;
+      const account = config.accounts[saved.account];
+      const secret = account && secretToSend(account);
       const tokens = new TokenRefresher({ store, record: saved, clientSecret: secret });
       const graph = new GraphClient({ baseUrl: saved.graphBaseUrl, tokens });
       try {

@@ -1,6 +1,7 @@
 import { access, constants } from 'node:fs/promises';
+import { clientTypeOf } from '../auth/client-type.js';
 import { TokenStore } from '../auth/token-store.js';
-import type { Config } from '../config.js';
+import { secretVariableOf, type AccountConfig, type Config } from '../config.js';
 import { isPasswordHash } from '../dav/passwords.js';
 import { EMULATOR_ACCOUNT } from './app.js';
 
@@ -9,6 +10,8 @@ export interface Preflight {
   problems: string[];
   /** Things that work but an operator should know. */
   warnings: string[];
+  /** How each mounted account signs in (check-config prints them). */
+  notes: string[];
 }
 
 const LOOPBACK = /^(127\.\d+\.\d+\.\d+|::1|localhost)$/i;
@@ -17,9 +20,10 @@ const LOOPBACK = /^(127\.\d+\.\d+\.\d+|::1|localhost)$/i;
  * Checks what the schema cannot: password hashes, TLS files, exposure of Basic auth over plain
  * HTTP, sign-ins that are missing. `serve` refuses to start on problems; `check-config` lists both.
  */
-export async function preflight(config: Config, options: { insecureDev?: boolean } = {}): Promise<Preflight> {
+export async function preflight(config: Config, options: { insecureDev?: boolean; env?: NodeJS.ProcessEnv } = {}): Promise<Preflight> {
   const problems: string[] = [];
   const warnings: string[] = [];
+  const notes: string[] = [];
 
   config.users.forEach((user, i) => {
     if (!isPasswordHash(user.password)) {
@@ -59,10 +63,8 @@ export async function preflight(config: Config, options: { insecureDev?: boolean
   for (const name of new Set(config.mounts.map((m) => m.account))) {
     if (name === EMULATOR_ACCOUNT && config.emulator.enabled && !config.accounts[name]) continue;
     const account = config.accounts[name];
-    if (account?.flow === 'clientCredentials') {
-      if (!account.clientSecret) problems.push(`accounts.${name}: client credentials need a secret: set ONEDAV_CLIENT_SECRET_${name.toUpperCase().replace(/[^A-Z0-9]/g, '_')}`);
-      continue;
-    }
+    if (account) checkClient(name, account, options.env ?? process.env, { problems, warnings, notes });
+    if (account?.flow === 'clientCredentials') continue;
     const saved = await store.load(name).catch((err: Error) => {
       problems.push(err.message);
       return null;
@@ -70,5 +72,23 @@ export async function preflight(config: Config, options: { insecureDev?: boolean
     if (saved === undefined) problems.push(`account "${name}" has not signed in yet: run "onedav login --account ${name} --config <this file>"`);
     else if (saved?.signInRequired) problems.push(`account "${name}" must sign in again (${saved.signInRequired}): run "onedav login --account ${name} --config <this file>"`);
   }
-  return { problems, warnings };
+  return { problems, warnings, notes };
+}
+
+/** Public or confidential: which secret the account sends, and whether it has it. */
+function checkClient(name: string, account: AccountConfig, env: NodeJS.ProcessEnv, out: Preflight): void {
+  const variable = secretVariableOf(name);
+  if (clientTypeOf(account) === 'public') {
+    out.notes.push(`account "${name}": public client (Mobile and desktop registration): signs in without a client secret`);
+    if (env[variable]) {
+      out.warnings.push(
+        `${variable} is set but account "${name}" is a public client, which must not send a secret (Entra answers AADSTS700025): it is not used. ` +
+          'If the app\'s redirect URI is registered under "Web", set "clientType": "confidential" on the account.',
+      );
+    }
+    return;
+  }
+  const what = account.flow === 'clientCredentials' ? 'client credentials' : 'a confidential client (clientType "confidential", a "Web" redirect URI)';
+  out.notes.push(`account "${name}": ${account.flow === 'clientCredentials' ? 'app-only (client credentials)' : 'confidential web app'}: sends its client secret with every token request`);
+  if (!account.clientSecret) out.problems.push(`accounts.${name}: ${what} need${account.flow === 'clientCredentials' ? '' : 's'} a secret: set ${variable}`);
 }

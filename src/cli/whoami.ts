@@ -60,7 +60,7 @@ export async function runWhoami(argv: string[], io: CliIo = processIo): Promise<
       ['Cloud', record.cloud === 'emulator' ? `emulator at ${record.loginUrl}` : record.cloud],
     ];
     if (record.tenantCloud?.instanceName) lines.push(["Tenant's cloud", `${record.tenantCloud.name ?? 'unknown'} (${record.tenantCloud.instanceName}, Graph ${record.tenantCloud.graphHost ?? '?'})`]);
-    lines.push(['Graph', record.graphBaseUrl], ['Sign-in flow', `${record.flow} (client ${record.clientId})`], ['Access token', formatExpiry(record.expiresAt, now)]);
+    lines.push(['Graph', record.graphBaseUrl], ['Sign-in flow', `${record.flow} (${record.clientType ?? (record.flow === 'clientCredentials' ? 'confidential' : 'public')} client ${record.clientId})`], ['Access token', formatExpiry(record.expiresAt, now)]);
     lines.push(['Refresh token', record.refreshToken ? 'saved' : record.flow === 'clientCredentials' ? 'none (app-only tokens are re-acquired)' : 'missing']);
     if (record.signInRequired) lines.push(['Needs sign-in', `${record.signInRequired.replace(/\.\s*$/, '')}. Run: onedav login --account ${record.account}`]);
     lines.push(['File', store.pathFor(name)]);

@@ -55,16 +55,30 @@ export interface User {
 export interface AppRegistration {
   clientId: string;
   displayName: string;
-  /** Confidential clients have secrets; public clients (desktop/CLI) none. */
+  /** Client secrets ("Certificates & secrets", `passwordCredentials`); public-client-only apps have none. */
   secrets: string[];
-  /** Exact redirect URIs; `http://localhost` / `http://127.0.0.1` ones match any port, as Entra ID does for loopback. */
-  redirectUris: string[];
+  /**
+   * "Mobile and desktop applications" redirect URIs (`publicClient.redirectUris`): a code issued to one is
+   * redeemed by a public client, with no secret. `http://localhost` / `http://127.0.0.1` ones match any port.
+   * https://learn.microsoft.com/en-us/graph/api/resources/publicclientapplication
+   */
+  publicClientRedirectUris: string[];
+  /**
+   * "Web" redirect URIs (`web.redirectUris`): a code issued to one is redeemed by a confidential client,
+   * with its secret. Loopback ones match any port too.
+   * https://learn.microsoft.com/en-us/graph/api/resources/webapplication
+   */
+  webRedirectUris: string[];
   /** Tenant the app lives in; multi-tenant apps may be used from any tenant. */
   tenantId: string;
   multiTenant: boolean;
   allowPersonalAccounts: boolean;
-  /** Whether the device-code flow is allowed ("allow public client flows"). */
-  publicClient: boolean;
+  /**
+   * "Allow public client flows" (`isFallbackPublicClient`): the client type where no redirect URI tells
+   * (device code, client credentials): public when true, confidential (secret required) when false.
+   * https://learn.microsoft.com/en-us/graph/api/resources/application
+   */
+  isFallbackPublicClient: boolean;
 }
 
 export interface Site {
@@ -109,14 +123,28 @@ export function defaultDirectory(): Directory {
     ],
     apps: [
       {
+        // A desktop/CLI registration, as docs/register-app.md tells users to make: never a secret.
         clientId: DEMO_CLIENT_ID,
         displayName: 'onedav (emulator demo app)',
-        secrets: ['emulator-demo-secret'],
-        redirectUris: ['http://localhost', 'http://127.0.0.1'],
+        secrets: [],
+        publicClientRedirectUris: ['http://localhost', 'http://127.0.0.1'],
+        webRedirectUris: [],
         tenantId: contoso,
         multiTenant: true,
         allowPersonalAccounts: true,
-        publicClient: true,
+        isFallbackPublicClient: true,
+      },
+      {
+        // A confidential web app: a secret, a Web redirect URI, application permissions; work accounts only.
+        clientId: WEB_APP_CLIENT_ID,
+        displayName: 'onedav (emulator confidential web app)',
+        secrets: [WEB_APP_CLIENT_SECRET],
+        publicClientRedirectUris: [],
+        webRedirectUris: [WEB_APP_REDIRECT_URI, 'http://localhost/onedav/callback'],
+        tenantId: contoso,
+        multiTenant: true,
+        allowPersonalAccounts: false,
+        isFallbackPublicClient: false,
       },
     ],
     sites: [
@@ -129,9 +157,13 @@ export function defaultDirectory(): Directory {
   };
 }
 
-/** The demo app every emulator knows; `npm start` signs in with it. */
+/** The public-client demo app every emulator knows; `npm start` signs in with it (no secret). */
 export const DEMO_CLIENT_ID = '3c1d5e7f-2a4b-4c6d-8e0f-0a1b2c3d4e5f';
-export const DEMO_CLIENT_SECRET = 'emulator-demo-secret';
+/** The confidential web app (work accounts): client credentials, or a Web redirect redeemed with its secret. */
+export const WEB_APP_CLIENT_ID = '9e8d7c6b-5a4f-4e3d-8c2b-1a0f9e8d7c6b';
+export const WEB_APP_CLIENT_SECRET = 'emulator-web-app-secret';
+/** Its Web redirect URI on loopback (any port, as for every loopback registration). */
+export const WEB_APP_REDIRECT_URI = 'http://127.0.0.1/onedav/callback';
 export const DEMO_USER = 'adele@contoso.onmicrosoft.com';
 
 export function findTenant(dir: Directory, idOrDomain: string): Tenant | undefined {

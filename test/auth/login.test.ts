@@ -1,7 +1,7 @@
 import { stat } from 'node:fs/promises';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { CONSUMERS_TENANT_ID, DEMO_CLIENT_ID, DEMO_CLIENT_SECRET } from '../../src/emulator/directory.js';
-import { OAuthError } from '../../src/auth/errors.js';
+import { CONSUMERS_TENANT_ID, DEMO_CLIENT_ID, WEB_APP_CLIENT_ID, WEB_APP_CLIENT_SECRET } from '../../src/emulator/directory.js';
+import { ClientConfigError, OAuthError } from '../../src/auth/errors.js';
 import { login, type AccountSettings } from '../../src/auth/login.js';
 import { TokenRefresher } from '../../src/auth/refresher.js';
 import { ManualTimers } from '../../src/auth/timers.js';
@@ -132,16 +132,48 @@ describe('device code login', () => {
   });
 });
 
+describe('public and confidential clients', () => {
+  it('never sends a secret from a public client, even when the settings carry one', async () => {
+    await login({ account: 'public', settings: settings({ clientSecret: 'a-secret-for-something-else' }), cloud: fx.cloud, store: fx.store, print, openBrowser: scriptedBrowser({}), clock });
+    expect(fx.emulator.identity.stats()).toMatchObject({ grants: { authorization_code: 1 }, clientAuthentication: { none: 1, secret: 0 }, failures: {} });
+  });
+
+  it('sends the secret from a confidential web app through its Web redirect URI, and records the client type', async () => {
+    const web = settings({ clientId: WEB_APP_CLIENT_ID, clientType: 'confidential', clientSecret: WEB_APP_CLIENT_SECRET, redirectUri: 'http://127.0.0.1:0/onedav/callback' });
+    const record = await login({ account: 'web', settings: web, cloud: fx.cloud, store: fx.store, print, openBrowser: scriptedBrowser({}), clock });
+    expect(record.clientType).toBe('confidential');
+    expect(fx.emulator.identity.stats()).toMatchObject({ grants: { authorization_code: 1 }, clientAuthentication: { none: 0, secret: 1 } });
+    const tokens = new TokenRefresher({ store: fx.store, record, clientSecret: WEB_APP_CLIENT_SECRET, clock, timers: new ManualTimers(clock) });
+    await tokens.refresh();
+    expect(fx.emulator.identity.stats()).toMatchObject({ grants: { refresh_token: 1 }, clientAuthentication: { secret: 2 } });
+    tokens.close();
+    const wrong = new TokenRefresher({ store: fx.store, record: { ...record, account: 'web-wrong' }, clientSecret: 'not-the-secret', clock, timers: new ManualTimers(clock) });
+    const err = await failure(wrong.refresh());
+    expect(err).toBeInstanceOf(ClientConfigError);
+    expect(err.message).toContain('AADSTS7000215');
+    expect(err.message).toContain('client secret (ONEDAV_CLIENT_SECRET)');
+  });
+
+  it('refuses, before any request, a confidential client without its secret and a device code from one', async () => {
+    const web = settings({ clientId: WEB_APP_CLIENT_ID, clientType: 'confidential', redirectUri: 'http://127.0.0.1:0/onedav/callback' });
+    const noSecret = await failure(login({ account: 'web2', settings: web, cloud: fx.cloud, store: fx.store, print, openBrowser: scriptedBrowser({}), clock }));
+    expect(noSecret.message).toContain('is a confidential client (a "Web" redirect URI) but has no secret');
+    const device = await failure(login({ account: 'web3', settings: { ...web, clientSecret: WEB_APP_CLIENT_SECRET }, flow: 'deviceCode', cloud: fx.cloud, store: fx.store, print, clock }));
+    expect(device.message).toContain('the device-code flow is for public clients');
+    expect(fx.emulator.identity.stats().grants).toMatchObject({ authorization_code: 0, device_code: 0 });
+  });
+});
+
 describe('client credentials login', () => {
   it('gets an app-only token and records the served user', async () => {
-    const record = await login({ account: 'daemon', settings: settings({ flow: 'clientCredentials', clientSecret: DEMO_CLIENT_SECRET, user: 'megan@contoso.onmicrosoft.com' }), cloud: fx.cloud, store: fx.store, print, clock });
+    const record = await login({ account: 'daemon', settings: settings({ clientId: WEB_APP_CLIENT_ID, flow: 'clientCredentials', clientSecret: WEB_APP_CLIENT_SECRET, user: 'megan@contoso.onmicrosoft.com' }), cloud: fx.cloud, store: fx.store, print, clock });
     expect(record).toMatchObject({ accountType: 'app', flow: 'clientCredentials', user: { upn: 'megan@contoso.onmicrosoft.com' } });
     expect(record.refreshToken).toBeUndefined();
     expect(record.tenantId).toBe(fx.emulator.state.directory.tenants[0].id);
   });
 
   it('fails with AADSTS7000215 for a wrong secret and never echoes it', async () => {
-    const err = await failure(login({ account: 'daemon2', settings: settings({ flow: 'clientCredentials', clientSecret: 'wrong-secret-value', user: 'megan@contoso.onmicrosoft.com' }), cloud: fx.cloud, store: fx.store, print, clock }));
+    const err = await failure(login({ account: 'daemon2', settings: settings({ clientId: WEB_APP_CLIENT_ID, flow: 'clientCredentials', clientSecret: 'wrong-secret-value', user: 'megan@contoso.onmicrosoft.com' }), cloud: fx.cloud, store: fx.store, print, clock }));
     expect(err).toBeInstanceOf(OAuthError);
     expect((err as OAuthError).aadsts).toBe(7000215);
     expect(err.message).not.toContain('wrong-secret-value');

@@ -1,6 +1,6 @@
 import { stat } from 'node:fs/promises';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { DEMO_CLIENT_ID, DEMO_CLIENT_SECRET } from '../../src/emulator/directory.js';
+import { WEB_APP_CLIENT_ID, WEB_APP_CLIENT_SECRET } from '../../src/emulator/directory.js';
 import { ClientConfigError, SignInRequiredError, TransientAuthError } from '../../src/auth/errors.js';
 import { TokenRefresher } from '../../src/auth/refresher.js';
 import { ManualTimers, systemTimers, type Timers } from '../../src/auth/timers.js';
@@ -173,8 +173,8 @@ describe('TokenRefresher', () => {
 
   it('re-acquires app-only tokens with client credentials, and reports a bad secret as a config problem', async () => {
     const base = await fx.signedInAccount('daemon');
-    const app: StoredAccount = { ...base, account: 'daemon', flow: 'clientCredentials', refreshToken: undefined, tenant: 'contoso.onmicrosoft.com' };
-    const good = refresher(new ManualTimers(clock), { clientSecret: DEMO_CLIENT_SECRET })(app);
+    const app: StoredAccount = { ...base, account: 'daemon', clientId: WEB_APP_CLIENT_ID, clientType: 'confidential', flow: 'clientCredentials', refreshToken: undefined, tenant: 'contoso.onmicrosoft.com' };
+    const good = refresher(new ManualTimers(clock), { clientSecret: WEB_APP_CLIENT_SECRET })(app);
     const t1 = await good.refresh();
     const t2 = await good.refresh();
     seen.add(t1).add(t2);
@@ -188,7 +188,16 @@ describe('TokenRefresher', () => {
     expect(err.message).toContain('AADSTS7000215');
     expect(err.message).not.toContain('not-the-secret');
     expect(bad.health().state).toBe('unhealthy');
-    expect(DEMO_CLIENT_ID).toBeTruthy();
+  });
+
+  it('refreshes a public-client sign-in without a secret even when it holds one (Entra: AADSTS700025)', async () => {
+    const record = await fx.signedInAccount('public-with-secret');
+    expect(record.clientType).toBe('public');
+    const tokens = refresher(new ManualTimers(clock), { clientSecret: WEB_APP_CLIENT_SECRET })(record);
+    seen.add(await tokens.refresh());
+    expect(fx.emulator.identity.stats()).toMatchObject({ grants: { refresh_token: 1 }, clientAuthentication: { none: 1, secret: 0 }, failures: {} });
+    expect(tokens.health().state).toBe('ok');
+    tokens.close();
   });
 
   it('writes token files with mode 0600', async () => {

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEMO_CLIENT_ID, DEMO_CLIENT_SECRET } from '../../src/emulator/directory.js';
+import { DEMO_CLIENT_ID, WEB_APP_CLIENT_ID, WEB_APP_CLIENT_SECRET } from '../../src/emulator/directory.js';
 import type { RunningEmulator } from '../../src/emulator/server.js';
 import { parseMultistatus } from '../helpers/multistatus.js';
 import { startConfiguredOneDav, type ConfiguredOneDav } from '../helpers/onedav.js';
@@ -27,7 +27,7 @@ describe('several mounts on one server', () => {
       {
         accounts: {
           adele: { cloud: 'emulator', tenant: 'contoso.onmicrosoft.com', clientId: DEMO_CLIENT_ID },
-          daemon: { cloud: 'emulator', tenant: 'contoso.onmicrosoft.com', clientId: DEMO_CLIENT_ID, clientSecret: DEMO_CLIENT_SECRET, flow: 'clientCredentials', user: MEGAN },
+          daemon: { cloud: 'emulator', tenant: 'contoso.onmicrosoft.com', clientId: WEB_APP_CLIENT_ID, clientSecret: WEB_APP_CLIENT_SECRET, flow: 'clientCredentials', user: MEGAN },
         },
         mounts: [
           { path: '/', account: 'adele' },

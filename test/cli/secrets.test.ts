@@ -2,7 +2,7 @@ import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hashPassword } from '../../src/dav/passwords.js';
-import { DEMO_CLIENT_ID, DEMO_CLIENT_SECRET } from '../../src/emulator/directory.js';
+import { DEMO_CLIENT_ID, WEB_APP_CLIENT_ID, WEB_APP_CLIENT_SECRET } from '../../src/emulator/directory.js';
 import type { RunningEmulator } from '../../src/emulator/server.js';
 import { startConfiguredOneDav, type ConfiguredOneDav } from '../helpers/onedav.js';
 import { recordingLogger } from '../helpers/recording-logger.js';
@@ -25,7 +25,7 @@ describe('no token, secret or password leaks; private files stay private', () =>
   let emulator: RunningEmulator;
   let url: string;
   const log = recordingLogger('json', 'debug');
-  const secrets = new Set<string>([ALICE_PASSWORD, BOB_PASSWORD, WRONG_PASSWORD, DEMO_CLIENT_SECRET]);
+  const secrets = new Set<string>([ALICE_PASSWORD, BOB_PASSWORD, WRONG_PASSWORD, WEB_APP_CLIENT_SECRET]);
   const seen: string[] = [];
   let tokenWatch: NodeJS.Timeout | undefined;
 
@@ -47,7 +47,7 @@ describe('no token, secret or password leaks; private files stay private', () =>
       {
         accounts: {
           adele: { cloud: 'emulator', tenant: 'contoso.onmicrosoft.com', clientId: DEMO_CLIENT_ID },
-          daemon: { cloud: 'emulator', tenant: 'contoso.onmicrosoft.com', clientId: DEMO_CLIENT_ID, clientSecret: DEMO_CLIENT_SECRET, flow: 'clientCredentials', user: MEGAN },
+          daemon: { cloud: 'emulator', tenant: 'contoso.onmicrosoft.com', clientId: WEB_APP_CLIENT_ID, clientSecret: WEB_APP_CLIENT_SECRET, flow: 'clientCredentials', user: MEGAN },
         },
         mounts: [
           { path: '/me', account: 'adele' },

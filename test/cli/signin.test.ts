@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEmulator, type RunningEmulator } from '../../src/emulator/server.js';
-import { DEMO_CLIENT_ID, DEMO_CLIENT_SECRET } from '../../src/emulator/directory.js';
+import { DEMO_CLIENT_ID, WEB_APP_CLIENT_ID, WEB_APP_CLIENT_SECRET } from '../../src/emulator/directory.js';
 import { runDiscover } from '../../src/cli/discover.js';
 import { runLogin, type CliIo } from '../../src/cli/login.js';
 import { runWhoami } from '../../src/cli/whoami.js';
@@ -42,7 +42,7 @@ beforeAll(async () => {
       accounts: {
         work: { cloud: 'emulator', tenant: 'contoso.onmicrosoft.com', clientId: DEMO_CLIENT_ID, redirectUri: 'http://127.0.0.1:0/' },
         gov: { cloud: 'usgov', tenant: 'tailspin.onmicrosoft.us', clientId: DEMO_CLIENT_ID, flow: 'deviceCode' },
-        daemon: { cloud: 'emulator', tenant: 'contoso.onmicrosoft.com', clientId: DEMO_CLIENT_ID, flow: 'clientCredentials', user: 'megan@contoso.onmicrosoft.com' },
+        daemon: { cloud: 'emulator', tenant: 'contoso.onmicrosoft.com', clientId: WEB_APP_CLIENT_ID, flow: 'clientCredentials', user: 'megan@contoso.onmicrosoft.com' },
       },
     }),
   );
@@ -145,7 +145,7 @@ describe('onedav login / whoami / discover', () => {
     const bad = io({ env: { ONEDAV_CLIENT_SECRET: 'nope' } });
     expect(await runLogin(['--config', configFile, '--account', 'daemon', '--authority', emulator.url], bad)).toBe(4);
     expect(bad.text()).toContain('AADSTS7000215');
-    const good = io({ env: { ONEDAV_CLIENT_SECRET: DEMO_CLIENT_SECRET } });
+    const good = io({ env: { ONEDAV_CLIENT_SECRET: WEB_APP_CLIENT_SECRET } });
     expect(await runLogin(['--config', configFile, '--account', 'daemon', '--authority', emulator.url], good)).toBe(0);
     expect(good.text()).toContain('app-only, serving megan@contoso.onmicrosoft.com');
   });

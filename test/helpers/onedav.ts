@@ -42,6 +42,7 @@ export async function startConfiguredOneDav(raw: Record<string, unknown> & { acc
           tenant: user.tenantId,
           clientId: String(settings?.clientId ?? DEMO_CLIENT_ID),
           refreshToken: first.identity.issueRefreshToken({ upn, clientId: String(settings?.clientId ?? DEMO_CLIENT_ID) }),
+          clientType: settings?.clientType === 'confidential' ? 'confidential' : 'public',
           user: { upn: user.userPrincipalName, name: user.displayName, id: user.id },
         }),
       );

@@ -3,7 +3,8 @@ import type { RequestContext, SharedState } from '../context.js';
 import type { AppRegistration } from '../directory.js';
 import { AAD, IdentityError, describe, errorIds, sendErrorPage } from './errors.js';
 import { hashSecret, newOpaqueToken, type IdentityStore } from './store.js';
-import { findApp, parseDelegatedScopes, pickUser, redirectUriMatches, resolveTenantSegment } from './tenancy.js';
+import { findApp, parseDelegatedScopes, pickUser, resolveTenantSegment } from './tenancy.js';
+import { redirectClientType, type ClientType } from './client-auth.js';
 
 /** Authorization codes live 10 minutes, as Entra ID's do. */
 export const AUTH_CODE_LIFETIME_MS = 10 * 60 * 1000;
@@ -19,15 +20,18 @@ export async function handleAuthorize(ctx: RequestContext, segment: string, shar
   const now = shared.clock.now();
   const scope = resolveTenantSegment(shared.directory, segment);
   let redirectUri: string;
+  let clientType: ClientType;
   let app: AppRegistration;
   try {
     if (!scope) throw AAD.tenantNotFound(segment);
     const clientId = q.get('client_id');
     if (!clientId) throw AAD.missingParameter('client_id');
     app = findApp(shared.directory, clientId, scope);
-    const requested = q.get('redirect_uri') ?? app.redirectUris[0];
-    if (!requested || !app.redirectUris.some((r) => redirectUriMatches(r, requested))) throw AAD.redirectMismatch(requested ?? '', app.clientId);
+    const requested = q.get('redirect_uri') ?? [...app.publicClientRedirectUris, ...app.webRedirectUris][0];
+    const type = requested ? redirectClientType(app, requested) : undefined;
+    if (!requested || !type) throw AAD.redirectMismatch(requested ?? '', app.clientId);
     redirectUri = requested;
+    clientType = type;
   } catch (err) {
     if (err instanceof IdentityError) return sendErrorPage(ctx.req, ctx.res, err, now);
     throw err;
@@ -60,6 +64,7 @@ export async function handleAuthorize(ctx: RequestContext, segment: string, shar
       hash: hashSecret(code),
       clientId: app.clientId,
       redirectUri,
+      clientType,
       userId: user.id,
       tenantId: user.tenantId,
       scopes: scopes.all,

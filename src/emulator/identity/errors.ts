@@ -151,6 +151,8 @@ export const AAD = {
       `User account '${upn}' from identity provider does not exist in tenant '${tenant}' and cannot access the application in that tenant. The account needs to be added as an external user in the tenant first.`,
     ),
   unsupportedGrant: (grant: string) => new IdentityError(400, 'unsupported_grant_type', 70003, `The app requested an unsupported grant type '${grant}'.`),
+  // https://learn.microsoft.com/en-us/entra/identity-platform/reference-error-codes (InvalidClientPublicClientWithCredential); 401 as in virtualzone/onedrive-uploader#30.
+  publicClientWithSecret: () => new IdentityError(401, 'invalid_client', 700025, "Client is public so neither 'client_assertion' nor 'client_secret' should be presented."),
   secretMissing: () => new IdentityError(401, 'invalid_client', 7000218, "The request body must contain the following parameter: 'client_assertion' or 'client_secret'."),
   secretInvalid: (clientId: string) =>
     new IdentityError(

@@ -1,6 +1,7 @@
 import { createHmac, randomUUID } from 'node:crypto';
 import type { SharedState } from '../context.js';
 import type { User } from '../directory.js';
+import type { ClientType } from './client-auth.js';
 import { hashSecret, newOpaqueToken, type IdentityStore } from './store.js';
 import { APP_ROLES, type ParsedScopes } from './tenancy.js';
 
@@ -8,6 +9,8 @@ export interface DelegatedGrant {
   user: User;
   clientId: string;
   scopes: ParsedScopes;
+  /** How the client authenticated; its refresh token is bound to the same client type. */
+  clientType: ClientType;
   nonce?: string;
 }
 
@@ -32,7 +35,7 @@ export class TokenIssuer {
       ext_expires_in: access.expiresIn,
       access_token: access.token,
     };
-    if (grant.scopes.offlineAccess) body.refresh_token = this.newRefreshToken(grant.user, grant.clientId, grant.scopes.all);
+    if (grant.scopes.offlineAccess) body.refresh_token = this.newRefreshToken(grant.user, grant.clientId, grant.scopes.all, grant.clientType);
     if (grant.scopes.openid) body.id_token = this.idToken(grant.user, grant.clientId, grant.nonce);
     return body;
   }
@@ -43,7 +46,7 @@ export class TokenIssuer {
     return { token_type: 'Bearer', expires_in: access.expiresIn, ext_expires_in: access.expiresIn, access_token: access.token };
   }
 
-  newRefreshToken(user: User, clientId: string, scopes: string[]): string {
+  newRefreshToken(user: User, clientId: string, scopes: string[], clientType: ClientType): string {
     const token = newOpaqueToken('0.AR', 96);
     const now = this.shared.clock.now();
     this.store.refreshTokens.set(hashSecret(token), {
@@ -52,6 +55,7 @@ export class TokenIssuer {
       userId: user.id,
       tenantId: user.tenantId,
       scopes,
+      clientType,
       issuedAt: now,
       expiresAt: now + this.shared.settings.refreshTokenLifetimeSec * 1000,
     });

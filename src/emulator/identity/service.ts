@@ -18,7 +18,9 @@
  *   declineDeviceCode(userCode)
  *   revokeRefreshTokens({ upn?, token?, clientId? }) → number revoked (all when no filter)
  *   issueRefreshToken({ upn, clientId?, scopes? }) → refresh token, as if the user had signed in
- *   stats() → { grants: {authorization_code, refresh_token, client_credentials, device_code}, failures: {error: n} }
+ *                                            (bound to the app's desktop platform if it has one, else to its web one)
+ *   stats() → { grants: {authorization_code, refresh_token, client_credentials, device_code}, failures: {error: n},
+ *               clientAuthentication: {none, secret} }   tokens issued to public clients / with a client secret
  *   resetStats()
  *
  * Admin HTTP (when the emulator runs with admin on), under /_emulator/identity/:
@@ -32,6 +34,7 @@ import type { EmulatorService, RequestContext, SharedState } from '../context.js
 import { DEMO_CLIENT_ID, findUser } from '../directory.js';
 import { EmulatorHttpError, readJson, sendJson } from '../http.js';
 import { handleAuthorize } from './authorize.js';
+import { delegatedClientType } from './client-auth.js';
 import { decideDeviceCode, handleDeviceCode, handleDeviceLogin } from './device.js';
 import { IdentityError } from './errors.js';
 import { TokenIssuer } from './issuer.js';
@@ -205,9 +208,10 @@ export class IdentityService implements EmulatorService {
     const user = findUser(this.shared.directory, options.upn);
     if (!user) throw new Error(`No emulated user "${options.upn}"; known: ${this.shared.directory.users.map((u) => u.userPrincipalName).join(', ')}`);
     const clientId = options.clientId ?? DEMO_CLIENT_ID;
-    if (!this.shared.directory.apps.some((a) => a.clientId === clientId)) throw new Error(`No emulated app with client id "${clientId}".`);
+    const app = this.shared.directory.apps.find((a) => a.clientId === clientId);
+    if (!app) throw new Error(`No emulated app with client id "${clientId}".`);
     const scopes = options.scopes ?? DEFAULT_DEMO_SCOPES;
-    return this.issuer.newRefreshToken(user, clientId, scopes.includes('offline_access') ? scopes : [...scopes, 'offline_access']);
+    return this.issuer.newRefreshToken(user, clientId, scopes.includes('offline_access') ? scopes : [...scopes, 'offline_access'], delegatedClientType(app));
   }
 
   stats(): IdentityStats {

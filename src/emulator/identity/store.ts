@@ -2,12 +2,15 @@ import { createHash, randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../../util/atomic-file.js';
+import type { ClientType } from './client-auth.js';
 
 /** An authorization code waiting to be redeemed. */
 export interface AuthCodeRecord {
   hash: string;
   clientId: string;
   redirectUri: string;
+  /** Set by the platform of the redirect URI the code was issued to. */
+  clientType: ClientType;
   userId: string;
   tenantId: string;
   scopes: string[];
@@ -44,6 +47,8 @@ export interface RefreshTokenRecord {
   issuedAt: number;
   expiresAt: number;
   revokedAt?: number;
+  /** The client type of the sign-in that issued it; redeeming it needs the same (absent in older state files: the app's fallback). */
+  clientType?: ClientType;
 }
 
 export type GrantType = 'authorization_code' | 'refresh_token' | 'client_credentials' | 'device_code';
@@ -53,6 +58,8 @@ export interface IdentityStats {
   grants: Record<GrantType, number>;
   /** Failed token requests, by OAuth error string. */
   failures: Record<string, number>;
+  /** Tokens issued, by how the client authenticated: none (public client) or with its secret. */
+  clientAuthentication: { none: number; secret: number };
 }
 
 interface PersistedState {
@@ -79,7 +86,7 @@ export function newUserCode(): string {
 }
 
 function emptyStats(): IdentityStats {
-  return { grants: { authorization_code: 0, refresh_token: 0, client_credentials: 0, device_code: 0 }, failures: {} };
+  return { grants: { authorization_code: 0, refresh_token: 0, client_credentials: 0, device_code: 0 }, failures: {}, clientAuthentication: { none: 0, secret: 0 } };
 }
 
 /**
@@ -101,15 +108,16 @@ export class IdentityStore {
   }
 
   get stats(): IdentityStats {
-    return { grants: { ...this.counts.grants }, failures: { ...this.counts.failures } };
+    return { grants: { ...this.counts.grants }, failures: { ...this.counts.failures }, clientAuthentication: { ...this.counts.clientAuthentication } };
   }
 
   resetStats(): void {
     this.counts = emptyStats();
   }
 
-  countGrant(type: GrantType): void {
+  countGrant(type: GrantType, withSecret: boolean): void {
     this.counts.grants[type]++;
+    this.counts.clientAuthentication[withSecret ? 'secret' : 'none']++;
   }
 
   countFailure(error: string): void {

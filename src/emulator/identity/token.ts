@@ -1,6 +1,7 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import type { RequestContext, SharedState } from '../context.js';
 import type { AppRegistration } from '../directory.js';
+import { authenticateClient, delegatedClientType, fallbackClientType } from './client-auth.js';
 import { AAD, aadTimestamp, sendIdentityError, sendIdentityJson, IdentityError } from './errors.js';
 import type { TokenIssuer } from './issuer.js';
 import { hashSecret, type GrantType, type IdentityStore } from './store.js';
@@ -19,16 +20,17 @@ export async function handleToken(ctx: RequestContext, segment: string, shared: 
     if (!client.clientId) throw AAD.missingParameter('client_id');
     const app = findApp(shared.directory, client.clientId, scope);
     const kind = grantKind(grantType);
-    authenticateClient(app, client.secret, kind === 'client_credentials');
+    // Each grant authenticates the client once it knows the client type (the code's redirect platform, the refresh token's, or the app's fallback).
+    const secret = client.secret;
     const body =
       kind === 'authorization_code'
-        ? redeemCode(form, app, scope, shared, store, issuer)
+        ? redeemCode(form, app, secret, scope, shared, store, issuer)
         : kind === 'refresh_token'
-          ? redeemRefreshToken(form, app, scope, shared, store, issuer)
+          ? redeemRefreshToken(form, app, secret, scope, shared, store, issuer)
           : kind === 'client_credentials'
-            ? clientCredentials(form, app, scope, shared, issuer)
-            : redeemDeviceCode(form, app, shared, store, issuer);
-    store.countGrant(kind);
+            ? clientCredentials(form, app, secret, scope, shared, issuer)
+            : redeemDeviceCode(form, app, secret, shared, store, issuer);
+    store.countGrant(kind, !!secret);
     sendIdentityJson(ctx.res, 200, body);
   } catch (err) {
     if (!(err instanceof IdentityError)) throw err;
@@ -56,32 +58,19 @@ function clientCredentialsOf(ctx: RequestContext, form: URLSearchParams): { clie
   return { clientId: form.get('client_id') ?? undefined, secret: form.get('client_secret') ?? undefined };
 }
 
-/** A secret, when sent, must be right; without one only public-client flows go through. */
-function authenticateClient(app: AppRegistration, secret: string | undefined, secretRequired: boolean): void {
-  if (secret !== undefined) {
-    if (!app.secrets.some((s) => sameSecret(s, secret))) throw AAD.secretInvalid(app.clientId);
-    return;
-  }
-  if (secretRequired || !app.publicClient) throw AAD.secretMissing();
-}
-
-function sameSecret(a: string, b: string): boolean {
-  const ha = createHash('sha256').update(a).digest();
-  const hb = createHash('sha256').update(b).digest();
-  return timingSafeEqual(ha, hb);
-}
-
 function userOf(shared: SharedState, userId: string) {
   const user = shared.directory.users.find((u) => u.id === userId);
   if (!user) throw AAD.grantMalformed();
   return user;
 }
 
-function redeemCode(form: URLSearchParams, app: AppRegistration, scope: TenantScope, shared: SharedState, store: IdentityStore, issuer: TokenIssuer) {
+function redeemCode(form: URLSearchParams, app: AppRegistration, secret: string | undefined, scope: TenantScope, shared: SharedState, store: IdentityStore, issuer: TokenIssuer) {
   const code = form.get('code');
   if (!code) throw AAD.missingParameter('code');
   const record = store.authCodes.get(hashSecret(code));
   if (!record) throw AAD.malformed();
+  // Checked before the code is burnt: a client turned away for its secret may retry with the same code (docs are silent).
+  authenticateClient(app, record.clientId === app.clientId ? record.clientType : fallbackClientType(app), secret, 'authorization_code');
   if (record.redeemed) throw AAD.codeRedeemed();
   // Single use: any attempt past this point burns the code, successful or not.
   record.redeemed = true;
@@ -101,14 +90,17 @@ function redeemCode(form: URLSearchParams, app: AppRegistration, scope: TenantSc
   checkUserFits(shared.directory, scope, app, user);
   const requested = form.get('scope');
   const scopes = parseDelegatedScopes(requested ?? record.scopes.join(' '), shared.baseUrl);
-  return issuer.delegated({ user, clientId: app.clientId, scopes, nonce: record.nonce });
+  return issuer.delegated({ user, clientId: app.clientId, scopes, clientType: record.clientType, nonce: record.nonce });
 }
 
-function redeemRefreshToken(form: URLSearchParams, app: AppRegistration, scope: TenantScope, shared: SharedState, store: IdentityStore, issuer: TokenIssuer) {
+function redeemRefreshToken(form: URLSearchParams, app: AppRegistration, secret: string | undefined, scope: TenantScope, shared: SharedState, store: IdentityStore, issuer: TokenIssuer) {
   const token = form.get('refresh_token');
   if (!token) throw AAD.missingParameter('refresh_token');
   const record = store.refreshTokens.get(hashSecret(token));
   if (!record) throw AAD.malformed();
+  // A refresh is redeemed by the client type that signed in: a public client's refresh with a secret is AADSTS700025 (canonical/authd#1881).
+  const clientType = record.clientType ?? delegatedClientType(app);
+  authenticateClient(app, clientType, secret, 'refresh_token');
   const now = shared.clock.now();
   if (record.revokedAt !== undefined) throw AAD.refreshRevoked(aadTimestamp(record.issuedAt), aadTimestamp(record.revokedAt));
   if (record.expiresAt <= now) {
@@ -126,10 +118,11 @@ function redeemRefreshToken(form: URLSearchParams, app: AppRegistration, scope: 
   }
   if (shared.settings.revokeRefreshTokenOnRotation) record.revokedAt = now;
   store.changed();
-  return issuer.delegated({ user, clientId: app.clientId, scopes });
+  return issuer.delegated({ user, clientId: app.clientId, scopes, clientType });
 }
 
-function clientCredentials(form: URLSearchParams, app: AppRegistration, scope: TenantScope, shared: SharedState, issuer: TokenIssuer) {
+function clientCredentials(form: URLSearchParams, app: AppRegistration, secret: string | undefined, scope: TenantScope, shared: SharedState, issuer: TokenIssuer) {
+  authenticateClient(app, fallbackClientType(app), secret, 'client_credentials');
   if (scope.kind !== 'tenant') throw AAD.noTenantForApp();
   const requested = form.get('scope');
   if (!requested) throw AAD.missingParameter('scope');
@@ -142,12 +135,15 @@ function clientCredentials(form: URLSearchParams, app: AppRegistration, scope: T
   return issuer.appOnly(scope.tenant.id, app.clientId);
 }
 
-function redeemDeviceCode(form: URLSearchParams, app: AppRegistration, shared: SharedState, store: IdentityStore, issuer: TokenIssuer) {
+function redeemDeviceCode(form: URLSearchParams, app: AppRegistration, secret: string | undefined, shared: SharedState, store: IdentityStore, issuer: TokenIssuer) {
   const code = form.get('device_code') ?? form.get('code');
   if (!code) throw AAD.missingParameter('device_code');
   const record = store.deviceCodes.get(hashSecret(code));
   if (!record) throw AAD.malformed();
   if (record.clientId !== app.clientId) throw AAD.grantMalformed();
+  // No redirect URI here: "Allow public client flows" decides the client type.
+  const clientType = fallbackClientType(app);
+  authenticateClient(app, clientType, secret, 'device_code');
   const now = shared.clock.now();
   if (record.status === 'redeemed') throw AAD.codeRedeemed();
   if (record.expiresAt <= now) throw AAD.deviceCodeExpired();
@@ -162,5 +158,5 @@ function redeemDeviceCode(form: URLSearchParams, app: AppRegistration, shared: S
   store.changed();
   const user = userOf(shared, record.userId as string);
   const scopes = parseDelegatedScopes(record.scopes.join(' '), shared.baseUrl);
-  return issuer.delegated({ user, clientId: app.clientId, scopes });
+  return issuer.delegated({ user, clientId: app.clientId, scopes, clientType });
 }

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningEmulator } from '../../../src/emulator/server.js';
-import { DEMO_CLIENT_ID, DEMO_CLIENT_SECRET } from '../../../src/emulator/directory.js';
+import { DEMO_CLIENT_ID, WEB_APP_CLIENT_ID, WEB_APP_CLIENT_SECRET } from '../../../src/emulator/directory.js';
 import { ADELE, bytes, call, expectStatus, startDrive, tokenFor } from './helpers.js';
 
 const FRAG = 327_680;
@@ -84,7 +84,7 @@ describe('frame integration', () => {
     const app = await fetch(`${emu.url}/${tenant}/oauth2/v2.0/token`, {
       method: 'POST',
       headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams({ grant_type: 'client_credentials', client_id: DEMO_CLIENT_ID, client_secret: DEMO_CLIENT_SECRET, scope: 'https://graph.microsoft.com/.default' }),
+      body: new URLSearchParams({ grant_type: 'client_credentials', client_id: WEB_APP_CLIENT_ID, client_secret: WEB_APP_CLIENT_SECRET, scope: 'https://graph.microsoft.com/.default' }),
     }).then((r) => r.json());
     expect(app.access_token).toBeTruthy();
     await expectStatus(call(emu, 'GET', '/me/drive', { token: app.access_token }), 400);

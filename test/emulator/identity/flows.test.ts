@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startEmulator, type RunningEmulator } from '../../../src/emulator/server.js';
-import { DEMO_CLIENT_ID, DEMO_CLIENT_SECRET } from '../../../src/emulator/directory.js';
+import { DEMO_CLIENT_ID, WEB_APP_CLIENT_ID, WEB_APP_CLIENT_SECRET, WEB_APP_REDIRECT_URI } from '../../../src/emulator/directory.js';
 import { ManualClock } from '../../../src/util/clock.js';
 import { authorize, expectAadError, pkcePair, postForm } from './helpers.js';
 
@@ -180,7 +180,7 @@ describe('client_credentials grant', () => {
     postForm(tokenUrl(tenant), { grant_type: 'client_credentials', scope: 'https://graph.microsoft.com/.default', ...form }, headers);
 
   it('gives an app-only token with roles for the right secret', async () => {
-    const { status, body } = await cc({ client_id: DEMO_CLIENT_ID, client_secret: DEMO_CLIENT_SECRET });
+    const { status, body } = await cc({ client_id: WEB_APP_CLIENT_ID, client_secret: WEB_APP_CLIENT_SECRET });
     expect(status).toBe(200);
     expect(body.refresh_token).toBeUndefined();
     const check = emulator.state.tokens.check(`Bearer ${body.access_token}`);
@@ -189,20 +189,97 @@ describe('client_credentials grant', () => {
   });
 
   it('accepts the secret through HTTP Basic too', async () => {
-    const basic = Buffer.from(`${DEMO_CLIENT_ID}:${DEMO_CLIENT_SECRET}`).toString('base64');
+    const basic = Buffer.from(`${WEB_APP_CLIENT_ID}:${WEB_APP_CLIENT_SECRET}`).toString('base64');
     expect((await cc({}, TENANT, { authorization: `Basic ${basic}` })).status).toBe(200);
   });
 
   it('rejects a wrong secret (401, AADSTS7000215) and a missing one (AADSTS7000218)', async () => {
-    const bad = await cc({ client_id: DEMO_CLIENT_ID, client_secret: 'wrong' });
+    const bad = await cc({ client_id: WEB_APP_CLIENT_ID, client_secret: 'wrong' });
     expect(bad.status).toBe(401);
     expectAadError(bad.body, 'invalid_client', 7000215);
-    expectAadError((await cc({ client_id: DEMO_CLIENT_ID })).body, 'invalid_client', 7000218);
+    expectAadError((await cc({ client_id: WEB_APP_CLIENT_ID })).body, 'invalid_client', 7000218);
   });
 
   it('wants a /.default scope (AADSTS1002012) and a real tenant (AADSTS50059)', async () => {
-    expectAadError((await cc({ client_id: DEMO_CLIENT_ID, client_secret: DEMO_CLIENT_SECRET, scope: 'Files.Read.All' })).body, 'invalid_scope', 1002012);
-    expectAadError((await cc({ client_id: DEMO_CLIENT_ID, client_secret: DEMO_CLIENT_SECRET }, 'common')).body, 'invalid_request', 50059);
+    expectAadError((await cc({ client_id: WEB_APP_CLIENT_ID, client_secret: WEB_APP_CLIENT_SECRET, scope: 'Files.Read.All' })).body, 'invalid_scope', 1002012);
+    expectAadError((await cc({ client_id: WEB_APP_CLIENT_ID, client_secret: WEB_APP_CLIENT_SECRET }, 'common')).body, 'invalid_request', 50059);
+  });
+});
+
+describe('public and confidential clients', () => {
+  const DEVICE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
+  const WEB_REDIRECT = WEB_APP_REDIRECT_URI.replace('127.0.0.1', '127.0.0.1:50123');
+  const webCode = () => codeFor({ client_id: WEB_APP_CLIENT_ID, redirect_uri: WEB_REDIRECT });
+  const startDevice = async (clientId: string) => (await postForm(`${emulator.url}/${TENANT}/oauth2/v2.0/devicecode`, { client_id: clientId, scope: 'Files.ReadWrite.All offline_access' })).body;
+
+  it('refuses a secret from the public app when it redeems a loopback code (401, AADSTS700025), and the code still works without it', async () => {
+    const code = await codeFor();
+    const form = { grant_type: 'authorization_code', client_id: DEMO_CLIENT_ID, code, redirect_uri: REDIRECT };
+    const refused = await postForm(tokenUrl(), { ...form, client_secret: 'any-secret' });
+    expect(refused.status).toBe(401);
+    expectAadError(refused.body, 'invalid_client', 700025);
+    expect(refused.body.error_description).toContain("Client is public so neither 'client_assertion' nor 'client_secret' should be presented.");
+    expect((await postForm(tokenUrl(), form)).status).toBe(200);
+  });
+
+  it('refuses a secret on the public app\'s refresh, in the body or as HTTP Basic', async () => {
+    const rt = emulator.identity.issueRefreshToken({ upn: 'adele@contoso.onmicrosoft.com' });
+    const form = { grant_type: 'refresh_token', client_id: DEMO_CLIENT_ID, refresh_token: rt, scope: 'Files.ReadWrite.All offline_access' };
+    const body = await postForm(tokenUrl(), { ...form, client_secret: 'any-secret' });
+    expect(body.status).toBe(401);
+    expectAadError(body.body, 'invalid_client', 700025);
+    const basic = Buffer.from(`${DEMO_CLIENT_ID}:any-secret`).toString('base64');
+    expectAadError((await postForm(tokenUrl(), form, { authorization: `Basic ${basic}` })).body, 'invalid_client', 700025);
+    expect((await postForm(tokenUrl(), form)).status).toBe(200);
+  });
+
+  it('refuses a secret on the public app\'s device-code redemption', async () => {
+    const dc = await startDevice(DEMO_CLIENT_ID);
+    emulator.identity.approveDeviceCode(dc.user_code);
+    const form = { grant_type: DEVICE_GRANT, client_id: DEMO_CLIENT_ID, device_code: dc.device_code };
+    expectAadError((await postForm(tokenUrl(), { ...form, client_secret: 'any-secret' })).body, 'invalid_client', 700025);
+    clock.advance(5000);
+    expect((await postForm(tokenUrl(), form)).status).toBe(200);
+  });
+
+  it('gives the public app no client credentials: 700025 with a secret, 7000218 without', async () => {
+    const cc = { grant_type: 'client_credentials', client_id: DEMO_CLIENT_ID, scope: 'https://graph.microsoft.com/.default' };
+    expectAadError((await postForm(tokenUrl(), { ...cc, client_secret: 'any-secret' })).body, 'invalid_client', 700025);
+    expectAadError((await postForm(tokenUrl(), cc)).body, 'invalid_client', 7000218);
+  });
+
+  it('makes the confidential app redeem its Web-redirect code with its secret: 7000218 without, 7000215 wrong, then tokens', async () => {
+    const code = await webCode();
+    const form = { grant_type: 'authorization_code', client_id: WEB_APP_CLIENT_ID, code, redirect_uri: WEB_REDIRECT };
+    const missing = await postForm(tokenUrl(), form);
+    expect(missing.status).toBe(401);
+    expectAadError(missing.body, 'invalid_client', 7000218);
+    expectAadError((await postForm(tokenUrl(), { ...form, client_secret: 'wrong' })).body, 'invalid_client', 7000215);
+    const ok = await postForm(tokenUrl(), { ...form, client_secret: WEB_APP_CLIENT_SECRET });
+    expect(ok.status).toBe(200);
+    const refresh = { grant_type: 'refresh_token', client_id: WEB_APP_CLIENT_ID, refresh_token: ok.body.refresh_token, scope: 'Files.ReadWrite.All offline_access' };
+    expectAadError((await postForm(tokenUrl(), refresh)).body, 'invalid_client', 7000218);
+    expect((await postForm(tokenUrl(), { ...refresh, client_secret: WEB_APP_CLIENT_SECRET })).status).toBe(200);
+  });
+
+  it('does not take the public app\'s desktop redirect for the confidential app, nor the reverse (AADSTS50011)', async () => {
+    expect((await authorize(authorizeUrl({ client_id: WEB_APP_CLIENT_ID }))).text).toContain('AADSTS50011');
+    expect((await authorize(authorizeUrl({ redirect_uri: WEB_REDIRECT }))).text).toContain('AADSTS50011');
+  });
+
+  it('answers a device code of the app without public client flows with AADSTS7000218', async () => {
+    const dc = await startDevice(WEB_APP_CLIENT_ID);
+    emulator.identity.approveDeviceCode(dc.user_code);
+    expectAadError((await postForm(tokenUrl(), { grant_type: DEVICE_GRANT, client_id: WEB_APP_CLIENT_ID, device_code: dc.device_code })).body, 'invalid_client', 7000218);
+  });
+
+  it('counts issued tokens by how the client authenticated', async () => {
+    emulator.identity.resetStats();
+    const rt = emulator.identity.issueRefreshToken({ upn: 'adele@contoso.onmicrosoft.com' });
+    await postForm(tokenUrl(), { grant_type: 'refresh_token', client_id: DEMO_CLIENT_ID, refresh_token: rt, scope: 'Files.Read offline_access' });
+    await postForm(tokenUrl(), { grant_type: 'client_credentials', client_id: WEB_APP_CLIENT_ID, client_secret: WEB_APP_CLIENT_SECRET, scope: 'https://graph.microsoft.com/.default' });
+    await postForm(tokenUrl(), { grant_type: 'refresh_token', client_id: DEMO_CLIENT_ID, refresh_token: rt, client_secret: 'x', scope: 'Files.Read offline_access' });
+    expect(emulator.identity.stats()).toMatchObject({ clientAuthentication: { none: 1, secret: 1 }, failures: { invalid_client: 1 } });
   });
 });
 
