@@ -312,7 +312,8 @@ export class MetadataCache<T extends CacheableItem> {
     for (const { change, oldKey, parentKey, newKey, inPlace } of placed) {
       this.noteInvalidation();
       if (inPlace) {
-        // Reported because something below it changed (reported on its own): only its own entry is stale.
+        // Reported because something below it changed (reported on its own): its tags are stale,
+        // in its own entry and in its parent's listing; its subtree is not.
         this.lru.delete(`i:${oldKey}`);
         this.lru.delete(`l:${parentOf(oldKey!)}`);
         continue;
