@@ -276,12 +276,25 @@ export class MetadataCache<T extends CacheableItem> {
   /**
    * Applies remote changes from the delta feed: each changed item's old and new places are
    * forgotten (with everything below, for folders), and the listings that held or now hold it.
-   * Folders still at their place are reported only because something below changed (which is
-   * reported too), so only their own entry is dropped: a change deep down doesn't empty the cache.
+   * Folders still at their place are reported because something below changed (which is reported
+   * too): their own entry and their parent's listing (which holds their tags) are dropped, their
+   * subtree stays, so a change deep down doesn't empty the cache.
+   * Delta never reports what is below a renamed or moved folder
+   * (https://learn.microsoft.com/graph/api/driveitem-delta), so a folder change we cannot place
+   * could be the old home of anything we hold: every entry below a folder whose id we never
+   * learned is dropped then, and no stale child path is ever served.
    */
   applyRemoteChanges(changes: RemoteChange[]): number {
     // Place every change against the cache as it is now, before forgetting anything: forgetting
     // one entry also forgets the ids it taught us.
+    for (const change of changes) {
+      if (!change.isRoot) continue;
+      // The root never moves: only its own entry (its tags) goes stale, and its id places its children.
+      this.lru.delete('i:/');
+      this.pathById.set(change.id, '/');
+    }
+    const knownFolders = new Set(this.pathById.values());
+    let unplacedFolder = false;
     const placed = changes
       .filter((change) => !change.isRoot)
       .map((change) => {
@@ -290,14 +303,19 @@ export class MetadataCache<T extends CacheableItem> {
         const newKey =
           change.path !== undefined ? fold(change.path) : parentKey !== undefined && change.name !== undefined ? fold(joinPath(parentKey, change.name)) : undefined;
         const inPlace = change.isFolder === true && !change.deleted && oldKey !== undefined && (newKey === oldKey || this.seemsInPlace(oldKey, change));
+        const maybeFolder = change.isFolder === true || (change.deleted && change.isFolder === undefined);
+        if (oldKey === undefined && maybeFolder) unplacedFolder = true;
         return { change, oldKey, parentKey, newKey, inPlace };
       });
+    if (unplacedFolder) this.dropBelowUnknownFolders(knownFolders);
     let applied = 0;
     for (const { change, oldKey, parentKey, newKey, inPlace } of placed) {
       this.noteInvalidation();
       if (inPlace) {
-        // Reported because something below it changed (reported on its own): only its own entry is stale.
+        // Reported because something below it changed (reported on its own): its tags are stale,
+        // in its own entry and in its parent's listing; its subtree is not.
         this.lru.delete(`i:${oldKey}`);
+        this.lru.delete(`l:${parentOf(oldKey!)}`);
         continue;
       }
       let known = false;
@@ -334,15 +352,29 @@ export class MetadataCache<T extends CacheableItem> {
   }
 
   /**
-   * A folder whose new parent we cannot place: still in place if its name is unchanged and its
-   * old parent is the reported parent (or, when we never learned the old parent's id, assumed so:
-   * the TTL bounds the cost of being wrong).
+   * A folder whose new parent we cannot place: still in place only if its name is unchanged and
+   * its old parent is known to be the reported parent. When we never learned the old parent's id
+   * it may have moved, and its descendants would not be reported: it is treated as moved.
    */
   private seemsInPlace(oldKey: string, change: RemoteChange): boolean {
     if (change.name === undefined || fold(change.name) !== fold(nameOf(oldKey))) return false;
     const parentKey = parentOf(oldKey);
     const parentId = this.idAt(parentKey);
-    return parentId === undefined || parentId === change.parentId;
+    return parentId !== undefined && parentId === change.parentId;
+  }
+
+  /** Drops every entry with an ancestor folder (below the root) whose id is not in `known`. */
+  private dropBelowUnknownFolders(known: Set<string>): void {
+    const underUnknown = (path: string): boolean => {
+      for (let p = parentOf(path); p !== '/' && p !== ''; p = parentOf(p)) if (!known.has(p)) return true;
+      return false;
+    };
+    for (const key of [...this.lru.keys()]) {
+      const path = key.slice(2);
+      // A listing is keyed by its own folder: what it holds sits below that folder, so the folder counts too.
+      const probe = key.startsWith('l:') ? `${path === '/' ? '' : path}/x` : path;
+      if (underUnknown(probe)) this.lru.delete(key);
+    }
   }
 
   /** The id of the folder or item cached at a path key, if known. */

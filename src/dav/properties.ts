@@ -171,11 +171,17 @@ export function parseClark(key: string): PropName {
 /**
  * The entity tag of an item. Files use the content tag (cTag), which changes only when the bytes
  * change: setting the mtime or a rename (which change eTag) must not make a client think the
- * content changed, and GET/PUT preconditions are about content. Folders use eTag (OneDrive for
- * Business has no folder cTag). Quotes are added so it is a valid strong entity-tag.
+ * content changed, and GET/PUT preconditions are about content.
+ * Folders use a tag the drive derives so that it changes when the folder's members change
+ * (drive/folder-tag.ts): Graph's folder eTag stays the same when children come and go, and a GET of
+ * a collection returns its listing, whose entity tag must then change. davfs2, gvfs, KIO and rclone
+ * re-list folders on their own schedule and never skip a listing because a collection's getetag is
+ * unchanged (docs/clients/collection-etags.md); sync clients that compare folder etags do, and they
+ * get a tag that moves with the membership.
+ * Quotes are added so it is a valid strong entity-tag.
  */
 export function entityTag(entry: DriveEntry): string {
-  const raw = (entry.isFolder ? entry.eTag : (entry.cTag ?? entry.eTag)) || entry.id;
+  const raw = (entry.cTag ?? entry.eTag) || entry.id;
   const cleaned = raw
     .replace(/^W\//, '')
     .replace(/^"+|"+$/g, '')

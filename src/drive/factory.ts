@@ -16,7 +16,7 @@ export interface CreateGraphDriveOptions {
   cache?: GraphDriveOptions['cache'];
   upload?: GraphDriveOptions['upload'];
   spoolDir?: string;
-  /** How long a download URL is trusted after fetching it (default 10 min). */
+  /** How long a download URL is trusted after fetching it (default 2 min: graph/drive-api.ts). */
   downloadUrlLifetimeMs?: number;
   /** Extra GraphClient options (concurrency, timeouts, retry, its own clock). */
   client?: Partial<Omit<GraphClientOptions, 'baseUrl' | 'tokens'>>;

@@ -8,6 +8,8 @@ import { baseName, childPath, parentPath, pathFromParentReference } from '../gra
 import { DEFAULT_FRAGMENT_SIZE, SIMPLE_UPLOAD_MAX, uploadFile } from '../graph/upload.js';
 import { systemClock, type Clock } from '../util/clock.js';
 import { silentLogger, type Logger } from '../util/logger.js';
+import { carryModifiedTimes } from './copy-times.js';
+import { folderTag } from './folder-tag.js';
 import { assertValidPath, pathProblem } from './names.js';
 import type { DriveEntry, Quota, ReadResult, RemoteDrive, WriteOptions } from './types.js';
 
@@ -190,7 +192,9 @@ export class GraphDrive implements RemoteDrive {
     const source = await this.stat(from);
     if (from === '/') throw new GraphError(403, 'accessDenied', 'The drive root cannot be moved.');
     const parent = await this.parentFolder(to);
-    const patch = { name: baseName(to), parentId: parent.id };
+    // A move resets fileSystemInfo.lastModifiedDateTime unless the PATCH sends it again
+    // (rclone/rclone backend/onedrive/onedrive.go Move: "it gets reset otherwise").
+    const patch = { name: baseName(to), parentId: parent.id, lastModified: source.modified.getTime() > 0 ? source.modified : undefined };
     let item: DriveItem;
     try {
       item = await this.api.update({ id: source.id }, patch, { conflictBehavior: 'fail' });
@@ -224,6 +228,7 @@ export class GraphDrive implements RemoteDrive {
     } catch (err) {
       throw this.afterFailure(err, [to]);
     }
+    item = await this.keepModifiedTimes(source, item);
     this.cache.recordRemoval(to);
     const entry = toEntry(item, childPath(parentPath(to), item.name));
     this.cache.recordItem(to, entry);
@@ -344,6 +349,18 @@ export class GraphDrive implements RemoteDrive {
     this.cache.recordRemoval(path);
   }
 
+  /**
+   * The copy is made; only its times are left to fix. A failure here keeps the copy (and its
+   * copy-time mtimes) rather than failing a COPY whose bytes are all in place.
+   */
+  private async keepModifiedTimes(source: DriveEntry, copy: DriveItem): Promise<DriveItem> {
+    try {
+      return await carryModifiedTimes(this.api, { id: source.id, isFolder: source.isFolder, modified: source.modified.getTime() || undefined }, copy);
+    } catch {
+      return copy;
+    }
+  }
+
   /** After a failed write the cached view of these paths may be wrong: forget it. */
   private afterFailure(err: unknown, paths: string[]): unknown {
     for (const p of paths) this.cache.invalidateItem(p);
@@ -386,7 +403,8 @@ export function toEntry(item: DriveItem, path: string): DriveEntry {
     modified: modified ? new Date(modified) : new Date(0),
     eTag: item.eTag ?? '',
   };
-  if (item.cTag) entry.cTag = item.cTag;
+  const tag = isFolder ? folderTag(item) : item.cTag;
+  if (tag) entry.cTag = tag;
   if (item.file?.mimeType) entry.mimeType = item.file.mimeType;
   if (item.file?.hashes?.quickXorHash) entry.quickXorHash = item.file.hashes.quickXorHash;
   if (item.file?.hashes?.sha1Hash) entry.sha1Hash = item.file.hashes.sha1Hash;

@@ -16,7 +16,10 @@ export interface DriveEntry {
   /** The file's own mtime (fileSystemInfo), what clients set and compare. */
   modified: Date;
   eTag: string;
-  /** Content tag: changes only when content changes. */
+  /**
+   * Files: content tag, changes only when the bytes change. Folders: changes when the folder's
+   * members change (drive/folder-tag.ts; Graph's folder eTag does not).
+   */
   cTag?: string;
   mimeType?: string;
   quickXorHash?: string;

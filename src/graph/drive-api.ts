@@ -39,7 +39,7 @@ export interface DeltaPage {
 }
 
 export interface DriveApiOptions {
-  /** How long a download URL is trusted after it was fetched (default 10 min; Graph documents no lifetime, real ones last about an hour). */
+  /** How long a download URL is trusted after it was fetched (default 2 min, below the shortest lifetime Microsoft documents). */
   downloadUrlLifetimeMs?: number;
   /** Longest wait for a server-side copy to finish (default 10 min). */
   copyTimeoutMs?: number;
@@ -49,7 +49,13 @@ export interface DriveApiOptions {
   features?: GraphFeatures;
 }
 
-const DEFAULT_DOWNLOAD_URL_LIFETIME_MS = 10 * 60_000;
+/**
+ * Microsoft documents a download URL's life both as "1 hour" (https://learn.microsoft.com/graph/api/resources/driveitem)
+ * and as "a few minutes" (https://learn.microsoft.com/graph/api/driveitem-get-content). A URL handed
+ * to a client in a 302 must still work when the client follows it, so the short one is believed:
+ * 2 minutes, minus the cache's margin, leaves a redirected client over a minute of a 3-minute URL.
+ */
+const DEFAULT_DOWNLOAD_URL_LIFETIME_MS = 2 * 60_000;
 
 /**
  * Typed drive operations on one drive (`/me/drive`, `/drives/{id}`, `/users/{upn}/drive`,

@@ -197,4 +197,28 @@ describe('remote changes on folders', () => {
     expect(cache.peekListing('/d/s')).toBeUndefined();
     expect(cache.peekListing('/')).toBeUndefined();
   });
+
+  it('drops a reported folder\'s entry in its parent\'s listing (its tags changed) but keeps what is below it', () => {
+    const cache = makeCache();
+    cache.setListing('/', [folder('d', 'd')], 'ROOT');
+    cache.setListing('/d', [file('1', 'x')], 'd');
+    cache.applyRemoteChanges([{ id: 'd', deleted: false, isFolder: true, name: 'd', parentId: 'ROOT' }]);
+    expect(cache.peekListing('/')).toBeUndefined();
+    expect(cache.peekListing('/d')).toHaveLength(1);
+  });
+
+  it('treats a folder whose old parent it never learned as moved, and an unknown folder as the possible old home of anything below an unknown id', () => {
+    const cache = makeCache();
+    cache.setListing('/a/d', [folder('s', 's')], 'd'); // /a itself never seen
+    cache.setListing('/a/d/s', [file('1', 'x')], 's');
+    cache.applyRemoteChanges([{ id: 'd', deleted: false, isFolder: true, name: 'd', parentId: 'elsewhere' }]);
+    expect(cache.peekListing('/a/d/s')).toBeUndefined();
+
+    cache.setListing('/', [folder('k', 'known')], 'ROOT');
+    cache.setListing('/known', [file('2', 'y')], 'k');
+    cache.setItem('/p/q/f.txt', file('3', 'f.txt')); // looked up directly: /p and /p/q unknown
+    cache.applyRemoteChanges([{ id: 'unknown-folder', deleted: false, isFolder: true, name: 'z', parentId: 'nobody' }]);
+    expect(cache.peekItem('/p/q/f.txt')).toBeUndefined();
+    expect(cache.peekListing('/known')).toHaveLength(1);
+  });
 });

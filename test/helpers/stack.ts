@@ -58,6 +58,8 @@ export interface StackMount {
    * user's tenant's cloud, as `onedav serve` gives them: LEI's is addressed by id and never polls delta.
    */
   user?: string;
+  /** Mount this SharePoint site's document library (as `user`) instead of the user's own drive. */
+  site?: string;
 }
 
 export interface StackOptions {
@@ -97,12 +99,12 @@ export async function startDavStack(options: StackOptions = {}): Promise<DavStac
     const graph = createGraphDrive({
       graphBaseUrl: `${emulator.url}/v1.0`,
       tokens: new EmulatorTokenSource(emulator, user),
-      drive: { type: 'me' },
+      drive: m.site ? { type: 'site', site: m.site } : { type: 'me' },
       spoolDir: dataDir,
       features: graphFeaturesOf(cloudOfUser(emulator, user)),
       ...options.drive,
     });
-    return { prefix: m.prefix, graph, driveId: emulator.drive.driveIdOf(user) };
+    return { prefix: m.prefix, graph, driveId: emulator.drive.driveIdOf(m.site ?? user) };
   });
   const davOptions = (extra: Partial<Omit<DavServerOptions, 'mounts'>> = {}): DavServerOptions => ({
     port: 0,

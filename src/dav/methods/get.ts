@@ -76,6 +76,8 @@ async function getFile(ctx: DavRequest, target: DriveTarget, entry: DriveEntry):
   if (entry.size === 0) return send(res, 200, common, Buffer.alloc(0));
 
   if (shouldRedirect(state.downloadMode, header(req, 'user-agent'), !ctx.principal.anonymous)) {
+    // Never older than the drive trusts a URL (2 min less a margin; SharePoint's may die after a
+    // few minutes: graph/drive-api.ts), so the client can still follow it.
     const { url } = await target.mount.drive.downloadUrl(target.path);
     // The URL carries its own short-lived authorization: never cache it, never leak it as a referrer.
     return send(res, 302, { Location: url, 'Cache-Control': 'no-store, private', 'Referrer-Policy': 'no-referrer' });

@@ -3,6 +3,7 @@ import { pipeline } from 'node:stream/promises';
 import type { RequestContext, SharedState } from '../context.js';
 import { EmulatorHttpError } from '../http.js';
 import type { ItemRecord } from './model.js';
+import { profileOf } from './profile.js';
 import { eTagOf } from './serialize.js';
 import type { DriveStore } from './store.js';
 import type { VersionView } from './versions.js';
@@ -10,7 +11,8 @@ import type { VersionView } from './versions.js';
 /**
  * Pre-authenticated download URLs (`@microsoft.graph.downloadUrl`): `/dl/{signed token}/{name}`.
  * They need no Authorization header, serve GET and HEAD with single byte ranges, and stop working
- * after `settings.downloadUrlLifetimeSec` with a 401, as SharePoint's expired `tempauth` URLs do.
+ * after `settings.downloadUrlLifetimeSec` or the drive profile's `downloadUrlMaxLifetimeSec`,
+ * whichever is shorter, with a 401, as SharePoint's expired `tempauth` URLs do.
  * A URL for an earlier version (`…/versions/{id}/content`) serves that version's bytes.
  */
 export class DownloadUrls {
@@ -20,7 +22,9 @@ export class DownloadUrls {
   ) {}
 
   urlFor(item: ItemRecord, version?: VersionView): string {
-    const expires = this.shared.clock.now() + this.shared.settings.downloadUrlLifetimeSec * 1000;
+    const drive = this.store.drive(item.driveId);
+    const profileMax = drive ? profileOf(drive, this.shared.directory).downloadUrlMaxLifetimeSec : Infinity;
+    const expires = this.shared.clock.now() + Math.min(this.shared.settings.downloadUrlLifetimeSec, profileMax) * 1000;
     const claims: { d: string; i: string; e: number; v?: string } = { d: item.driveId, i: item.id, e: expires };
     if (version && !version.current) claims.v = version.id;
     const payload = Buffer.from(JSON.stringify(claims)).toString('base64url');

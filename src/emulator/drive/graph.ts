@@ -9,9 +9,9 @@ import type { DownloadUrls } from './downloads.js';
 import { DEFAULT_PAGE_SIZE, SIMPLE_UPLOAD_LIMIT, type DriveRecord, type ItemRecord } from './model.js';
 import { assertPathLength, assertValidName } from './names.js';
 import { encodeSkip, selectOf, skipOf, topOf, withQuery } from './query.js';
+import { profileOf } from './profile.js';
 import { parseGraphPath, type DriveRef, type GraphRoute, type VersionRef } from './route.js';
 import { applySelect, driveJson, identityOf, isoSeconds, itemJson, tagMatches, type ItemView } from './serialize.js';
-import { profileOf } from './profile.js';
 import { notFound, type ConflictBehavior, type DriveStore, type FileTimes } from './store.js';
 import { preconditionFailed, type UploadSessions } from './uploads.js';
 import { versionsOf, type VersionView } from './versions.js';
@@ -213,7 +213,8 @@ export class DriveGraphApi {
       newParent = this.parentFromReference(target, ref);
     }
     if (name !== undefined || newParent) {
-      this.store.move(item, newParent ?? this.store.item(item.parentId ?? '') ?? item, name ?? item.name, behavior, by);
+      const resetModified = profileOf(target.drive, this.shared.directory).moveResetsModified;
+      this.store.move(item, newParent ?? this.store.item(item.parentId ?? '') ?? item, name ?? item.name, behavior, by, { resetModified });
     }
     const fsi = body.fileSystemInfo as Record<string, unknown> | undefined;
     const times = fsi ? timesOf(fsi) : undefined;
@@ -424,7 +425,8 @@ export class DriveGraphApi {
     const name = typeof body.name === 'string' ? body.name : source.name;
     assertValidName(name, { atLibraryRoot: destParent.parentId === null && destDrive.type === 'documentLibrary' });
     const by = whoOf(target.principal);
-    const id = this.copies.start(() => this.store.copy(source, destParent, name, behavior, by).id);
+    const resetModified = profileOf(destDrive, this.shared.directory).copyResetsModified;
+    const id = this.copies.start(() => this.store.copy(source, destParent, name, behavior, by, { resetModified }).id);
     ctx.res.writeHead(202, { location: `${this.graphBase}/monitor/${id}`, 'content-length': 0 });
     ctx.res.end();
   }

@@ -36,7 +36,24 @@ export interface DriveProfile {
    * sets it again. rclone backend/onedrive/onedrive.go Move ("it gets reset otherwise")
    */
   moveResetsModified: boolean;
-  /** Longest lifetime of a `@microsoft.graph.downloadUrl` (seconds); the emulator setting may only shorten it. */
+  /**
+   * A server-side copy does not carry fileSystemInfo.lastModifiedDateTime: every item the copy
+   * creates is stamped with the time of the copy; the client sets it afterwards.
+   * rclone backend/onedrive/onedrive.go Copy ("Copy does NOT copy the modTime from the source")
+   */
+  copyResetsModified: boolean;
+  /**
+   * Folders carry a cTag (changed whenever anything below them changes). OneDrive for Business and
+   * SharePoint libraries return none for folders.
+   * https://learn.microsoft.com/graph/api/resources/driveitem ("the cTag property isn't returned, if the driveItem has a folder facet")
+   */
+  folderCTag: boolean;
+  /**
+   * Longest lifetime of a `@microsoft.graph.downloadUrl` (seconds); the emulator setting may only
+   * shorten it. Microsoft says both "1 hour" (https://learn.microsoft.com/graph/api/resources/driveitem)
+   * and "a few minutes" (https://learn.microsoft.com/graph/api/driveitem-get-content); SharePoint-backed
+   * drives get the short one (3 minutes), so a client that trusts a URL longer fails here first.
+   */
   downloadUrlMaxLifetimeSec: number;
 }
 
@@ -44,9 +61,9 @@ type TypeFacts = Omit<DriveProfile, 'type' | 'cloud' | 'pathAddressing' | 'delta
 type CloudFacts = Pick<DriveProfile, 'pathAddressing' | 'delta'>;
 
 const BY_TYPE: Record<DriveType, TypeFacts> = {
-  personal: { rewritesUploads: false, oneUploadSessionPerFile: false, moveResetsModified: true, downloadUrlMaxLifetimeSec: 3600 },
-  business: { rewritesUploads: true, oneUploadSessionPerFile: true, moveResetsModified: true, downloadUrlMaxLifetimeSec: 3600 },
-  documentLibrary: { rewritesUploads: true, oneUploadSessionPerFile: true, moveResetsModified: true, downloadUrlMaxLifetimeSec: 3600 },
+  personal: { rewritesUploads: false, oneUploadSessionPerFile: false, moveResetsModified: true, copyResetsModified: true, folderCTag: true, downloadUrlMaxLifetimeSec: 3600 },
+  business: { rewritesUploads: true, oneUploadSessionPerFile: true, moveResetsModified: true, copyResetsModified: true, folderCTag: false, downloadUrlMaxLifetimeSec: 180 },
+  documentLibrary: { rewritesUploads: true, oneUploadSessionPerFile: true, moveResetsModified: true, copyResetsModified: true, folderCTag: false, downloadUrlMaxLifetimeSec: 180 },
 };
 
 const BY_CLOUD: Record<EmulatedCloud, CloudFacts> = {

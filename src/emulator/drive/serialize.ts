@@ -1,5 +1,6 @@
 import type { Directory } from '../directory.js';
 import type { DriveRecord, ItemRecord } from './model.js';
+import { profileOf } from './profile.js';
 import type { DriveStore } from './store.js';
 
 /** How items are shown for one request: the drive, how Graph spells parent paths, and how files are downloaded. */
@@ -63,7 +64,7 @@ export function itemJson(view: ItemView, item: ItemRecord, options: { delta?: bo
   json.lastModifiedDateTime = isoSeconds(item.modifiedAt);
   json.name = item.name;
   json.webUrl = path ? `${drive.webUrl}/${path.split('/').map(encodeURIComponent).join('/')}` : drive.webUrl;
-  json.cTag = cTagOf(item);
+  if (!item.isFolder || profileOf(drive, view.directory).folderCTag) json.cTag = cTagOf(item);
   json.size = item.size;
   const createdBy = identityOf(view, item.createdBy);
   const modifiedBy = identityOf(view, item.modifiedBy);

@@ -36,7 +36,8 @@ export function nameConflict(name: string): EmulatorHttpError {
 /**
  * The drives and items, in memory. Names are unique per folder, compared case-insensitively as
  * OneDrive does. Every change bumps the drive's change sequence (delta), the item's eTag, and for
- * content (or, on folders, children) its cTag. Deleted items stay as tombstones for delta.
+ * content its cTag. A change below a folder bumps the cTag (not the eTag) of every folder above it.
+ * Deleted items stay as tombstones for delta.
  */
 export class DriveStore {
   readonly drives = new Map<string, DriveRecord>();
@@ -312,8 +313,11 @@ export class DriveStore {
     this.touch(item, false);
   }
 
-  /** Renames and/or moves within a drive. `replace` deletes a conflicting item first. */
-  move(item: ItemRecord, newParent: ItemRecord, newName: string, behavior: ConflictBehavior, by?: string): ItemRecord {
+  /**
+   * Renames and/or moves within a drive. `replace` deletes a conflicting item first.
+   * `resetModified`: the move stamps fileSystemInfo.lastModifiedDateTime with now (profile.moveResetsModified).
+   */
+  move(item: ItemRecord, newParent: ItemRecord, newName: string, behavior: ConflictBehavior, by?: string, options: { resetModified?: boolean } = {}): ItemRecord {
     if (item.parentId === null) throw new EmulatorHttpError(400, 'invalidRequest', 'The root folder cannot be moved or renamed.');
     if (!newParent.isFolder) throw new EmulatorHttpError(400, 'invalidRequest', 'The destination parent is not a folder.');
     if (newParent.driveId !== item.driveId) {
@@ -343,11 +347,14 @@ export class DriveStore {
     item.parentId = newParent.id;
     item.name = newName;
     if (by) item.modifiedBy = by;
+    if (options.resetModified) item.fsModifiedAt = this.nowSec();
     this.attach(item, false);
     this.touch(item, false);
     this.touchFolder(oldParentId);
     if (oldParentId !== newParent.id) this.touchFolder(newParent.id);
-    if (item.isFolder) this.touchSubtree(item);
+    // Descendants are not touched: their ids and tags stay, and delta does not report them
+    // (https://learn.microsoft.com/graph/api/driveitem-delta: "renaming a folder does not result in
+    // any descendants of the folder being returned from delta").
     return item;
   }
 
@@ -377,8 +384,12 @@ export class DriveStore {
     this.touchFolder(parentId);
   }
 
-  /** Copies an item (folders recursively) under `destParent`; blobs are shared, not duplicated. */
-  copy(source: ItemRecord, destParent: ItemRecord, name: string, behavior: ConflictBehavior, by?: string): ItemRecord {
+  /**
+   * Copies an item (folders recursively) under `destParent`; blobs are shared, not duplicated.
+   * `resetModified`: every new item's fileSystemInfo.lastModifiedDateTime is the time of the copy
+   * (profile.copyResetsModified).
+   */
+  copy(source: ItemRecord, destParent: ItemRecord, name: string, behavior: ConflictBehavior, by?: string, options: { resetModified?: boolean } = {}): ItemRecord {
     if (source.isFolder && this.isAncestor(source.id, destParent)) {
       throw new EmulatorHttpError(400, 'invalidRequest', 'A folder cannot be copied into itself or one of its subfolders.');
     }
@@ -397,7 +408,7 @@ export class DriveStore {
       const now = this.nowSec();
       const item = this.newItem(parent, cloneName, src.isFolder, now, by);
       item.fsCreatedAt = src.fsCreatedAt;
-      item.fsModifiedAt = src.fsModifiedAt;
+      item.fsModifiedAt = options.resetModified ? now : src.fsModifiedAt;
       item.description = src.description;
       if (src.isFolder) {
         this.children.set(item.id, new Map());
@@ -601,19 +612,23 @@ export class DriveStore {
     this.dirty = true;
   }
 
-  /** A folder's children changed: new eTag and cTag, and it shows up in delta again. */
+  /**
+   * Something below this folder changed. This folder and every folder above it get a new cTag and
+   * lastModifiedDateTime and show up in delta again; their eTags stay: "The eTag value is only
+   * modified when the folder's properties are changed, except for properties that are derived from
+   * descendants (like childCount or lastModifiedDateTime)" (https://learn.microsoft.com/graph/api/resources/driveitem).
+   * Delta reports every ancestor of a changed item (microsoftgraph/msgraph-sdk-java#2548).
+   */
   private touchFolder(folderId: string | null): void {
-    const folder = folderId ? this.items.get(folderId) : undefined;
-    if (!folder) return;
-    folder.eTagVersion++;
-    folder.cTagVersion++;
-    folder.seq = this.nextSeq(folder.driveId);
+    const now = this.nowSec();
+    let folder = folderId ? this.items.get(folderId) : undefined;
+    while (folder) {
+      folder.cTagVersion++;
+      folder.modifiedAt = now;
+      folder.seq = this.nextSeq(folder.driveId);
+      folder = folder.parentId ? this.items.get(folder.parentId) : undefined;
+    }
     this.dirty = true;
-  }
-
-  /** After a folder moved, its descendants' paths changed: delta reports them again. */
-  private touchSubtree(folder: ItemRecord): void {
-    for (const item of this.subtree(folder.id)) if (item.id !== folder.id) item.seq = this.nextSeq(item.driveId);
   }
 
   private nextSeq(driveId: string): number {
