@@ -2,6 +2,7 @@ import type { TokenSource } from '../auth/token-source.js';
 import { GraphClient, type GraphClientOptions } from '../graph/client.js';
 import { DriveApi } from '../graph/drive-api.js';
 import type { DriveBase } from '../graph/paths.js';
+import type { Sleep } from '../graph/throttle-gate.js';
 import type { Clock } from '../util/clock.js';
 import { GraphDrive, type GraphDriveOptions } from './graph-drive.js';
 
@@ -18,6 +19,10 @@ export interface CreateGraphDriveOptions {
   downloadUrlLifetimeMs?: number;
   /** Extra GraphClient options (concurrency, timeouts, retry, its own clock). */
   client?: Partial<Omit<GraphClientOptions, 'baseUrl' | 'tokens'>>;
+  uploadJournal?: GraphDriveOptions['uploadJournal'];
+  logger?: GraphDriveOptions['logger'];
+  /** How the drive waits between its own retries (an upload session's transient 404s); tests inject one that does not. */
+  sleep?: Sleep;
   clock?: Clock;
 }
 
@@ -25,13 +30,15 @@ export interface CreateGraphDriveOptions {
 export function createGraphDrive(options: CreateGraphDriveOptions): { drive: GraphDrive; client: GraphClient; close(): Promise<void> } {
   // The client keeps real time (its throttle gate sleeps on real timers); `clock` drives expiry only.
   const client = new GraphClient({ baseUrl: options.graphBaseUrl, tokens: options.tokens, ...options.client });
-  const api = new DriveApi(client, options.drive, { downloadUrlLifetimeMs: options.downloadUrlLifetimeMs, clock: options.clock });
+  const api = new DriveApi(client, options.drive, { downloadUrlLifetimeMs: options.downloadUrlLifetimeMs, clock: options.clock, sleep: options.sleep });
   const drive = new GraphDrive({
     api,
     cache: options.cache,
     upload: options.upload,
     spoolDir: options.spoolDir,
     documentLibrary: options.drive.type === 'site',
+    uploadJournal: options.uploadJournal,
+    logger: options.logger,
     clock: options.clock,
   });
   return {

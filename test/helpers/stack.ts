@@ -43,8 +43,10 @@ export class EmulatorTokenSource implements TokenSource {
 
 export interface StackMount {
   prefix: string;
-  /** Emulator user whose drive is mounted (default Adele). */
+  /** Emulator user who signs in (default Adele); their own drive is mounted unless `site` is given. */
   user?: string;
+  /** Mount this SharePoint site's document library instead (a site id from the emulator's directory). */
+  site?: string;
 }
 
 export interface StackOptions {
@@ -84,11 +86,11 @@ export async function startDavStack(options: StackOptions = {}): Promise<DavStac
     const graph = createGraphDrive({
       graphBaseUrl: `${emulator.url}/v1.0`,
       tokens: new EmulatorTokenSource(emulator, user),
-      drive: { type: 'me' },
+      drive: m.site ? { type: 'site', site: m.site } : { type: 'me' },
       spoolDir: dataDir,
       ...options.drive,
     });
-    return { prefix: m.prefix, graph, driveId: emulator.drive.driveIdOf(user) };
+    return { prefix: m.prefix, graph, driveId: emulator.drive.driveIdOf(m.site ?? user) };
   });
   const davOptions = (extra: Partial<Omit<DavServerOptions, 'mounts'>> = {}): DavServerOptions => ({
     port: 0,
