@@ -370,9 +370,13 @@ async function sendFragment(
         await api.sleep(SESSION_NOT_FOUND_DELAYS_MS[notFounds++], signal);
         continue;
       }
-      throw new GraphError(410, 'uploadSessionLost', 'The upload session expired or was lost mid-upload; the previous file is unchanged. Upload again.');
+      throw sessionLost();
     }
-    if (resumes++ >= 4) throw failure;
+    if (resumes++ >= 4) {
+      // A fragment the live session keeps answering 404 for would read as "parent folder missing".
+      if (failure instanceof GraphError && failure.isNotFound) throw sessionLost();
+      throw failure;
+    }
     const next = nextExpectedStart(status?.nextExpectedRanges);
     if (next === undefined || next >= end) {
       // Nothing missing. Before the end that means this fragment arrived; at the end, that the
@@ -385,6 +389,10 @@ async function sendFragment(
     }
     start = next;
   }
+}
+
+function sessionLost(): GraphError {
+  return new GraphError(410, 'uploadSessionLost', 'The upload session expired or was lost mid-upload; the previous file is unchanged. Upload again.');
 }
 
 /**
