@@ -47,7 +47,7 @@ describe('SharePoint rewrites some uploaded files on commit', () => {
   const rewritten = Buffer.concat([sent, ENRICHMENT_TRAILER]);
 
   for (const kind of ['business', 'documentLibrary'] as const) {
-    it(`${kind}: a .docx (simple upload and session) is stored with the service's bytes added; a .bin as sent`, async () => {
+    it(`${kind}: a .docx (simple upload) and a .JPG (session) are stored with the service's bytes added; a .bin as sent`, async () => {
       const drive = drives[kind];
       const simple = await expectStatus(call(emu, 'PUT', `${drive.base}/root:/report-${kind}.docx:/content`, { token: drive.token(), body: sent }), 201);
       expect(simple).toMatchObject({ size: rewritten.length, file: { hashes: { quickXorHash: quickXorHash(rewritten) } } });
