@@ -327,3 +327,39 @@ describe('createUploadSession whose answer was lost on OneDrive for Business', (
     expect(emulator.drive.stat(driveId, 'up/lost-create.bin')).toBeUndefined();
   });
 });
+
+describe('undoing a corrupted upload only with proof that the file is still the one onedav wrote', () => {
+  async function until(check: () => boolean, what: string): Promise<void> {
+    for (let i = 0; i < 400 && !check(); i++) await new Promise((r) => setTimeout(r, 10));
+    if (!check()) throw new Error(`never happened: ${what}`);
+  }
+
+  it('a new file another client replaced before the cleanup is left alone (DELETE carries If-Match)', async () => {
+    emulator.faults.setPlan({ rules: [{ match: { category: 'graph', method: 'DELETE' }, action: { type: 'latency', ms: 300 }, times: 1 }] });
+    emulator.drive.corruptNextUploads(1);
+    const upload = uploadFile(api, target('raced-new.bin'), chunked(Buffer.from('our body')), { size: 8 }).catch((e) => e);
+    await until(() => emulator.drive.stat(driveId, 'up/raced-new.bin') !== undefined, 'the corrupted file is stored');
+    await emulator.drive.putFile(driveId, 'up/raced-new.bin', 'theirs');
+    const err = await upload;
+    expect(err).toMatchObject({ code: 'hashMismatch' });
+    expect(err.message).toMatch(/changed after onedav wrote it/);
+    expect((await emulator.drive.readFile(driveId, 'up/raced-new.bin')).toString()).toBe('theirs');
+  });
+
+  it('an overwrite another client replaced before the cleanup is not restored over them', async () => {
+    await emulator.drive.putFile(driveId, 'up/raced-old.bin', 'old');
+    const restores = () => client.stats().byRoute['POST /drive/items/{id}/versions/{id}/restoreVersion']?.['204'] ?? 0;
+    const restoresBefore = restores();
+    emulator.faults.setPlan({ rules: [{ match: { category: 'graph', method: 'GET', pathIncludes: '/items/' }, action: { type: 'latency', ms: 300 }, times: 1 }] });
+    emulator.drive.corruptNextUploads(1);
+    const upload = uploadFile(api, target('raced-old.bin'), chunked(Buffer.from('our body')), { size: 8 }).catch((e) => e);
+    await until(() => emulator.drive.versions(driveId, 'up/raced-old.bin').length === 2, 'the corrupted content is stored');
+    await emulator.drive.putFile(driveId, 'up/raced-old.bin', 'theirs');
+    const err = await upload;
+    expect(err).toMatchObject({ code: 'hashMismatch' });
+    expect(err.message).toMatch(/changed after onedav wrote it/);
+    expect((await emulator.drive.readFile(driveId, 'up/raced-old.bin')).toString()).toBe('theirs');
+    expect(restores()).toBe(restoresBefore);
+  });
+});
+
