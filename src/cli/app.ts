@@ -11,7 +11,8 @@ import { createGraphDrive, type GraphDrive } from '../drive/index.js';
 import { GraphClient } from '../graph/client.js';
 import { graphFeaturesOf } from '../graph/features.js';
 import { resolveLibrary } from '../graph/libraries.js';
-import { removeSpoolLeftovers } from '../graph/upload.js';
+import { cancelUploadSession, removeSpoolLeftovers } from '../graph/upload.js';
+import { UploadJournal } from '../graph/upload-journal.js';
 import type { TokenSource } from '../auth/token-source.js';
 import type { DriveBase } from '../graph/paths.js';
 import { DEMO_USER } from '../emulator/directory.js';
@@ -80,6 +81,8 @@ export async function startOneDav(config: Config, options: StartOptions = {}): P
     const leftovers = await removeSpoolLeftovers(spoolDir);
     if (leftovers > 0) logger.info('removed spool files of uploads an earlier run did not finish', { count: leftovers, dir: spoolDir });
 
+    const uploadJournal = await UploadJournal.load(join(config.dataDir, 'upload-sessions.json'));
+
     const mounts: RunningOneDav['mounts'] = [];
     for (const mount of config.mounts) {
       const refresher = await accountFor(mount.account);
@@ -95,10 +98,17 @@ export async function startOneDav(config: Config, options: StartOptions = {}): P
         upload: config.upload,
         spoolDir,
         features,
+        uploadJournal,
         logger: logger.child({ mount: mount.path }),
       });
       closers.push(closeDrive);
       mounts.push({ prefix: mount.path, drive, client });
+    }
+    // Before the first PUT: a session an earlier run left open (it was killed mid-upload) would
+    // make OneDrive for Business refuse the next upload of that file until it expires.
+    if (mounts.length > 0) {
+      const cancelled = await uploadJournal.cancelLeftovers((url) => cancelUploadSession(mounts[0].client, url));
+      if (cancelled > 0) logger.info('cancelled upload sessions an earlier run left open', { count: cancelled });
     }
 
     let dav: RunningDavServer | undefined;

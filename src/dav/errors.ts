@@ -44,6 +44,7 @@ const DEFAULT_RETRY_AFTER_SECONDS = 30;
  * - activityLimitReached, 429, 503 (throttled after the Graph client's retry budget) → 503 + Retry-After
  * - 401 (onedav's own sign-in is broken) → 503 telling the operator to sign in again
  * - networkError / timeout → 502 / 504
+ * - uploadSessionBusy (the file already has an open upload session on OneDrive) → 503 + Retry-After
  * - hashMismatch → 502: OneDrive stored bytes that differ from what was sent (not the client's
  *   fault, not ours); the body repeats what the drive did about it and says to upload again
  * - DavPathError, XmlError → 400; anything else → 500 (logged by the server)
@@ -61,6 +62,11 @@ function fromGraph(err: GraphError, op: Operation): DavError {
   if (code === 'parentNotFound') return new DavError(409, 'The parent folder does not exist; create it first.');
   if (code === 'invalidName') return new DavError(400, err.message);
   if (code === 'sizeMismatch') return new DavError(400, `The body did not match its declared length: ${err.message}`);
+  if (code === 'uploadSessionBusy') {
+    // Not 423: no WebDAV lock is involved, and clients retry a 503 after Retry-After.
+    const seconds = Math.max(1, Math.ceil(err.retryAfter ?? DEFAULT_RETRY_AFTER_SECONDS));
+    return new DavError(503, `${err.message} Retry after ${seconds} seconds.`, { headers: { 'Retry-After': String(seconds) } });
+  }
   if (code === 'uploadSessionLost') return new DavError(502, 'OneDrive lost the upload session; the previous file is unchanged. Upload again.');
   if (code === 'invalidResponse' || code === 'copyFailed') return new DavError(502, `OneDrive answered unexpectedly: ${err.message}`);
   if (code === 'hashMismatch') {

@@ -6,7 +6,9 @@ import { GraphError } from '../graph/errors.js';
 import type { DriveItem } from '../graph/items.js';
 import { baseName, childPath, parentPath, pathFromParentReference } from '../graph/paths.js';
 import { DEFAULT_FRAGMENT_SIZE, SIMPLE_UPLOAD_MAX, uploadFile } from '../graph/upload.js';
+import type { UploadJournal } from '../graph/upload-journal.js';
 import { systemClock, type Clock } from '../util/clock.js';
+import { KeyedMutex } from '../util/keyed-mutex.js';
 import { silentLogger, type Logger } from '../util/logger.js';
 import { carryModifiedTimes } from './copy-times.js';
 import { folderTag } from './folder-tag.js';
@@ -23,8 +25,10 @@ export interface GraphDriveOptions {
   spoolDir?: string;
   /** The drive is a SharePoint document library (`forms` is reserved at its root). */
   documentLibrary?: boolean;
-  clock?: Clock;
+  /** Where open upload sessions are remembered (`<dataDir>/upload-sessions.json`); see upload-journal.ts. */
+  uploadJournal?: UploadJournal;
   logger?: Logger;
+  clock?: Clock;
 }
 
 /** Response headers of a download worth passing on to the WebDAV client. */
@@ -44,6 +48,10 @@ export class GraphDrive implements RemoteDrive {
   private readonly fragmentSize: number;
   private readonly spoolDir: string | undefined;
   private readonly documentLibrary: boolean;
+  private readonly uploadJournal: UploadJournal | undefined;
+  private readonly logger: Logger;
+  /** One upload at a time per path: OneDrive for Business allows one open upload session per file. */
+  private readonly writesByPath = new KeyedMutex();
   private quotaCache: { at: number; value: Quota } | undefined;
 
   constructor(options: GraphDriveOptions) {
@@ -64,9 +72,11 @@ export class GraphDrive implements RemoteDrive {
     this.fragmentSize = options.upload?.fragmentSize ?? DEFAULT_FRAGMENT_SIZE;
     this.spoolDir = options.spoolDir;
     this.documentLibrary = options.documentLibrary ?? false;
+    this.uploadJournal = options.uploadJournal;
+    this.logger = options.logger ?? silentLogger;
     const pollSeconds = c.deltaPollSeconds ?? 0;
     if (pollSeconds > 0 && !this.api.features.delta) {
-      (options.logger ?? silentLogger).info('not polling for remote changes: Graph in this cloud has no delta feed (rclone/rclone#6444); cached entries expire after the TTL instead', {
+      this.logger.info('not polling for remote changes: Graph in this cloud has no delta feed (rclone/rclone#6444); cached entries expire after the TTL instead', {
         ttlSeconds: this.ttlMs / 1000,
       });
     } else if (pollSeconds > 0) {
@@ -148,8 +158,17 @@ export class GraphDrive implements RemoteDrive {
 
   // ---- writes ----
 
+  /**
+   * Concurrent writes of one path (OneDrive names ignore case) wait for each other: on OneDrive for
+   * Business and SharePoint a file takes one open upload session at a time (OneDrive/onedrive-api-docs#747),
+   * and the later write should replace the earlier, not fail against it.
+   */
   async write(path: string, body: Readable, options: WriteOptions = {}): Promise<DriveEntry> {
     assertValidPath(path, { documentLibrary: this.documentLibrary });
+    return this.writesByPath.run(path.toLowerCase(), () => this.writeNow(path, body, options));
+  }
+
+  private async writeNow(path: string, body: Readable, options: WriteOptions): Promise<DriveEntry> {
     const parent = await this.parentFolder(path);
     let item: DriveItem;
     try {
@@ -162,6 +181,8 @@ export class GraphDrive implements RemoteDrive {
         fragmentSize: this.fragmentSize,
         simpleMax: this.simpleMax,
         spoolDir: this.spoolDir,
+        journal: this.uploadJournal,
+        logger: this.logger,
       });
     } catch (err) {
       this.cache.invalidateItem(path);

@@ -12,7 +12,8 @@ export interface FaultRule {
     pathIncludes?: string;
   };
   action:
-    | { type: 'status'; status: number; retryAfter?: number; code?: string }
+    /** Answered before the request reaches its handler (nothing changes); `code`/`message` default to Graph's for the status. */
+    | { type: 'status'; status: number; retryAfter?: number; code?: string; message?: string }
     | { type: 'reset' }
     /** Does the work, then drops the connection instead of answering: the caller cannot know it happened. */
     | { type: 'resetAfter' }

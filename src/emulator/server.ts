@@ -101,9 +101,10 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
       if (action.type === 'status') {
         const headers: Record<string, string> = {};
         if (action.retryAfter !== undefined) headers['retry-after'] = String(action.retryAfter);
-        const code = action.code ?? (action.status === 429 ? 'activityLimitReached' : action.status === 503 ? 'serviceNotAvailable' : 'generalException');
+        // Answered before any handler runs: the fault never touches the item or upload session it names.
+        const { code, message } = faultAnswer(action);
         req.resume();
-        sendGraphError(res, action.status, code, 'The request has been throttled or the service is unavailable (emulated fault).', headers);
+        sendGraphError(res, action.status, code, message, headers);
         return;
       }
     }
@@ -210,4 +211,15 @@ function loseAnswer(req: IncomingMessage, res: ServerResponse): void {
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** The Graph error an emulated status fault answers with: the plan's code and message, or Graph's usual ones for the status. */
+function faultAnswer(action: { status: number; code?: string; message?: string }): { code: string; message: string } {
+  if (action.status === 404) {
+    // SharePoint now and then answers 404 for a live upload session (rclone/rclone backend/onedrive/onedrive.go
+    // uploadFragment: "assuming eventual consistency problem with session"); Graph's wording for a missing session.
+    return { code: action.code ?? 'itemNotFound', message: action.message ?? 'The upload session was not found (emulated fault).' };
+  }
+  const code = action.code ?? (action.status === 429 ? 'activityLimitReached' : action.status === 503 ? 'serviceNotAvailable' : 'generalException');
+  return { code, message: action.message ?? 'The request has been throttled or the service is unavailable (emulated fault).' };
 }

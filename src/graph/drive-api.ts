@@ -1,6 +1,6 @@
 import { systemClock, type Clock } from '../util/clock.js';
 import type { GraphClient } from './client.js';
-import { GraphError, headerValue } from './errors.js';
+import { ABORTED, GraphError, headerValue } from './errors.js';
 import {
   DELTA_SELECT,
   ITEM_SELECT,
@@ -14,6 +14,12 @@ import {
 import { FULL_GRAPH, type GraphFeatures } from './features.js';
 import { childOfItem, childOfItemByName, driveBasePath, encodeSegment, itemById, itemByPath, type DriveBase } from './paths.js';
 import { realSleep, type Sleep } from './throttle-gate.js';
+
+/** A failure after which Graph may or may not have done the work: the connection broke, or a gateway error. */
+function isUncertainOutcome(err: GraphError): boolean {
+  if (err.code === ABORTED) return false;
+  return err.status === 0 || err.status === 500 || err.status === 502 || err.status === 504;
+}
 
 /**
  * An item addressed by drive path (`/a/b.txt`), by id, or by name inside a folder known by id
@@ -67,7 +73,8 @@ export class DriveApi {
   readonly features: GraphFeatures;
   private readonly copyTimeoutMs: number;
   private readonly clock: Clock;
-  private readonly sleep: Sleep;
+  /** How this API's callers wait between attempts (tests inject one that does not). */
+  readonly sleep: Sleep;
 
   constructor(
     readonly client: GraphClient,
@@ -274,12 +281,15 @@ export class DriveApi {
     return { items, deltaLink };
   }
 
-  /** PUT …/content for files up to 4 MiB. Retried as idempotent: the same bytes to the same path. */
+  /**
+   * PUT …/content for files up to 4 MiB. Retried as idempotent: the same bytes to the same path.
+   * `created` is Graph's 201 (a new item) as opposed to 200 (new content for an existing one).
+   */
   async simpleUpload(
     target: ItemRef,
     data: Uint8Array,
     options: { ifMatch?: string; conflictBehavior?: ConflictBehavior; signal?: AbortSignal } = {},
-  ): Promise<DriveItem> {
+  ): Promise<{ item: DriveItem; created: boolean }> {
     const headers: Record<string, string> = { 'content-type': 'application/octet-stream' };
     if (options.ifMatch) headers['if-match'] = options.ifMatch;
     const res = await this.client.request<DriveItem>({
@@ -291,12 +301,15 @@ export class DriveApi {
       route: this.route('PUT', target, '/content'),
       signal: options.signal,
     });
-    return res.body;
+    return { item: res.body, created: res.status === 201 };
   }
 
   /**
    * POST …/createUploadSession with the item's mtime and conflict behaviour, If-Match passed on.
-   * Retried even after a reset: an orphaned session is harmless and expires by itself.
+   * Not retried blindly: on OneDrive for Business and SharePoint a first attempt that reached Graph
+   * holds the file's one open session, and a retry answers 409 nameAlreadyExists
+   * (OneDrive/onedrive-api-docs#747). One more attempt is made after an uncertain failure (reset,
+   * timeout, 500/502/504); its 409 reaches the caller, which tells that case from a real name conflict.
    */
   async createUploadSession(
     target: ItemRef,
@@ -306,18 +319,37 @@ export class DriveApi {
     if (options.mtime) item.fileSystemInfo = { lastModifiedDateTime: options.mtime.toISOString() };
     const headers: Record<string, string> = {};
     if (options.ifMatch) headers['if-match'] = options.ifMatch;
-    const res = await this.client.request<UploadSession>({
-      method: 'POST',
-      path: `${this.itemPath(target)}/createUploadSession`,
-      json: { item },
-      headers,
-      route: this.route('POST', target, '/createUploadSession'),
-      retry: 'idempotent',
-      signal: options.signal,
-    });
+    const create = () =>
+      this.client.request<UploadSession>({
+        method: 'POST',
+        path: `${this.itemPath(target)}/createUploadSession`,
+        json: { item },
+        headers,
+        route: this.route('POST', target, '/createUploadSession'),
+        retry: 'unsent-only',
+        signal: options.signal,
+      });
+    let res;
+    try {
+      res = await create();
+    } catch (err) {
+      if (!(err instanceof GraphError && isUncertainOutcome(err))) throw err;
+      res = await create();
+    }
     if (!res.body?.uploadUrl) throw new GraphError(res.status, 'invalidResponse', 'Graph created an upload session without an uploadUrl; try the upload again.');
     return res.body;
   }
+
+  /** The drive's type (`personal`, `business`, `documentLibrary`), asked once. */
+  async driveType(signal?: AbortSignal): Promise<string | undefined> {
+    if (this.knownDriveType === undefined) {
+      const res = await this.client.request<{ driveType?: string }>({ method: 'GET', path: this.base, query: { $select: 'id,driveType' }, route: 'GET /drive', signal });
+      this.knownDriveType = res.body?.driveType ?? '';
+    }
+    return this.knownDriveType || undefined;
+  }
+
+  private knownDriveType: string | undefined;
 
   async listVersions(id: string, signal?: AbortSignal): Promise<DriveItemVersion[]> {
     const versions: DriveItemVersion[] = [];

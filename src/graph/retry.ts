@@ -10,8 +10,8 @@ import { ABORTED, GraphError, NETWORK_ERROR, TIMEOUT } from './errors.js';
  * - 504 and 500/502: the backend may have done the work; retried only for idempotent requests.
  * - Connection failures before the request was sent (refused, connect timeout): always safe.
  * - Resets and timeouts after sending: only for idempotent requests. POSTs are not idempotent
- *   in general (create folder, copy) and are declared `unsent-only`; createUploadSession declares
- *   itself idempotent because an orphan session costs nothing and expires on its own.
+ *   in general (create folder, copy, createUploadSession: on OneDrive for Business a first attempt
+ *   that arrived holds the file's one upload session) and are declared `unsent-only`.
  * - Any other 4xx: never (the same request would fail the same way).
  */
 export type RetryMode = 'idempotent' | 'unsent-only' | 'none';

@@ -3,12 +3,16 @@ import { mkdir, open, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
+import type { Logger } from '../util/logger.js';
 import { ChunkReader, FileChunks, type FragmentSource } from './chunk-reader.js';
+import type { GraphClient } from './client.js';
 import type { ConflictBehavior, DriveApi, ItemRef } from './drive-api.js';
 import { ABORTED, GraphError } from './errors.js';
 import { fragmentBuffers } from './fragment-buffers.js';
-import type { DriveItem } from './items.js';
+import type { DriveItem, UploadSession } from './items.js';
 import { QuickXorHash } from './quickxorhash.js';
+import { isRewrittenBySharePoint } from './sharepoint-rewrites.js';
+import type { UploadJournal } from './upload-journal.js';
 
 /** Graph wants every fragment but the last to be a multiple of 320 KiB. */
 export const FRAGMENT_UNIT = 327_680;
@@ -32,6 +36,10 @@ export interface UploadOptions {
   simpleMax?: number;
   /** Where chunked bodies larger than simpleMax are spooled (default: the OS temp dir). */
   spoolDir?: string;
+  /** Remembers the upload sessions opened, so a restart can cancel what a crash left open. */
+  journal?: UploadJournal;
+  /** Told (info) when SharePoint stored its own rewrite of an uploaded file. */
+  logger?: Logger;
 }
 
 /** Throws unless `size` is a fragment size Graph accepts. */
@@ -132,9 +140,9 @@ function conflictOf(options: UploadOptions): ConflictBehavior {
 
 async function simpleUploadChecked(api: DriveApi, target: ItemRef, data: Buffer, options: UploadOptions): Promise<DriveItem> {
   const sent = new QuickXorHash().update(data).digestBase64();
-  let item = await api.simpleUpload(target, data, { ifMatch: options.ifMatch, conflictBehavior: conflictOf(options), signal: options.signal });
-  await verifyHash(api, item, sent, data.length);
-  if (options.mtime) item = await api.update({ id: item.id }, { lastModified: options.mtime }, { signal: options.signal });
+  const { item, created } = await api.simpleUpload(target, data, { ifMatch: options.ifMatch, conflictBehavior: conflictOf(options), signal: options.signal });
+  await checkStored(api, { item, created, answered: true }, sent, data.length, options);
+  if (options.mtime) return await api.update({ id: item.id }, { lastModified: options.mtime }, { signal: options.signal });
   return item;
 }
 
@@ -187,15 +195,19 @@ interface SessionOptions extends UploadOptions {
  * come from a pool that outlives the upload (see fragment-buffers.ts). Fragments go to the
  * pre-authenticated uploadUrl without an Authorization header. A fragment that fails beyond the retry policy, or whose fate is
  * unknown, makes us ask the session for `nextExpectedRanges` and resume from there. Any failure or
- * abort deletes the session, so the file at `path` keeps its previous content.
+ * abort before the file is committed cancels the session (a refused commit keeps it open on
+ * Graph's side otherwise), so the file at `path` keeps its previous content and no session is left.
  */
 async function uploadViaSession(api: DriveApi, target: ItemRef, reader: FragmentSource, size: number, options: SessionOptions): Promise<DriveItem> {
   const { signal } = options;
   if (size === 0) throw sizeMismatch('An upload session cannot carry an empty file; use a simple upload.');
-  const session = await api.createUploadSession(target, { mtime: options.mtime, ifMatch: options.ifMatch, conflictBehavior: conflictOf(options), signal });
+  const session = await openSession(api, target, options);
   const uploadUrl = session.uploadUrl;
+  // Recorded before any byte goes out; a journal that cannot be written costs only the crash recovery.
+  const journalId = await options.journal?.opened(uploadUrl, session.expirationDateTime).catch(() => undefined);
   const hash = new QuickXorHash();
-  let committed = false;
+  let commit: Committed | undefined;
+  let sessionGone = false;
   const finished = api.client.trackUploadSession();
   try {
     let offset = 0;
@@ -204,7 +216,6 @@ async function uploadViaSession(api: DriveApi, target: ItemRef, reader: Fragment
     if (size > first) buffers.push(fragmentBuffers.take(options.fragmentSize));
     let turn = 0;
     let current = await reader.readInto(buffers[turn], first, signal);
-    let item: DriveItem | undefined;
     while (offset < size) {
       if (current.length === 0 || offset + current.length > size) throw sizeMismatch(`The body ended after ${offset + current.length} of the ${size} declared bytes; the upload was cancelled.`);
       const end = offset + current.length;
@@ -219,8 +230,7 @@ async function uploadViaSession(api: DriveApi, target: ItemRef, reader: Fragment
         next = reader.readInto(buffers[1 - turn], Math.min(options.fragmentSize, size - end), signal);
         next.catch(() => undefined); // observed below; avoid an unhandled rejection meanwhile
       }
-      if (last) committed = true; // from here the outcome may be a stored file
-      item = await sendFragment(api, uploadUrl, current, offset, size, target, hash, signal);
+      commit = await sendFragment(api, uploadUrl, current, offset, size, target, hash, signal);
       offset = end;
       if (next) {
         current = await next;
@@ -229,17 +239,58 @@ async function uploadViaSession(api: DriveApi, target: ItemRef, reader: Fragment
     }
     // Every fragment was answered and no read is pending: nothing touches the buffers any more.
     fragmentBuffers.give(buffers);
-    if (!item) item = await api.getItem(target, { signal });
-    await verifyHash(api, item, hash.digestBase64(), size);
-    return item;
-  } catch (err) {
-    if (!committed || !(err instanceof GraphError && err.code === 'hashMismatch')) {
-      await cancelSession(api, uploadUrl);
+    if (!commit) {
+      throw new GraphError(502, 'invalidResponse', 'OneDrive took every byte of the upload but did not say the file was stored; look at the file before uploading again.');
     }
+    sessionGone = true; // a committed session ends by itself
+    await checkStored(api, commit, hash.digestBase64(), size, options);
+    return commit.item;
+  } catch (err) {
+    if (!sessionGone) sessionGone = await cancelUploadSession(api.client, uploadUrl);
     throw err;
   } finally {
+    // A session we could not cancel stays in the journal: the next start tries again.
+    if (journalId && sessionGone) await options.journal!.closed(journalId).catch(() => undefined);
     finished();
   }
+}
+
+/** How long a client should wait when the file already has an open upload session (Graph does not say when it ends). */
+const SESSION_BUSY_RETRY_AFTER_SEC = 30;
+
+/**
+ * createUploadSession, telling its 409 nameAlreadyExists apart: a folder (or OneNote notebook) at
+ * the name, or a file when only creating, is a real conflict; otherwise, on OneDrive for Business and
+ * SharePoint, the file already has an open upload session (OneDrive/onedrive-api-docs#747) — another
+ * program's upload, or one of ours whose answer was lost — and Graph gives no way to reach it
+ * (microsoftgraph/microsoft-graph-docs-contrib#412): say so, and when to try again.
+ */
+async function openSession(api: DriveApi, target: ItemRef, options: UploadOptions): Promise<UploadSession> {
+  try {
+    return await api.createUploadSession(target, { mtime: options.mtime, ifMatch: options.ifMatch, conflictBehavior: conflictOf(options), signal: options.signal });
+  } catch (err) {
+    if (!(err instanceof GraphError && err.code === 'nameAlreadyExists')) throw err;
+    const current = await api.getItem(target, { signal: options.signal }).catch((e: unknown) => {
+      if (e instanceof GraphError && e.isNotFound) return undefined;
+      throw e;
+    });
+    if (current && (current.folder !== undefined || current.package !== undefined || conflictOf(options) === 'fail')) throw err;
+    throw new GraphError(
+      409,
+      'uploadSessionBusy',
+      'OneDrive already has an open upload session for this file (another program is uploading it, or an earlier attempt whose answer was lost) and refuses a second one until that session ends or expires; the file is unchanged.',
+      SESSION_BUSY_RETRY_AFTER_SEC,
+      err.requestId,
+    );
+  }
+}
+
+/** A file Graph stored: its driveItem, whether it is new (201), and whether that came in our own commit's answer. */
+interface Committed {
+  item: DriveItem;
+  created: boolean;
+  /** False when we found the item afterwards (the commit's answer was lost): then it is not ours to undo. */
+  answered: boolean;
 }
 
 /**
@@ -250,11 +301,20 @@ async function uploadViaSession(api: DriveApi, target: ItemRef, reader: Fragment
 function isUncertain(err: unknown): boolean {
   if (!(err instanceof GraphError)) return false;
   if (err.code === ABORTED) return false;
+  // The commit was refused (quota, a name conflict): a definite answer, and the session is kept.
+  if (err.status === 507 || err.code === 'nameAlreadyExists') return false;
   return err.status === 0 || err.status >= 500 || err.status === 416 || err.status === 409 || err.status === 404;
 }
 
 /**
- * PUTs one fragment; returns the driveItem when this fragment completed the upload. On an
+ * SharePoint now and then answers 404 for a fragment of a live session; rclone waits 5 s and
+ * tries again (rclone/rclone backend/onedrive/onedrive.go uploadFragment: "assuming eventual
+ * consistency problem with session"). We wait these in turn before calling the session lost.
+ */
+const SESSION_NOT_FOUND_DELAYS_MS = [1_000, 2_000, 4_000, 8_000];
+
+/**
+ * PUTs one fragment; returns the stored file when this fragment completed the upload. On an
  * uncertain failure, resumes from the session's next expected byte (at most a few times).
  */
 async function sendFragment(
@@ -266,10 +326,12 @@ async function sendFragment(
   target: ItemRef,
   hash: QuickXorHash,
   signal?: AbortSignal,
-): Promise<DriveItem | undefined> {
+): Promise<Committed | undefined> {
   const end = offset + fragment.length;
   let start = offset;
-  for (let resumes = 0; ; resumes++) {
+  let resumes = 0;
+  let notFounds = 0;
+  for (;;) {
     let failure: unknown;
     try {
       const data = fragment.subarray(start - offset);
@@ -283,10 +345,10 @@ async function sendFragment(
         retry: 'idempotent',
         signal,
       });
-      if (res.status === 200 || res.status === 201) return res.body;
+      if (res.status === 200 || res.status === 201) return { item: res.body, created: res.status === 201, answered: true };
       return undefined; // 202: accepted, more expected
     } catch (err) {
-      if (!isUncertain(err) || resumes >= 4) throw err;
+      if (!isUncertain(err)) throw err;
       failure = err;
     }
     // We don't know what the session got: ask it.
@@ -294,24 +356,34 @@ async function sendFragment(
     try {
       status = (await api.client.request<{ nextExpectedRanges?: string[] }>({ method: 'GET', path: uploadUrl, auth: false, route: 'GET /upload-session/{token}', signal })).body;
     } catch (err) {
-      if (err instanceof GraphError && err.isNotFound && end === total) {
-        // The session is gone after the final fragment: the file was probably committed. Check it
-        // (absent: the session expired before the commit, and a new file never came to be).
+      if (!(err instanceof GraphError && err.isNotFound)) throw failure;
+      if (end === total) {
+        // The session is gone after the final fragment: the file was probably committed. It is the
+        // one we sent only if its content is ours byte for byte.
         const item = await api.getItem(target, { signal }).catch((e: unknown) => {
           if (e instanceof GraphError && e.isNotFound) return undefined;
           throw e;
         });
-        if (item && item.size === total && item.file?.hashes?.quickXorHash === hash.digestBase64()) return item;
-        // The commit itself was refused (a folder took the name meanwhile): say so, not "lost".
-        if (failure instanceof GraphError && failure.code === 'nameAlreadyExists') throw failure;
+        if (item && item.size === total && item.file?.hashes?.quickXorHash === hash.digestBase64()) return { item, created: false, answered: false };
       }
-      if (err instanceof GraphError && err.isNotFound) {
-        throw new GraphError(410, 'uploadSessionLost', 'The upload session expired or was lost mid-upload; the previous file is unchanged. Upload again.');
+      if (notFounds < SESSION_NOT_FOUND_DELAYS_MS.length) {
+        await api.sleep(SESSION_NOT_FOUND_DELAYS_MS[notFounds++], signal);
+        continue;
       }
+      throw sessionLost();
+    }
+    if (resumes++ >= 4) {
+      // A fragment the live session keeps answering 404 for would read as "parent folder missing".
+      if (failure instanceof GraphError && failure.isNotFound) throw sessionLost();
       throw failure;
     }
     const next = nextExpectedStart(status?.nextExpectedRanges);
-    if (next === undefined || next >= end) return undefined; // this fragment arrived whole
+    if (next === undefined || next >= end) {
+      // Nothing missing. Before the end that means this fragment arrived; at the end, that the
+      // session holds the whole file but did not commit it (a refused commit keeps the session).
+      if (end === total) throw failure;
+      return undefined;
+    }
     if (next < offset) {
       throw new GraphError(409, 'uploadSessionLost', `The upload session lost bytes already sent (it expects byte ${next}, we are at ${offset}); upload again.`);
     }
@@ -319,36 +391,34 @@ async function sendFragment(
   }
 }
 
+function sessionLost(): GraphError {
+  return new GraphError(410, 'uploadSessionLost', 'The upload session expired or was lost mid-upload; the previous file is unchanged. Upload again.');
+}
+
 /**
- * Compares our QuickXorHash with the stored file's. On a mismatch the bad content must not stay:
- * if the item has an earlier version we restore it (the old file is back, as a new version);
- * otherwise (a new file) we delete it. Drives without the versions API get the item deleted,
- * which sends it to the recycle bin together with its history. Then `hashMismatch` is raised.
+ * Compares our QuickXorHash with the stored file's. SharePoint-backed drives rewrite some files on
+ * commit (see sharepoint-rewrites.ts): for those a difference is expected, logged, and the file kept.
+ * Any other difference is corruption: the bad content must not stay, but onedav only undoes what it
+ * can prove it wrote (see undoOwnWrite), and then raises `hashMismatch`.
  */
-async function verifyHash(api: DriveApi, item: DriveItem, sent: string, size: number): Promise<void> {
+async function checkStored(api: DriveApi, commit: Committed, sent: string, size: number, options: UploadOptions): Promise<void> {
+  const { item } = commit;
   let stored = item.file?.hashes?.quickXorHash;
   if (stored === undefined && item.id) {
     stored = (await api.getItem({ id: item.id })).file?.hashes?.quickXorHash;
   }
   if (stored === undefined || stored === sent) return; // nothing to compare with on this drive
-  let remedy: string;
-  try {
-    const versions = await api.listVersions(item.id);
-    if (versions.length >= 2) {
-      await api.restoreVersion(item.id, versions[1].id);
-      remedy = 'the previous version was restored';
-    } else {
-      await api.delete({ id: item.id });
-      remedy = 'the new file was deleted';
-    }
-  } catch {
-    try {
-      await api.delete({ id: item.id });
-      remedy = 'the file was moved to the recycle bin (with its version history)';
-    } catch {
-      remedy = 'removing the corrupted file failed too: delete or restore it by hand';
-    }
+  if (isRewrittenBySharePoint(item.name) && (await api.driveType().catch(() => undefined)) !== 'personal') {
+    options.logger?.info('OneDrive stored its own rewrite of an uploaded file (SharePoint adds metadata to Office, PDF, HTML and JPEG files); kept as stored', {
+      name: item.name,
+      sentBytes: size,
+      storedBytes: item.size,
+      sentQuickXorHash: sent,
+      storedQuickXorHash: stored,
+    });
+    return;
   }
+  const remedy = await undoOwnWrite(api, commit);
   throw new GraphError(
     502,
     'hashMismatch',
@@ -356,11 +426,51 @@ async function verifyHash(api: DriveApi, item: DriveItem, sent: string, size: nu
   );
 }
 
-/** DELETE on the upload URL, best effort: the session would expire anyway. */
-async function cancelSession(api: DriveApi, uploadUrl: string): Promise<void> {
+/**
+ * Undoes a corrupted write, only where onedav can prove the file is still the one it wrote: the
+ * item and eTag of its own commit's answer. A new file is deleted with If-Match on that eTag (Graph
+ * refuses with 412 if anyone changed it since: https://learn.microsoft.com/en-us/graph/api/driveitem-delete).
+ * For new content on an existing file, restoreVersion takes no condition, so we first check that our
+ * eTag is still current, then restore the version before ours; a restore adds a version and removes
+ * none, so even a write that slipped in between stays in the history. Anything else is left as is
+ * and reported. Returns what was done, for the error message.
+ */
+async function undoOwnWrite(api: DriveApi, commit: Committed): Promise<string> {
+  const { item, created, answered } = commit;
+  const leftAlone = 'onedav cannot prove the stored file is still the one it wrote, so it was left as is';
+  if (!answered || !item.eTag) return leftAlone;
+  if (created) {
+    try {
+      await api.delete({ id: item.id }, { ifMatch: item.eTag });
+      return 'the new file was deleted';
+    } catch (err) {
+      if (err instanceof GraphError && err.status === 412) return `the file changed after onedav wrote it; ${leftAlone}`;
+      if (err instanceof GraphError && err.isNotFound) return 'the new file is gone already';
+      return 'deleting the new file failed: delete it by hand';
+    }
+  }
   try {
-    await api.client.request({ method: 'DELETE', path: uploadUrl, auth: false, route: 'DELETE /upload-session/{token}', retry: 'idempotent' });
+    const current = await api.getItem({ id: item.id });
+    if (current.eTag !== item.eTag) return `the file changed after onedav wrote it; ${leftAlone}`;
+    const versions = await api.listVersions(item.id);
+    if (versions.length < 2) return `no earlier version was found; ${leftAlone}`;
+    await api.restoreVersion(item.id, versions[1].id);
+    return 'the previous version was restored';
   } catch {
-    // Expired or unreachable: Graph cleans it up after expirationDateTime.
+    return "restoring the previous version failed: it is still in the file's version history";
+  }
+}
+
+/**
+ * DELETE on the upload URL, best effort: the session would expire anyway. True when the session
+ * is gone (cancelled now, or already committed, cancelled or expired).
+ */
+export async function cancelUploadSession(client: GraphClient, uploadUrl: string): Promise<boolean> {
+  try {
+    await client.request({ method: 'DELETE', path: uploadUrl, auth: false, route: 'DELETE /upload-session/{token}', retry: 'idempotent' });
+    return true;
+  } catch (err) {
+    // Unreachable: Graph cleans it up after expirationDateTime (and the journal keeps it till then).
+    return err instanceof GraphError && (err.isNotFound || err.status === 410);
   }
 }

@@ -22,17 +22,19 @@ import { ADELE } from '../helpers/stack.js';
 const BIN = join(process.cwd(), 'bin/onedav.js');
 const MiB = 1024 * 1024;
 
-function startServe(configPath: string): Promise<{ child: ChildProcess; url: string }> {
+function startServe(configPath: string): Promise<{ child: ChildProcess; url: string; output(): string }> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [BIN, 'serve', '--config', configPath], { stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';
+    let started = false;
     const timer = setTimeout(() => reject(new Error(`serve did not start within 20 s:\n${output}`)), 20_000);
     const onData = (chunk: Buffer) => {
       output += chunk.toString();
       const match = /WebDAV server listening on (http:\/\/127\.0\.0\.1:\d+)\//.exec(output);
-      if (match) {
+      if (match && !started) {
+        started = true;
         clearTimeout(timer);
-        resolve({ child, url: match[1] });
+        resolve({ child, url: match[1], output: () => output });
       }
     };
     child.stdout!.on('data', onData);
@@ -74,7 +76,9 @@ describe('kill -9 during uploads, then restart', () => {
   let configPath: string;
   let emulator: RunningEmulator;
   let driveId: string;
-  let serve: { child: ChildProcess; url: string };
+  let serve: { child: ChildProcess; url: string; output(): string };
+  /** Upload session ids (the secret part of their URLs) the killed run left in its journal. */
+  let journalled: string[] = [];
   let lockToken: string;
   const old = Buffer.alloc(6 * MiB, 0x11);
 
@@ -153,6 +157,13 @@ describe('kill -9 during uploads, then restart', () => {
     }
     const saved = JSON.parse(await readFile(join(dataDir, 'accounts', 'adele.json'), 'utf8')) as { refreshToken?: string };
     expect(saved.refreshToken).toMatch(/\S{20,}/);
+    // The upload session the killed run had open is remembered (privately: its URL is a secret).
+    const journal = join(dataDir, 'upload-sessions.json');
+    expect((await stat(journal)).mode & 0o777).toBe(0o600);
+    const { sessions } = JSON.parse(await readFile(journal, 'utf8')) as { sessions: Record<string, { uploadUrl: string }> };
+    journalled = Object.values(sessions).map((s) => new URL(s.uploadUrl).pathname.split('/').pop()!);
+    expect(journalled.length).toBeGreaterThan(0);
+    expect(emulator.drive.openUploadSessions()).toBeGreaterThan(0);
   });
 
   it('after a restart: the lock and the properties are back, tokens refresh, the old file is intact, nothing partial, no spool left', async () => {
@@ -181,5 +192,17 @@ describe('kill -9 during uploads, then restart', () => {
 
     // The spool file of the killed chunked upload is gone.
     expect(await readdir(join(dataDir, 'spool'))).toEqual([]);
+  });
+
+  it('after a restart the killed upload\'s session is cancelled: the next PUT of that file succeeds at once (OneDrive for Business allows one per file)', async () => {
+    expect(emulator.drive.openUploadSessions()).toBe(0);
+    const next = Buffer.alloc(6 * MiB, 0x44);
+    const res = await request('PUT', '/doc.bin', { body: next });
+    expect(res.status, await res.text()).toBe(204);
+    expect((await emulator.drive.readFile(driveId, 'doc.bin')).equals(next)).toBe(true);
+    expect(emulator.drive.openUploadSessions()).toBe(0);
+    expect(JSON.parse(await readFile(join(dataDir, 'upload-sessions.json'), 'utf8'))).toEqual({ sessions: {} });
+    // Upload URLs carry their own authorization: they never reach the log.
+    for (const id of journalled) expect(serve.output()).not.toContain(id);
   });
 });

@@ -32,6 +32,7 @@ describe('toDavError: the one mapping from failures to WebDAV statuses', () => {
     [graph(0, 'timeout'), 'read', 504],
     [graph(500, 'hashMismatch'), 'create', 502],
     [graph(410, 'uploadSessionLost'), 'create', 502],
+    [graph(409, 'uploadSessionBusy', 30), 'create', 503],
     [graph(500, 'generalException'), 'read', 502],
   ])('%s during %s → %i', (err, op, status) => {
     expect(toDavError(err, op).status).toBe(status);
@@ -40,6 +41,7 @@ describe('toDavError: the one mapping from failures to WebDAV statuses', () => {
   it('passes Retry-After on when throttled beyond the retry budget', () => {
     expect(toDavError(graph(429, 'activityLimitReached', 7)).extra.headers).toEqual({ 'Retry-After': '7' });
     expect(toDavError(graph(503, 'serviceNotAvailable')).extra.headers).toEqual({ 'Retry-After': '30' });
+    expect(toDavError(graph(409, 'uploadSessionBusy', 30), 'create').extra.headers).toEqual({ 'Retry-After': '30' });
   });
 
   it('puts the drive’s reason for an invalid name in the body', () => {

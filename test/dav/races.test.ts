@@ -22,5 +22,7 @@ describe('races with other clients', () => {
     const res = await upload;
     expect(res.status).toBe(405);
     expect(stack.emulator.drive.stat(drive, 'taken')?.isFolder).toBe(true);
+    // The refused commit kept the session on OneDrive's side; onedav cancelled it.
+    expect(stack.emulator.drive.openUploadSessions()).toBe(0);
   });
 });

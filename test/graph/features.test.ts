@@ -42,7 +42,7 @@ describe('DriveApi without path addressing and delta', () => {
 
   it("addresses the root as /root and a child by name under its folder id with children('{name}')", async () => {
     const root = await api.getItem({ path: '/' });
-    const created = await api.simpleUpload({ parentId: root.id, name: "it's.txt" }, Buffer.from('x'));
+    const { item: created } = await api.simpleUpload({ parentId: root.id, name: "it's.txt" }, Buffer.from('x'));
     expect(created.name).toBe("it's.txt");
     expect((await api.getItem({ parentId: root.id, name: "IT'S.txt" })).id).toBe(created.id);
     expect(Object.keys(emulator.counters.snapshot().byRoute).filter((r) => r.includes(':/{path}:'))).toEqual([]);

@@ -21,7 +21,7 @@ let spoolDir: string;
 beforeAll(async () => {
   ({ emulator, tokens, driveId } = await withEmulator());
   client = new GraphClient({ baseUrl: `${emulator.url}/v1.0`, tokens, retry: { baseDelayMs: 5, maxDelayMs: 50 } });
-  api = new DriveApi(client, { type: 'me' });
+  api = new DriveApi(client, { type: 'me' }, { sleep: async () => {} });
   emulator.drive.mkdir(driveId, 'up');
   spoolDir = await mkdtemp(join(tmpdir(), 'onedav-spool-test-'));
 });
@@ -209,14 +209,14 @@ describe('upload session writer', () => {
     expect(client.stats().byRoute['POST /drive/items/{id}/versions/{id}/restoreVersion']).toEqual({ '204': 1 });
   });
 
-  it('without a versions API a mismatching overwrite goes to the recycle bin rather than stay', async () => {
+  it('without a versions API a mismatching overwrite is reported, never deleted (the file holds the previous content in its history)', async () => {
     await emulator.drive.putFile(driveId, 'up/no-versions.txt', 'old');
     emulator.faults.setPlan({ rules: [{ match: { pathIncludes: '/versions' }, action: { type: 'status', status: 400, code: 'invalidRequest' } }] });
     emulator.drive.corruptNextUploads(1);
     const err = await uploadFile(api, target('no-versions.txt'), chunked(Buffer.from('new body')), { size: 8 }).catch((e) => e);
     expect(err).toMatchObject({ code: 'hashMismatch' });
-    expect(err.message).toMatch(/recycle bin/);
-    expect(emulator.drive.stat(driveId, 'up/no-versions.txt')).toBeUndefined();
+    expect(err.message).toMatch(/version history/);
+    expect(emulator.drive.versions(driveId, 'up/no-versions.txt').map((v) => v.size)).toEqual([8, 3]);
   });
 
   it('detects a hash mismatch on simple uploads too', async () => {
@@ -290,3 +290,76 @@ describe('upload session writer', () => {
     expect(await readdir(spoolDir)).toEqual([]); // the spool file is gone
   });
 });
+
+describe('an upload session SharePoint answers 404 for', () => {
+  it('while it is alive: waits with growing delays, tries again, and stores the file', async () => {
+    const sleeps: number[] = [];
+    const patient = new DriveApi(client, { type: 'me' }, { sleep: async (ms) => void sleeps.push(ms) });
+    const data = randomBytes(3 * FRAGMENT_UNIT + 5);
+    // The fragment PUT, the status GET, then the PUT again: 404 each, the session untouched.
+    emulator.faults.setPlan({ rules: [{ match: { category: 'upload' }, action: { type: 'status', status: 404 }, times: 3 }] });
+    const item = await uploadFile(patient, target('flaky-404.bin'), chunked(data), { size: data.length, fragmentSize: FRAGMENT_UNIT, simpleMax: 0 });
+    expect(item.file?.hashes?.quickXorHash).toBe(quickXorHash(data));
+    expect((await emulator.drive.readFile(driveId, 'up/flaky-404.bin')).equals(data)).toBe(true);
+    expect(sleeps).toEqual([1000]);
+  });
+
+  it('for good: gives up after the backoff as a lost session, the old file intact', async () => {
+    await emulator.drive.putFile(driveId, 'up/gone-404.bin', 'the old file');
+    const sleeps: number[] = [];
+    const patient = new DriveApi(client, { type: 'me' }, { sleep: async (ms) => void sleeps.push(ms) });
+    emulator.faults.setPlan({ rules: [{ match: { category: 'upload' }, action: { type: 'status', status: 404 } }] });
+    const data = randomBytes(2 * FRAGMENT_UNIT);
+    const err = await uploadFile(patient, target('gone-404.bin'), chunked(data), { size: data.length, fragmentSize: FRAGMENT_UNIT, simpleMax: 0 }).catch((e) => e);
+    expect(err).toMatchObject({ code: 'uploadSessionLost' });
+    expect(sleeps).toEqual([1000, 2000, 4000, 8000]);
+    expect((await emulator.drive.readFile(driveId, 'up/gone-404.bin')).toString()).toBe('the old file');
+  });
+});
+
+describe('createUploadSession whose answer was lost on OneDrive for Business', () => {
+  it('is tried once more, and the 409 of the session it opened says "busy", not "name exists"', async () => {
+    emulator.faults.setPlan({ rules: [{ match: { category: 'graph', method: 'POST', pathIncludes: 'createUploadSession' }, action: { type: 'resetAfter' }, times: 1 }] });
+    const data = randomBytes(FRAGMENT_UNIT + 1);
+    const err = await uploadFile(api, target('lost-create.bin'), chunked(data), { size: data.length, simpleMax: 0 }).catch((e) => e);
+    expect(err).toMatchObject({ code: 'uploadSessionBusy', retryAfter: 30 });
+    expect(err.message).toMatch(/open upload session/);
+    expect(emulator.drive.stat(driveId, 'up/lost-create.bin')).toBeUndefined();
+  });
+});
+
+describe('undoing a corrupted upload only with proof that the file is still the one onedav wrote', () => {
+  async function until(check: () => boolean, what: string): Promise<void> {
+    for (let i = 0; i < 400 && !check(); i++) await new Promise((r) => setTimeout(r, 10));
+    if (!check()) throw new Error(`never happened: ${what}`);
+  }
+
+  it('a new file another client replaced before the cleanup is left alone (DELETE carries If-Match)', async () => {
+    emulator.faults.setPlan({ rules: [{ match: { category: 'graph', method: 'DELETE' }, action: { type: 'latency', ms: 300 }, times: 1 }] });
+    emulator.drive.corruptNextUploads(1);
+    const upload = uploadFile(api, target('raced-new.bin'), chunked(Buffer.from('our body')), { size: 8 }).catch((e) => e);
+    await until(() => emulator.drive.stat(driveId, 'up/raced-new.bin') !== undefined, 'the corrupted file is stored');
+    await emulator.drive.putFile(driveId, 'up/raced-new.bin', 'theirs');
+    const err = await upload;
+    expect(err).toMatchObject({ code: 'hashMismatch' });
+    expect(err.message).toMatch(/changed after onedav wrote it/);
+    expect((await emulator.drive.readFile(driveId, 'up/raced-new.bin')).toString()).toBe('theirs');
+  });
+
+  it('an overwrite another client replaced before the cleanup is not restored over them', async () => {
+    await emulator.drive.putFile(driveId, 'up/raced-old.bin', 'old');
+    const restores = () => client.stats().byRoute['POST /drive/items/{id}/versions/{id}/restoreVersion']?.['204'] ?? 0;
+    const restoresBefore = restores();
+    emulator.faults.setPlan({ rules: [{ match: { category: 'graph', method: 'GET', pathIncludes: '/items/' }, action: { type: 'latency', ms: 300 }, times: 1 }] });
+    emulator.drive.corruptNextUploads(1);
+    const upload = uploadFile(api, target('raced-old.bin'), chunked(Buffer.from('our body')), { size: 8 }).catch((e) => e);
+    await until(() => emulator.drive.versions(driveId, 'up/raced-old.bin').length === 2, 'the corrupted content is stored');
+    await emulator.drive.putFile(driveId, 'up/raced-old.bin', 'theirs');
+    const err = await upload;
+    expect(err).toMatchObject({ code: 'hashMismatch' });
+    expect(err.message).toMatch(/changed after onedav wrote it/);
+    expect((await emulator.drive.readFile(driveId, 'up/raced-old.bin')).toString()).toBe('theirs');
+    expect(restores()).toBe(restoresBefore);
+  });
+});
+

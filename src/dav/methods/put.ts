@@ -44,9 +44,14 @@ export async function put(ctx: DavRequest): Promise<void> {
       ifNoneMatch,
       signal: ctx.signal,
     })
-    .catch((err: unknown) => {
-      // Only a folder stops a replacing upload: one appeared while the body was on its way.
-      if (!ifNoneMatch && err instanceof GraphError && err.code === 'nameAlreadyExists') throw new DavError(405, 'A folder exists at this path; PUT cannot replace a folder.');
+    .catch(async (err: unknown) => {
+      if (!ifNoneMatch && err instanceof GraphError && err.code === 'nameAlreadyExists') {
+        // A replacing upload is refused for a folder that appeared while the body was on its way —
+        // but say so only when a folder is really there.
+        const now = await target.mount.drive.stat(target.path).catch(() => undefined);
+        if (now?.isFolder) throw new DavError(405, 'A folder exists at this path; PUT cannot replace a folder.');
+        throw new DavError(409, `OneDrive refused to store the file under this name: ${err.message}`);
+      }
       throw err;
     });
   forget(ctx, target);

@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { mkdir, open, rename, rm, stat, unlink, type FileHandle } from 'node:fs/promises';
+import { appendFile, mkdir, open, rename, rm, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { QuickXorHash } from '../../graph/quickxorhash.js';
@@ -14,6 +14,14 @@ export interface ContentHashes {
 export interface StoredBlob extends ContentHashes {
   id: string;
   size: number;
+}
+
+/** What the service does to bytes on their way into a blob. */
+export interface ContentChanges {
+  /** Flip the first byte (tests of hash-mismatch handling). */
+  corrupt?: boolean;
+  /** Bytes the service adds at the end (see enrichment.ts). */
+  append?: Buffer;
 }
 
 /** Hashes bytes as they pass, the three ways OneDrive reports content. */
@@ -65,7 +73,7 @@ export class BlobStore {
    * Streams `source` into a new blob, hashing as it goes. `overLimit` is called (and its error thrown)
    * as soon as more than `limit` bytes arrive; a failed or aborted stream leaves nothing behind.
    */
-  async writeStream(source: AsyncIterable<unknown>, limit: number, overLimit: () => Error, corrupt = false): Promise<StoredBlob> {
+  async writeStream(source: AsyncIterable<unknown>, limit: number, overLimit: () => Error, changes: ContentChanges = {}): Promise<StoredBlob> {
     const temp = this.tempPath();
     const handle = await open(temp, 'w', 0o600);
     let size = 0;
@@ -82,13 +90,17 @@ export class BlobStore {
       await unlink(temp).catch(() => {});
       throw err;
     }
-    return this.adopt(temp, corrupt);
+    return this.adopt(temp, changes);
   }
 
-  /** Turns a finished temp file into a blob: optionally damages it (tests), hashes it, moves it in place. */
-  async adopt(temp: string, corrupt = false): Promise<StoredBlob> {
+  /**
+   * Turns a finished temp file into a blob: optionally damages it (tests) or appends the service's
+   * own bytes (SharePoint's rewrite of some files), hashes it, moves it in place.
+   */
+  async adopt(temp: string, changes: ContentChanges = {}): Promise<StoredBlob> {
     try {
-      if (corrupt) await flipFirstByte(temp);
+      if (changes.corrupt) await flipFirstByte(temp);
+      if (changes.append && (await stat(temp)).size > 0) await appendFile(temp, changes.append);
       const { size, ...hashes } = await hashFile(temp);
       const id = randomBytes(16).toString('hex');
       await rename(temp, this.pathOf(id));

@@ -12,6 +12,7 @@ import { encodeSkip, selectOf, skipOf, topOf, withQuery } from './query.js';
 import { profileOf } from './profile.js';
 import { parseGraphPath, type DriveRef, type GraphRoute, type VersionRef } from './route.js';
 import { applySelect, driveJson, identityOf, isoSeconds, itemJson, tagMatches, type ItemView } from './serialize.js';
+import { enrichmentFor } from './enrichment.js';
 import { notFound, type ConflictBehavior, type DriveStore, type FileTimes } from './store.js';
 import { preconditionFailed, type UploadSessions } from './uploads.js';
 import { versionsOf, type VersionView } from './versions.js';
@@ -310,7 +311,8 @@ export class DriveGraphApi {
     if (declared !== undefined && declared > SIMPLE_UPLOAD_LIMIT) throw tooLargeForSimpleUpload();
     if (declared !== undefined) this.store.assertRoomFor(target.drive.id, declared, dest.existing?.size ?? 0);
     const corrupt = declared === undefined || declared > 0 ? this.hooks.takeCorruption(declared ?? 1) : false;
-    const blob = await this.store.blobs.writeStream(req, SIMPLE_UPLOAD_LIMIT, tooLargeForSimpleUpload, corrupt);
+    const append = enrichmentFor(profileOf(target.drive, this.shared.directory), dest.names[dest.names.length - 1]);
+    const blob = await this.store.blobs.writeStream(req, SIMPLE_UPLOAD_LIMIT, tooLargeForSimpleUpload, { corrupt, append });
     try {
       const by = whoOf(target.principal);
       let result: { item: ItemRecord; created: boolean };

@@ -20,6 +20,9 @@
  *                                                          session) are stored with their first byte
  *                                                          flipped, so the reported hash differs from
  *                                                          the hash of what the client sent
+ *                                                          (on business drives and libraries, Office, PDF,
+ *                                                          HTML and JPEG files get ENRICHMENT_TRAILER appended
+ *                                                          at commit, as SharePoint rewrites them: enrichment.ts)
  *   uploadFragments(): FragmentLog[]                       per upload session: fragment sizes received
  *   openUploadSessions(): number
  *   fragmentsInFlight(): number                           fragments still arriving (wait for 0 after a reset)

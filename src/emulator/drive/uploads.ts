@@ -4,6 +4,8 @@ import type { RequestContext, SharedState } from '../context.js';
 import { EmulatorHttpError, sendJson } from '../http.js';
 import { writeAll, type StoredBlob } from './blobs.js';
 import { FRAGMENT_MULTIPLE, MAX_FRAGMENT, type ItemRecord } from './model.js';
+import { enrichmentFor } from './enrichment.js';
+import { profileOf, type DriveProfile } from './profile.js';
 import { tagMatches } from './serialize.js';
 import { notFound, type ConflictBehavior, type DriveStore, type FileTimes } from './store.js';
 
@@ -66,6 +68,15 @@ export class UploadSessions {
 
   create(spec: Omit<UploadSessionRecord, 'id' | 'expiresAt' | 'received' | 'tempPath' | 'fragments'>): UploadSessionRecord {
     this.sweep();
+    if (this.profile(spec.driveId).oneUploadSessionPerFile) {
+      // OneDrive for Business / SharePoint tie a session to its file: a second one is refused, even
+      // with conflictBehavior replace, until the first is committed, cancelled or expired.
+      // OneDrive/onedrive-api-docs#747; message as in microsoftgraph/microsoft-graph-docs-contrib#6558
+      const key = this.targetKey(spec);
+      if ([...this.sessions.values()].some((open) => open.driveId === spec.driveId && this.targetKey(open) === key)) {
+        throw new EmulatorHttpError(409, 'nameAlreadyExists', 'An upload session already exists for this file');
+      }
+    }
     const session: UploadSessionRecord = {
       ...spec,
       id: randomBytes(24).toString('base64url'),
@@ -192,20 +203,22 @@ export class UploadSessions {
   }
 
   private async commit(ctx: RequestContext, session: UploadSessionRecord): Promise<void> {
+    // A commit refused for a name conflict or the quota keeps the session (and its bytes) until it
+    // expires. https://learn.microsoft.com/en-us/graph/api/driveitem-createuploadsession ("Handle upload errors":
+    // "the upload session is preserved until the expiration time")
+    this.assertCommittable(session);
     this.sessions.delete(session.id);
     let blob: StoredBlob | undefined;
     try {
-      blob = await this.store.blobs.adopt(session.tempPath, this.hooks.takeCorruption(session.total ?? 0));
-      // Checked after hashing (which awaits), so a change made meanwhile is seen.
-      const existing = this.currentTarget(session);
-      if (session.itemId && !existing) throw notFound('The file this upload session was replacing no longer exists.');
-      if (session.ifMatch && (!existing || !tagMatches(session.ifMatch, existing))) throw preconditionFailed();
+      const append = enrichmentFor(this.profile(session.driveId), this.targetName(session));
+      blob = await this.store.blobs.adopt(session.tempPath, { corrupt: this.hooks.takeCorruption(session.total ?? 0), append });
+      // Checked again after hashing (which awaits), so a change made meanwhile is seen.
+      const existing = this.assertCommittable(session);
       let result: { item: ItemRecord; created: boolean };
       if (session.itemId) {
         result = { item: this.store.replaceContent(existing!, blob, session.by, session.times), created: false };
       } else {
-        const parent = this.store.item(session.parentId!);
-        if (!parent) throw notFound('The folder this upload session was writing into no longer exists.');
+        const parent = this.store.item(session.parentId!)!;
         const names = session.names!;
         const folder = this.store.ensureFolders(parent, names.slice(0, -1), session.by);
         result = this.store.putFile(folder, names[names.length - 1], blob, { behavior: session.behavior, by: session.by, times: session.times });
@@ -221,8 +234,36 @@ export class UploadSessions {
     }
   }
 
+  /** Throws what Graph answers when the complete upload cannot become the file now; returns the file it replaces. */
+  private assertCommittable(session: UploadSessionRecord): ItemRecord | undefined {
+    const existing = this.currentTarget(session);
+    if (session.itemId && !existing) throw notFound('The file this upload session was replacing no longer exists.');
+    if (session.ifMatch && (!existing || !tagMatches(session.ifMatch, existing))) throw preconditionFailed();
+    if (!session.itemId) {
+      const parent = this.store.item(session.parentId!);
+      if (!parent) throw notFound('The folder this upload session was writing into no longer exists.');
+      const found = this.store.resolve(parent, session.names!);
+      if (found.item?.isFolder) throw new EmulatorHttpError(409, 'nameAlreadyExists', `'${found.item.name}' is a folder; a file cannot replace it.`);
+      if (found.item && session.behavior === 'fail') throw new EmulatorHttpError(409, 'nameAlreadyExists', 'The specified item name already exists.');
+    }
+    const added = (session.total ?? 0) + (enrichmentFor(this.profile(session.driveId), this.targetName(session))?.length ?? 0);
+    this.store.assertRoomFor(session.driveId, added, session.behavior === 'rename' ? 0 : (existing?.size ?? 0));
+    return existing;
+  }
+
+  private profile(driveId: string): DriveProfile {
+    return profileOf(this.store.drive(driveId)!, this.shared.directory);
+  }
+
+  /** Which file a session writes: the item it replaces, or the path it creates (OneDrive names ignore case). */
+  private targetKey(session: Pick<UploadSessionRecord, 'itemId' | 'parentId' | 'names'>): string {
+    const item = this.currentTarget(session);
+    if (item || session.itemId) return `item:${item?.id ?? session.itemId}`;
+    return `path:${session.parentId}/${session.names!.join('/').toLowerCase()}`;
+  }
+
   /** The item the session would overwrite right now, if any. */
-  private currentTarget(session: UploadSessionRecord): ItemRecord | undefined {
+  private currentTarget(session: Pick<UploadSessionRecord, 'itemId' | 'parentId' | 'names'>): ItemRecord | undefined {
     if (session.itemId) return this.store.item(session.itemId);
     const parent = session.parentId ? this.store.item(session.parentId) : undefined;
     if (!parent) return undefined;

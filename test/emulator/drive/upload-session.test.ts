@@ -154,6 +154,9 @@ describe('upload sessions', () => {
     expect(fail.status).toBe(409);
     expect((await json(fail)).error.code).toBe('nameAlreadyExists');
     expect((await emu.drive.readFile(DRIVE, 'Conflict/doc.txt')).toString()).toBe('original');
+    // The refused commit keeps the session until it expires (or is cancelled), with all its bytes.
+    expect((await expectStatus(fetch(failUrl), 200)).nextExpectedRanges).toEqual([]);
+    expect((await fetch(failUrl, { method: 'DELETE' })).status).toBe(204);
 
     const renameUrl = await session('Conflict/doc.txt', { '@microsoft.graph.conflictBehavior': 'rename' });
     const renamed = await put(renameUrl, Buffer.from('renamed'), 0, 7);
