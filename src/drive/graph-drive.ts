@@ -7,7 +7,8 @@ import type { DriveItem } from '../graph/items.js';
 import { baseName, childPath, parentPath, pathFromParentReference } from '../graph/paths.js';
 import { DEFAULT_FRAGMENT_SIZE, SIMPLE_UPLOAD_MAX, uploadFile } from '../graph/upload.js';
 import { systemClock, type Clock } from '../util/clock.js';
-import { assertValidPath, pathProblem } from './names.js';
+import { assertValidPath, MAX_NAME_LENGTH, MAX_PATH_LENGTH, pathProblem } from './names.js';
+import { replaceByMove } from './replace.js';
 import type { DriveEntry, Quota, ReadResult, RemoteDrive, WriteOptions } from './types.js';
 
 export interface GraphDriveOptions {
@@ -188,9 +189,12 @@ export class GraphDrive implements RemoteDrive {
       item = await this.api.update({ id: source.id }, patch, { conflictBehavior: 'fail' });
     } catch (err) {
       if (!(err instanceof GraphError && err.code === 'nameAlreadyExists' && options.overwrite)) throw this.afterFailure(err, [from, to]);
-      // Overwrite: move the destination out of the way (to the recycle bin), then move again.
-      await this.removeExisting(to, source.id);
-      item = await this.api.update({ id: source.id }, patch, { conflictBehavior: 'fail' });
+      // Overwrite: the old file is set aside, and put back if the move fails (drive/replace.ts).
+      try {
+        item = await this.replaceFileByMove(source.id, to, parent.id, () => this.api.update({ id: source.id }, patch, { conflictBehavior: 'fail' }), err);
+      } catch (failure) {
+        throw this.afterFailure(failure, [from, to]);
+      }
     }
     this.cache.recordRemoval(from);
     // Whatever was known at or below `to` is gone; the destination folder's listing stays and learns the item.
@@ -303,6 +307,17 @@ export class GraphDrive implements RemoteDrive {
       throw new GraphError(409, 'parentNotFound', `The folder ${where} does not exist; create it first.`);
     }
     return parent;
+  }
+
+  /** Moves onto an existing file without losing it if the move fails; `conflict` is rethrown for a folder. */
+  private async replaceFileByMove(sourceId: string, to: string, folderId: string, place: () => Promise<DriveItem>, conflict: unknown): Promise<DriveItem> {
+    this.cache.invalidateItem(to);
+    const old = await this.lookup(to);
+    if (!old || old.id === sourceId) return place();
+    if (old.isFolder) throw conflict;
+    const folderLength = parentPath(to).split('/').filter(Boolean).join('/').length;
+    const maxNameLength = Math.min(MAX_NAME_LENGTH, MAX_PATH_LENGTH - folderLength - 1);
+    return replaceByMove({ api: this.api, old, folderId, sourceId, maxNameLength, place });
   }
 
   private async removeExisting(path: string, keepId: string): Promise<void> {

@@ -9,6 +9,7 @@ import type { DownloadUrls } from './downloads.js';
 import { DEFAULT_PAGE_SIZE, SIMPLE_UPLOAD_LIMIT, type DriveRecord, type ItemRecord } from './model.js';
 import { assertPathLength, assertValidName } from './names.js';
 import { encodeSkip, selectOf, skipOf, topOf, withQuery } from './query.js';
+import { profileOf } from './profile.js';
 import { parseGraphPath, type DriveRef, type GraphRoute, type VersionRef } from './route.js';
 import { applySelect, driveJson, identityOf, isoSeconds, itemJson, tagMatches, type ItemView } from './serialize.js';
 import { notFound, type ConflictBehavior, type DriveStore, type FileTimes } from './store.js';
@@ -194,7 +195,9 @@ export class DriveGraphApi {
     checkIfMatch(ctx, item);
     const body = await readJson(ctx.req);
     const by = whoOf(target.principal);
-    const behavior = conflictBehaviorOf(ctx, body, 'fail');
+    const asked = conflictBehaviorOf(ctx, body, 'fail');
+    // Business drives answer nameAlreadyExists to a replacing move: OneDrive/onedrive-api-docs#1383.
+    const behavior = asked === 'replace' && !profileOf(target.drive, this.shared.directory).moveHonoursReplace ? 'fail' : asked;
     const ref = body.parentReference as Record<string, unknown> | undefined;
     const name = body.name;
     if (name !== undefined && typeof name !== 'string') throw new EmulatorHttpError(400, 'invalidRequest', "Property 'name' must be a string.");

@@ -36,6 +36,13 @@ export interface DriveProfile {
    * sets it again. rclone backend/onedrive/onedrive.go Move ("it gets reset otherwise")
    */
   moveResetsModified: boolean;
+  /**
+   * A move (PATCH parentReference/name) with `@microsoft.graph.conflictBehavior=replace` replaces
+   * an item of the same name. Reported to work on personal OneDrive (OneDrive/onedrive-api-docs#820);
+   * on a business drive it answers 409 nameAlreadyExists anyway (OneDrive/onedrive-api-docs#1383).
+   * The driveItem-move docs do not list the parameter (https://learn.microsoft.com/en-us/graph/api/driveitem-move).
+   */
+  moveHonoursReplace: boolean;
   /** Longest lifetime of a `@microsoft.graph.downloadUrl` (seconds); the emulator setting may only shorten it. */
   downloadUrlMaxLifetimeSec: number;
 }
@@ -44,9 +51,9 @@ type TypeFacts = Omit<DriveProfile, 'type' | 'cloud' | 'pathAddressing' | 'delta
 type CloudFacts = Pick<DriveProfile, 'pathAddressing' | 'delta'>;
 
 const BY_TYPE: Record<DriveType, TypeFacts> = {
-  personal: { rewritesUploads: false, oneUploadSessionPerFile: false, moveResetsModified: true, downloadUrlMaxLifetimeSec: 3600 },
-  business: { rewritesUploads: true, oneUploadSessionPerFile: true, moveResetsModified: true, downloadUrlMaxLifetimeSec: 3600 },
-  documentLibrary: { rewritesUploads: true, oneUploadSessionPerFile: true, moveResetsModified: true, downloadUrlMaxLifetimeSec: 3600 },
+  personal: { rewritesUploads: false, oneUploadSessionPerFile: false, moveResetsModified: true, moveHonoursReplace: true, downloadUrlMaxLifetimeSec: 3600 },
+  business: { rewritesUploads: true, oneUploadSessionPerFile: true, moveResetsModified: true, moveHonoursReplace: false, downloadUrlMaxLifetimeSec: 3600 },
+  documentLibrary: { rewritesUploads: true, oneUploadSessionPerFile: true, moveResetsModified: true, moveHonoursReplace: false, downloadUrlMaxLifetimeSec: 3600 },
 };
 
 const BY_CLOUD: Record<EmulatedCloud, CloudFacts> = {
