@@ -4,17 +4,18 @@ import { GraphError } from '../graph/errors.js';
 import type { DriveItem } from '../graph/items.js';
 
 /**
- * Replacing a file by moving another onto its name, without ever losing the one replaced.
+ * Replacing a file by moving or copying another onto its name, without ever losing the one replaced.
  *
  * Graph has no replace we can trust for a move: `@microsoft.graph.conflictBehavior=replace` on the
  * PATCH is reported to work on personal OneDrive (OneDrive/onedrive-api-docs#820) and to answer
  * nameAlreadyExists on business drives (OneDrive/onedrive-api-docs#1383); the driveItem-move page
- * does not list it (https://learn.microsoft.com/en-us/graph/api/driveitem-move). So, on every drive:
+ * does not list it (https://learn.microsoft.com/en-us/graph/api/driveitem-move). A copy's replace
+ * is unreliable too (OneDrive/onedrive-api-docs#1769). So, on every drive:
  *
  * 1. rename the old file aside in its own folder (by id, If-Match its eTag, conflictBehavior fail)
  *    to `.onedav-aside-<random>-<name>`, a name only onedav makes;
- * 2. move the source onto the freed name;
- * 3. if that failed and the source is not at the destination, rename the old file back;
+ * 2. move or copy the source onto the freed name;
+ * 3. if that failed and the work did not land after all, rename the old file back;
  *    if it succeeded, delete the old file by its id and the eTag the rename gave it (If-Match),
  *    so nothing but the file onedav set aside can be deleted.
  *
@@ -27,25 +28,23 @@ export interface Replacement {
   api: DriveApi;
   /** The file being replaced, as just read: id, name and eTag. */
   old: { id: string; name: string; eTag: string };
-  /** The folder holding it (where the source is moved to). */
-  folderId: string;
-  sourceId: string;
   /** Longest name the aside copy may have there (the drive's name and path limits). */
   maxNameLength: number;
-  /** Moves the source onto the old file's name (conflictBehavior fail). */
+  /** Moves or copies the source onto the old file's name (conflictBehavior fail). */
   place: () => Promise<DriveItem>;
+  /** After `place` failed: the new item if the work happened anyway (its answer was lost). */
+  landed: () => Promise<DriveItem | undefined>;
 }
 
-export async function replaceByMove(r: Replacement): Promise<DriveItem> {
+export async function replaceFile(r: Replacement): Promise<DriveItem> {
   const asideName = asideNameFor(r.old.name, r.maxNameLength);
   const aside = await setAside(r, asideName);
   let placed: DriveItem;
   try {
     placed = await r.place();
   } catch (err) {
-    // The move's answer may have been lost after it happened: believe where the source is now.
-    const landed = await r.api.getItem({ id: r.sourceId }).catch(() => undefined);
-    if (!landed || landed.parentReference?.id !== r.folderId || landed.name.toLowerCase() !== r.old.name.toLowerCase()) {
+    const landed = await r.landed().catch(() => undefined);
+    if (!landed) {
       await restore(r, aside, err);
       throw err;
     }
@@ -54,7 +53,6 @@ export async function replaceByMove(r: Replacement): Promise<DriveItem> {
   await discard(r.api, aside);
   return placed;
 }
-
 /** `.onedav-aside-<12 hex>-<name>`, the name cut (and trimmed) to fit `max` characters. */
 export function asideNameFor(name: string, max: number): string {
   const prefix = `${ASIDE_PREFIX}${randomBytes(6).toString('hex')}-`;
