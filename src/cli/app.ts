@@ -104,6 +104,7 @@ export async function startOneDav(config: Config, options: StartOptions = {}): P
       anonymous: config.anonymous,
       download: config.download,
       macMetadata: config.macMetadata,
+      deadProperties: config.deadProperties,
       dataDir: config.dataDir,
       monitoring: config.server.monitoring === 'off' ? undefined : { access: config.server.monitoring, endpoints: monitor.endpoints },
       logger,
