@@ -72,6 +72,9 @@ export async function startOneDav(config: Config, options: StartOptions = {}): P
       return refresher;
     };
 
+    const tokenLeftovers = await store.removeLeftovers();
+    if (tokenLeftovers > 0) logger.info('removed temp files of token saves an earlier run did not finish', { count: tokenLeftovers });
+
     const spoolDir = join(config.dataDir, 'spool');
     const leftovers = await removeSpoolLeftovers(spoolDir);
     if (leftovers > 0) logger.info('removed spool files of uploads an earlier run did not finish', { count: leftovers, dir: spoolDir });
