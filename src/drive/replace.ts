@@ -76,9 +76,8 @@ async function restore(r: Replacement, aside: DriveItem, cause: unknown): Promis
     await r.api.update({ id: aside.id }, { name: r.old.name }, { conflictBehavior: 'fail' });
   } catch {
     const message = cause instanceof Error ? cause.message : String(cause);
-    const status = cause instanceof GraphError ? cause.status : 502;
     throw new GraphError(
-      status || 502,
+      502,
       'replaceInterrupted',
       `${message} The file that was at "${r.old.name}" is safe in the same folder as "${aside.name}"; rename it back to recover it.`,
     );

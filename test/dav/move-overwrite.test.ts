@@ -88,6 +88,21 @@ describe('MOVE and COPY with Overwrite onto an existing file, with a fault at ev
     expect(stack.emulator.faults.injected.status + stack.emulator.faults.injected.reset + stack.emulator.faults.injected.resetAfter).toBeGreaterThan(0);
   });
 
+  it('says where the old file is kept when it cannot be put back (the move and then the restore refused)', async () => {
+    await prepare('stuck');
+    // PATCHes of one MOVE: the plain move (409), setting the old file aside, the move, putting it back.
+    stack.emulator.faults.setPlan({ rules: [{ match: { category: 'graph', method: 'PATCH' }, action: { type: 'status', status: 400, code: 'invalidRequest' }, skip: 2, times: 2 }] });
+    const res = await transfer('MOVE', 'stuck');
+    const body = await res.text();
+    expect(res.status).toBe(502);
+    const aside = namesIn('stuck').find((n) => n.startsWith('.onedav-aside-'));
+    expect(aside).toMatch(/^\.onedav-aside-[0-9a-f]{12}-dest\.txt$/);
+    expect(body).toContain(`"${aside}"`);
+    expect(body).toContain('rename it back');
+    expect((await stack.emulator.drive.readFile(drive, `stuck/${aside}`)).toString()).toBe('old bytes');
+    expect((await stack.emulator.drive.readFile(drive, 'stuck/src.txt')).toString()).toBe('new bytes');
+  });
+
   it('models Graph: a replacing move works on personal OneDrive and answers nameAlreadyExists on business drives', async () => {
     // The business drive (Adele) refuses; see profile.ts moveHonoursReplace.
     await prepare('graph-replace');
