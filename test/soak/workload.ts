@@ -325,7 +325,17 @@ export class SoakClient {
       if (expected && !expected.includes(res.status)) this.stats.violation('wrongAnswer', method, `${from} → ${to} (Overwrite ${overwrite}): ${res.status}, expected ${expected.join('/')} (${describe(res)})`);
     }
     if (inside && outcome === 'ok') this.stats.violation('wrongAnswer', method, `${from} → ${to}: ${res.status} for a move or copy into itself or onto its own ancestor`);
+    const fileOverFile = before.to.file && !this.model.mayBeFolder(from);
     this.model.transfer(from, to, method === 'MOVE' ? 'move' : 'copy', outcome, this.root);
+    // The file it was to replace must still be there, old or new: look now, before a later write could hide a loss.
+    if (outcome === 'failed' && fileOverFile) await this.checkKept(to);
+  }
+
+  private async checkKept(path: string): Promise<void> {
+    const res = await this.http.send({ method: 'GET', path: hrefOf(path) });
+    this.stats.count('GET(kept)', res, path);
+    this.stats.bytesDown += res.length;
+    this.checkRead(path, res);
   }
 
   // ---- helpers -----------------------------------------------------------------------------
