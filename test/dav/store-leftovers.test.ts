@@ -31,7 +31,7 @@ describe('temp files of interrupted store saves are removed at start', () => {
       join('accounts', `home.json.${DEAD_PID}.0123456789ab.tmp`),
     ];
     for (const name of leftovers) await writeFile(join(dataDir, name), '{"refreshToken":"half-writ');
-    const config = parseConfig({ emulator: { enabled: true }, mounts: [{ path: '/', account: 'emulator' }], anonymous: { enabled: true }, dataDir });
+    const config = parseConfig({ server: { port: 0 }, emulator: { enabled: true }, mounts: [{ path: '/', account: 'emulator' }], anonymous: { enabled: true }, dataDir });
     const app = await startOneDav(config);
     try {
       expect((await readdir(join(dataDir, 'dav'))).filter((n) => n.endsWith('.tmp'))).toEqual([]);
