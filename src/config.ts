@@ -120,6 +120,16 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
+    /** Bounds on the dead-property store (PROPPATCH): beyond them writes get 507. See docs/configuration.md. */
+    deadProperties: z
+      .object({
+        maxPerResource: z.number().int().positive().default(100),
+        maxBytesPerResource: z.number().int().positive().default(64 * 1024),
+        maxPerUser: z.number().int().positive().default(20_000),
+        maxBytesPerUser: z.number().int().positive().default(4 * MiB),
+      })
+      .strict()
+      .prefault({}),
     /** How to treat macOS `._*` AppleDouble files and `.DS_Store`. */
     macMetadata: z.enum(['store', 'refuse']).default('store'),
     emulator: z

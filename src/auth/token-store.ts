@@ -1,6 +1,6 @@
 import { readFile, readdir, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import { writeFileAtomic } from '../util/atomic-file.js';
+import { removeAtomicLeftovers, writeFileAtomic } from '../util/atomic-file.js';
 import type { ClientType } from './client-type.js';
 import type { CloudName } from './clouds.js';
 
@@ -68,6 +68,11 @@ export class TokenStore {
 
   async save(record: StoredAccount): Promise<void> {
     await writeFileAtomic(this.pathFor(record.account), `${JSON.stringify(record, null, 2)}\n`, 0o600);
+  }
+
+  /** Removes temp files of token saves an earlier run did not finish; returns how many. */
+  removeLeftovers(): Promise<number> {
+    return removeAtomicLeftovers(join(this.dataDir, 'accounts'), (name) => name.endsWith('.json'));
   }
 
   /** Names of the accounts with a saved sign-in. */

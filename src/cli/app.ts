@@ -77,6 +77,9 @@ export async function startOneDav(config: Config, options: StartOptions = {}): P
       return refresher;
     };
 
+    const tokenLeftovers = await store.removeLeftovers();
+    if (tokenLeftovers > 0) logger.info('removed temp files of token saves an earlier run did not finish', { count: tokenLeftovers });
+
     const spoolDir = join(config.dataDir, 'spool');
     const leftovers = await removeSpoolLeftovers(spoolDir);
     if (leftovers > 0) logger.info('removed spool files of uploads an earlier run did not finish', { count: leftovers, dir: spoolDir });
@@ -123,6 +126,7 @@ export async function startOneDav(config: Config, options: StartOptions = {}): P
       anonymous: config.anonymous,
       download: config.download,
       macMetadata: config.macMetadata,
+      deadProperties: config.deadProperties,
       dataDir: config.dataDir,
       monitoring: config.server.monitoring === 'off' ? undefined : { access: config.server.monitoring, endpoints: monitor.endpoints },
       logger,

@@ -45,6 +45,7 @@ const DEFAULT_RETRY_AFTER_SECONDS = 30;
  * - 401 (onedav's own sign-in is broken) → 503 telling the operator to sign in again
  * - networkError / timeout → 502 / 504
  * - uploadSessionBusy (the file already has an open upload session on OneDrive) → 503 + Retry-After
+ * - replaceInterrupted (an overwrite failed and the old file could not be put back) → 502 naming where it is kept
  * - hashMismatch → 502: OneDrive stored bytes that differ from what was sent (not the client's
  *   fault, not ours); the body repeats what the drive did about it and says to upload again
  * - DavPathError, XmlError → 400; anything else → 500 (logged by the server)
@@ -73,6 +74,8 @@ function fromGraph(err: GraphError, op: Operation): DavError {
     // The drive's message says what it did about the bad copy (restored the old version, or not).
     return new DavError(502, `OneDrive stored different bytes than were sent (hash mismatch): ${err.message}`);
   }
+  // The old destination could not be put back: the message says where it is kept (drive/replace.ts).
+  if (code === 'replaceInterrupted') return new DavError(502, err.message);
   if (code === 'networkError') return new DavError(502, 'onedav could not reach OneDrive; try again shortly.');
   if (code === 'timeout') return new DavError(504, 'OneDrive did not answer in time; try again shortly.');
   if (code === 'itemNotFound' || status === 404) {

@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import { writeFileAtomic } from '../util/atomic-file.js';
+import { removeAtomicLeftoversOf, writeFileAtomic } from '../util/atomic-file.js';
 import type { Logger } from '../util/logger.js';
 
 /**
@@ -19,6 +19,8 @@ export class JsonFile<T> {
   static async load<T>(path: string | undefined, fallback: T, logger: Logger): Promise<{ file: JsonFile<T>; data: T }> {
     const file = new JsonFile<T>(path, logger);
     if (!path) return { file, data: fallback };
+    const leftovers = await removeAtomicLeftoversOf(path);
+    if (leftovers > 0) logger.info('removed temp files of a WebDAV store save an earlier run did not finish', { path, count: leftovers });
     try {
       return { file, data: JSON.parse(await readFile(path, 'utf8')) as T };
     } catch (err) {

@@ -22,7 +22,7 @@ import { silentLogger, type Logger } from '../util/logger.js';
 import { newRequestScope, runInRequestScope, type RequestScope } from '../util/request-scope.js';
 import { basicChallenge, BasicAuthenticator, type AnonymousAccess, type DavUser, type Principal } from './auth.js';
 import { header, QuotaCache, send, sendDavError, type DavRequest, type DavServerState, type DownloadMode } from './context.js';
-import { DeadPropertyStore } from './dead-properties.js';
+import { DeadPropertyStore, type PropertyLimits } from './dead-properties.js';
 import { DavError, toDavError, type Operation } from './errors.js';
 import { LockStore } from './locks.js';
 import type { LoginThrottleOptions } from './login-throttle.js';
@@ -59,6 +59,8 @@ export interface DavServerOptions {
   macMetadata?: 'store' | 'refuse';
   /** Locks and dead properties are kept in `<dataDir>/dav/`; in memory only when absent. */
   dataDir?: string;
+  /** Bounds on the dead-property store (DEFAULT_PROPERTY_LIMITS where absent). */
+  deadProperties?: Partial<PropertyLimits>;
   /** `/.well-known/onedav/{healthz,metrics}` (see monitoring.ts); none when absent. */
   monitoring?: MonitoringOptions;
   /** Failed Basic logins allowed per client address and minute before 429 (see login-throttle.ts). */
@@ -131,7 +133,7 @@ export async function startDavServer(options: DavServerOptions): Promise<Running
     mounts: new MountTable(options.mounts),
     auth,
     locks: await LockStore.open(storeDir && join(storeDir, 'locks.json'), clock, logger),
-    properties: await DeadPropertyStore.open(storeDir && join(storeDir, 'properties.json'), logger),
+    properties: await DeadPropertyStore.open(storeDir && join(storeDir, 'properties.json'), logger, options.deadProperties),
     quota: new QuotaCache(clock),
     downloadMode: options.download?.mode ?? 'auto',
     macMetadata: options.macMetadata ?? 'store',

@@ -12,7 +12,9 @@ import { KeyedMutex } from '../util/keyed-mutex.js';
 import { silentLogger, type Logger } from '../util/logger.js';
 import { carryModifiedTimes } from './copy-times.js';
 import { folderTag } from './folder-tag.js';
-import { assertValidPath, pathProblem } from './names.js';
+import { mayHaveHappened } from './lost-answer.js';
+import { assertValidPath, MAX_NAME_LENGTH, MAX_PATH_LENGTH, pathProblem } from './names.js';
+import { replaceFile } from './replace.js';
 import type { DriveEntry, Quota, ReadResult, RemoteDrive, WriteOptions } from './types.js';
 
 export interface GraphDriveOptions {
@@ -200,7 +202,15 @@ export class GraphDrive implements RemoteDrive {
   async mkdir(path: string): Promise<DriveEntry> {
     assertValidPath(path, { documentLibrary: this.documentLibrary });
     const parent = await this.parentFolder(path);
-    const item = await this.api.createFolder({ id: parent.id }, baseName(path), { conflictBehavior: 'fail' });
+    let item: DriveItem;
+    try {
+      item = await this.api.createFolder({ id: parent.id }, baseName(path), { conflictBehavior: 'fail' });
+    } catch (err) {
+      // Its answer lost, the folder may be there: empty and new where the caller saw nothing, it is what was asked.
+      const made = mayHaveHappened(err) ? await this.freshItem(path) : undefined;
+      if (!made?.folder || made.parentReference?.id !== parent.id || (made.folder.childCount ?? 0) > 0) throw this.afterFailure(err, [path]);
+      item = made;
+    }
     const entry = toEntry(item, childPath(parentPath(path), item.name));
     this.cache.recordItem(path, entry);
     // We just made it (conflictBehavior fail): it is empty, and writes into it will be recorded.
@@ -221,9 +231,19 @@ export class GraphDrive implements RemoteDrive {
       item = await this.api.update({ id: source.id }, patch, { conflictBehavior: 'fail' });
     } catch (err) {
       if (!(err instanceof GraphError && err.code === 'nameAlreadyExists' && options.overwrite)) throw this.afterFailure(err, [from, to]);
-      // Overwrite: move the destination out of the way (to the recycle bin), then move again.
-      await this.removeExisting(to, source.id);
-      item = await this.api.update({ id: source.id }, patch, { conflictBehavior: 'fail' });
+      // Overwrite: the old file is set aside, and put back if the move fails (drive/replace.ts).
+      try {
+        item = await this.replaceExistingFile(to, err, source.id, {
+          place: () => this.api.update({ id: source.id }, patch, { conflictBehavior: 'fail' }),
+          // The move's answer may have been lost after it happened: believe where the source is now.
+          landed: async () => {
+            const now = await this.api.getItem({ id: source.id });
+            return now.parentReference?.id === parent.id && sameName(now.name, patch.name) ? now : undefined;
+          },
+        });
+      } catch (failure) {
+        throw this.afterFailure(failure, [from, to]);
+      }
     }
     this.cache.recordRemoval(from);
     // Whatever was known at or below `to` is gone; the destination folder's listing stays and learns the item.
@@ -238,14 +258,29 @@ export class GraphDrive implements RemoteDrive {
     const source = await this.stat(from);
     const parent = await this.parentFolder(to);
     const existing = await this.lookup(to);
+    const place = () => this.api.copy({ id: source.id }, { parentId: parent.id, name: baseName(to) }, { conflictBehavior: 'fail' });
+    // The monitor URL is lost with the answer: the destination shows whether the copy was made.
+    const landed = async () => {
+      const now = await this.freshItem(to);
+      return now && now.id !== existing?.id && now.parentReference?.id === parent.id && sameContent(now, source) ? now : undefined;
+    };
     if (existing) {
       if (existing.id === source.id) throw new GraphError(403, 'accessDenied', 'Source and destination of a copy are the same item.');
       if (!options.overwrite) throw new GraphError(409, 'nameAlreadyExists', `${to} already exists; overwrite was not allowed.`);
-      await this.removeExisting(to, source.id);
     }
     let item: DriveItem;
     try {
-      item = await this.api.copy({ id: source.id }, { parentId: parent.id, name: baseName(to) }, { conflictBehavior: 'fail' });
+      if (existing && !existing.isFolder) item = await this.replaceExistingFile(to, undefined, source.id, { place, landed });
+      else {
+        if (existing) await this.removeExisting(to, source.id);
+        try {
+          item = await place();
+        } catch (err) {
+          const made = mayHaveHappened(err) ? await landed().catch(() => undefined) : undefined;
+          if (!made) throw err;
+          item = made;
+        }
+      }
     } catch (err) {
       throw this.afterFailure(err, [to]);
     }
@@ -358,6 +393,29 @@ export class GraphDrive implements RemoteDrive {
     return parent;
   }
 
+  /**
+   * Puts the source (by `place`) where a file is now, without losing that file if it fails
+   * (drive/replace.ts). `conflict` is rethrown when the destination turns out to be a folder.
+   */
+  private async replaceExistingFile(to: string, conflict: unknown, sourceId: string, work: { place: () => Promise<DriveItem>; landed: () => Promise<DriveItem | undefined> }): Promise<DriveItem> {
+    this.cache.invalidateItem(to);
+    const old = await this.lookup(to);
+    if (!old || old.id === sourceId) return work.place();
+    if (old.isFolder) throw conflict ?? new GraphError(409, 'nameAlreadyExists', `${to} is a folder; a file cannot replace it.`);
+    const folderLength = parentPath(to).split('/').filter(Boolean).join('/').length;
+    const maxNameLength = Math.min(MAX_NAME_LENGTH, MAX_PATH_LENGTH - folderLength - 1);
+    return replaceFile({ api: this.api, old, maxNameLength, ...work });
+  }
+
+  /** The item at `path` as Graph has it now (not the cache), or undefined. */
+  private async freshItem(path: string): Promise<DriveItem | undefined> {
+    try {
+      return await this.api.getItem({ path });
+    } catch {
+      return undefined;
+    }
+  }
+
   private async removeExisting(path: string, keepId: string): Promise<void> {
     const existing = await this.lookup(path);
     if (!existing || existing.id === keepId) return;
@@ -443,6 +501,21 @@ function entrySize(entry: DriveEntry): number {
   let n = 160 + 2 * (entry.id.length + entry.path.length + entry.name.length + entry.eTag.length);
   n += 2 * ((entry.cTag?.length ?? 0) + (entry.mimeType?.length ?? 0) + (entry.quickXorHash?.length ?? 0) + (entry.sha1Hash?.length ?? 0));
   return n;
+}
+
+/** Names as OneDrive compares them (case-insensitively). */
+function sameName(a: string, b: string): boolean {
+  return a.toLowerCase() === b.toLowerCase();
+}
+
+/** Whether `item` is a copy of `source`: both folders, or files of the same size and hash. */
+function sameContent(item: DriveItem, source: DriveEntry): boolean {
+  if (source.isFolder) return item.folder !== undefined;
+  if (item.folder !== undefined || item.size !== source.size) return false;
+  const hashes = item.file?.hashes;
+  if (source.quickXorHash && hashes?.quickXorHash) return hashes.quickXorHash === source.quickXorHash;
+  if (source.sha1Hash && hashes?.sha1Hash) return hashes.sha1Hash.toLowerCase() === source.sha1Hash.toLowerCase();
+  return false;
 }
 
 function notFound(path: string): GraphError {

@@ -22,6 +22,8 @@ export interface FaultRule {
   probability?: number;
   /** How many times it may still fire; unlimited when absent. */
   times?: number;
+  /** Matching requests to let through untouched before the rule may fire: aims a fault at one step of an operation. */
+  skip?: number;
 }
 
 export interface FaultPlan {
@@ -59,6 +61,10 @@ export class FaultInjector {
     for (const rule of this.rules) {
       if (rule.times !== undefined && rule.times <= 0) continue;
       if (!matches(rule, category, method, path)) continue;
+      if (rule.skip !== undefined && rule.skip > 0) {
+        rule.skip--;
+        continue;
+      }
       if (this.random() >= (rule.probability ?? 1)) continue;
       if (rule.times !== undefined) rule.times--;
       this.injected[rule.action.type]++;

@@ -38,6 +38,49 @@ describe('WebDAV answers when a Graph answer is lost after the work was done', (
     }
   });
 
+  /** How many Graph calls `run` makes from a cold start like each case's. */
+  async function stepsOf(run: () => Promise<Response>, expected: number): Promise<number> {
+    stack.resetCounters();
+    expect((await run()).status).toBe(expected);
+    return stack.graphCalls();
+  }
+
+  it('MKCOL says 201 when the folder was made but an answer was lost, at every step', async () => {
+    const steps = await stepsOf(() => dav(stack, 'MKCOL', '/mk-count'), 201);
+    for (let step = 0; step < steps; step++) {
+      stack.emulator.faults.setPlan({ rules: [{ match: { category: 'graph' }, action: { type: 'resetAfter' }, skip: step, times: 1 }] });
+      const res = await dav(stack, 'MKCOL', `/mk-${step}`);
+      stack.emulator.faults.setPlan(null);
+      expect(res.status, `answer lost at call ${step + 1} of ${steps}`).toBe(201);
+      expect(stack.emulator.drive.stat(drive, `mk-${step}`)?.isFolder).toBe(true);
+    }
+  });
+
+  it('MKCOL still says 502 when the folder was not made (the request failed before the work)', async () => {
+    stack.emulator.faults.setPlan({ rules: [{ match: { category: 'graph', method: 'POST' }, action: { type: 'reset' } }] });
+    const res = await dav(stack, 'MKCOL', '/mk-never');
+    expect(res.status).toBe(502);
+    expect(stack.emulator.drive.stat(drive, 'mk-never')).toBeUndefined();
+  });
+
+  it('COPY says 201 when the copy was made but an answer was lost, at every step', async () => {
+    await stack.emulator.drive.putFile(drive, 'lost-copy-src.txt', 'copied bytes');
+    stack.emulator.drive.mkdir(drive, 'lost-copy-folder/inner');
+    await stack.emulator.drive.putFile(drive, 'lost-copy-folder/inner/x.txt', 'x');
+    for (const source of ['lost-copy-src.txt', 'lost-copy-folder']) {
+      const steps = await stepsOf(() => dav(stack, 'COPY', `/${source}`, { headers: { Destination: `/count-${source}` } }), 201);
+      for (let step = 0; step < steps; step++) {
+        const dest = `c${step}-${source}`;
+        stack.emulator.faults.setPlan({ rules: [{ match: { category: 'graph' }, action: { type: 'resetAfter' }, skip: step, times: 1 }] });
+        const res = await dav(stack, 'COPY', `/${source}`, { headers: { Destination: `/${dest}` } });
+        stack.emulator.faults.setPlan(null);
+        expect(res.status, `${source}: answer lost at call ${step + 1} of ${steps}: ${await res.clone().text()}`).toBe(201);
+        if (source === 'lost-copy-src.txt') expect((await stack.emulator.drive.readFile(drive, dest)).toString()).toBe('copied bytes');
+        else expect((await stack.emulator.drive.readFile(drive, `${dest}/inner/x.txt`)).toString()).toBe('x');
+      }
+    }
+  });
+
   it('PUT through an upload session says 201 when the last fragment committed but its answer was lost', async () => {
     const body = Buffer.alloc(5 * 1024 * 1024, 7);
     stack.emulator.faults.setPlan({ rules: [{ match: { category: 'upload', method: 'PUT' }, action: { type: 'resetAfter' }, times: 1 }] });

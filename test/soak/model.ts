@@ -5,7 +5,8 @@
  * acknowledged operation (2xx) the affected paths have exactly one possible state. After a refused
  * one (4xx) nothing changed. After a failed (5xx) or unknown one (the connection to the client
  * broke), every affected path may be in its old or its new state, or in a state in between (a
- * destination emptied before the move that failed), so the sets grow. An operation whose answer
+ * destination emptied before the move that failed), so the sets grow; except a file moved or copied
+ * onto a file, whose destination must hold the old or the new version: it is never lost. An operation whose answer
  * never came may still land later: its new states stay possible on those paths forever ("sticky").
  *
  * The end check compares each path's set with the drive: a file must hold exactly the bytes of one
@@ -114,9 +115,13 @@ export class Model {
       return;
     }
     // Failed or unknown: old, new, or half-way (the destination removed first, members copied one by one).
+    // A file onto a file is the exception: the old file is set aside and put back, never deleted
+    // first, so that destination holds the old or the new version and is never lost.
+    const fileOverFile = !this.mayBeFolder(from) && !this.mayBeFolder(to);
     for (const [p, s] of next) {
-      this.widen(p, [...s, 'absent']);
-      this.stick(p, outcome, [...s, 'absent']);
+      const states: State[] = p === to && fileOverFile ? [...s] : [...s, 'absent'];
+      this.widen(p, states);
+      this.stick(p, outcome, states);
     }
     for (const p of vacated) {
       this.widen(p, ['absent']);

@@ -16,7 +16,8 @@ import { SoakClient, SoakStats, VersionBook } from './workload.js';
 
 /**
  * The soak: N WebDAV clients doing seeded random PUT (0 B up to ONEDAV_SOAK_MAX_MB), GET (with
- * Range, and through the 302 redirect), PROPFIND, MKCOL, MOVE, COPY and DELETE against onedav on
+ * Range, and through the 302 redirect), PROPFIND, MKCOL, MOVE, COPY (also a file onto a file, whose
+ * destination must never be lost) and DELETE against onedav on
  * the emulator, while the emulator answers more than 10 % of Graph, upload and download calls
  * with 429/503 or a reset (before or after doing the work), tokens live 5 s, download URLs 3 s and
  * idle upload sessions 2 s. At the end each client's model of what it was told is compared with
@@ -99,6 +100,7 @@ describe(`soak: ${OPS} operations by ${CLIENTS} clients under faults (seed ${SEE
     process.on('unhandledRejection', onCrash);
     dataDir = await mkdtemp(join(tmpdir(), 'onedav-soak-'));
     const config = parseConfig({
+      server: { port: 0 },
       emulator: { enabled: true },
       mounts: [{ path: '/', account: 'emulator' }],
       anonymous: { enabled: true, readOnly: false },

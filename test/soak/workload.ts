@@ -112,7 +112,8 @@ export class SoakClient {
     if (r < 0.48) return this.get();
     if (r < 0.6) return this.propfind();
     if (r < 0.7) return this.mkcol();
-    if (r < 0.8) return this.transfer(this.random() < 0.5 ? 'MOVE' : 'COPY');
+    if (r < 0.74) return this.transfer(this.random() < 0.5 ? 'MOVE' : 'COPY');
+    if (r < 0.8) return this.replaceFile();
     return this.delete();
   }
 
@@ -238,6 +239,8 @@ export class SoakClient {
     }
     const byPath = new Map(listed.map((r) => [r.path.replace(/\/$/, '') || '/', r]));
     for (const [p, r] of byPath) {
+      // The old file of an overwrite still in flight (an earlier request whose answer this client never got).
+      if (p.slice(p.lastIndexOf('/') + 1).startsWith('.onedav-aside-')) continue;
       const s = this.model.get(p);
       const collection = (r.props['{DAV:}resourcetype'] ?? '').includes('collection');
       if (collection ? !s.has('folder') : !this.model.versions(p).length) {
@@ -295,11 +298,24 @@ export class SoakClient {
     const height = isFolder ? Math.max(1, ...this.model.below(from).map((p) => depthOf(p, from) + 1)) : 0;
     const parent = this.pickFolder((p) => depthOf(p, this.root) + height < MAX_DEPTH + 1);
     const to = `${parent}/${this.pick(isFolder ? FOLDER_NAMES : FILE_NAMES)}`;
-    const overwrite = this.random() < 0.75 ? 'T' : 'F';
+    return this.sendTransfer(method, from, to, this.random() < 0.75 ? 'T' : 'F', method);
+  }
+
+  /** MOVE (mostly) or COPY of a file onto another file that certainly exists, Overwrite: T. */
+  private async replaceFile(): Promise<void> {
+    const files = this.model.paths().filter((p) => p.startsWith(`${this.root}/`) && this.model.mustExist(p) && this.model.mustBeFile(p));
+    if (files.length < 2) return this.put();
+    const to = this.pick(files);
+    const from = this.pick(files.filter((p) => p !== to));
+    const method = this.random() < 0.7 ? 'MOVE' : 'COPY';
+    return this.sendTransfer(method, from, to, 'T', `${method}(replace)`);
+  }
+
+  private async sendTransfer(method: 'MOVE' | 'COPY', from: string, to: string, overwrite: 'T' | 'F', label: string): Promise<void> {
     const before = { from: this.certainty(from), to: this.certainty(to) };
     const destination = `${this.http.base.origin}${hrefOf(to)}`;
     const res = await this.http.send({ method, path: hrefOf(from), headers: { Destination: destination, Overwrite: overwrite }, keepBody: true });
-    this.stats.count(method, res, `${from} → ${to} (Overwrite ${overwrite})`);
+    this.stats.count(label, res, `${from} → ${to} (Overwrite ${overwrite})`);
     this.checkServerError(method, from, res);
     let outcome = outcomeOf(res);
     if (res.status === 207) outcome = 'failed'; // some members failed (cross-mount only)
@@ -309,7 +325,17 @@ export class SoakClient {
       if (expected && !expected.includes(res.status)) this.stats.violation('wrongAnswer', method, `${from} → ${to} (Overwrite ${overwrite}): ${res.status}, expected ${expected.join('/')} (${describe(res)})`);
     }
     if (inside && outcome === 'ok') this.stats.violation('wrongAnswer', method, `${from} → ${to}: ${res.status} for a move or copy into itself or onto its own ancestor`);
+    const fileOverFile = before.to.file && !this.model.mayBeFolder(from);
     this.model.transfer(from, to, method === 'MOVE' ? 'move' : 'copy', outcome, this.root);
+    // The file it was to replace must still be there, old or new: look now, before a later write could hide a loss.
+    if (outcome === 'failed' && fileOverFile) await this.checkKept(to);
+  }
+
+  private async checkKept(path: string): Promise<void> {
+    const res = await this.http.send({ method: 'GET', path: hrefOf(path) });
+    this.stats.count('GET(kept)', res, path);
+    this.stats.bytesDown += res.length;
+    this.checkRead(path, res);
   }
 
   // ---- helpers -----------------------------------------------------------------------------

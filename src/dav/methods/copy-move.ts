@@ -2,6 +2,7 @@ import { STATUS_CODES } from 'node:http';
 import type { DriveEntry } from '../../drive/types.js';
 import { checkIfHeader, checkLocks, checkWriteValidators } from '../conditions.js';
 import { driveTarget, forget, header, lookup, send, sendXml, type DavRequest } from '../context.js';
+import { ownerOf } from '../dead-properties.js';
 import { DavError, toDavError, type Operation } from '../errors.js';
 import { isAncestor } from '../locks.js';
 import type { DriveTarget } from '../mounts.js';
@@ -13,7 +14,7 @@ import { escapeText } from '../xml.js';
 /**
  * COPY and MOVE (RFC 4918 §9.8, §9.9). Within one mount the drive does the work server-side.
  * An existing destination with `Overwrite: T` is deleted first (§9.8.4), except file-over-file,
- * which the drive replaces in one step so the destination never goes missing. Between mounts the
+ * which the drive replaces so that a failure leaves the old file in place (drive/replace.ts). Between mounts the
  * bytes are streamed through onedav item by item; members that fail are reported in a 207
  * multistatus, and a MOVE only deletes its source when every member arrived.
  */
@@ -48,6 +49,10 @@ export async function copyOrMove(ctx: DavRequest, kind: 'copy' | 'move'): Promis
   if (kind === 'move') checkLocks(ctx, source, { within: [source.path], members: [parentPath(source.path)] });
   checkLocks(ctx, dest, { covering: [dest.path], within: destEntry ? [dest.path] : [], members: [destParent] });
 
+  const owner = ownerOf(ctx.principal);
+  // A copy duplicates dead properties: refuse it before any drive work if they would not fit.
+  if (kind === 'copy') ctx.state.properties.assertRoomForCopy(source.mount.prefix, source.path, dest.mount.prefix, dest.path, owner, { depth0: depth === '0' });
+
   const op: Operation = kind;
   const failures: Failure[] = [];
   try {
@@ -71,7 +76,7 @@ export async function copyOrMove(ctx: DavRequest, kind: 'copy' | 'move'): Promis
 
   const { locks, properties } = ctx.state;
   if (destEntry) await locks.removeWithin(dest.mount.prefix, dest.path, { keepRoot: true });
-  await properties.copyTree(source.mount.prefix, source.path, dest.mount.prefix, dest.path, { move: kind === 'move' && failures.length === 0, depth0: depth === '0' });
+  await properties.copyTree(source.mount.prefix, source.path, dest.mount.prefix, dest.path, { move: kind === 'move' && failures.length === 0, depth0: depth === '0', user: owner });
   if (kind === 'move' && failures.length === 0) await locks.removeWithin(source.mount.prefix, source.path);
 
   if (failures.length > 0) {

@@ -3,6 +3,7 @@ import { checkIfHeader, checkLocks } from '../conditions.js';
 import { driveTarget, forget, lookup, readSmallBody, sendXml, utf8, type DavRequest } from '../context.js';
 import { DavError, toDavError } from '../errors.js';
 import { hrefFor } from '../paths.js';
+import { ownerOf } from '../dead-properties.js';
 import { isLiveProperty } from '../properties.js';
 import { writeTargetChecks } from '../write-checks.js';
 import { DAV_NS, childElements, clark, element, escapeText, findChild, parseXml, serializeElement, textContent, type XmlElement } from '../xml.js';
@@ -50,6 +51,14 @@ export async function proppatch(ctx: DavRequest): Promise<void> {
     }
   }
 
+  const owner = ownerOf(ctx.principal);
+  const refused = results.every((r) => r.status === 200) ? properties.problemWith(mount, target.path, next, owner) : undefined;
+  if (refused) {
+    // RFC 4918 §9.2.1: 507, the server could not record the property; nothing else is done (424).
+    results.forEach((r, i) => {
+      if (instructions[i].action === 'set' && !isLiveProperty(r.el) && i !== mtime?.index) results[i] = { el: r.el, status: 507, description: refused };
+    });
+  }
   if (results.every((r) => r.status === 200) && mtime) {
     try {
       await target.mount.drive.setModified(target.path, mtime.date);
@@ -62,7 +71,16 @@ export async function proppatch(ctx: DavRequest): Promise<void> {
   if (results.some((r) => r.status !== 200)) {
     for (const r of results) if (r.status === 200) r.status = 424;
   } else {
-    await properties.replace(mount, target.path, next);
+    try {
+      await properties.replace(mount, target.path, next, owner);
+    } catch (err) {
+      // Another request filled the store meanwhile: the same answer, a little later.
+      if (!(err instanceof DavError && err.status === 507)) throw err;
+      for (const r of results) r.status = 424;
+      results.forEach((r, i) => {
+        if (instructions[i].action === 'set' && i !== mtime?.index) results[i] = { el: r.el, status: 507, description: err.message };
+      });
+    }
   }
 
   sendXml(ctx.res, 207, multistatusOf(hrefFor(target.url, entry.isFolder), results));

@@ -202,7 +202,9 @@ export class DriveGraphApi {
     checkIfMatch(ctx, item);
     const body = await readJson(ctx.req);
     const by = whoOf(target.principal);
-    const behavior = conflictBehaviorOf(ctx, body, 'fail');
+    const asked = conflictBehaviorOf(ctx, body, 'fail');
+    // Business drives answer nameAlreadyExists to a replacing move: OneDrive/onedrive-api-docs#1383.
+    const behavior = asked === 'replace' && !profileOf(target.drive, this.shared.directory).moveHonoursReplace ? 'fail' : asked;
     const ref = body.parentReference as Record<string, unknown> | undefined;
     const name = body.name;
     if (name !== undefined && typeof name !== 'string') throw new EmulatorHttpError(400, 'invalidRequest', "Property 'name' must be a string.");

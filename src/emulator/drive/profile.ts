@@ -49,6 +49,13 @@ export interface DriveProfile {
    */
   folderCTag: boolean;
   /**
+   * A move (PATCH parentReference/name) with `@microsoft.graph.conflictBehavior=replace` replaces
+   * an item of the same name. Reported to work on personal OneDrive (OneDrive/onedrive-api-docs#820);
+   * on a business drive it answers 409 nameAlreadyExists anyway (OneDrive/onedrive-api-docs#1383).
+   * The driveItem-move docs do not list the parameter (https://learn.microsoft.com/en-us/graph/api/driveitem-move).
+   */
+  moveHonoursReplace: boolean;
+  /**
    * Longest lifetime of a `@microsoft.graph.downloadUrl` (seconds); the emulator setting may only
    * shorten it. Microsoft says both "1 hour" (https://learn.microsoft.com/graph/api/resources/driveitem)
    * and "a few minutes" (https://learn.microsoft.com/graph/api/driveitem-get-content); SharePoint-backed
@@ -61,9 +68,9 @@ type TypeFacts = Omit<DriveProfile, 'type' | 'cloud' | 'pathAddressing' | 'delta
 type CloudFacts = Pick<DriveProfile, 'pathAddressing' | 'delta'>;
 
 const BY_TYPE: Record<DriveType, TypeFacts> = {
-  personal: { rewritesUploads: false, oneUploadSessionPerFile: false, moveResetsModified: true, copyResetsModified: true, folderCTag: true, downloadUrlMaxLifetimeSec: 3600 },
-  business: { rewritesUploads: true, oneUploadSessionPerFile: true, moveResetsModified: true, copyResetsModified: true, folderCTag: false, downloadUrlMaxLifetimeSec: 180 },
-  documentLibrary: { rewritesUploads: true, oneUploadSessionPerFile: true, moveResetsModified: true, copyResetsModified: true, folderCTag: false, downloadUrlMaxLifetimeSec: 180 },
+  personal: { rewritesUploads: false, oneUploadSessionPerFile: false, moveResetsModified: true, copyResetsModified: true, folderCTag: true, moveHonoursReplace: true, downloadUrlMaxLifetimeSec: 3600 },
+  business: { rewritesUploads: true, oneUploadSessionPerFile: true, moveResetsModified: true, copyResetsModified: true, folderCTag: false, moveHonoursReplace: false, downloadUrlMaxLifetimeSec: 180 },
+  documentLibrary: { rewritesUploads: true, oneUploadSessionPerFile: true, moveResetsModified: true, copyResetsModified: true, folderCTag: false, moveHonoursReplace: false, downloadUrlMaxLifetimeSec: 180 },
 };
 
 const BY_CLOUD: Record<EmulatedCloud, CloudFacts> = {

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { RunningEmulator } from '../../../src/emulator/server.js';
-import { ADELE, call, expectStatus, json, startDrive, tokenFor } from './helpers.js';
+import { ADELE, ALEX, call, expectStatus, json, startDrive, tokenFor } from './helpers.js';
 
 const DRIVE = 'b!contoso-adele';
 let emu: RunningEmulator;
@@ -100,15 +100,29 @@ describe('update and delete', () => {
     expect(emu.drive.listPaths(DRIVE)).toEqual(['/A/', '/A/final.txt', '/B/']);
   });
 
-  it('refuses name conflicts on rename (409) unless asked to replace, case-only renames work', async () => {
+  it('refuses name conflicts on rename (409), case-only renames work', async () => {
     await emu.drive.putFile(DRIVE, 'one.txt', '1');
     await emu.drive.putFile(DRIVE, 'two.txt', '2');
     const conflict = await expectStatus(call(emu, 'PATCH', '/me/drive/root:/one.txt', { token, body: { name: 'TWO.txt' } }), 409);
     expect(conflict.error.code).toBe('nameAlreadyExists');
-    await expectStatus(call(emu, 'PATCH', '/me/drive/root:/one.txt?@microsoft.graph.conflictBehavior=replace', { token, body: { name: 'two.txt' } }), 200);
-    expect(emu.drive.listPaths(DRIVE)).toEqual(['/two.txt']);
     const cased = await expectStatus(call(emu, 'PATCH', '/me/drive/root:/two.txt', { token, body: { name: 'Two.txt' } }), 200);
     expect(cased.name).toBe('Two.txt');
+  });
+
+  it('replaces on a rename asked to replace on personal OneDrive only (a business drive answers 409)', async () => {
+    // profile.ts moveHonoursReplace: OneDrive/onedrive-api-docs#820 (personal), #1383 (business).
+    await emu.drive.putFile(DRIVE, 'one.txt', '1');
+    await emu.drive.putFile(DRIVE, 'two.txt', '2');
+    const refused = await expectStatus(call(emu, 'PATCH', '/me/drive/root:/one.txt?@microsoft.graph.conflictBehavior=replace', { token, body: { name: 'two.txt' } }), 409);
+    expect(refused.error.code).toBe('nameAlreadyExists');
+    expect(emu.drive.listPaths(DRIVE)).toEqual(['/one.txt', '/two.txt']);
+
+    const personal = emu.drive.driveIdOf(ALEX);
+    await emu.drive.putFile(personal, 'one.txt', '1');
+    await emu.drive.putFile(personal, 'two.txt', '2');
+    await expectStatus(call(emu, 'PATCH', '/me/drive/root:/one.txt?@microsoft.graph.conflictBehavior=replace', { token: tokenFor(emu, ALEX), body: { name: 'two.txt' } }), 200);
+    expect(emu.drive.listPaths(personal)).toEqual(['/two.txt']);
+    expect((await emu.drive.readFile(personal, 'two.txt')).toString()).toBe('1');
   });
 
   it('refuses moving a folder into itself and honours If-Match', async () => {

@@ -1,0 +1,96 @@
+import { randomBytes } from 'node:crypto';
+import type { DriveApi } from '../graph/drive-api.js';
+import { GraphError } from '../graph/errors.js';
+import type { DriveItem } from '../graph/items.js';
+
+/**
+ * Replacing a file by moving or copying another onto its name, without ever losing the one replaced.
+ *
+ * Graph has no replace we can trust for a move: `@microsoft.graph.conflictBehavior=replace` on the
+ * PATCH is reported to work on personal OneDrive (OneDrive/onedrive-api-docs#820) and to answer
+ * nameAlreadyExists on business drives (OneDrive/onedrive-api-docs#1383); the driveItem-move page
+ * does not list it (https://learn.microsoft.com/en-us/graph/api/driveitem-move). A copy's replace
+ * is unreliable too (OneDrive/onedrive-api-docs#1769). So, on every drive:
+ *
+ * 1. rename the old file aside in its own folder (by id, If-Match its eTag, conflictBehavior fail)
+ *    to `.onedav-aside-<random>-<name>`, a name only onedav makes;
+ * 2. move or copy the source onto the freed name;
+ * 3. if that failed and the work did not land after all, rename the old file back;
+ *    if it succeeded, delete the old file by its id and the eTag the rename gave it (If-Match),
+ *    so nothing but the file onedav set aside can be deleted.
+ *
+ * Should onedav die between 1 and 3 the old file is still in the destination folder under its
+ * aside name (OneDrive's web view shows dot files): renaming it back recovers it.
+ */
+export const ASIDE_PREFIX = '.onedav-aside-';
+
+export interface Replacement {
+  api: DriveApi;
+  /** The file being replaced, as just read: id, name and eTag. */
+  old: { id: string; name: string; eTag: string };
+  /** Longest name the aside copy may have there (the drive's name and path limits). */
+  maxNameLength: number;
+  /** Moves or copies the source onto the old file's name (conflictBehavior fail). */
+  place: () => Promise<DriveItem>;
+  /** After `place` failed: the new item if the work happened anyway (its answer was lost). */
+  landed: () => Promise<DriveItem | undefined>;
+}
+
+export async function replaceFile(r: Replacement): Promise<DriveItem> {
+  const asideName = asideNameFor(r.old.name, r.maxNameLength);
+  const aside = await setAside(r, asideName);
+  let placed: DriveItem;
+  try {
+    placed = await r.place();
+  } catch (err) {
+    const landed = await r.landed().catch(() => undefined);
+    if (!landed) {
+      await restore(r, aside, err);
+      throw err;
+    }
+    placed = landed;
+  }
+  await discard(r.api, aside);
+  return placed;
+}
+/** `.onedav-aside-<12 hex>-<name>`, the name cut (and trimmed) to fit `max` characters. */
+export function asideNameFor(name: string, max: number): string {
+  const prefix = `${ASIDE_PREFIX}${randomBytes(6).toString('hex')}-`;
+  const rest = name.slice(0, Math.max(0, max - prefix.length)).replace(/[\s.]+$/, '');
+  return prefix + rest;
+}
+
+async function setAside(r: Replacement, asideName: string): Promise<DriveItem> {
+  try {
+    return await r.api.update({ id: r.old.id }, { name: asideName }, { conflictBehavior: 'fail', ifMatch: r.old.eTag || undefined });
+  } catch (err) {
+    // A lost answer whose retry met its own change (412): the rename did happen.
+    const now = await r.api.getItem({ id: r.old.id }).catch(() => undefined);
+    if (now?.name === asideName) return now;
+    throw err;
+  }
+}
+
+async function restore(r: Replacement, aside: DriveItem, cause: unknown): Promise<void> {
+  try {
+    await r.api.update({ id: aside.id }, { name: r.old.name }, { conflictBehavior: 'fail' });
+  } catch {
+    const message = cause instanceof Error ? cause.message : String(cause);
+    throw new GraphError(
+      502,
+      'replaceInterrupted',
+      `${message} The file that was at "${r.old.name}" is safe in the same folder as "${aside.name}"; rename it back to recover it.`,
+    );
+  }
+}
+
+/** Deletes the set-aside file, only if it is still exactly what onedav set aside. */
+async function discard(api: DriveApi, aside: DriveItem): Promise<void> {
+  if (!aside.eTag) return;
+  try {
+    await api.delete({ id: aside.id }, { ifMatch: aside.eTag });
+  } catch {
+    // Gone already (a retried DELETE), changed by someone since (412), or Graph unreachable: the
+    // move is done either way, and a file we cannot prove is ours stays where it is.
+  }
+}
