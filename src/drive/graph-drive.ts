@@ -410,7 +410,8 @@ export class GraphDrive implements RemoteDrive {
   /** The item at `path` as Graph has it now (not the cache), or undefined. */
   private async freshItem(path: string): Promise<DriveItem | undefined> {
     try {
-      return await this.api.getItem({ path });
+      const ref = await this.addressOf(path);
+      return ref ? await this.api.getItem(ref) : undefined;
     } catch {
       return undefined;
     }

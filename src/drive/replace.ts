@@ -26,8 +26,8 @@ export const ASIDE_PREFIX = '.onedav-aside-';
 
 export interface Replacement {
   api: DriveApi;
-  /** The file being replaced, as just read: id, name and eTag. */
-  old: { id: string; name: string; eTag: string };
+  /** The file being replaced, as just read: id, name, eTag and mtime (kept across the renames). */
+  old: { id: string; name: string; eTag: string; modified: Date };
   /** Longest name the aside copy may have there (the drive's name and path limits). */
   maxNameLength: number;
   /** Moves or copies the source onto the old file's name (conflictBehavior fail). */
@@ -62,7 +62,8 @@ export function asideNameFor(name: string, max: number): string {
 
 async function setAside(r: Replacement, asideName: string): Promise<DriveItem> {
   try {
-    return await r.api.update({ id: r.old.id }, { name: asideName }, { conflictBehavior: 'fail', ifMatch: r.old.eTag || undefined });
+    // The rename carries the mtime: a PATCH that renames resets it otherwise (rclone/rclone backend/onedrive/onedrive.go Move).
+    return await r.api.update({ id: r.old.id }, { name: asideName, lastModified: r.old.modified }, { conflictBehavior: 'fail', ifMatch: r.old.eTag || undefined });
   } catch (err) {
     // A lost answer whose retry met its own change (412): the rename did happen.
     const now = await r.api.getItem({ id: r.old.id }).catch(() => undefined);
@@ -73,7 +74,7 @@ async function setAside(r: Replacement, asideName: string): Promise<DriveItem> {
 
 async function restore(r: Replacement, aside: DriveItem, cause: unknown): Promise<void> {
   try {
-    await r.api.update({ id: aside.id }, { name: r.old.name }, { conflictBehavior: 'fail' });
+    await r.api.update({ id: aside.id }, { name: r.old.name, lastModified: r.old.modified }, { conflictBehavior: 'fail' });
   } catch {
     const message = cause instanceof Error ? cause.message : String(cause);
     throw new GraphError(

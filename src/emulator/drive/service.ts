@@ -72,6 +72,8 @@ export interface SeededItem {
   isFolder: boolean;
   size: number;
   eTag: string;
+  /** fileSystemInfo.lastModifiedDateTime (what clients see as the file's mtime). */
+  modified: Date;
   quickXorHash?: string;
   sha1Hash?: string;
 }
@@ -411,6 +413,7 @@ export class DriveService implements EmulatorService {
       isFolder: item.isFolder,
       size: item.size,
       eTag: `"{${item.tagGuid}},${item.eTagVersion}"`,
+      modified: new Date(item.fsModifiedAt),
       quickXorHash: item.quickXorHash,
       sha1Hash: item.sha1Hash,
     };
