@@ -43,8 +43,12 @@ export class EmulatorTokenSource implements TokenSource {
 
 export interface StackMount {
   prefix: string;
-  /** Emulator user whose drive is mounted (default Adele). */
+  /** Emulator user whose drive is mounted, or who signs in to `site` (default Adele). */
   user?: string;
+  /** A SharePoint site id from the emulator's directory: mounts the site's document library instead of the user's drive. */
+  site?: string;
+  /** This mount's own GraphDrive options, over the stack's `drive` options. */
+  drive?: Partial<Omit<CreateGraphDriveOptions, 'graphBaseUrl' | 'tokens' | 'drive'>>;
 }
 
 export interface StackOptions {
@@ -84,11 +88,12 @@ export async function startDavStack(options: StackOptions = {}): Promise<DavStac
     const graph = createGraphDrive({
       graphBaseUrl: `${emulator.url}/v1.0`,
       tokens: new EmulatorTokenSource(emulator, user),
-      drive: { type: 'me' },
+      drive: m.site ? { type: 'site', site: m.site } : { type: 'me' },
       spoolDir: dataDir,
       ...options.drive,
+      ...m.drive,
     });
-    return { prefix: m.prefix, graph, driveId: emulator.drive.driveIdOf(user) };
+    return { prefix: m.prefix, graph, driveId: emulator.drive.driveIdOf(m.site ?? user) };
   });
   const davOptions = (extra: Partial<Omit<DavServerOptions, 'mounts'>> = {}): DavServerOptions => ({
     port: 0,
@@ -109,8 +114,12 @@ export async function startDavStack(options: StackOptions = {}): Promise<DavStac
     graphCalls: () => emulator.counters.snapshot().graphCalls,
     resetCounters: () => emulator.counters.reset(),
     async graphItem(path, mount = 0) {
+      // By id, so it works on every drive and in every cloud (21Vianet has no path addressing).
+      const driveId = created[mount].driveId;
+      const id = emulator.drive.stat(driveId, path.replace(/^\//, ''))?.id;
+      if (!id) throw new Error(`Graph answered 404 for ${path}`);
       const token = await new EmulatorTokenSource(emulator, mounts[mount].user ?? ADELE).getAccessToken();
-      const res = await fetch(`${emulator.url}/v1.0/me/drive/root:${path.split('/').map(encodeURIComponent).join('/')}:`, { headers: { authorization: `Bearer ${token}` } });
+      const res = await fetch(`${emulator.url}/v1.0/drives/${encodeURIComponent(driveId)}/items/${encodeURIComponent(id)}`, { headers: { authorization: `Bearer ${token}` } });
       if (!res.ok) throw new Error(`Graph answered ${res.status} for ${path}`);
       return (await res.json()) as Record<string, unknown>;
     },
