@@ -20,13 +20,16 @@ export const LEI = 'lei@fabrikam.partner.onmschina.cn';
 /** Contoso's team site (global cloud); its document library is a `documentLibrary` drive. */
 export const CONTOSO_TEAM_SITE = siteId('contoso.sharepoint.com', '/sites/team');
 
-/** Tells GraphDrive to address items by id, as it must in 21Vianet (rclone/rclone#3973). */
-const BY_ID = { addressing: 'id' } as Partial<CreateGraphDriveOptions>;
+/**
+ * What 21Vianet's Graph serves: no path addressing (rclone/rclone#3973), no delta (rclone/rclone#6444).
+ * GraphDrive then addresses items by id and keeps its cache by TTL.
+ */
+const CHINA_GRAPH = { features: { pathAddressing: false, delta: false } } as Partial<CreateGraphDriveOptions>;
 
 export const DRIVE_KINDS: DriveKind[] = [
   { name: 'business', mount: { user: ADELE } },
   { name: 'documentLibrary', mount: { user: ADELE, site: CONTOSO_TEAM_SITE } },
-  { name: 'china', mount: { user: LEI, drive: BY_ID } },
+  { name: 'china', mount: { user: LEI, drive: CHINA_GRAPH } },
 ];
 
 /** A stack mount of `kind` at `prefix`. */
