@@ -3,10 +3,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hashPassword } from '../../src/dav/passwords.js';
+import { DRIVE_KINDS, mountOf, type DriveKind } from '../helpers/drive-kinds.js';
 import { startDavStack, type DavStack } from '../helpers/stack.js';
 import { hasProgram, run, skipReason } from './tools.js';
 
-/** cadaver (neon) driven by a script on stdin, credentials from a private ~/.netrc. */
+/** cadaver (neon) driven by a script on stdin, credentials from a private ~/.netrc, on each kind of drive. */
 describe.skipIf(!hasProgram('cadaver'))(`cadaver${skipReason('cadaver')}`, () => {
   let home: string;
 
@@ -17,15 +18,15 @@ describe.skipIf(!hasProgram('cadaver'))(`cadaver${skipReason('cadaver')}`, () =>
   });
   afterAll(() => rm(home, { recursive: true, force: true }));
 
-  async function startWith(mode: 'auto' | 'redirect'): Promise<DavStack> {
+  async function startWith(mode: 'auto' | 'redirect', kind: DriveKind = DRIVE_KINDS[0]): Promise<DavStack> {
     const users = [{ name: 'cad', password: await hashPassword('cadaver-pw', { N: 1 << 12, r: 8, p: 1 }) }];
-    return startDavStack({ dav: { users, anonymous: { enabled: false }, download: { mode } } });
+    return startDavStack({ mounts: [mountOf(kind)], dav: { users, anonymous: { enabled: false }, download: { mode } } });
   }
 
   const cadaver = (stack: DavStack, script: string[]) => run('cadaver', [`${stack.url}/`], { cwd: home, env: { HOME: home }, input: `${script.join('\n')}\nquit\n`, timeoutMs: 60_000 });
 
-  it('mkcol, put, ls, get, mv, lock, discover, unlock, propset, propget, rm', async () => {
-    const stack = await startWith('auto');
+  it.each(DRIVE_KINDS)('mkcol, put, ls, get, mv, lock, discover, unlock, propset, propget, rm on a $name drive', async (kind) => {
+    const stack = await startWith('auto', kind);
     try {
       const { stdout, code } = await cadaver(stack, [
         'mkcol dir',
@@ -56,6 +57,7 @@ describe.skipIf(!hasProgram('cadaver'))(`cadaver${skipReason('cadaver')}`, () =>
       expect(stdout).toMatch(/Value of color is: blue/);
       expect(stdout).toMatch(/Deleting `moved\.txt': succeeded/);
       expect(await readFile(join(home, 'fetched.txt'), 'utf8')).toBe('hello from cadaver\n');
+      await rm(join(home, 'fetched.txt'));
       expect(stack.emulator.drive.listPaths(stack.driveIds[0])).toEqual(['/dir/']);
     } finally {
       await stack.close();

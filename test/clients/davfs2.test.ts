@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hashPassword } from '../../src/dav/passwords.js';
+import { DRIVE_KINDS, mountOf } from '../helpers/drive-kinds.js';
 import { startDavStack, type DavStack } from '../helpers/stack.js';
 import { hasProgram, run } from './tools.js';
 
@@ -11,6 +12,7 @@ import { hasProgram, run } from './tools.js';
  * davfs2 mounting onedav through FUSE (only where the machine can mount: root, /dev/fuse and
  * mount.davfs present). `buf_size 64` works around davfs2 1.6/1.7 returning EINVAL on readdir
  * under Linux ≥ 6.16 (alisarctl/davfs2#22); `delay_upload 0` makes closes upload at once.
+ * It runs on each kind of drive (business, SharePoint library, 21Vianet).
  */
 function cannotMount(): string {
   if (!hasProgram('mount.davfs')) return 'mount.davfs is not installed; apt-get install davfs2';
@@ -21,7 +23,7 @@ function cannotMount(): string {
 
 const reason = cannotMount();
 
-describe.skipIf(reason !== '')(`davfs2${reason ? ` (skipped: ${reason})` : ''}`, () => {
+describe.skipIf(reason !== '').each(DRIVE_KINDS)(`davfs2 on a $name drive${reason ? ` (skipped: ${reason})` : ''}`, (kind) => {
   let stack: DavStack;
   let dir: string;
   let mountPoint: string;
@@ -29,7 +31,7 @@ describe.skipIf(reason !== '')(`davfs2${reason ? ` (skipped: ${reason})` : ''}`,
 
   beforeAll(async () => {
     const users = [{ name: 'fs', password: await hashPassword('davfs-pw', { N: 1 << 12, r: 8, p: 1 }) }];
-    stack = await startDavStack({ dav: { users, anonymous: { enabled: false } } });
+    stack = await startDavStack({ mounts: [mountOf(kind)], dav: { users, anonymous: { enabled: false } } });
     await stack.emulator.drive.putFile(stack.driveIds[0], 'docs/hello.txt', 'hello davfs\n');
     dir = await mkdtemp(join(tmpdir(), 'onedav-davfs2-'));
     mountPoint = join(dir, 'mnt');

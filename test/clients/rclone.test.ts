@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hashPassword } from '../../src/dav/passwords.js';
+import { DRIVE_KINDS, mountOf } from '../helpers/drive-kinds.js';
 import { startDavStack, type DavStack } from '../helpers/stack.js';
 import { recordingLogger } from '../helpers/recording-logger.js';
 import { hasProgram, run, skipReason } from './tools.js';
@@ -11,7 +12,8 @@ import { hasProgram, run, skipReason } from './tools.js';
 /**
  * rclone's webdav backend (vendor "other") copying up, listing, checking byte by byte and copying
  * down, in both download modes: in redirect mode rclone must follow onedav's 302s to the
- * pre-authenticated URLs (this test is the evidence behind `auto` redirecting rclone).
+ * pre-authenticated URLs (this test is the evidence behind `auto` redirecting rclone). Each runs on
+ * every kind of drive (business, SharePoint library, 21Vianet).
  */
 const MiB = 1024 * 1024;
 const FILES: Record<string, Buffer> = {
@@ -80,116 +82,126 @@ describe.skipIf(!hasProgram('rclone'))(`rclone${skipReason('rclone')}`, () => {
   });
   afterAll(() => rm(workdir, { recursive: true, force: true }));
 
-  describe.each(['redirect', 'proxy'] as const)('in %s mode', (mode) => {
-    let stack: DavStack;
-    const log = recordingLogger('json', 'info'); // its access lines show which GETs were redirected
-
-    beforeAll(async () => {
-      const users = [{ name: 'rc', password: await hashPassword('rclone-pw', { N: 1 << 12, r: 8, p: 1 }) }];
-      stack = await startDavStack({ dav: { users, anonymous: { enabled: false }, download: { mode }, logger: log } });
-    });
-    afterAll(() => stack.close());
-
-    const rclone = (...args: string[]) =>
-      run('rclone', [...args, '--config', '/dev/null', '--low-level-retries', '1', '--retries', '1'], {
-        env: {
-          RCLONE_CONFIG_OD_TYPE: 'webdav',
-          RCLONE_CONFIG_OD_URL: stack.url,
-          RCLONE_CONFIG_OD_VENDOR: 'other',
-          RCLONE_CONFIG_OD_USER: 'rc',
-          RCLONE_CONFIG_OD_PASS: obscured,
-        },
-        timeoutMs: 180_000,
-      });
-
-    it('copies up, lists, checks every byte and copies down', async () => {
-      const up = await rclone('copy', join(workdir, 'up'), 'od:backup');
-      expect(up.stderr).not.toMatch(/ERROR/);
-      expect(up.code).toBe(0);
-      expect(stack.emulator.drive.listPaths(stack.driveIds[0]).filter((p) => !p.endsWith('/'))).toEqual(
-        Object.keys(FILES)
-          .map((n) => `/backup/${n}`)
-          .sort(),
-      );
-
-      const lsf = await rclone('lsf', '-R', '--files-only', 'od:backup');
-      expect(lsf.code).toBe(0);
-      expect(lsf.stdout.trim().split('\n').sort()).toEqual(Object.keys(FILES).sort());
-
-      const check = await rclone('check', '--download', join(workdir, 'up'), 'od:backup');
-      expect(check.stderr).toMatch(/0 differences found/);
-      expect(check.code).toBe(0);
-
-      const down = join(workdir, `down-${mode}`);
-      const copied = await rclone('copy', 'od:backup', down);
-      expect(copied.code).toBe(0);
-      expect(await filesUnder(down)).toEqual(Object.keys(FILES).sort());
-      for (const [name, content] of Object.entries(FILES)) expect((await readFile(join(down, name))).equals(content), name).toBe(true);
-
-      const gets = log.accessLines().filter((r) => r.method === 'GET');
-      const expected = mode === 'redirect' ? 302 : 200;
-      // Non-empty files went through redirects (or the proxy); empty ones are answered directly.
-      expect(gets.filter((r) => r.status === expected).length).toBeGreaterThanOrEqual(2 * (Object.keys(FILES).length - 1));
-    }, 240_000);
-
-    it('deletes and moves through the server', async () => {
-      expect((await rclone('moveto', 'od:backup/small.txt', 'od:backup/renamed.txt')).code).toBe(0);
-      expect((await rclone('delete', 'od:backup/sub')).code).toBe(0);
-      const lsf = await rclone('lsf', '-R', '--files-only', 'od:backup');
-      expect(lsf.stdout.trim().split('\n').sort()).toEqual(['empty.txt', 'one MiB.bin', 'renamed.txt']);
-    }, 120_000);
-  });
-
-  describe(`a tree of boundary sizes up to ${LARGE_MIB} MiB`, () => {
-    let stack: DavStack;
-    let source: string;
-
-    beforeAll(async () => {
-      source = join(workdir, 'sizes');
+  /** The boundary-size tree, written once for all drive kinds. */
+  let boundaryTreeWritten: Promise<string> | undefined;
+  const boundaryTree = () =>
+    (boundaryTreeWritten ??= (async () => {
+      const source = join(workdir, 'sizes');
       let seed = 1;
       for (const [name, size] of Object.entries(BOUNDARY_SIZES)) {
         await mkdir(join(source, name, '..'), { recursive: true });
         await writeGenerated(join(source, name), size, seed++);
       }
-      stack = await startDavStack();
-    }, 120_000);
-    afterAll(() => stack.close());
+      return source;
+    })());
 
-    const rclone = (...args: string[]) =>
-      run('rclone', [...args, '--config', '/dev/null', '--low-level-retries', '1', '--retries', '1'], {
-        env: { RCLONE_CONFIG_OD_TYPE: 'webdav', RCLONE_CONFIG_OD_URL: stack.url, RCLONE_CONFIG_OD_VENDOR: 'other' },
-        timeoutMs: 300_000,
+  describe.each(DRIVE_KINDS)('on a $name drive', (kind) => {
+    describe.each(['redirect', 'proxy'] as const)('in %s mode', (mode) => {
+      let stack: DavStack;
+      const log = recordingLogger('json', 'info'); // its access lines show which GETs were redirected
+
+      beforeAll(async () => {
+        const users = [{ name: 'rc', password: await hashPassword('rclone-pw', { N: 1 << 12, r: 8, p: 1 }) }];
+        stack = await startDavStack({ mounts: [mountOf(kind)], dav: { users, anonymous: { enabled: false }, download: { mode }, logger: log } });
       });
-    const timings: string[] = [];
-    const timed = async (what: string, args: string[]) => {
-      const started = performance.now();
-      const result = await rclone(...args);
-      timings.push(`${what} ${((performance.now() - started) / 1000).toFixed(1)} s`);
-      return result;
-    };
+      afterAll(() => stack.close());
 
-    it('copies up, checks every byte clean, and copies down identical', async () => {
-      const up = await timed('copy up', ['copy', source, 'od:sizes']);
-      expect(up.stderr).not.toMatch(/ERROR/);
-      expect(up.code).toBe(0);
-      const drive = stack.driveIds[0];
-      for (const [name, size] of Object.entries(BOUNDARY_SIZES)) expect(stack.emulator.drive.stat(drive, `sizes/${name}`)?.size, name).toBe(size);
-      // Every upload session sent 320 KiB multiples but for its last fragment.
-      for (const log of stack.emulator.drive.uploadFragments()) expect(log.fragments.slice(0, -1).every((n) => n % UNIT === 0), log.name).toBe(true);
+      const rclone = (...args: string[]) =>
+        run('rclone', [...args, '--config', '/dev/null', '--low-level-retries', '1', '--retries', '1'], {
+          env: {
+            RCLONE_CONFIG_OD_TYPE: 'webdav',
+            RCLONE_CONFIG_OD_URL: stack.url,
+            RCLONE_CONFIG_OD_VENDOR: 'other',
+            RCLONE_CONFIG_OD_USER: 'rc',
+            RCLONE_CONFIG_OD_PASS: obscured,
+          },
+          timeoutMs: 180_000,
+        });
 
-      const check = await timed('check --download', ['check', '--download', source, 'od:sizes']);
-      expect(check.stderr).toMatch(/0 differences found/);
-      expect(check.code).toBe(0);
+      it('copies up, lists, checks every byte and copies down', async () => {
+        const up = await rclone('copy', join(workdir, 'up'), 'od:backup');
+        expect(up.stderr).not.toMatch(/ERROR/);
+        expect(up.code).toBe(0);
+        expect(stack.emulator.drive.listPaths(stack.driveIds[0]).filter((p) => !p.endsWith('/'))).toEqual(
+          Object.keys(FILES)
+            .map((n) => `/backup/${n}`)
+            .sort(),
+        );
 
-      const down = join(workdir, 'sizes-down');
-      const copied = await timed('copy down', ['copy', 'od:sizes', down]);
-      expect(copied.code).toBe(0);
-      expect(await filesUnder(down)).toEqual(Object.keys(BOUNDARY_SIZES).sort());
-      // Local against local: rclone compares sizes and MD5s.
-      const back = await timed('check down (md5)', ['check', source, down]);
-      expect(back.stderr).toMatch(/0 differences found/);
-      expect(back.code).toBe(0);
-      console.log(`[rclone boundary sizes, ${LARGE_MIB} MiB largest] ${timings.join('; ')}`);
-    }, 600_000);
+        const lsf = await rclone('lsf', '-R', '--files-only', 'od:backup');
+        expect(lsf.code).toBe(0);
+        expect(lsf.stdout.trim().split('\n').sort()).toEqual(Object.keys(FILES).sort());
+
+        const check = await rclone('check', '--download', join(workdir, 'up'), 'od:backup');
+        expect(check.stderr).toMatch(/0 differences found/);
+        expect(check.code).toBe(0);
+
+        const down = join(workdir, `down-${kind.name}-${mode}`);
+        const copied = await rclone('copy', 'od:backup', down);
+        expect(copied.code).toBe(0);
+        expect(await filesUnder(down)).toEqual(Object.keys(FILES).sort());
+        for (const [name, content] of Object.entries(FILES)) expect((await readFile(join(down, name))).equals(content), name).toBe(true);
+
+        const gets = log.accessLines().filter((r) => r.method === 'GET');
+        const expected = mode === 'redirect' ? 302 : 200;
+        // Non-empty files went through redirects (or the proxy); empty ones are answered directly.
+        expect(gets.filter((r) => r.status === expected).length).toBeGreaterThanOrEqual(2 * (Object.keys(FILES).length - 1));
+      }, 240_000);
+
+      it('deletes and moves through the server', async () => {
+        expect((await rclone('moveto', 'od:backup/small.txt', 'od:backup/renamed.txt')).code).toBe(0);
+        expect((await rclone('delete', 'od:backup/sub')).code).toBe(0);
+        const lsf = await rclone('lsf', '-R', '--files-only', 'od:backup');
+        expect(lsf.stdout.trim().split('\n').sort()).toEqual(['empty.txt', 'one MiB.bin', 'renamed.txt']);
+      }, 120_000);
+    });
+
+    describe(`a tree of boundary sizes up to ${LARGE_MIB} MiB`, () => {
+      let stack: DavStack;
+      let source: string;
+
+      beforeAll(async () => {
+        source = await boundaryTree();
+        stack = await startDavStack({ mounts: [mountOf(kind)] });
+      }, 120_000);
+      afterAll(() => stack.close());
+
+      const rclone = (...args: string[]) =>
+        run('rclone', [...args, '--config', '/dev/null', '--low-level-retries', '1', '--retries', '1'], {
+          env: { RCLONE_CONFIG_OD_TYPE: 'webdav', RCLONE_CONFIG_OD_URL: stack.url, RCLONE_CONFIG_OD_VENDOR: 'other' },
+          timeoutMs: 300_000,
+        });
+      const timings: string[] = [];
+      const timed = async (what: string, args: string[]) => {
+        const started = performance.now();
+        const result = await rclone(...args);
+        timings.push(`${what} ${((performance.now() - started) / 1000).toFixed(1)} s`);
+        return result;
+      };
+
+      it('copies up, checks every byte clean, and copies down identical', async () => {
+        const up = await timed('copy up', ['copy', source, 'od:sizes']);
+        expect(up.stderr).not.toMatch(/ERROR/);
+        expect(up.code).toBe(0);
+        const drive = stack.driveIds[0];
+        for (const [name, size] of Object.entries(BOUNDARY_SIZES)) expect(stack.emulator.drive.stat(drive, `sizes/${name}`)?.size, name).toBe(size);
+        // Every upload session sent 320 KiB multiples but for its last fragment.
+        for (const log of stack.emulator.drive.uploadFragments()) expect(log.fragments.slice(0, -1).every((n) => n % UNIT === 0), log.name).toBe(true);
+
+        const check = await timed('check --download', ['check', '--download', source, 'od:sizes']);
+        expect(check.stderr).toMatch(/0 differences found/);
+        expect(check.code).toBe(0);
+
+        const down = join(workdir, `sizes-down-${kind.name}`);
+        const copied = await timed('copy down', ['copy', 'od:sizes', down]);
+        expect(copied.code).toBe(0);
+        expect(await filesUnder(down)).toEqual(Object.keys(BOUNDARY_SIZES).sort());
+        // Local against local: rclone compares sizes and MD5s.
+        const back = await timed('check down (md5)', ['check', source, down]);
+        expect(back.stderr).toMatch(/0 differences found/);
+        expect(back.code).toBe(0);
+        console.log(`[rclone boundary sizes, ${LARGE_MIB} MiB largest, ${kind.name} drive] ${timings.join('; ')}`);
+      }, 600_000);
+    });
   });
 });

@@ -54,12 +54,14 @@ export class EmulatorTokenSource implements TokenSource {
 export interface StackMount {
   prefix: string;
   /**
-   * Emulator user whose drive is mounted (default Adele). The drive gets the Graph features of the
-   * user's tenant's cloud, as `onedav serve` gives them: LEI's is addressed by id and never polls delta.
+   * Emulator user whose drive is mounted, or who signs in to `site` (default Adele). The drive gets the
+   * Graph features of the user's tenant's cloud, as `onedav serve` gives them: LEI's is addressed by id.
    */
   user?: string;
-  /** Mount this SharePoint site's document library (as `user`) instead of the user's own drive. */
+  /** A SharePoint site id from the emulator's directory: mounts the site's document library instead of the user's drive. */
   site?: string;
+  /** This mount's own GraphDrive options, over the stack's `drive` options. */
+  drive?: Partial<Omit<CreateGraphDriveOptions, 'graphBaseUrl' | 'tokens' | 'drive'>>;
 }
 
 export interface StackOptions {
@@ -103,6 +105,7 @@ export async function startDavStack(options: StackOptions = {}): Promise<DavStac
       spoolDir: dataDir,
       features: graphFeaturesOf(cloudOfUser(emulator, user)),
       ...options.drive,
+      ...m.drive,
     });
     return { prefix: m.prefix, graph, driveId: emulator.drive.driveIdOf(m.site ?? user) };
   });
@@ -125,14 +128,12 @@ export async function startDavStack(options: StackOptions = {}): Promise<DavStac
     graphCalls: () => emulator.counters.snapshot().graphCalls,
     resetCounters: () => emulator.counters.reset(),
     async graphItem(path, mount = 0) {
-      const user = mounts[mount].user ?? ADELE;
-      const token = await new EmulatorTokenSource(emulator, user).getAccessToken();
-      const segments = path.split('/').filter(Boolean);
-      // Where the cloud drops path addressing, ask by the id-based alias form (rclone/rclone backend/onedrive/onedrive.go).
-      const where = graphFeaturesOf(cloudOfUser(emulator, user)).pathAddressing || segments.length === 0
-        ? `root:/${segments.map(encodeURIComponent).join('/')}:`
-        : `root/children('@a1')?@a1=${encodeURIComponent(`'${segments.join('/').replace(/'/g, "''")}'`)}`;
-      const res = await fetch(`${emulator.url}/v1.0/me/drive/${where}`, { headers: { authorization: `Bearer ${token}` } });
+      // By id, so it works on every drive and in every cloud (21Vianet has no path addressing).
+      const driveId = created[mount].driveId;
+      const id = emulator.drive.stat(driveId, path.replace(/^\//, ''))?.id;
+      if (!id) throw new Error(`Graph answered 404 for ${path}`);
+      const token = await new EmulatorTokenSource(emulator, mounts[mount].user ?? ADELE).getAccessToken();
+      const res = await fetch(`${emulator.url}/v1.0/drives/${encodeURIComponent(driveId)}/items/${encodeURIComponent(id)}`, { headers: { authorization: `Bearer ${token}` } });
       if (!res.ok) throw new Error(`Graph answered ${res.status} for ${path}`);
       return (await res.json()) as Record<string, unknown>;
     },
