@@ -1,6 +1,5 @@
-import type { CreateGraphDriveOptions } from '../../src/drive/index.js';
 import { defaultDirectory } from '../../src/emulator/directory.js';
-import { ADELE, type StackMount } from './stack.js';
+import { ADELE, LEI, type StackMount } from './stack.js';
 
 /**
  * The drives the real-client tests run against, one per kind the service treats differently
@@ -15,21 +14,14 @@ export interface DriveKind {
   mount: Omit<StackMount, 'prefix'>;
 }
 
-export const LEI = 'lei@fabrikam.partner.onmschina.cn';
-
 /** Contoso's team site (global cloud); its document library is a `documentLibrary` drive. */
 export const CONTOSO_TEAM_SITE = siteId('contoso.sharepoint.com', '/sites/team');
-
-/**
- * What 21Vianet's Graph serves: no path addressing (rclone/rclone#3973), no delta (rclone/rclone#6444).
- * GraphDrive then addresses items by id and keeps its cache by TTL.
- */
-const CHINA_GRAPH = { features: { pathAddressing: false, delta: false } } as Partial<CreateGraphDriveOptions>;
 
 export const DRIVE_KINDS: DriveKind[] = [
   { name: 'business', mount: { user: ADELE } },
   { name: 'documentLibrary', mount: { user: ADELE, site: CONTOSO_TEAM_SITE } },
-  { name: 'china', mount: { user: LEI, drive: CHINA_GRAPH } },
+  // The stack gives Lei's mount the features of her tenant's cloud (graphFeaturesOf('china')), as onedav serve does.
+  { name: 'china', mount: { user: LEI } },
 ];
 
 /** A stack mount of `kind` at `prefix`. */
