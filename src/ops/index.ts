@@ -4,11 +4,13 @@ import type { MonitoringEndpoint } from '../dav/monitoring.js';
 import type { GraphDrive } from '../drive/graph-drive.js';
 import type { GraphClient } from '../graph/client.js';
 import { HealthChecker, type HealthOptions } from './health.js';
-import { renderMetrics } from './metrics.js';
+import { createSourceMetrics, renderMetrics } from './metrics.js';
+import { runtimeMetrics } from './runtime-metrics.js';
 import type { AccountSource, MountSource } from './sources.js';
 
 export { HealthChecker, type HealthReport, type HealthOptions } from './health.js';
-export { renderMetrics } from './metrics.js';
+export { createSourceMetrics, renderMetrics } from './metrics.js';
+export { runtimeMetrics } from './runtime-metrics.js';
 export type { AccountSource, MountSource } from './sources.js';
 
 export interface MonitoredMount {
@@ -51,6 +53,9 @@ export function createMonitoring(input: {
     },
   }));
   const health = new HealthChecker(accounts, mounts, input.health);
+  const sourceMetrics = createSourceMetrics({ accounts, mounts });
+  // Started now rather than at the first scrape, so that scrape already has GC and event-loop history.
+  const runtime = runtimeMetrics();
   return {
     health,
     endpoints: {
@@ -58,7 +63,7 @@ export function createMonitoring(input: {
       metrics: async () => {
         const dav = input.dav();
         if (!dav) return { status: 503, contentType: 'text/plain; charset=utf-8', body: 'The server is still starting.\n' };
-        return renderMetrics({ dav, accounts, mounts, startedAt: performance.timeOrigin });
+        return renderMetrics([dav.registry, sourceMetrics, runtime]);
       },
     },
   };

@@ -1,44 +1,51 @@
-import { PROMETHEUS_CONTENT_TYPE, PrometheusText } from '../util/prometheus.js';
+import { Counter, Gauge, Registry } from 'prom-client';
+import type { GraphStatsSnapshot } from '../graph/stats.js';
 import type { AccountSource, MountSource } from './sources.js';
 
+export const PROMETHEUS_CONTENT_TYPE = Registry.PROMETHEUS_CONTENT_TYPE;
+
 export interface MetricsSources {
-  /** The WebDAV server's own counters (`RunningDavServer.metrics`). */
-  dav: { writeTo(text: PrometheusText): void };
   accounts: readonly AccountSource[];
   mounts: readonly MountSource[];
-  /** Epoch ms the process started (process_start_time_seconds). */
-  startedAt?: number;
 }
 
 const TOKEN_STATES = ['ok', 'refreshing', 'unhealthy'] as const;
 
 /**
- * The `/metrics` page, Prometheus text format. Families (all prefixed `onedav_`):
- *   dav_requests_total{method,status}, dav_request_duration_seconds{method} (histogram),
- *   dav_requests_in_flight, dav_uploads_in_flight, dav_received_bytes_total, dav_sent_bytes_total;
+ * The Graph, cache and token families of `/metrics` (all prefixed `onedav_`), in a registry of
+ * their own per server:
  *   graph_requests_total{mount,route,status}, graph_retries_total, graph_throttle_waits_total,
  *   graph_throttle_wait_seconds_total, graph_backoff_seconds_total, graph_failures_total,
  *   graph_token_rejections_total, graph_sent_bytes_total, graph_upload_sessions_total,
  *   graph_upload_sessions_in_flight (all {mount});
  *   cache_hits_total, cache_misses_total, cache_hit_ratio, cache_coalesced_total, cache_entries,
  *   cache_bytes, cache_evictions_total, cache_invalidations_total (all {mount});
- *   token_refreshes_total{account}, token_state{account,state}, token_expiry_timestamp_seconds{account};
- * plus process_resident_memory_bytes and process_start_time_seconds.
+ *   token_refreshes_total{account}, token_state{account,state}, token_expiry_timestamp_seconds{account}.
+ * Each family's collect callback reads the counters the Graph client, the cache and the refreshers
+ * already keep, once per scrape; nothing extra runs per request.
  */
-export function renderMetrics(sources: MetricsSources): { status: number; contentType: string; body: string } {
-  const text = new PrometheusText();
-  sources.dav.writeTo(text);
-  writeGraph(text, sources.mounts);
-  writeCache(text, sources.mounts);
-  writeAccounts(text, sources.accounts);
-  text.gauge('process_resident_memory_bytes', 'Resident memory of the onedav process.', process.memoryUsage().rss);
-  if (sources.startedAt !== undefined) text.gauge('process_start_time_seconds', 'When the onedav process started, in seconds since the epoch.', sources.startedAt / 1000);
-  return { status: 200, contentType: PROMETHEUS_CONTENT_TYPE, body: text.toString() };
-}
+export function createSourceMetrics(sources: MetricsSources): Registry {
+  const registry = new Registry();
+  const registers = [registry];
+  const graph = oncePerScrape(() => sources.mounts.map((mount) => ({ mount: mount.prefix, stats: mount.graphStats() })));
+  const cache = oncePerScrape(() => sources.mounts.map((mount) => ({ mount: mount.prefix, stats: mount.cacheStats() })));
+  const accounts = oncePerScrape(() => sources.accounts.map((account) => ({ account: account.name, refreshes: account.refreshCount, health: account.health() })));
 
-function writeGraph(text: PrometheusText, mounts: readonly MountSource[]): void {
-  text.declare('onedav_graph_requests_total', 'counter', 'Graph requests sent (retries included), by mount, route template and status (0: no HTTP answer).');
-  const per: Array<[string, string, (s: ReturnType<MountSource['graphStats']>) => number]> = [
+  new Counter({
+    name: 'onedav_graph_requests_total',
+    help: 'Graph requests sent (retries included), by mount, route template and status (0: no HTTP answer).',
+    labelNames: ['mount', 'route', 'status'] as const,
+    registers,
+    collect() {
+      this.reset();
+      for (const { mount, stats } of graph()) {
+        for (const [route, statuses] of Object.entries(stats.byRoute)) {
+          for (const [status, count] of Object.entries(statuses)) this.inc({ mount, route, status }, count);
+        }
+      }
+    },
+  });
+  const perMount: Array<[string, string, (s: GraphStatsSnapshot) => number]> = [
     ['onedav_graph_retries_total', 'Graph requests that were retries.', (s) => s.retries],
     ['onedav_graph_throttle_waits_total', 'Times a Graph request waited for Retry-After (429/503).', (s) => s.throttleWaits],
     ['onedav_graph_throttle_wait_seconds_total', 'Seconds Graph requests spent waiting for Retry-After, summed.', (s) => s.throttledMs / 1000],
@@ -48,42 +55,103 @@ function writeGraph(text: PrometheusText, mounts: readonly MountSource[]): void 
     ['onedav_graph_sent_bytes_total', 'Request body bytes sent to Graph (upload fragments, simple uploads, JSON), retries included.', (s) => s.bytesSent],
     ['onedav_graph_upload_sessions_total', 'Upload sessions started.', (s) => s.uploadSessions],
   ];
-  for (const [name, help] of per) text.declare(name, 'counter', help);
-  text.declare('onedav_graph_upload_sessions_in_flight', 'gauge', 'Upload sessions started and not finished yet.');
-  for (const mount of mounts) {
-    const stats = mount.graphStats();
-    for (const [route, statuses] of Object.entries(stats.byRoute)) {
-      for (const [status, count] of Object.entries(statuses)) text.counter('onedav_graph_requests_total', '', count, { mount: mount.prefix, route, status });
-    }
-    for (const [name, help, read] of per) text.counter(name, help, read(stats), { mount: mount.prefix });
-    text.gauge('onedav_graph_upload_sessions_in_flight', '', stats.uploadSessionsOpen, { mount: mount.prefix });
-  }
+  for (const [name, help, read] of perMount) mountCounter(registers, name, help, () => graph().map(({ mount, stats }) => [mount, read(stats)]));
+  mountGauge(registers, 'onedav_graph_upload_sessions_in_flight', 'Upload sessions started and not finished yet.', () => graph().map(({ mount, stats }) => [mount, stats.uploadSessionsOpen]));
+
+  mountCounter(registers, 'onedav_cache_hits_total', 'Metadata lookups answered from the cache.', () => cache().map(({ mount, stats }) => [mount, stats.hits]));
+  mountCounter(registers, 'onedav_cache_misses_total', 'Metadata lookups that needed Graph.', () => cache().map(({ mount, stats }) => [mount, stats.misses]));
+  mountGauge(registers, 'onedav_cache_hit_ratio', 'hits / (hits + misses) since start (NaN before the first lookup).', () =>
+    cache().map(({ mount, stats }) => [mount, stats.hits + stats.misses === 0 ? NaN : stats.hits / (stats.hits + stats.misses)]),
+  );
+  mountCounter(registers, 'onedav_cache_coalesced_total', 'Lookups that joined a Graph call already in flight for the same item.', () => cache().map(({ mount, stats }) => [mount, stats.coalesced]));
+  mountGauge(registers, 'onedav_cache_entries', 'Items, listings and download URLs cached.', () => cache().map(({ mount, stats }) => [mount, stats.entries]));
+  mountGauge(registers, 'onedav_cache_bytes', 'Estimated size of the cached entries.', () => cache().map(({ mount, stats }) => [mount, stats.bytes]));
+  mountCounter(registers, 'onedav_cache_evictions_total', 'Entries dropped to stay within maxEntries/maxBytes.', () => cache().map(({ mount, stats }) => [mount, stats.evictions]));
+  mountCounter(registers, 'onedav_cache_invalidations_total', 'Entries forgotten because something changed.', () => cache().map(({ mount, stats }) => [mount, stats.invalidations]));
+
+  new Counter({
+    name: 'onedav_token_refreshes_total',
+    help: 'Access tokens obtained (refreshes and app-only grants).',
+    labelNames: ['account'] as const,
+    registers,
+    collect() {
+      this.reset();
+      for (const { account, refreshes } of accounts()) this.inc({ account }, refreshes);
+    },
+  });
+  new Gauge({
+    name: 'onedav_token_state',
+    help: 'The account token state: 1 for the current one of ok, refreshing, unhealthy (needs a sign-in).',
+    labelNames: ['account', 'state'] as const,
+    registers,
+    collect() {
+      this.reset();
+      for (const { account, health } of accounts()) for (const state of TOKEN_STATES) this.set({ account, state }, health.state === state ? 1 : 0);
+    },
+  });
+  new Gauge({
+    name: 'onedav_token_expiry_timestamp_seconds',
+    help: 'When the current access token expires, in seconds since the epoch.',
+    labelNames: ['account'] as const,
+    registers,
+    collect() {
+      this.reset();
+      for (const { account, health } of accounts()) if (health.expiresAt !== undefined) this.set({ account }, health.expiresAt / 1000);
+    },
+  });
+  return registry;
 }
 
-function writeCache(text: PrometheusText, mounts: readonly MountSource[]): void {
-  for (const mount of mounts) {
-    const c = mount.cacheStats();
-    const labels = { mount: mount.prefix };
-    const lookups = c.hits + c.misses;
-    text.counter('onedav_cache_hits_total', 'Metadata lookups answered from the cache.', c.hits, labels);
-    text.counter('onedav_cache_misses_total', 'Metadata lookups that needed Graph.', c.misses, labels);
-    text.gauge('onedav_cache_hit_ratio', 'hits / (hits + misses) since start (NaN before the first lookup).', lookups === 0 ? NaN : c.hits / lookups, labels);
-    text.counter('onedav_cache_coalesced_total', 'Lookups that joined a Graph call already in flight for the same item.', c.coalesced, labels);
-    text.gauge('onedav_cache_entries', 'Items, listings and download URLs cached.', c.entries, labels);
-    text.gauge('onedav_cache_bytes', 'Estimated size of the cached entries.', c.bytes, labels);
-    text.counter('onedav_cache_evictions_total', 'Entries dropped to stay within maxEntries/maxBytes.', c.evictions, labels);
-    text.counter('onedav_cache_invalidations_total', 'Entries forgotten because something changed.', c.invalidations, labels);
-  }
+/**
+ * The `/metrics` page: the WebDAV server's registry, this server's source registry and the
+ * process's runtime registry, in that order, as Prometheus text format 0.0.4.
+ */
+export async function renderMetrics(registries: Registry[]): Promise<{ status: number; contentType: string; body: string }> {
+  const text = await Registry.merge(registries).metrics();
+  // prom-client spells NaN "Nan"; the text format says "NaN" (https://prometheus.io/docs/instrumenting/exposition_formats/,
+  // as open-telemetry/opentelemetry-js#3465 fixed in its own exporter). Only a sample's value ends a line after a space.
+  return { status: 200, contentType: PROMETHEUS_CONTENT_TYPE, body: text.replace(/^([^#].* )Nan$/gm, '$1NaN') };
 }
 
-function writeAccounts(text: PrometheusText, accounts: readonly AccountSource[]): void {
-  for (const account of accounts) {
-    const h = account.health();
-    const labels = { account: account.name };
-    text.counter('onedav_token_refreshes_total', 'Access tokens obtained (refreshes and app-only grants).', account.refreshCount, labels);
-    for (const state of TOKEN_STATES) {
-      text.gauge('onedav_token_state', 'The account token state: 1 for the current one of ok, refreshing, unhealthy (needs a sign-in).', h.state === state ? 1 : 0, { ...labels, state });
+function mountCounter(registers: Registry[], name: string, help: string, read: () => Array<[string, number]>): void {
+  new Counter({
+    name,
+    help,
+    labelNames: ['mount'] as const,
+    registers,
+    collect() {
+      this.reset();
+      for (const [mount, value] of read()) this.inc({ mount }, value);
+    },
+  });
+}
+
+function mountGauge(registers: Registry[], name: string, help: string, read: () => Array<[string, number]>): void {
+  new Gauge({
+    name,
+    help,
+    labelNames: ['mount'] as const,
+    registers,
+    collect() {
+      this.reset();
+      for (const [mount, value] of read()) this.set({ mount }, value);
+    },
+  });
+}
+
+/**
+ * `read` at most once per scrape: prom-client runs every family's collect callback in one
+ * synchronous pass, so a value kept until the next microtask serves them all.
+ */
+function oncePerScrape<T>(read: () => T): () => T {
+  let current: { value: T } | undefined;
+  return () => {
+    if (!current) {
+      current = { value: read() };
+      queueMicrotask(() => {
+        current = undefined;
+      });
     }
-    if (h.expiresAt !== undefined) text.gauge('onedav_token_expiry_timestamp_seconds', 'When the current access token expires, in seconds since the epoch.', h.expiresAt / 1000, labels);
-  }
+    return current.value;
+  };
 }
