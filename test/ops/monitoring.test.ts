@@ -56,6 +56,63 @@ describe('health and metrics endpoints', () => {
     expect(probesSent()).toBe(2); // cached for 15 s
   });
 
+  const scrape = async () => {
+    const res = await fetch(`${url}/.well-known/onedav/metrics`);
+    expect(res.status).toBe(200);
+    return parsePrometheus(await res.text()); // throws unless the page is valid Prometheus text
+  };
+
+  it('exposes the Node runtime metrics under their standard names on a page that parses as Prometheus text', async () => {
+    const first = await scrape();
+    // Before any lookup on /team its hit ratio is NaN, spelled as the text format spells it (the parser takes nothing else).
+    expect(first.value('onedav_cache_hit_ratio', { mount: '/team' })).toBeNaN();
+    // Event-loop lag: the plain gauge is measured between scrapes (0 on the very first), the rest from Node's delay histogram.
+    const m = await scrape();
+    expect(m.types).toMatchObject({
+      nodejs_eventloop_lag_seconds: 'gauge',
+      nodejs_eventloop_lag_p99_seconds: 'gauge',
+      nodejs_gc_duration_seconds: 'histogram',
+      nodejs_heap_size_used_bytes: 'gauge',
+      nodejs_heap_space_size_used_bytes: 'gauge',
+      nodejs_active_handles: 'gauge',
+      nodejs_active_handles_total: 'gauge',
+      process_cpu_seconds_total: 'counter',
+      process_open_fds: 'gauge',
+      process_resident_memory_bytes: 'gauge',
+      process_start_time_seconds: 'gauge',
+    });
+    expect(m.value('nodejs_eventloop_lag_seconds')).toBeGreaterThan(0);
+    expect(m.value('nodejs_eventloop_lag_p99_seconds')).toBeGreaterThanOrEqual(0);
+    expect(m.value('nodejs_heap_size_used_bytes')).toBeGreaterThan(0);
+    expect(m.value('nodejs_heap_space_size_used_bytes', { space: 'old' })).toBeGreaterThan(0);
+    expect(m.value('nodejs_active_handles', { type: 'Server' })).toBeGreaterThanOrEqual(1); // this server's listening socket at least
+    expect(m.value('nodejs_active_handles_total')).toBeGreaterThanOrEqual(1);
+    expect(m.value('process_cpu_seconds_total')).toBeGreaterThan(0);
+    expect(m.value('process_open_fds')).toBeGreaterThan(0);
+    expect(Math.abs(m.value('process_start_time_seconds')! - performance.timeOrigin / 1000)).toBeLessThanOrEqual(1);
+    // Runtime metrics carry no onedav_ prefix, and onedav's own families no runtime names.
+    expect(Object.keys(m.types).filter((name) => name.startsWith('onedav_nodejs') || name.startsWith('onedav_process'))).toEqual([]);
+  });
+
+  it('keeps each server its own counters when two run in one process, both with the runtime metrics', async () => {
+    const other = await startConfiguredOneDav(
+      { accounts: { adele: { cloud: 'emulator', tenant: 'contoso.onmicrosoft.com', clientId: DEMO_CLIENT_ID } }, mounts: [{ path: '/', account: 'adele' }] },
+      { signedIn: { adele: ADELE } },
+    );
+    try {
+      const before = (await scrape()).sum('onedav_dav_requests_total', { method: 'PROPFIND' });
+      for (let i = 0; i < 2; i++) expect((await fetch(`${other.app.url}/`, { method: 'PROPFIND', headers: { Depth: '0' } })).status).toBe(207);
+      const theirs = parsePrometheus(await (await fetch(`${other.app.url}/.well-known/onedav/metrics`)).text());
+      expect(theirs.value('onedav_dav_requests_total', { method: 'PROPFIND', status: '207' })).toBe(2);
+      expect(theirs.types.nodejs_heap_size_used_bytes).toBe('gauge');
+      const ours = await scrape();
+      expect(ours.sum('onedav_dav_requests_total', { method: 'PROPFIND' })).toBe(before);
+      expect(ours.types.nodejs_heap_size_used_bytes).toBe('gauge');
+    } finally {
+      await other.close();
+    }
+  });
+
   it('serves metrics in the Prometheus text format with non-zero Graph, cache, token and WebDAV counters after a workload', async () => {
     const big = randomBytes(5 * 1024 * 1024 + 99);
     expect((await fetch(`${url}/upload.bin`, { method: 'PUT', body: big })).status).toBe(201);
