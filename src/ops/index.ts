@@ -4,12 +4,12 @@ import type { MonitoringEndpoint } from '../dav/monitoring.js';
 import type { GraphDrive } from '../drive/graph-drive.js';
 import type { GraphClient } from '../graph/client.js';
 import { HealthChecker, type HealthOptions } from './health.js';
-import { createSourceMetrics, renderMetrics } from './metrics.js';
+import { createServerMetrics, renderMetrics } from './metrics.js';
 import { runtimeMetrics } from './runtime-metrics.js';
 import type { AccountSource, MountSource } from './sources.js';
 
 export { HealthChecker, type HealthReport, type HealthOptions } from './health.js';
-export { createSourceMetrics, renderMetrics } from './metrics.js';
+export { createServerMetrics, renderMetrics } from './metrics.js';
 export { runtimeMetrics } from './runtime-metrics.js';
 export type { AccountSource, MountSource } from './sources.js';
 
@@ -53,7 +53,7 @@ export function createMonitoring(input: {
     },
   }));
   const health = new HealthChecker(accounts, mounts, input.health);
-  const sourceMetrics = createSourceMetrics({ accounts, mounts });
+  const serverMetrics = createServerMetrics({ accounts, mounts, dav: () => input.dav()?.snapshot() });
   // Started now rather than at the first scrape, so that scrape already has GC and event-loop history.
   const runtime = runtimeMetrics();
   return {
@@ -61,9 +61,8 @@ export function createMonitoring(input: {
     endpoints: {
       healthz: () => health.response(),
       metrics: async () => {
-        const dav = input.dav();
-        if (!dav) return { status: 503, contentType: 'text/plain; charset=utf-8', body: 'The server is still starting.\n' };
-        return renderMetrics([dav.registry, sourceMetrics, runtime]);
+        if (!input.dav()) return { status: 503, contentType: 'text/plain; charset=utf-8', body: 'The server is still starting.\n' };
+        return renderMetrics([serverMetrics, runtime]);
       },
     },
   };

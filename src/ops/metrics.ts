@@ -1,10 +1,14 @@
 import { Counter, Gauge, Registry } from 'prom-client';
+import { DURATION_BUCKETS, type DavMetricsSnapshot } from '../dav/metrics.js';
 import type { GraphStatsSnapshot } from '../graph/stats.js';
+import { registerCountsHistogram } from './counts-histogram.js';
 import type { AccountSource, MountSource } from './sources.js';
 
 export const PROMETHEUS_CONTENT_TYPE = Registry.PROMETHEUS_CONTENT_TYPE;
 
 export interface MetricsSources {
+  /** The WebDAV server's counters (`RunningDavServer.metrics`); undefined until it has started. */
+  dav: () => DavMetricsSnapshot | undefined;
   accounts: readonly AccountSource[];
   mounts: readonly MountSource[];
 }
@@ -12,8 +16,10 @@ export interface MetricsSources {
 const TOKEN_STATES = ['ok', 'refreshing', 'unhealthy'] as const;
 
 /**
- * The Graph, cache and token families of `/metrics` (all prefixed `onedav_`), in a registry of
- * their own per server:
+ * onedav's own families of `/metrics` (all prefixed `onedav_`), in a registry per server (never
+ * prom-client's global one, so several servers in one process keep their own):
+ *   dav_requests_total{method,status}, dav_request_duration_seconds{method} (histogram),
+ *   dav_requests_in_flight, dav_uploads_in_flight, dav_received_bytes_total, dav_sent_bytes_total;
  *   graph_requests_total{mount,route,status}, graph_retries_total, graph_throttle_waits_total,
  *   graph_throttle_wait_seconds_total, graph_backoff_seconds_total, graph_failures_total,
  *   graph_token_rejections_total, graph_sent_bytes_total, graph_upload_sessions_total,
@@ -21,15 +27,40 @@ const TOKEN_STATES = ['ok', 'refreshing', 'unhealthy'] as const;
  *   cache_hits_total, cache_misses_total, cache_hit_ratio, cache_coalesced_total, cache_entries,
  *   cache_bytes, cache_evictions_total, cache_invalidations_total (all {mount});
  *   token_refreshes_total{account}, token_state{account,state}, token_expiry_timestamp_seconds{account}.
- * Each family's collect callback reads the counters the Graph client, the cache and the refreshers
- * already keep, once per scrape; nothing extra runs per request.
+ * Each family's collect callback reads the counters the WebDAV server, the Graph clients, the caches
+ * and the token refreshers already keep, each source once per scrape; nothing extra runs per request.
  */
-export function createSourceMetrics(sources: MetricsSources): Registry {
+export function createServerMetrics(sources: MetricsSources): Registry {
   const registry = new Registry();
   const registers = [registry];
+  const dav = oncePerScrape(() => sources.dav());
   const graph = oncePerScrape(() => sources.mounts.map((mount) => ({ mount: mount.prefix, stats: mount.graphStats() })));
   const cache = oncePerScrape(() => sources.mounts.map((mount) => ({ mount: mount.prefix, stats: mount.cacheStats() })));
   const accounts = oncePerScrape(() => sources.accounts.map((account) => ({ account: account.name, refreshes: account.refreshCount, health: account.health() })));
+
+  new Counter({
+    name: 'onedav_dav_requests_total',
+    help: 'WebDAV requests answered, by method and status (499: the client went away).',
+    labelNames: ['method', 'status'] as const,
+    registers,
+    collect() {
+      this.reset();
+      for (const [key, count] of Object.entries(dav()?.requests ?? {})) {
+        const [method, status] = key.split(' ');
+        this.inc({ method, status }, count);
+      }
+    },
+  });
+  registerCountsHistogram(registry, {
+    name: 'onedav_dav_request_duration_seconds',
+    help: 'Time to answer a WebDAV request, by method (uploads include the transfer).',
+    bounds: DURATION_BUCKETS,
+    read: () => Object.entries(dav()?.durations ?? {}).map(([method, h]) => ({ labels: { method }, ...h })),
+  });
+  scalar(registers, Gauge, 'onedav_dav_requests_in_flight', 'WebDAV requests being answered now.', () => dav()?.inFlight ?? 0);
+  scalar(registers, Gauge, 'onedav_dav_uploads_in_flight', 'PUT requests being received now.', () => dav()?.uploadsInFlight ?? 0);
+  scalar(registers, Counter, 'onedav_dav_received_bytes_total', 'Request body bytes received from WebDAV clients (uploads).', () => dav()?.bytesIn ?? 0);
+  scalar(registers, Counter, 'onedav_dav_sent_bytes_total', 'Response body bytes sent to WebDAV clients (listings, proxied downloads; redirected downloads go straight to OneDrive).', () => dav()?.bytesOut ?? 0);
 
   new Counter({
     name: 'onedav_graph_requests_total',
@@ -102,15 +133,24 @@ export function createSourceMetrics(sources: MetricsSources): Registry {
   return registry;
 }
 
-/**
- * The `/metrics` page: the WebDAV server's registry, this server's source registry and the
- * process's runtime registry, in that order, as Prometheus text format 0.0.4.
- */
+/** The `/metrics` page: this server's registry, then the process's runtime one, as Prometheus text format 0.0.4. */
 export async function renderMetrics(registries: Registry[]): Promise<{ status: number; contentType: string; body: string }> {
   const text = await Registry.merge(registries).metrics();
   // prom-client spells NaN "Nan"; the text format says "NaN" (https://prometheus.io/docs/instrumenting/exposition_formats/,
   // as open-telemetry/opentelemetry-js#3465 fixed in its own exporter). Only a sample's value ends a line after a space.
   return { status: 200, contentType: PROMETHEUS_CONTENT_TYPE, body: text.replace(/^([^#].* )Nan$/gm, '$1NaN') };
+}
+
+function scalar(registers: Registry[], Kind: typeof Counter | typeof Gauge, name: string, help: string, read: () => number): void {
+  new Kind({
+    name,
+    help,
+    registers,
+    collect(this: Counter | Gauge) {
+      this.reset();
+      this.inc(read());
+    },
+  });
 }
 
 function mountCounter(registers: Registry[], name: string, help: string, read: () => Array<[string, number]>): void {
