@@ -9,8 +9,7 @@ import { runtimeMetrics } from './runtime-metrics.js';
 import type { AccountSource, MountSource } from './sources.js';
 
 export { HealthChecker, type HealthReport, type HealthOptions } from './health.js';
-export { createServerMetrics, renderMetrics } from './metrics.js';
-export { runtimeMetrics } from './runtime-metrics.js';
+export { renderMetrics } from './metrics.js';
 export type { AccountSource, MountSource } from './sources.js';
 
 export interface MonitoredMount {

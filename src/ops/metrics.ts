@@ -4,8 +4,6 @@ import type { GraphStatsSnapshot } from '../graph/stats.js';
 import { registerCountsHistogram } from './counts-histogram.js';
 import type { AccountSource, MountSource } from './sources.js';
 
-export const PROMETHEUS_CONTENT_TYPE = Registry.PROMETHEUS_CONTENT_TYPE;
-
 export interface MetricsSources {
   /** The WebDAV server's counters (`RunningDavServer.metrics`); undefined until it has started. */
   dav: () => DavMetricsSnapshot | undefined;
@@ -138,7 +136,7 @@ export async function renderMetrics(registries: Registry[]): Promise<{ status: n
   const text = await Registry.merge(registries).metrics();
   // prom-client spells NaN "Nan"; the text format says "NaN" (https://prometheus.io/docs/instrumenting/exposition_formats/,
   // as open-telemetry/opentelemetry-js#3465 fixed in its own exporter). Only a sample's value ends a line after a space.
-  return { status: 200, contentType: PROMETHEUS_CONTENT_TYPE, body: text.replace(/^([^#].* )Nan$/gm, '$1NaN') };
+  return { status: 200, contentType: Registry.PROMETHEUS_CONTENT_TYPE, body: text.replace(/^([^#].* )Nan$/gm, '$1NaN') };
 }
 
 function scalar(registers: Registry[], Kind: typeof Counter | typeof Gauge, name: string, help: string, read: () => number): void {
