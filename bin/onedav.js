@@ -5,7 +5,8 @@ import { existsSync } from 'node:fs';
 
 const compiled = new URL('../dist/cli/main.js', import.meta.url);
 if (existsSync(compiled)) {
-  await import(compiled.href);
+  const { runAsProcess } = await import(compiled.href);
+  runAsProcess();
 } else {
   process.stderr.write('onedav: the compiled program (dist/) is missing: run "npm run build" in this checkout, or "npm run onedav -- <command>" to run the source.\n');
   process.exitCode = 1;
