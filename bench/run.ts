@@ -10,7 +10,7 @@
  *   --profile DIR      write a V8 CPU profile of every onedav server process into DIR
  *                      (summarise one with: npx tsx bench/profile-summary.ts DIR/<file>.cpuprofile)
  *
- * Every figure comes from real processes: onedav runs as `node bin/onedav.js serve` in a child
+ * Every figure comes from real processes: onedav runs as `onedav serve` (source, via tsx) in a child
  * process (its RSS is its own), the Graph emulator in another child, rclone as the real binary.
  * Nothing here asserts on wall time; PASS/MISS compare figures with the targets of the issues.
  */

@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { emulatorCloud } from '../../src/auth/clouds.js';
 import { accountFromRefreshToken } from '../../src/auth/login.js';
 import { TokenStore } from '../../src/auth/token-store.js';
+import { sourceCliOf } from '../../test/helpers/cli.js';
 import type { EmulatorProcess } from './emulator-process.js';
 
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
@@ -17,12 +18,13 @@ export interface OneDavStartOptions {
   config?: Record<string, unknown>;
   /** Write a V8 CPU profile of the server into this folder when it stops. */
   cpuProfileDir?: string;
-  /** Run the onedav of another checkout (its `bin/onedav.js`), e.g. to compare before and after a change. */
+  /** Run the onedav of another checkout (its `src/cli/main.ts`), e.g. to compare before and after a change. */
   repo?: string;
 }
 
 /**
- * `onedav serve` exactly as a user runs it (`node bin/onedav.js serve --config …`), in its own
+ * `onedav serve` as a user runs it (`onedav serve --config …`, from the source through tsx as
+ * `npm run onedav` does, so no build is needed and a stale dist/ is never measured), in its own
  * process so that its memory and CPU are its own, signed in to the emulator child through a saved
  * refresh token as if `onedav login` had run.
  */
@@ -72,7 +74,7 @@ export class OneDavProcess {
 
     const nodeFlags = options.cpuProfileDir ? ['--cpu-prof', `--cpu-prof-dir=${options.cpuProfileDir}`] : [];
     const repo = options.repo ?? REPO;
-    const child = spawn(process.execPath, [...nodeFlags, join(repo, 'bin/onedav.js'), 'serve', '--config', configPath, '--port', '0'], {
+    const child = spawn(process.execPath, [...nodeFlags, ...sourceCliOf(repo, 'serve', '--config', configPath, '--port', '0')], {
       cwd: repo,
       stdio: ['ignore', 'pipe', 'pipe'],
     });

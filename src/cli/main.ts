@@ -46,18 +46,8 @@ async function helpText(): Promise<string> {
   return lines.join('\n');
 }
 
-function isEntryPoint(): boolean {
-  if (!process.argv[1]) return false;
-  try {
-    const self = fileURLToPath(import.meta.url);
-    const entry = realpathSync(process.argv[1]);
-    return entry === self || entry.endsWith('/bin/onedav.js');
-  } catch {
-    return false;
-  }
-}
-
-if (isEntryPoint()) {
+/** Runs the CLI as a process: `main` on the process's arguments, its result as the exit code. */
+export function runAsProcess(): void {
   main(process.argv.slice(2)).then(
     (code) => {
       if (code !== EXIT.ok || !process.env.ONEDAV_KEEP_ALIVE) process.exitCode = code;
@@ -68,3 +58,15 @@ if (isEntryPoint()) {
     },
   );
 }
+
+/** True when node was started on this file (`tsx src/cli/main.ts`); bin/onedav.js calls `runAsProcess` itself. */
+function isEntryPoint(): boolean {
+  if (!process.argv[1]) return false;
+  try {
+    return realpathSync(process.argv[1]) === fileURLToPath(import.meta.url);
+  } catch {
+    return false;
+  }
+}
+
+if (isEntryPoint()) runAsProcess();

@@ -4,8 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { verifyPassword } from '../../src/dav/passwords.js';
+import { sourceCli } from '../helpers/cli.js';
 
-const BIN = join(process.cwd(), 'bin/onedav.js');
 
 interface Run {
   code: number | null;
@@ -16,7 +16,7 @@ interface Run {
 /** Runs the real CLI in a child process (bounded: 30 s). */
 function onedav(args: string[], input?: string, untilStdout?: RegExp): Promise<Run> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { stdio: ['pipe', 'pipe', 'pipe'], cwd: tmpdir() });
+    const child = spawn(process.execPath, sourceCli(...args), { stdio: ['pipe', 'pipe', 'pipe'], cwd: tmpdir() });
     let stdout = '';
     let stderr = '';
     const timer = setTimeout(() => {

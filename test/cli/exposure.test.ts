@@ -4,16 +4,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hashPassword } from '../../src/dav/passwords.js';
+import { sourceCli } from '../helpers/cli.js';
 
 /**
  * `onedav serve` warns in its log, at start, when Basic-auth passwords would cross the network in
  * clear text: plain HTTP bound beyond loopback. Bound to loopback, or with TLS, it does not.
  */
-const BIN = join(process.cwd(), 'bin/onedav.js');
 
 function serveOutput(configPath: string): Promise<string> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, 'serve', '--config', configPath], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, sourceCli('serve', '--config', configPath), { stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
@@ -78,7 +78,7 @@ describe('onedav serve and SIGTERM', () => {
       // A plaintext password (with --insecure-dev) makes the start slow enough to be signalled mid-way.
       await writeFile(path, JSON.stringify({ server: { port: 0 }, emulator: { enabled: true }, mounts: [{ path: '/', account: 'emulator' }], users: [{ name: 'alice', password: 'plain' }], dataDir: join(dir, 'data') }));
       const result = await new Promise<{ code: number | null; signal: string | null; output: string }>((resolve) => {
-        const child = spawn(process.execPath, [BIN, 'serve', '--config', path, '--insecure-dev'], { stdio: ['ignore', 'pipe', 'pipe'] });
+        const child = spawn(process.execPath, sourceCli('serve', '--config', path, '--insecure-dev'), { stdio: ['ignore', 'pipe', 'pipe'] });
         let output = '';
         let signalled = false;
         child.stderr.on('data', (chunk: Buffer) => {

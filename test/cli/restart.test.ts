@@ -9,6 +9,7 @@ import { accountFromRefreshToken } from '../../src/auth/login.js';
 import { TokenStore } from '../../src/auth/token-store.js';
 import { DEMO_CLIENT_ID, findUser } from '../../src/emulator/directory.js';
 import { startEmulator, type RunningEmulator } from '../../src/emulator/server.js';
+import { sourceCli } from '../helpers/cli.js';
 import { parseMultistatus } from '../helpers/multistatus.js';
 import { ADELE } from '../helpers/stack.js';
 
@@ -19,12 +20,11 @@ import { ADELE } from '../helpers/stack.js';
  * new tokens with it), locks and dead properties are still there, the interrupted upload left the
  * previous file as it was and no partial file anywhere, and no spool file is left behind.
  */
-const BIN = join(process.cwd(), 'bin/onedav.js');
 const MiB = 1024 * 1024;
 
 function startServe(configPath: string): Promise<{ child: ChildProcess; url: string; output(): string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, 'serve', '--config', configPath], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, sourceCli('serve', '--config', configPath), { stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';
     let started = false;
     const timer = setTimeout(() => reject(new Error(`serve did not start within 20 s:\n${output}`)), 20_000);

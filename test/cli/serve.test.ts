@@ -3,6 +3,7 @@ import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sourceCli } from '../helpers/cli.js';
 
 /**
  * `onedav serve` with no config, as `npm start` runs it: the emulator and a WebDAV server on
@@ -15,7 +16,7 @@ describe('onedav serve without a config', () => {
 
   beforeAll(async () => {
     const cwd = await mkdtemp(join(tmpdir(), 'onedav-serve-'));
-    child = spawn(process.execPath, [join(process.cwd(), 'bin/onedav.js'), 'serve', '--port', '0'], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    child = spawn(process.execPath, sourceCli('serve', '--port', '0'), { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
     url = await new Promise<string>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`no URL printed within 20 s:\n${output}`)), 20_000);
       const onData = (chunk: Buffer) => {
