@@ -1,4 +1,4 @@
-import { SaxesParser } from 'saxes';
+import { SaxesParser, type SaxesTagNS } from 'saxes';
 
 /**
  * The XML of WebDAV bodies: a strict, namespace-aware reader for requests (PROPFIND, PROPPATCH,
@@ -57,26 +57,44 @@ const CLEARER: Record<string, string> = {
  * refused, so no entity is ever defined, let alone expanded or fetched.
  */
 export function parseXml(text: string): XmlElement {
+  // A builder is reused after a clean parse (saxes resets itself on close; building one costs
+  // about as much as parsing a small body) and dropped after a failed one.
+  const builder = idleBuilder ?? new TreeBuilder();
+  idleBuilder = undefined;
+  const root = builder.build(text);
+  idleBuilder = builder;
+  return root;
+}
+
+let idleBuilder: TreeBuilder | undefined;
+
+class TreeBuilder {
   // XML 1.0 rules whatever the body declares: 1.1 would allow `xmlns:p=""` (undeclaring a prefix).
-  const parser = new SaxesParser({ xmlns: true, defaultXMLVersion: '1.0', forceXMLVersion: true });
-  const fail = (message: string): never => {
-    const terse = message.replace(/^\d+:\d+: /, '').replace(/\.$/, '');
-    const sentence = CLEARER[terse] ?? `${terse[0].toUpperCase()}${terse.slice(1)}`;
-    throw new XmlError(`${sentence} (line ${parser.line}, column ${parser.column}).`);
-  };
-  const open: XmlElement[] = [];
-  let root: XmlElement | undefined;
-  const addText = (value: string) => {
-    const parent = open[open.length - 1];
-    if (!parent || value === '') return; // whitespace around the root (anything else saxes refuses)
-    const last = parent.children[parent.children.length - 1];
-    if (last?.type === 'text') last.text += value;
-    else parent.children.push({ type: 'text', text: value });
-  };
-  parser.on('error', (err) => fail(err.message));
-  parser.on('doctype', () => fail('DTDs and declarations are not accepted in WebDAV request bodies.'));
-  parser.on('opentag', (tag) => {
-    if (open.length >= MAX_DEPTH) fail('The XML is nested too deeply.');
+  private readonly parser = new SaxesParser({ xmlns: true, defaultXMLVersion: '1.0', forceXMLVersion: true });
+  private open: XmlElement[] = [];
+  private root: XmlElement | undefined;
+
+  constructor() {
+    const { parser } = this;
+    parser.on('error', (err) => this.fail(err.message));
+    parser.on('doctype', () => this.fail('DTDs and declarations are not accepted in WebDAV request bodies.'));
+    parser.on('opentag', (tag) => this.openTag(tag));
+    parser.on('closetag', () => this.open.pop());
+    parser.on('text', (value) => this.addText(value));
+    parser.on('cdata', (value) => this.addText(value));
+  }
+
+  build(text: string): XmlElement {
+    this.parser.write(text).close();
+    const root = this.root;
+    this.root = undefined;
+    if (!root) throw new XmlError('The body is not an XML document (no root element).');
+    return root;
+  }
+
+  private openTag(tag: SaxesTagNS): void {
+    const { open } = this;
+    if (open.length >= MAX_DEPTH) this.fail('The XML is nested too deeply.');
     const attrs: XmlAttribute[] = [];
     for (const name in tag.attributes) {
       const attr = tag.attributes[name];
@@ -85,15 +103,23 @@ export function parseXml(text: string): XmlElement {
     const el: XmlElement = { type: 'element', ns: tag.uri, local: tag.local, attrs, children: [] };
     const parent = open[open.length - 1];
     if (parent) parent.children.push(el);
-    else root = el;
+    else this.root = el;
     open.push(el);
-  });
-  parser.on('closetag', () => open.pop());
-  parser.on('text', addText);
-  parser.on('cdata', addText);
-  parser.write(text).close();
-  if (!root) throw new XmlError('The body is not an XML document (no root element).');
-  return root;
+  }
+
+  private addText(value: string): void {
+    const parent = this.open[this.open.length - 1];
+    if (!parent || value === '') return; // whitespace around the root (anything else saxes refuses)
+    const last = parent.children[parent.children.length - 1];
+    if (last?.type === 'text') last.text += value;
+    else parent.children.push({ type: 'text', text: value });
+  }
+
+  private fail(message: string): never {
+    const terse = message.replace(/^\d+:\d+: /, '').replace(/\.$/, '');
+    const sentence = CLEARER[terse] ?? `${terse[0].toUpperCase()}${terse.slice(1)}`;
+    throw new XmlError(`${sentence} (line ${this.parser.line}, column ${this.parser.column}).`);
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
