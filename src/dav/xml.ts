@@ -1,8 +1,11 @@
+import { SaxesParser, type SaxesTagNS } from 'saxes';
+
 /**
- * A small, strict, namespace-aware XML reader and writer for WebDAV bodies (PROPFIND, PROPPATCH,
- * LOCK requests; multistatus responses). Request bodies are small and hostile input, so the reader
- * refuses what WebDAV never needs: DTDs (no entity expansion, no XXE), undeclared prefixes,
- * `xmlns:p=""` (invalid in Namespaces in XML 1.0), mismatched tags, text outside the root.
+ * The XML of WebDAV bodies: a strict, namespace-aware reader for requests (PROPFIND, PROPPATCH,
+ * LOCK) on saxes, a non-validating parser, and our own writer for multistatus responses. Request
+ * bodies are hostile input, so the reader refuses what WebDAV never needs: DTDs (no entity
+ * expansion, no XXE), undeclared prefixes, `xmlns:p=""` (invalid in Namespaces in XML 1.0),
+ * mismatched tags, text outside the root.
  */
 export const DAV_NS = 'DAV:';
 export const XML_NS = 'http://www.w3.org/XML/1998/namespace';
@@ -37,196 +40,86 @@ export class XmlError extends Error {
   }
 }
 
+/** Deeper than any WebDAV body; keeps the recursive helpers below (textContent, serializeElement) safe. */
 const MAX_DEPTH = 64;
-const NAME = /^[A-Za-z_\u00C0-\uFFFF][A-Za-z0-9_.\-\u00B7\u00C0-\uFFFF]*(:[A-Za-z_\u00C0-\uFFFF][A-Za-z0-9_.\-\u00B7\u00C0-\uFFFF]*)?$/;
 
-/** Parses a complete document and returns its root element. */
+/** saxes's messages where a client author would not see the rule at once. */
+const CLEARER: Record<string, string> = {
+  'undefined entity': 'Unknown entity (only &amp; &lt; &gt; &quot; &apos; and character references are accepted)',
+  'invalid attempt to undefine prefix in XML 1.0': 'A namespace prefix is declared with an empty URI, which Namespaces in XML 1.0 forbid',
+  'unexpected close tag': 'A closing tag does not match the open element',
+};
+
+/**
+ * Parses a complete document and returns its root element. saxes does the XML: well-formedness,
+ * XML 1.0 characters and names, the five predefined entities and character references, namespace
+ * scoping (undeclared prefixes, `xmlns:p=""`, misuse of the xml/xmlns prefixes). Any DOCTYPE is
+ * refused, so no entity is ever defined, let alone expanded or fetched.
+ */
 export function parseXml(text: string): XmlElement {
-  const parser = new Parser(text);
-  return parser.document();
+  // A builder is reused after a clean parse (saxes resets itself on close; building one costs
+  // about as much as parsing a small body) and dropped after a failed one.
+  const builder = idleBuilder ?? new TreeBuilder();
+  idleBuilder = undefined;
+  const root = builder.build(text);
+  idleBuilder = builder;
+  return root;
 }
 
-class Parser {
-  private pos = 0;
+let idleBuilder: TreeBuilder | undefined;
 
-  constructor(private readonly src: string) {}
+class TreeBuilder {
+  // XML 1.0 rules whatever the body declares: 1.1 would allow `xmlns:p=""` (undeclaring a prefix).
+  private readonly parser = new SaxesParser({ xmlns: true, defaultXMLVersion: '1.0', forceXMLVersion: true });
+  private open: XmlElement[] = [];
+  private root: XmlElement | undefined;
 
-  document(): XmlElement {
-    if (this.src.charCodeAt(0) === 0xfeff) this.pos = 1;
-    let root: XmlElement | undefined;
-    for (;;) {
-      this.skipSpace();
-      if (this.pos >= this.src.length) break;
-      if (this.startsWith('<?')) this.skipProcessingInstruction();
-      else if (this.startsWith('<!--')) this.skipComment();
-      else if (this.startsWith('<!')) throw new XmlError('DTDs and declarations are not accepted in WebDAV request bodies.');
-      else if (this.startsWith('<')) {
-        if (root) throw new XmlError('The document has more than one root element.');
-        root = this.element(new Map([['xml', XML_NS]]), 0);
-      } else throw new XmlError('Text is not allowed outside the root element.');
-    }
+  constructor() {
+    const { parser } = this;
+    parser.on('error', (err) => this.fail(err.message));
+    parser.on('doctype', () => this.fail('DTDs and declarations are not accepted in WebDAV request bodies.'));
+    parser.on('opentag', (tag) => this.openTag(tag));
+    parser.on('closetag', () => this.open.pop());
+    parser.on('text', (value) => this.addText(value));
+    parser.on('cdata', (value) => this.addText(value));
+  }
+
+  build(text: string): XmlElement {
+    this.parser.write(text).close();
+    const root = this.root;
+    this.root = undefined;
     if (!root) throw new XmlError('The body is not an XML document (no root element).');
     return root;
   }
 
-  private element(parentScope: Map<string, string>, depth: number): XmlElement {
-    if (depth > MAX_DEPTH) throw new XmlError('The XML is nested too deeply.');
-    this.expect('<');
-    const qname = this.name();
-    const rawAttrs: Array<[string, string]> = [];
-    let selfClosing = false;
-    for (;;) {
-      const hadSpace = this.skipSpace();
-      if (this.startsWith('/>')) {
-        this.pos += 2;
-        selfClosing = true;
-        break;
-      }
-      if (this.startsWith('>')) {
-        this.pos += 1;
-        break;
-      }
-      if (!hadSpace) throw new XmlError(`Malformed start tag <${qname}>.`);
-      const name = this.name();
-      this.skipSpace();
-      this.expect('=');
-      this.skipSpace();
-      const value = this.attributeValue();
-      if (rawAttrs.some(([n]) => n === name)) throw new XmlError(`Duplicate attribute "${name}" on <${qname}>.`);
-      rawAttrs.push([name, value]);
-    }
-
-    const scope = new Map(parentScope);
-    for (const [name, value] of rawAttrs) {
-      if (name === 'xmlns') {
-        if (value === XML_NS || value === XMLNS_NS) throw new XmlError(`The namespace ${value} cannot be the default namespace.`);
-        scope.set('', value);
-      } else if (name.startsWith('xmlns:')) {
-        const prefix = name.slice(6);
-        if (value === '') throw new XmlError(`The namespace prefix "${prefix}" is declared with an empty URI, which XML namespaces forbid.`);
-        if (prefix === 'xmlns') throw new XmlError('The prefix "xmlns" cannot be declared.');
-        if ((prefix === 'xml') !== (value === XML_NS)) throw new XmlError('The prefix "xml" is bound to its own namespace only.');
-        scope.set(prefix, value);
-      }
-    }
-    const { ns, local } = resolve(qname, scope, true);
+  private openTag(tag: SaxesTagNS): void {
+    const { open } = this;
+    if (open.length >= MAX_DEPTH) this.fail('The XML is nested too deeply.');
     const attrs: XmlAttribute[] = [];
-    for (const [name, value] of rawAttrs) {
-      if (name === 'xmlns' || name.startsWith('xmlns:')) continue;
-      const resolved = resolve(name, scope, false);
-      if (attrs.some((a) => a.ns === resolved.ns && a.local === resolved.local)) throw new XmlError(`Duplicate attribute "${name}" on <${qname}>.`);
-      attrs.push({ ...resolved, value });
+    for (const name in tag.attributes) {
+      const attr = tag.attributes[name];
+      if (attr.uri !== XMLNS_NS) attrs.push({ ns: attr.uri, local: attr.local, value: attr.value });
     }
-    const el: XmlElement = { type: 'element', ns, local, attrs, children: [] };
-    if (selfClosing) return el;
-
-    let text = '';
-    const flush = () => {
-      if (text) el.children.push({ type: 'text', text });
-      text = '';
-    };
-    for (;;) {
-      if (this.pos >= this.src.length) throw new XmlError(`Element <${qname}> is not closed.`);
-      if (this.startsWith('</')) {
-        this.pos += 2;
-        const closing = this.name();
-        this.skipSpace();
-        this.expect('>');
-        if (closing !== qname) throw new XmlError(`Closing tag </${closing}> does not match <${qname}>.`);
-        flush();
-        return el;
-      }
-      if (this.startsWith('<!--')) this.skipComment();
-      else if (this.startsWith('<![CDATA[')) {
-        const end = this.src.indexOf(']]>', this.pos + 9);
-        if (end === -1) throw new XmlError('Unterminated CDATA section.');
-        text += this.src.slice(this.pos + 9, end);
-        this.pos = end + 3;
-      } else if (this.startsWith('<?')) this.skipProcessingInstruction();
-      else if (this.startsWith('<!')) throw new XmlError('Declarations are not allowed inside elements.');
-      else if (this.startsWith('<')) {
-        flush();
-        el.children.push(this.element(scope, depth + 1));
-      } else {
-        const next = this.src.indexOf('<', this.pos);
-        const end = next === -1 ? this.src.length : next;
-        text += decodeText(this.src.slice(this.pos, end));
-        this.pos = end;
-      }
-    }
+    const el: XmlElement = { type: 'element', ns: tag.uri, local: tag.local, attrs, children: [] };
+    const parent = open[open.length - 1];
+    if (parent) parent.children.push(el);
+    else this.root = el;
+    open.push(el);
   }
 
-  private name(): string {
-    const start = this.pos;
-    while (this.pos < this.src.length && !/[\s/>=<"'&]/.test(this.src[this.pos])) this.pos++;
-    const name = this.src.slice(start, this.pos);
-    if (!NAME.test(name)) throw new XmlError(`"${name.slice(0, 40)}" is not a valid XML name.`);
-    return name;
+  private addText(value: string): void {
+    const parent = this.open[this.open.length - 1];
+    if (!parent || value === '') return; // whitespace around the root (anything else saxes refuses)
+    const last = parent.children[parent.children.length - 1];
+    if (last?.type === 'text') last.text += value;
+    else parent.children.push({ type: 'text', text: value });
   }
 
-  private attributeValue(): string {
-    const quote = this.src[this.pos];
-    if (quote !== '"' && quote !== "'") throw new XmlError('Attribute values must be quoted.');
-    const end = this.src.indexOf(quote, this.pos + 1);
-    if (end === -1) throw new XmlError('Unterminated attribute value.');
-    const raw = this.src.slice(this.pos + 1, end);
-    if (raw.includes('<')) throw new XmlError('"<" is not allowed in attribute values.');
-    this.pos = end + 1;
-    return decodeText(raw).replace(/[\t\n\r]/g, ' ');
+  private fail(message: string): never {
+    const terse = message.replace(/^\d+:\d+: /, '').replace(/\.$/, '');
+    const sentence = CLEARER[terse] ?? `${terse[0].toUpperCase()}${terse.slice(1)}`;
+    throw new XmlError(`${sentence} (line ${this.parser.line}, column ${this.parser.column}).`);
   }
-
-  private skipSpace(): boolean {
-    const start = this.pos;
-    while (this.pos < this.src.length && /[ \t\r\n]/.test(this.src[this.pos])) this.pos++;
-    return this.pos > start;
-  }
-
-  private skipComment(): void {
-    const end = this.src.indexOf('-->', this.pos + 4);
-    if (end === -1) throw new XmlError('Unterminated comment.');
-    this.pos = end + 3;
-  }
-
-  private skipProcessingInstruction(): void {
-    const end = this.src.indexOf('?>', this.pos + 2);
-    if (end === -1) throw new XmlError('Unterminated processing instruction.');
-    this.pos = end + 2;
-  }
-
-  private startsWith(s: string): boolean {
-    return this.src.startsWith(s, this.pos);
-  }
-
-  private expect(s: string): void {
-    if (!this.startsWith(s)) throw new XmlError(`Expected "${s}" at offset ${this.pos}.`);
-    this.pos += s.length;
-  }
-}
-
-function resolve(qname: string, scope: Map<string, string>, isElement: boolean): { ns: string; local: string } {
-  const colon = qname.indexOf(':');
-  if (colon === -1) return { ns: isElement ? (scope.get('') ?? '') : '', local: qname };
-  const prefix = qname.slice(0, colon);
-  const ns = scope.get(prefix);
-  if (ns === undefined) throw new XmlError(`The namespace prefix "${prefix}" is not declared.`);
-  return { ns, local: qname.slice(colon + 1) };
-}
-
-const ENTITIES: Record<string, string> = { lt: '<', gt: '>', amp: '&', quot: '"', apos: "'" };
-
-function decodeText(raw: string): string {
-  if (!raw.includes('&')) return raw;
-  return raw.replace(/&([^;&\s]{0,12});?/g, (match, body: string) => {
-    if (!match.endsWith(';')) throw new XmlError('An "&" must start an entity reference such as &amp;.');
-    if (body.startsWith('#')) {
-      const code = body[1] === 'x' ? parseInt(body.slice(2), 16) : parseInt(body.slice(1), 10);
-      if (!Number.isFinite(code) || code < 1 || code > 0x10ffff || (code >= 0xd800 && code <= 0xdfff)) throw new XmlError(`Invalid character reference &${body};.`);
-      return String.fromCodePoint(code);
-    }
-    const value = ENTITIES[body];
-    if (value === undefined) throw new XmlError(`Unknown entity &${body}; (only the five XML entities are accepted).`);
-    return value;
-  });
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -79,6 +79,19 @@ describe('dead properties and PROPPATCH', () => {
     expect((await dav(stack, 'PROPPATCH', '/missing.txt', { body: patch('<D:set><D:prop><X:a>1</X:a></D:prop></D:set>') })).status).toBe(404);
   });
 
+  // The columns are those of the offending character in the body that `patch` builds.
+  it.each([
+    ['a raw control character (XML 1.0 §2.2)', '<X:bad>a\u0001b</X:bad>', 'line 1, column 183'],
+    ['"]]>" in text (§2.4)', '<X:bad>a ]]> b</X:bad>', 'line 1, column 186'],
+    ['"--" inside a comment (§2.5)', '<X:bad><!-- a -- b --></X:bad>', 'line 1, column 191'],
+  ])('refuses a PROPPATCH with %s: 400 saying where, and nothing stored', async (_, value, where) => {
+    const res = await dav(stack, 'PROPPATCH', '/p.txt', { body: patch(`<D:set><D:prop><X:good>1</X:good>${value}</D:prop></D:set>`) });
+    expect(res.status).toBe(400);
+    expect(await res.text()).toContain(where);
+    const found = await propsOf('/p.txt', '<X:good/><X:bad/>');
+    expect(found.status).toEqual({ [`{${X}}good`]: 404, [`{${X}}bad`]: 404 });
+  });
+
   it('carries properties with MOVE and COPY, drops them with DELETE, and keeps them across restarts', async () => {
     await dav(stack, 'PUT', '/folder-a/', {}).catch(() => {});
     await dav(stack, 'MKCOL', '/folder-a/');

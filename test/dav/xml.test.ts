@@ -34,8 +34,33 @@ describe('parseXml', () => {
     ['text<a/>', 'text outside root'],
     ['', 'empty'],
     ['<a>&#0;</a>', 'NUL reference'],
+    ['<?xml version="1.1"?><D:a xmlns:D="DAV:"><D:foo xmlns:bar=""/></D:a>', 'a prefix undeclared as XML 1.1 allows'],
+    ['<a>\u0001</a>', 'raw control character'],
+    ['<a>x ]]> y</a>', '"]]>" in text'],
+    ['<a><!-- a -- b --></a>', '"--" in a comment'],
+    ['<a><?xml version="1.0"?></a>', 'XML declaration inside the document'],
   ])('refuses %s (%s)', (xml) => {
     expect(() => parseXml(xml)).toThrow(XmlError);
+  });
+
+  it('says what is wrong and where', () => {
+    expect(() => parseXml('<D:propfind xmlns:D="DAV:">\n<D:prop>')).toThrow('Unclosed tag: D:prop (line 2, column 8).');
+    expect(() => parseXml('<a>&lol9;</a>')).toThrow(/^Unknown entity \(only &amp; &lt; &gt; &quot; &apos; and character references are accepted\) \(line 1, column 9\)\.$/);
+  });
+
+  it('parses a good body correctly after refusing a bad one midway', () => {
+    expect(() => parseXml('<D:propfind xmlns:D="DAV:"><D:prop><x:y/>')).toThrow(XmlError);
+    expect(parseXml('<D:propfind xmlns:D="DAV:"><D:allprop/></D:propfind>')).toEqual({
+      type: 'element',
+      ns: 'DAV:',
+      local: 'propfind',
+      attrs: [],
+      children: [{ type: 'element', ns: 'DAV:', local: 'allprop', attrs: [], children: [] }],
+    });
+  });
+
+  it('normalises line ends as XML 1.0 §2.11 requires, keeping an escaped CR', () => {
+    expect(textContent(parseXml('<a>x\r\ny\rz&#13;</a>'))).toBe('x\ny\nz\r');
   });
 
   it('refuses absurd nesting instead of recursing forever', () => {
