@@ -81,10 +81,14 @@ export async function copyOrMove(ctx: DavRequest, kind: 'copy' | 'move'): Promis
   const { locks, properties } = ctx.state;
   if (destEntry) await locks.removeWithin(to, { keepRoot: true });
   const moved = kind === 'move' && failures.length === 0;
-  const copied = moved ? (await properties.move(from, to), { ok: true as const }) : await properties.copy(from, to, copyOptions);
-  if (moved) await locks.removeWithin(from);
-  // Another request used up the room since the check above: the bytes are copied, their dead properties are not.
-  if (!copied.ok && failures.length === 0) throw new DavError(507, `The copy was made without its dead properties. ${copied.message}`);
+  if (moved) {
+    await properties.move(from, to);
+    await locks.removeWithin(from);
+  } else {
+    const copied = await properties.copy(from, to, copyOptions);
+    // Another request used up the room since the check above: the bytes are copied, their dead properties are not.
+    if (!copied.ok && failures.length === 0) throw new DavError(507, `The copy was made without its dead properties. ${copied.message}`);
+  }
 
   if (failures.length > 0) {
     const responses = failures.map((f) => `<D:response><D:href>${escapeText(f.href)}</D:href><D:status>HTTP/1.1 ${f.status} ${STATUS_CODES[f.status] ?? ''}</D:status><D:responsedescription>${escapeText(f.reason)}</D:responsedescription></D:response>`);
