@@ -19,7 +19,6 @@ import {
   type VersionedProperties,
 } from './property-store.js';
 
-export { ownerOf, DEFAULT_PROPERTY_LIMITS, type PropertyLimits, type PropertyMap } from './property-store.js';
 
 interface StoredProperties {
   version: 1;

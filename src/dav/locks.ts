@@ -5,7 +5,6 @@ import { JsonFile } from './json-file.js';
 import { conflictsAmong, isAncestor, type CreateOutcome, type LockRecord, type LockRequest, type LockSystem, type ResourceRef, type UnlockOutcome } from './lock-system.js';
 import { storeKey } from './paths.js';
 
-export { isAncestor, parseTimeout, DEFAULT_LOCK_SECONDS, MAX_LOCK_SECONDS, type LockRecord } from './lock-system.js';
 
 interface StoredLocks {
   version: 1;
