@@ -2,7 +2,7 @@ import type { DriveEntry } from '../drive/types.js';
 import { header, lookup, type DavRequest } from './context.js';
 import { DavError } from './errors.js';
 import { evaluateIf, parseIfHeader, sameEntityTag, submittedTokens, type IfList } from './if-header.js';
-import type { LockRecord } from './locks.js';
+import type { LockRecord } from './lock-system.js';
 import type { DriveTarget } from './mounts.js';
 import { hrefFor, parseRequestTarget } from './paths.js';
 import { entityTag } from './properties.js';
@@ -19,14 +19,12 @@ export function ifLists(ctx: DavRequest): IfList[] | undefined {
 }
 
 /** Lock tokens the request submitted that belong to the requesting principal. */
-export function heldTokens(ctx: DavRequest): Set<string> {
+export async function heldTokens(ctx: DavRequest): Promise<Set<string>> {
   const lists = ifLists(ctx);
   const tokens = lists ? submittedTokens(lists) : new Set<string>();
   // A `Lock-Token` header (UNLOCK) does not submit a token for writes; only `If` does.
-  for (const token of tokens) {
-    const lock = ctx.state.locks.get(token);
-    if (lock && lock.principal !== ctx.principal.name) tokens.delete(token);
-  }
+  const locks = await Promise.all([...tokens].map((token) => ctx.state.locks.get(token)));
+  for (const lock of locks) if (lock && lock.principal !== ctx.principal.name) tokens.delete(lock.token);
   return tokens;
 }
 
@@ -47,7 +45,7 @@ export async function checkIfHeader(ctx: DavRequest, target: DriveTarget): Promi
       t = resolved;
     }
     const entry = await lookup(ctx, t);
-    const locks = ctx.state.locks.covering(t.mount.prefix, t.path);
+    const locks = await ctx.state.locks.covering({ mount: t.mount.prefix, path: t.path });
     return { etag: entry ? entityTag(entry) : undefined, lockTokens: new Set(locks.map((l) => l.token)) };
   });
   if (!holds) throw new DavError(412, 'The If header condition is false (lock token or ETag does not match).');
@@ -97,17 +95,16 @@ function matchesList(header: string, entry: DriveEntry | null): boolean {
  * `covering` paths, for DELETE/MOVE of collections also the locks anywhere inside the `within`
  * paths, and for a new or removed member the locks of its parent collection (`members`).
  */
-export function checkLocks(ctx: DavRequest, target: DriveTarget, paths: { covering?: string[]; within?: string[]; members?: string[] }): void {
-  const held = heldTokens(ctx);
+export async function checkLocks(ctx: DavRequest, target: DriveTarget, paths: { covering?: string[]; within?: string[]; members?: string[] }): Promise<void> {
+  const held = await heldTokens(ctx);
   const mount = target.mount.prefix;
   const locks = ctx.state.locks;
-  const inScope = new Set<LockRecord>();
-  for (const path of [...(paths.covering ?? []), ...(paths.members ?? [])]) locks.covering(mount, path).forEach((l) => inScope.add(l));
-  for (const path of paths.within ?? []) {
-    locks.covering(mount, path).forEach((l) => inScope.add(l));
-    locks.within(mount, path).forEach((l) => inScope.add(l));
-  }
-  const all = [...inScope];
+  const found = await Promise.all([
+    ...[...(paths.covering ?? []), ...(paths.members ?? []), ...(paths.within ?? [])].map((path) => locks.covering({ mount, path })),
+    ...(paths.within ?? []).map((path) => locks.within({ mount, path })),
+  ]);
+  // Stores hand out snapshots, so the same lock found twice is two objects: one per token.
+  const all = [...new Map(found.flat().map((l) => [l.token, l])).values()];
   const shared = all.filter((l) => l.scope === 'shared');
   const blocking = all.filter((l) => l.scope === 'exclusive' && !held.has(l.token));
   if (shared.length > 0 && !shared.some((l) => held.has(l.token))) blocking.push(...shared);

@@ -3,10 +3,10 @@ import { GraphError, type DriveEntry, type Quota, type RemoteDrive } from '../dr
 import type { Clock } from '../util/clock.js';
 import type { Logger } from '../util/logger.js';
 import type { BasicAuthenticator, Principal } from './auth.js';
-import type { DeadPropertyStore } from './dead-properties.js';
 import { DavError, errorBody } from './errors.js';
-import type { LockStore } from './locks.js';
+import type { LockSystem } from './lock-system.js';
 import type { DriveTarget, MountTable, Target } from './mounts.js';
+import type { PropertyStore } from './property-store.js';
 import type { RequestPath } from './paths.js';
 
 export type DownloadMode = 'redirect' | 'proxy' | 'auto';
@@ -15,8 +15,8 @@ export type DownloadMode = 'redirect' | 'proxy' | 'auto';
 export interface DavServerState {
   mounts: MountTable;
   auth: BasicAuthenticator;
-  locks: LockStore;
-  properties: DeadPropertyStore;
+  locks: LockSystem;
+  properties: PropertyStore;
   quota: QuotaCache;
   downloadMode: DownloadMode;
   macMetadata: 'store' | 'refuse';

@@ -1,45 +1,24 @@
 import type { Logger } from '../util/logger.js';
-import type { Principal } from './auth.js';
-import { DavError } from './errors.js';
 import { JsonFile } from './json-file.js';
-import { isAncestor } from './locks.js';
+import { isAncestor, type ResourceRef } from './lock-system.js';
 import { storeKey } from './paths.js';
+import {
+  applyChanges,
+  DEFAULT_PROPERTY_LIMITS,
+  resourceProblem,
+  sizeOf,
+  userProblem,
+  versionOf,
+  type CopyOutcome,
+  type PatchOutcome,
+  type PropertyChange,
+  type PropertyLimits,
+  type PropertyMap,
+  type PropertyStore,
+  type Usage,
+  type VersionedProperties,
+} from './property-store.js';
 
-/**
- * Dead properties (PROPPATCH of any namespace), kept by mount and drive path in one JSON file
- * under the data dir. A property is stored as its complete element, serialised with its own
- * namespace declarations, so it can be written back into any multistatus verbatim.
- * MOVE, COPY and DELETE carry or drop the properties of a whole subtree.
- *
- * Any signed-in user can write here, so the store is bounded (`deadProperties` in the config):
- * per resource and per user, in properties and in bytes. A resource's properties are charged to
- * the user who last wrote them (PROPPATCH) or copied them (COPY); a write that would grow past a
- * limit is refused with 507 Insufficient Storage. Shrinking is always allowed.
- */
-export type PropertyMap = Record<string, string>; // clark name → serialised element
-
-export interface PropertyLimits {
-  /** Dead properties one resource may carry. */
-  maxPerResource: number;
-  /** Bytes (names + serialised values, UTF-8) one resource's properties may take. */
-  maxBytesPerResource: number;
-  /** Dead properties one user may have stored, over all resources. */
-  maxPerUser: number;
-  /** Bytes one user's properties may take, over all resources. */
-  maxBytesPerUser: number;
-}
-
-export const DEFAULT_PROPERTY_LIMITS: PropertyLimits = {
-  maxPerResource: 100,
-  maxBytesPerResource: 64 * 1024,
-  maxPerUser: 20_000,
-  maxBytesPerUser: 4 * 1024 * 1024,
-};
-
-/** Whom a principal's properties are charged to; anonymous visitors share one budget (no user name has a ':'). */
-export function ownerOf(principal: Principal): string {
-  return principal.anonymous ? ':anonymous' : principal.name;
-}
 
 interface StoredProperties {
   version: 1;
@@ -49,12 +28,12 @@ interface StoredProperties {
   owners?: Record<string, Record<string, string>>;
 }
 
-interface Usage {
-  count: number;
-  bytes: number;
-}
-
-export class DeadPropertyStore {
+/**
+ * The PropertyStore of one process: one JSON file under the data dir, kept by mount and drive
+ * path (without a path, memory only). Each method checks and changes the data without awaiting in
+ * between, which makes it atomic in one process; the save follows.
+ */
+export class FilePropertyStore implements PropertyStore {
   private readonly usage = new Map<string, Usage>();
 
   private constructor(
@@ -63,129 +42,118 @@ export class DeadPropertyStore {
     private readonly limits: PropertyLimits,
   ) {
     for (const [mount, byPath] of Object.entries(data.mounts)) {
-      for (const [key, props] of Object.entries(byPath)) this.charge(this.ownerOf(mount, key), props, 1);
+      for (const [key, props] of Object.entries(byPath)) this.charge(this.ownerAt(mount, key), props, 1);
     }
   }
 
-  static async open(path: string | undefined, logger: Logger, limits: Partial<PropertyLimits> = {}): Promise<DeadPropertyStore> {
+  static async open(path: string | undefined, logger: Logger, limits: Partial<PropertyLimits> = {}): Promise<FilePropertyStore> {
     const { file, data } = await JsonFile.load<StoredProperties>(path, { version: 1, mounts: {} }, logger);
     if (!data.mounts || typeof data.mounts !== 'object') data.mounts = {};
     if (!data.owners || typeof data.owners !== 'object') data.owners = {};
-    return new DeadPropertyStore(file, data, { ...DEFAULT_PROPERTY_LIMITS, ...limits });
+    return new FilePropertyStore(file, data, { ...DEFAULT_PROPERTY_LIMITS, ...limits });
   }
 
-  /** What `user` has stored: properties and bytes. */
-  usageOf(user: string): Usage {
-    return { ...(this.usage.get(user) ?? { count: 0, bytes: 0 }) };
+  async usageOf(user: string): Promise<Usage> {
+    return this.usedBy(user);
   }
 
-  /**
-   * Why `user` may not give the resource these properties (a sentence for the 507 answer), or
-   * undefined when it fits. Only growth is refused: a change that shrinks is always allowed.
-   */
-  problemWith(mount: string, path: string, properties: PropertyMap, user: string): string | undefined {
-    const key = storeKey(path);
-    const before = sizeOf(this.data.mounts[mount]?.[key] ?? {});
-    const after = sizeOf(properties);
-    const { maxPerResource, maxBytesPerResource } = this.limits;
-    if (after.count > maxPerResource && after.count > before.count) {
-      return `A resource may carry at most ${maxPerResource} dead properties; this change would give it ${after.count}. Remove some first.`;
-    }
-    if (after.bytes > maxBytesPerResource && after.bytes > before.bytes) {
-      return `A resource's dead properties may take at most ${maxBytesPerResource} bytes; this change would make them ${after.bytes}. Store less.`;
-    }
-    const mine = this.ownerOf(mount, key) === user ? before : { count: 0, bytes: 0 };
-    return this.userProblem(user, after.count - mine.count, after.bytes - mine.bytes);
+  async get(resource: ResourceRef): Promise<VersionedProperties> {
+    const properties = { ...this.mapAt(resource.mount, storeKey(resource.path)) };
+    return { properties, version: versionOf(properties) };
   }
 
-  get(mount: string, path: string): PropertyMap {
-    return this.data.mounts[mount]?.[storeKey(path)] ?? {};
-  }
-
-  /**
-   * Replaces all dead properties of one resource (PROPPATCH commits a whole new map at once),
-   * charged to `user`. Throws 507 when that grows past a limit (see problemWith).
-   */
-  async replace(mount: string, path: string, properties: PropertyMap, user = ''): Promise<void> {
-    const problem = this.problemWith(mount, path, properties, user);
-    if (problem) throw new DavError(507, problem);
-    const key = storeKey(path);
+  async patch(resource: ResourceRef, changes: readonly PropertyChange[], options: { user: string; expectedVersion?: string }): Promise<PatchOutcome> {
+    const { mount } = resource;
+    const key = storeKey(resource.path);
+    const before = this.mapAt(mount, key);
+    if (options.expectedVersion !== undefined && versionOf(before) !== options.expectedVersion) return { ok: false, reason: 'changed', version: versionOf(before) };
+    const after = applyChanges(before, changes);
+    const mine = this.ownerAt(mount, key) === options.user ? sizeOf(before) : { count: 0, bytes: 0 };
+    const grows = sizeOf(after);
+    const problem = resourceProblem(this.limits, before, after) ?? userProblem(this.limits, options.user, this.usedBy(options.user), { count: grows.count - mine.count, bytes: grows.bytes - mine.bytes });
+    if (problem) return { ok: false, reason: 'limit', message: problem };
     this.drop(mount, key);
-    if (Object.keys(properties).length > 0) this.put(mount, key, { ...properties }, user);
+    if (Object.keys(after).length > 0) this.put(mount, key, after, options.user);
     await this.persist();
+    return { ok: true, version: versionOf(after), before: { ...before } };
   }
 
-  async removeTree(mount: string, path: string): Promise<void> {
-    const byPath = this.data.mounts[mount];
-    if (!byPath) return;
-    let changed = false;
-    for (const key of this.keysWithin(byPath, storeKey(path))) {
-      this.drop(mount, key);
-      changed = true;
-    }
-    if (changed) await this.persist();
-  }
-
-  /** Throws 507 unless `user` may copy the properties of `from` (and below, unless depth0). */
-  assertRoomForCopy(fromMount: string, from: string, toMount: string, to: string, user: string, options: { depth0?: boolean } = {}): void {
-    const source = this.data.mounts[fromMount] ?? {};
-    const fromKey = storeKey(from);
-    const keys = options.depth0 ? (source[fromKey] ? [fromKey] : []) : this.keysWithin(source, fromKey);
+  async copyProblem(from: ResourceRef, to: ResourceRef, options: { user: string; depth0?: boolean }): Promise<string | undefined> {
+    const source = this.data.mounts[from.mount] ?? {};
     let count = 0;
     let bytes = 0;
-    for (const key of keys) {
+    for (const key of this.sourceKeys(from, options.depth0)) {
       const size = sizeOf(source[key]);
       count += size.count;
       bytes += size.bytes;
     }
     // What the copy replaces at the destination stops counting against whoever owned it.
-    const target = this.data.mounts[toMount] ?? {};
-    for (const key of this.keysWithin(target, storeKey(to))) {
-      if (this.ownerOf(toMount, key) !== user) continue;
+    const target = this.data.mounts[to.mount] ?? {};
+    for (const key of keysWithin(target, storeKey(to.path))) {
+      if (this.ownerAt(to.mount, key) !== options.user) continue;
       const size = sizeOf(target[key]);
       count -= size.count;
       bytes -= size.bytes;
     }
-    const problem = this.userProblem(user, count, bytes);
-    if (problem) throw new DavError(507, `Copying would store more dead properties than allowed. ${problem}`);
+    const problem = userProblem(this.limits, options.user, this.usedBy(options.user), { count, bytes });
+    return problem && `Copying would store more dead properties than allowed. ${problem}`;
   }
 
-  /**
-   * Copies (or moves) the properties of `from` and everything below it to `to`. Copies are charged
-   * to `user`; moved properties stay with whoever they were charged to.
-   */
-  async copyTree(fromMount: string, from: string, toMount: string, to: string, options: { move?: boolean; depth0?: boolean; user?: string } = {}): Promise<void> {
-    const source = this.data.mounts[fromMount];
-    if (!source) return;
-    const fromKey = storeKey(from);
-    const toKey = storeKey(to);
-    const target = (this.data.mounts[toMount] ??= {});
-    const keys = options.depth0 ? (source[fromKey] ? [fromKey] : []) : this.keysWithin(source, fromKey);
-    if (keys.length === 0 && !target[toKey]) return;
-    const moved = keys.map((key) => ({ key: rebase(key, fromKey, toKey), props: source[key], owner: options.move ? this.ownerOf(fromMount, key) : (options.user ?? '') }));
-    for (const key of this.keysWithin(target, toKey)) this.drop(toMount, key);
-    if (options.move) for (const key of keys) this.drop(fromMount, key);
-    for (const { key, props, owner } of moved) this.put(toMount, key, { ...props }, owner);
-    await this.persist();
+  async copy(from: ResourceRef, to: ResourceRef, options: { user: string; depth0?: boolean }): Promise<CopyOutcome> {
+    const problem = await this.copyProblem(from, to, options);
+    if (problem) return { ok: false, reason: 'limit', message: problem };
+    await this.transfer(from, to, options.depth0 ? 'copy-depth0' : 'copy', options.user);
+    return { ok: true };
   }
 
-  flush(): Promise<void> {
+  move(from: ResourceRef, to: ResourceRef): Promise<void> {
+    return this.transfer(from, to, 'move', '');
+  }
+
+  async removeTree(resource: ResourceRef): Promise<void> {
+    const byPath = this.data.mounts[resource.mount];
+    if (!byPath) return;
+    let changed = false;
+    for (const key of keysWithin(byPath, storeKey(resource.path))) {
+      this.drop(resource.mount, key);
+      changed = true;
+    }
+    if (changed) await this.persist();
+  }
+
+  close(): Promise<void> {
     return this.file.flush();
   }
 
-  private userProblem(user: string, extraCount: number, extraBytes: number): string | undefined {
-    const { maxPerUser, maxBytesPerUser } = this.limits;
-    const used = this.usageOf(user);
-    if (extraCount > 0 && used.count + extraCount > maxPerUser) {
-      return `Each user may store at most ${maxPerUser} dead properties; ${used.count} are stored for "${user}". Remove some first.`;
-    }
-    if (extraBytes > 0 && used.bytes + extraBytes > maxBytesPerUser) {
-      return `Each user's dead properties may take at most ${maxBytesPerUser} bytes; "${user}" has ${used.bytes} stored. Remove some first.`;
-    }
-    return undefined;
+  private async transfer(from: ResourceRef, to: ResourceRef, how: 'copy' | 'copy-depth0' | 'move', user: string): Promise<void> {
+    const source = this.data.mounts[from.mount] ?? {};
+    const fromKey = storeKey(from.path);
+    const toKey = storeKey(to.path);
+    const target = this.data.mounts[to.mount] ?? {};
+    const keys = this.sourceKeys(from, how === 'copy-depth0');
+    if (keys.length === 0 && !target[toKey]) return;
+    const moved = keys.map((key) => ({ key: rebase(key, fromKey, toKey), props: source[key], owner: how === 'move' ? this.ownerAt(from.mount, key) : user }));
+    for (const key of keysWithin(target, toKey)) this.drop(to.mount, key);
+    if (how === 'move') for (const key of keys) this.drop(from.mount, key);
+    for (const { key, props, owner } of moved) this.put(to.mount, key, { ...props }, owner);
+    await this.persist();
   }
 
-  private ownerOf(mount: string, key: string): string {
+  private sourceKeys(from: ResourceRef, depth0 = false): string[] {
+    const source = this.data.mounts[from.mount] ?? {};
+    const key = storeKey(from.path);
+    return depth0 ? (source[key] ? [key] : []) : keysWithin(source, key);
+  }
+
+  private mapAt(mount: string, key: string): PropertyMap {
+    return this.data.mounts[mount]?.[key] ?? {};
+  }
+
+  private usedBy(user: string): Usage {
+    return { ...(this.usage.get(user) ?? { count: 0, bytes: 0 }) };
+  }
+
+  private ownerAt(mount: string, key: string): string {
     return this.data.owners?.[mount]?.[key] ?? '';
   }
 
@@ -199,7 +167,7 @@ export class DeadPropertyStore {
   private drop(mount: string, key: string): void {
     const props = this.data.mounts[mount]?.[key];
     if (!props) return;
-    this.charge(this.ownerOf(mount, key), props, -1);
+    this.charge(this.ownerAt(mount, key), props, -1);
     delete this.data.mounts[mount][key];
     if (this.data.owners?.[mount]) delete this.data.owners[mount][key];
   }
@@ -214,21 +182,13 @@ export class DeadPropertyStore {
     else this.usage.set(owner, used);
   }
 
-  private keysWithin(byPath: Record<string, PropertyMap>, key: string): string[] {
-    return Object.keys(byPath).filter((k) => k === key || isAncestor(key, k));
-  }
-
   private persist(): Promise<void> {
     return this.file.save(() => this.data);
   }
 }
 
-/** Properties and bytes (names and serialised values, UTF-8) of one resource's map. */
-function sizeOf(props: PropertyMap): Usage {
-  let bytes = 0;
-  const names = Object.keys(props);
-  for (const name of names) bytes += Buffer.byteLength(name) + Buffer.byteLength(props[name]);
-  return { count: names.length, bytes };
+function keysWithin(byPath: Record<string, PropertyMap>, key: string): string[] {
+  return Object.keys(byPath).filter((k) => k === key || isAncestor(key, k));
 }
 
 /** `/a/b/c` moved from `/a` to `/x` → `/x/b/c`. */

@@ -1,8 +1,8 @@
 import type { DriveEntry, Quota } from '../drive/types.js';
-import type { PropertyMap } from './dead-properties.js';
 import { DavError } from './errors.js';
-import type { LockRecord } from './locks.js';
+import type { LockRecord } from './lock-system.js';
 import { contentTypeFor } from './mime.js';
+import type { PropertyMap } from './property-store.js';
 import { DAV_NS, childElements, clark, element, escapeText, parseXml, serializeElement, type XmlElement } from './xml.js';
 
 /**

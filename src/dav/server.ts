@@ -22,9 +22,11 @@ import { silentLogger, type Logger } from '../util/logger.js';
 import { newRequestScope, runInRequestScope, type RequestScope } from '../util/request-scope.js';
 import { basicChallenge, BasicAuthenticator, type AnonymousAccess, type DavUser, type Principal } from './auth.js';
 import { header, QuotaCache, send, sendDavError, type DavRequest, type DavServerState, type DownloadMode } from './context.js';
-import { DeadPropertyStore, type PropertyLimits } from './dead-properties.js';
+import { FilePropertyStore } from './dead-properties.js';
+import type { PropertyLimits, PropertyStore } from './property-store.js';
 import { DavError, toDavError, type Operation } from './errors.js';
-import { LockStore } from './locks.js';
+import type { LockSystem } from './lock-system.js';
+import { FileLockSystem } from './locks.js';
 import type { LoginThrottleOptions } from './login-throttle.js';
 import { copyOrMove } from './methods/copy-move.js';
 import { del } from './methods/delete.js';
@@ -61,6 +63,8 @@ export interface DavServerOptions {
   dataDir?: string;
   /** Bounds on the dead-property store (DEFAULT_PROPERTY_LIMITS where absent). */
   deadProperties?: Partial<PropertyLimits>;
+  /** Lock and dead-property stores shared with other replicas; by default files under `dataDir` (memory only without one). The server closes them. */
+  stores?: { locks: LockSystem; properties: PropertyStore };
   /** `/.well-known/onedav/{healthz,metrics}` (see monitoring.ts); none when absent. */
   monitoring?: MonitoringOptions;
   /** Failed Basic logins allowed per client address and minute before 429 (see login-throttle.ts). */
@@ -132,8 +136,8 @@ export async function startDavServer(options: DavServerOptions): Promise<Running
   const state: DavServerState = {
     mounts: new MountTable(options.mounts),
     auth,
-    locks: await LockStore.open(storeDir && join(storeDir, 'locks.json'), clock, logger),
-    properties: await DeadPropertyStore.open(storeDir && join(storeDir, 'properties.json'), logger, options.deadProperties),
+    locks: options.stores?.locks ?? (await FileLockSystem.open(storeDir && join(storeDir, 'locks.json'), clock, logger)),
+    properties: options.stores?.properties ?? (await FilePropertyStore.open(storeDir && join(storeDir, 'properties.json'), logger, options.deadProperties)),
     quota: new QuotaCache(clock),
     downloadMode: options.download?.mode ?? 'auto',
     macMetadata: options.macMetadata ?? 'store',
@@ -198,7 +202,7 @@ export async function startDavServer(options: DavServerOptions): Promise<Running
       force.unref();
       await closed;
       clearTimeout(force);
-      await Promise.all([state.locks.flush(), state.properties.flush()]);
+      await Promise.all([state.locks.close(), state.properties.close()]);
     },
   };
 }

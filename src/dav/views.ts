@@ -2,23 +2,26 @@ import type { DriveEntry } from '../drive/types.js';
 import { hrefOfLock } from './conditions.js';
 import type { DavRequest } from './context.js';
 import { DavError } from './errors.js';
+import { secondsLeft } from './lock-system.js';
 import type { DriveTarget } from './mounts.js';
 import { hrefFor } from './paths.js';
 import type { ResourceView } from './properties.js';
 
 /** A drive item as PROPFIND describes it. `url` and `path` are the item's own (not the parent's). */
-export function driveView(ctx: DavRequest, target: DriveTarget, url: string[], path: string, entry: DriveEntry): ResourceView {
+export async function driveView(ctx: DavRequest, target: DriveTarget, url: string[], path: string, entry: DriveEntry): Promise<ResourceView> {
   const { state } = ctx;
-  const mount = target.mount.prefix;
+  const resource = { mount: target.mount.prefix, path };
+  const [dead, locks] = await Promise.all([state.properties.get(resource), state.locks.covering(resource)]);
+  const now = state.clock.now();
   return {
     href: hrefFor(url, entry.isFolder),
     isCollection: entry.isFolder,
     displayName: url.length > 0 ? url[url.length - 1] : entry.name,
     entry,
-    dead: state.properties.get(mount, path),
-    locks: state.locks.covering(mount, path),
+    dead: dead.properties,
+    locks,
     lockRootHref: (lock) => hrefOfLock(ctx, target, lock),
-    secondsLeft: (lock) => state.locks.secondsLeft(lock),
+    secondsLeft: (lock) => secondsLeft(lock, now),
     quota: () => state.quota.get(target.mount.drive),
   };
 }

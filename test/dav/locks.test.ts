@@ -94,6 +94,21 @@ describe('LOCK and UNLOCK', () => {
     await dav(stack, 'UNLOCK', '/fresh.txt', { headers: { 'Lock-Token': `<${lock.token}>` } });
   });
 
+  it('of exclusive LOCKs sent at once, exactly one is granted; the others get 423', async () => {
+    await stack.emulator.drive.putFile(drive, 'contended.txt', 'c');
+    stack.emulator.drive.mkdir(drive, 'contended');
+    const tries = await Promise.all([
+      ...Array.from({ length: 4 }, () => takeLock(stack, '/contended.txt')),
+      // A Depth infinity lock on a folder against locks on a new member, which LOCK creates.
+      takeLock(stack, '/contended', 'exclusive', { Depth: 'infinity' }),
+      takeLock(stack, '/contended/new.txt', 'exclusive', { Depth: '0' }),
+    ]);
+    expect(tries.slice(0, 4).map((t) => t.status).sort()).toEqual([200, 423, 423, 423]);
+    expect(tries.slice(4).map((t) => t.status).filter((s) => s === 423)).toHaveLength(1);
+    const [entry] = parseMultistatus(await (await dav(stack, 'PROPFIND', '/contended.txt', { headers: { Depth: '0' } })).text());
+    expect(entry.props[D('lockdiscovery')].match(/<D:activelock>/g)).toHaveLength(1);
+  });
+
   it('drops the locks of what it deletes', async () => {
     await stack.emulator.drive.putFile(drive, 'gone.txt', 'x');
     const lock = await takeLock(stack, '/gone.txt');

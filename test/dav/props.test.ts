@@ -66,6 +66,28 @@ describe('dead properties and PROPPATCH', () => {
     expect((await stack.graphItem('/p.txt')).fileSystemInfo?.lastModifiedDateTime).toMatch(/^2024-01-03T10:00:00/);
   });
 
+  it('when the drive refuses the mtime, keeps none of the dead properties the same PROPPATCH set or removed', async () => {
+    await stack.emulator.drive.putFile(drive, 'undo.txt', 'u');
+    await dav(stack, 'PROPPATCH', '/undo.txt', { body: patch('<D:set><D:prop><X:kept>old</X:kept><X:doomed>here</X:doomed></D:prop></D:set>') });
+    stack.emulator.faults.setPlan({ rules: [{ match: { category: 'graph', method: 'PATCH' }, action: { type: 'status', status: 403 }, times: 1 }] });
+    try {
+      const res = await dav(stack, 'PROPPATCH', '/undo.txt', {
+        body: patch('<D:set><D:prop><X:kept>new</X:kept><X:added>a</X:added><D:getlastmodified>Fri, 05 Jan 2024 08:00:00 GMT</D:getlastmodified></D:prop></D:set><D:remove><D:prop><X:doomed/></D:prop></D:remove>'),
+      });
+      expect(res.status).toBe(207);
+      const status = parseMultistatus(await res.text())[0].status;
+      expect(status[`{${X}}kept`]).toBe(424);
+      expect(status[D('getlastmodified')]).not.toBe(200);
+      expect(stack.emulator.faults.injected.status).toBeGreaterThanOrEqual(1);
+    } finally {
+      stack.emulator.faults.setPlan(null);
+    }
+    const after = await propsOf('/undo.txt', '<X:kept/><X:doomed/><X:added/>');
+    expect(after.props[`{${X}}kept`]).toContain('old');
+    expect(after.props[`{${X}}doomed`]).toContain('here');
+    expect(after.props[`{${X}}added`]).toBeUndefined();
+  });
+
   it('sets the mtime through DAV:getlastmodified and refuses dates it cannot read (409 + 424)', async () => {
     await dav(stack, 'PROPPATCH', '/p.txt', { body: patch('<D:set><D:prop><D:getlastmodified>Fri, 05 Jan 2024 08:00:00 GMT</D:getlastmodified></D:prop></D:set>') });
     expect((await propsOf('/p.txt', '<D:getlastmodified/>')).props[D('getlastmodified')]).toBe('Fri, 05 Jan 2024 08:00:00 GMT');

@@ -2,9 +2,9 @@ import { STATUS_CODES } from 'node:http';
 import type { DriveEntry } from '../../drive/types.js';
 import { checkIfHeader, checkLocks, checkWriteValidators } from '../conditions.js';
 import { driveTarget, forget, header, lookup, send, sendXml, type DavRequest } from '../context.js';
-import { ownerOf } from '../dead-properties.js';
+import { ownerOf } from '../property-store.js';
 import { DavError, toDavError, type Operation } from '../errors.js';
-import { isAncestor } from '../locks.js';
+import { isAncestor } from '../lock-system.js';
 import type { DriveTarget } from '../mounts.js';
 import { hrefFor, parseRequestTarget, storeKey } from '../paths.js';
 import { childPath, parentPath, parseDepth } from '../views.js';
@@ -46,12 +46,16 @@ export async function copyOrMove(ctx: DavRequest, kind: 'copy' | 'move'): Promis
   const parentEntry = await lookup(ctx, dest, destParent);
   if (!parentEntry || !parentEntry.isFolder) throw new DavError(409, 'The destination folder does not exist; create it first.');
   if (destEntry && !overwrite) throw new DavError(412, 'The destination exists and Overwrite is F.');
-  if (kind === 'move') checkLocks(ctx, source, { within: [source.path], members: [parentPath(source.path)] });
-  checkLocks(ctx, dest, { covering: [dest.path], within: destEntry ? [dest.path] : [], members: [destParent] });
+  if (kind === 'move') await checkLocks(ctx, source, { within: [source.path], members: [parentPath(source.path)] });
+  await checkLocks(ctx, dest, { covering: [dest.path], within: destEntry ? [dest.path] : [], members: [destParent] });
 
   const owner = ownerOf(ctx.principal);
+  const from = { mount: source.mount.prefix, path: source.path };
+  const to = { mount: dest.mount.prefix, path: dest.path };
+  const copyOptions = { user: owner, depth0: depth === '0' };
   // A copy duplicates dead properties: refuse it before any drive work if they would not fit.
-  if (kind === 'copy') ctx.state.properties.assertRoomForCopy(source.mount.prefix, source.path, dest.mount.prefix, dest.path, owner, { depth0: depth === '0' });
+  const noRoom = kind === 'copy' ? await ctx.state.properties.copyProblem(from, to, copyOptions) : undefined;
+  if (noRoom) throw new DavError(507, noRoom);
 
   const op: Operation = kind;
   const failures: Failure[] = [];
@@ -75,9 +79,16 @@ export async function copyOrMove(ctx: DavRequest, kind: 'copy' | 'move'): Promis
   forget(ctx, dest);
 
   const { locks, properties } = ctx.state;
-  if (destEntry) await locks.removeWithin(dest.mount.prefix, dest.path, { keepRoot: true });
-  await properties.copyTree(source.mount.prefix, source.path, dest.mount.prefix, dest.path, { move: kind === 'move' && failures.length === 0, depth0: depth === '0', user: owner });
-  if (kind === 'move' && failures.length === 0) await locks.removeWithin(source.mount.prefix, source.path);
+  if (destEntry) await locks.removeWithin(to, { keepRoot: true });
+  const moved = kind === 'move' && failures.length === 0;
+  if (moved) {
+    await properties.move(from, to);
+    await locks.removeWithin(from);
+  } else {
+    const copied = await properties.copy(from, to, copyOptions);
+    // Another request used up the room since the check above: the bytes are copied, their dead properties are not.
+    if (!copied.ok && failures.length === 0) throw new DavError(507, `The copy was made without its dead properties. ${copied.message}`);
+  }
 
   if (failures.length > 0) {
     const responses = failures.map((f) => `<D:response><D:href>${escapeText(f.href)}</D:href><D:status>HTTP/1.1 ${f.status} ${STATUS_CODES[f.status] ?? ''}</D:status><D:responsedescription>${escapeText(f.reason)}</D:responsedescription></D:response>`);

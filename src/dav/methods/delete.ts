@@ -18,7 +18,7 @@ export async function del(ctx: DavRequest): Promise<void> {
   if (entry.isFolder) parseDepth(header(ctx.req, 'depth'), 'infinity', ['infinity']);
   await checkIfHeader(ctx, target);
   checkWriteValidators(ctx, entry);
-  checkLocks(ctx, target, { within: [target.path], members: [parentPath(target.path)] });
+  await checkLocks(ctx, target, { within: [target.path], members: [parentPath(target.path)] });
   try {
     await target.mount.drive.remove(target.path);
   } catch (err) {
@@ -27,7 +27,7 @@ export async function del(ctx: DavRequest): Promise<void> {
     if (!isNotFound(err)) throw toDavError(err, 'delete');
   }
   forget(ctx, target);
-  const mount = target.mount.prefix;
-  await Promise.all([ctx.state.locks.removeWithin(mount, target.path), ctx.state.properties.removeTree(mount, target.path)]);
+  const resource = { mount: target.mount.prefix, path: target.path };
+  await Promise.all([ctx.state.locks.removeWithin(resource), ctx.state.properties.removeTree(resource)]);
   send(ctx.res, 204);
 }

@@ -2,7 +2,7 @@ import { Readable } from 'node:stream';
 import { checkIfHeader, checkLocks, heldTokens, hrefOfLock } from '../conditions.js';
 import { driveTarget, forget, header, lookup, readSmallBody, send, sendXml, utf8, type DavRequest } from '../context.js';
 import { DavError, toDavError } from '../errors.js';
-import { parseTimeout, type LockRecord } from '../locks.js';
+import { parseTimeout, secondsLeft, type LockRecord, type LockRequest } from '../lock-system.js';
 import type { DriveTarget } from '../mounts.js';
 import { activeLockXml } from '../properties.js';
 import { parentPath, parseDepth } from '../views.js';
@@ -25,14 +25,18 @@ export async function lock(ctx: DavRequest): Promise<void> {
   const info = parseLockInfo(body);
   const depth = parseDepth(header(ctx.req, 'depth'), 'infinity', ['0', 'infinity']);
   const { locks } = ctx.state;
-  const mount = target.mount.prefix;
-  const conflicts = locks.conflicts(mount, target.path, depth === '0' ? 0 : 'infinity', info.scope);
-  if (conflicts.length > 0) {
-    throw new DavError(423, 'The resource is already locked.', {
-      condition: 'no-conflicting-lock',
-      conditionBody: conflicts.map((l) => `<D:href>${escapeText(hrefOfLock(ctx, target, l))}</D:href>`).join(''),
-    });
-  }
+  const request: LockRequest = {
+    mount: target.mount.prefix,
+    path: target.path,
+    depth: depth === '0' ? 0 : 'infinity',
+    scope: info.scope,
+    owner: info.owner,
+    principal: ctx.principal.name,
+    timeoutSeconds,
+  };
+  // Refuse before any drive work; the create below checks again in the store's atomic step.
+  const conflicts = await locks.conflicts(request);
+  if (conflicts.length > 0) throw alreadyLocked(ctx, target, conflicts);
   await checkIfHeader(ctx, target);
 
   const entry = await lookup(ctx, target);
@@ -42,7 +46,7 @@ export async function lock(ctx: DavRequest): Promise<void> {
     const parent = parentPath(target.path);
     const parentEntry = await lookup(ctx, target, parent);
     if (!parentEntry || !parentEntry.isFolder) throw new DavError(409, 'The parent folder does not exist; create it first.');
-    checkLocks(ctx, target, { members: [parent] });
+    await checkLocks(ctx, target, { members: [parent] });
     try {
       await target.mount.drive.write(target.path, Readable.from([]), { size: 0, signal: ctx.signal });
     } catch (err) {
@@ -51,27 +55,22 @@ export async function lock(ctx: DavRequest): Promise<void> {
     forget(ctx, target);
   }
 
-  const record = await locks.create({
-    mount,
-    path: target.path,
-    depth: depth === '0' ? 0 : 'infinity',
-    scope: info.scope,
-    owner: info.owner,
-    principal: ctx.principal.name,
-    timeoutSeconds,
-  });
+  const created = await locks.create(request);
+  // Another request took a conflicting lock meanwhile (an empty file made above stays, as after any LOCK).
+  if (!created.ok) throw alreadyLocked(ctx, target, created.conflicts);
+  const record = created.lock;
   sendXml(ctx.res, entry ? 200 : 201, lockDiscovery(ctx, target, [record]), { 'Lock-Token': `<${record.token}>` });
 }
 
 async function refresh(ctx: DavRequest, target: DriveTarget, timeoutSeconds: number): Promise<void> {
   if (!header(ctx.req, 'if')) throw new DavError(400, 'A LOCK without a body refreshes a lock: send its token in the If header.');
-  const held = heldTokens(ctx);
+  const held = await heldTokens(ctx);
   const { locks } = ctx.state;
-  const matching = locks.covering(target.mount.prefix, target.path).filter((l) => held.has(l.token));
+  const matching = (await locks.covering({ mount: target.mount.prefix, path: target.path })).filter((l) => held.has(l.token));
   if (matching.length === 0) throw new DavError(412, 'No lock on this resource matches the submitted token.', { condition: 'lock-token-matches-request-uri' });
   const refreshed: LockRecord[] = [];
   for (const l of matching) {
-    const updated = await locks.refresh(l.token, timeoutSeconds);
+    const updated = await locks.refresh(l.token, ctx.principal.name, timeoutSeconds);
     if (updated) refreshed.push(updated);
   }
   sendXml(ctx.res, 200, lockDiscovery(ctx, target, refreshed));
@@ -84,17 +83,30 @@ export async function unlock(ctx: DavRequest): Promise<void> {
   const match = /^\s*<([^>]+)>\s*$/.exec(header(ctx.req, 'lock-token') ?? '');
   if (!match) throw new DavError(400, 'UNLOCK needs a Lock-Token header: Lock-Token: <token>.');
   const { locks } = ctx.state;
-  const record = locks.get(match[1]);
-  if (!record || !locks.covering(target.mount.prefix, target.path).includes(record)) {
-    throw new DavError(409, 'This lock token does not lock this URL.', { condition: 'lock-token-matches-request-uri' });
-  }
-  if (record.principal !== ctx.principal.name) throw new DavError(403, 'Only the user who took a lock can remove it.');
-  await locks.remove(record.token);
+  const token = match[1];
+  const covering = await locks.covering({ mount: target.mount.prefix, path: target.path });
+  if (!covering.some((l) => l.token === token)) throw notThisUrl();
+  const outcome = await locks.unlock(token, ctx.principal.name);
+  if (outcome === 'forbidden') throw new DavError(403, 'Only the user who took a lock can remove it.');
+  // Gone between the two steps (expired, or unlocked by another request): it locks nothing now.
+  if (outcome === 'no-such-lock') throw notThisUrl();
   send(ctx.res, 204);
 }
 
+function notThisUrl(): DavError {
+  return new DavError(409, 'This lock token does not lock this URL.', { condition: 'lock-token-matches-request-uri' });
+}
+
+function alreadyLocked(ctx: DavRequest, target: DriveTarget, conflicts: LockRecord[]): DavError {
+  return new DavError(423, 'The resource is already locked.', {
+    condition: 'no-conflicting-lock',
+    conditionBody: conflicts.map((l) => `<D:href>${escapeText(hrefOfLock(ctx, target, l))}</D:href>`).join(''),
+  });
+}
+
 function lockDiscovery(ctx: DavRequest, target: DriveTarget, records: LockRecord[]): string {
-  const active = records.map((r) => activeLockXml(r, hrefOfLock(ctx, target, r), ctx.state.locks.secondsLeft(r))).join('');
+  const now = ctx.state.clock.now();
+  const active = records.map((r) => activeLockXml(r, hrefOfLock(ctx, target, r), secondsLeft(r, now))).join('');
   return `<D:prop xmlns:D="DAV:"><D:lockdiscovery>${active}</D:lockdiscovery></D:prop>`;
 }
 

@@ -16,7 +16,7 @@ export async function mkcol(ctx: DavRequest): Promise<void> {
   const parentEntry = await lookup(ctx, target, parent);
   if (!parentEntry || !parentEntry.isFolder) throw new DavError(409, 'The parent folder does not exist; create it first.');
   await checkIfHeader(ctx, target);
-  checkLocks(ctx, target, { covering: [target.path], members: [parent] });
+  await checkLocks(ctx, target, { covering: [target.path], members: [parent] });
   try {
     await target.mount.drive.mkdir(target.path);
   } catch (err) {

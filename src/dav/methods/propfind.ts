@@ -24,14 +24,12 @@ export async function propfind(ctx: DavRequest): Promise<void> {
     const entry = await lookup(ctx, target);
     if (!entry) throw new DavError(404, 'Not found.');
     if (entry.isFolder && depth === 'infinity') throw finiteDepth();
-    views.push(driveView(ctx, target, target.url, target.path, entry));
+    views.push(await driveView(ctx, target, target.url, target.path, entry));
     if (entry.isFolder && depth === '1') {
       const mounted = state.mounts.childMounts(target.url);
       const children = await target.mount.drive.list(target.path);
-      for (const child of children) {
-        if (mounted.some((m) => sameName(m, child.name))) continue;
-        views.push(driveView(ctx, target, [...target.url, child.name], childPath(target.path, child.name), child));
-      }
+      const shown = children.filter((child) => !mounted.some((m) => sameName(m, child.name)));
+      views.push(...(await Promise.all(shown.map((child) => driveView(ctx, target, [...target.url, child.name], childPath(target.path, child.name), child)))));
       for (const name of mounted) views.push(virtualView([...target.url, name]));
     }
   }

@@ -3,7 +3,7 @@ import { checkIfHeader, checkLocks } from '../conditions.js';
 import { driveTarget, forget, lookup, readSmallBody, sendXml, utf8, type DavRequest } from '../context.js';
 import { DavError, toDavError } from '../errors.js';
 import { hrefFor } from '../paths.js';
-import { ownerOf } from '../dead-properties.js';
+import { ownerOf, undoChanges, type PropertyChange, type PropertyMap } from '../property-store.js';
 import { isLiveProperty } from '../properties.js';
 import { writeTargetChecks } from '../write-checks.js';
 import { DAV_NS, childElements, clark, element, escapeText, findChild, parseXml, serializeElement, textContent, type XmlElement } from '../xml.js';
@@ -23,11 +23,11 @@ export async function proppatch(ctx: DavRequest): Promise<void> {
   const entry = await lookup(ctx, target);
   if (!entry) throw new DavError(404, 'Not found.');
   await checkIfHeader(ctx, target);
-  checkLocks(ctx, target, { covering: [target.path] });
+  await checkLocks(ctx, target, { covering: [target.path] });
 
   const { properties } = ctx.state;
-  const mount = target.mount.prefix;
-  const next = { ...properties.get(mount, target.path) };
+  const resource = { mount: target.mount.prefix, path: target.path };
+  const changes: PropertyChange[] = [];
   const results: Array<{ el: XmlElement; status: number; description?: string }> = [];
   let mtime: { date: Date; index: number } | undefined;
 
@@ -44,20 +44,25 @@ export async function proppatch(ctx: DavRequest): Promise<void> {
     } else if (isLiveProperty(el)) {
       results.push({ el, status: 403, description: 'This property is computed by the server and cannot be changed.' });
     } else {
-      const key = clark(el.ns, el.local);
-      if (action === 'set') next[key] = serializeElement(el, new Map());
-      else delete next[key];
+      const name = clark(el.ns, el.local);
+      changes.push(action === 'set' ? { name, value: serializeElement(el, new Map()) } : { name });
       results.push({ el, status: 200 });
     }
   }
 
   const owner = ownerOf(ctx.principal);
-  const refused = results.every((r) => r.status === 200) ? properties.problemWith(mount, target.path, next, owner) : undefined;
-  if (refused) {
-    // RFC 4918 §9.2.1: 507, the server could not record the property; nothing else is done (424).
-    results.forEach((r, i) => {
-      if (instructions[i].action === 'set' && !isLiveProperty(r.el) && i !== mtime?.index) results[i] = { el: r.el, status: 507, description: refused };
-    });
+  let applied: { version: string; before: PropertyMap } | undefined;
+  if (results.every((r) => r.status === 200) && changes.length > 0) {
+    // All or nothing, limits included, in one step of the store; before the mtime so that a refusal changes nothing.
+    const outcome = await properties.patch(resource, changes, { user: owner });
+    if (outcome.ok) applied = outcome;
+    else {
+      // RFC 4918 §9.2.1: 507, the server could not record the property; nothing else is done (424).
+      const refused = outcome.reason === 'limit' ? outcome.message : 'The properties changed meanwhile.';
+      results.forEach((r, i) => {
+        if (instructions[i].action === 'set' && !isLiveProperty(r.el) && i !== mtime?.index) results[i] = { el: r.el, status: 507, description: refused };
+      });
+    }
   }
   if (results.every((r) => r.status === 200) && mtime) {
     try {
@@ -66,21 +71,12 @@ export async function proppatch(ctx: DavRequest): Promise<void> {
     } catch (err) {
       const mapped = toDavError(err, 'props');
       results[mtime.index] = { el: results[mtime.index].el, status: mapped.status, description: mapped.message };
+      // Undo the dead properties, unless someone changed them since (then theirs stand).
+      if (applied) await properties.patch(resource, undoChanges(applied.before, changes), { user: owner, expectedVersion: applied.version });
     }
   }
   if (results.some((r) => r.status !== 200)) {
     for (const r of results) if (r.status === 200) r.status = 424;
-  } else {
-    try {
-      await properties.replace(mount, target.path, next, owner);
-    } catch (err) {
-      // Another request filled the store meanwhile: the same answer, a little later.
-      if (!(err instanceof DavError && err.status === 507)) throw err;
-      for (const r of results) r.status = 424;
-      results.forEach((r, i) => {
-        if (instructions[i].action === 'set' && i !== mtime?.index) results[i] = { el: r.el, status: 507, description: err.message };
-      });
-    }
   }
 
   sendXml(ctx.res, 207, multistatusOf(hrefFor(target.url, entry.isFolder), results));

@@ -29,7 +29,7 @@ export async function put(ctx: DavRequest): Promise<void> {
     const parentEntry = await lookup(ctx, target, parent);
     if (!parentEntry || !parentEntry.isFolder) throw new DavError(409, 'The parent folder does not exist; create it first (MKCOL).');
   }
-  checkLocks(ctx, target, { covering: [target.path], members: entry ? [] : [parent] });
+  await checkLocks(ctx, target, { covering: [target.path], members: entry ? [] : [parent] });
 
   const size = declaredSize(ctx);
   const mtime = clientMtime(ctx);
