@@ -144,7 +144,8 @@ export const configSchema = z
     log: z
       .object({
         level: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
-        format: z.enum(['pretty', 'json']).default('pretty'),
+        /** `auto`: pretty on a terminal, JSON when standard error is a pipe or a file. */
+        format: z.enum(['auto', 'pretty', 'json']).default('auto'),
       })
       .strict()
       .prefault({}),

@@ -28,7 +28,7 @@ function onedav(args: string[], input?: string, untilStdout?: RegExp): Promise<R
       if (untilStdout?.test(stdout)) child.kill('SIGTERM');
     });
     child.stderr.on('data', (c) => (stderr += c));
-    child.on('exit', (code) => {
+    child.on('close', (code) => {
       clearTimeout(timer);
       resolve({ code, stdout, stderr });
     });
@@ -111,6 +111,10 @@ describe('onedav CLI', () => {
     const accepted = await onedav(['serve', '--config', path, '--insecure-dev'], undefined, /WebDAV server listening on/);
     expect(accepted.stdout).toMatch(/WebDAV server listening on http:\/\/127\.0\.0\.1:\d+/);
     expect(accepted.code).toBe(0);
+    // Standard error is a pipe here, so the default log format (auto) writes JSON lines.
+    const logLines = accepted.stderr.split('\n').filter(Boolean);
+    expect(logLines.length).toBeGreaterThan(0);
+    for (const line of logLines) expect(JSON.parse(line)).toMatchObject({ level: expect.any(String), time: expect.any(String), msg: expect.any(String) });
   });
 
   it('check-config lists problems and warnings, and passes a good file', async () => {

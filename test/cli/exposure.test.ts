@@ -59,7 +59,8 @@ describe('onedav serve and plain-HTTP Basic auth', () => {
 
   it('warns at start when bound beyond loopback without TLS', async () => {
     const output = await serveOutput(await config('exposed', '0.0.0.0'));
-    expect(output).toMatch(/WARN .*server\.host is 0\.0\.0\.0 without TLS: Basic-auth passwords cross the network in clear text/);
+    // Standard error is a pipe, so the log is JSON (log.format auto).
+    expect(output).toMatch(/"level":"warn".*server\.host is 0\.0\.0\.0 without TLS: Basic-auth passwords cross the network in clear text/);
     expect(output).not.toContain('a-password');
   });
 
