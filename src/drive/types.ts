@@ -3,7 +3,9 @@ import type { Readable } from 'node:stream';
 /**
  * The filesystem-shaped view of one drive that the WebDAV layer uses. Paths are drive-relative,
  * already normalised (`/`, `/a`, `/a/b.txt`: NFC, no trailing slash, no `.`/`..`).
- * Failures are `GraphError`s (re-exported from `drive/`), mapped to WebDAV statuses in `dav/`.
+ * Every method fails only with a `DriveError` (drive/errors.ts); the kinds each one may throw are
+ * listed on it. Any method may also fail with the kinds that mean "the drive, not the request":
+ * `busy` (with retryAfter), `signInNeeded`, `unreachable`, `timedOut`, `upstream`, `aborted`.
  */
 export interface DriveEntry {
   id: string;
@@ -53,17 +55,33 @@ export interface WriteOptions {
 }
 
 export interface RemoteDrive {
+  /** Throws: notFound. */
   stat(path: string): Promise<DriveEntry>;
+  /** Throws: notFound, notFolder. */
   list(path: string): Promise<DriveEntry[]>;
-  /** A pre-authenticated URL for the file's bytes, valid until `expiresAt` (ms). */
+  /** A pre-authenticated URL for the file's bytes, valid until `expiresAt` (ms). Throws: notFound, isFolder. */
   downloadUrl(path: string): Promise<{ url: string; expiresAt: number; entry: DriveEntry }>;
-  /** Streams the file (or a range of it) from its download URL, re-fetching the URL if it expired. */
+  /** Streams the file (or a range of it). Throws: notFound, isFolder, rangeNotSatisfiable, forbidden. */
   read(path: string, headers?: { range?: string; ifRange?: string }): Promise<ReadResult>;
+  /**
+   * Creates or replaces a file. Throws: parentMissing, invalidName, exists (a folder is there),
+   * changed (ifMatch/ifNoneMatch failed), badRequest (the body did not match `size`), noSpace,
+   * corrupted (stored bytes differ; the message says what became of the old file), forbidden.
+   */
   write(path: string, body: Readable, options?: WriteOptions): Promise<DriveEntry>;
+  /** Throws: parentMissing, invalidName, exists, noSpace, forbidden. */
   mkdir(path: string): Promise<DriveEntry>;
+  /**
+   * Throws: notFound (the source), parentMissing (the destination's), invalidName, forbidden (the
+   * root), exists (the destination, without `overwrite`, or a folder there).
+   */
   move(from: string, to: string, options?: { overwrite?: boolean }): Promise<DriveEntry>;
+  /** Throws as `move`, plus noSpace. */
   copy(from: string, to: string, options?: { overwrite?: boolean }): Promise<DriveEntry>;
+  /** Throws: notFound, forbidden (the root, or refused by the drive). */
   remove(path: string): Promise<void>;
+  /** Throws: notFound, forbidden. */
   setModified(path: string, mtime: Date): Promise<DriveEntry>;
+  /** Throws only the drive-level kinds. */
   quota(): Promise<Quota>;
 }

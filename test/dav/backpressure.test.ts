@@ -8,7 +8,7 @@ import { Agent } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startDavServer, type RunningDavServer } from '../../src/dav/server.js';
 import type { DriveEntry, Quota, ReadResult, RemoteDrive, WriteOptions } from '../../src/drive/types.js';
-import { GraphError } from '../../src/drive/index.js';
+import { DriveError } from '../../src/drive/index.js';
 import { hasProgram } from '../clients/tools.js';
 
 /**
@@ -37,7 +37,7 @@ class HoldingDrive implements RemoteDrive {
 
   async stat(path: string): Promise<DriveEntry> {
     if (path === '/') return this.entry('/', true);
-    throw new GraphError(404, 'itemNotFound', 'nothing here');
+    throw new DriveError('notFound', 'nothing here');
   }
   async list(): Promise<DriveEntry[]> {
     return [];

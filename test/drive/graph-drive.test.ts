@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createGraphDrive, GraphError, type GraphDrive } from '../../src/drive/index.js';
+import { createGraphDrive, DriveError, type GraphDrive } from '../../src/drive/index.js';
 import { FRAGMENT_UNIT } from '../../src/graph/upload.js';
 import type { RunningEmulator } from '../../src/emulator/server.js';
 import { ManualClock } from '../../src/util/clock.js';
@@ -60,7 +60,7 @@ describe('GraphDrive reads', () => {
       await drive.stat('/warm');
       const list = await drive.list('/warm');
       for (const e of list) await drive.stat(e.path);
-      await expect(drive.stat('/warm/missing.txt')).rejects.toMatchObject({ status: 404 });
+      await expect(drive.stat('/warm/missing.txt')).rejects.toMatchObject({ kind: 'notFound' });
       await drive.stat('/WARM/A.TXT'); // OneDrive names are case-insensitive
     });
     expect(warm.calls).toBe(0);
@@ -100,7 +100,7 @@ describe('GraphDrive reads', () => {
   it('knows names OneDrive cannot hold are absent without asking', async () => {
     const probe = await calls(async () => {
       for (const p of ['/desktop.ini', '/a:b', '/what?', '/~$lock.docx', '/x/_vti_cnf']) {
-        await expect(drive.stat(p)).rejects.toMatchObject({ status: 404 });
+        await expect(drive.stat(p)).rejects.toMatchObject({ kind: 'notFound' });
       }
     });
     expect(probe.calls).toBe(0);
@@ -272,7 +272,7 @@ describe('GraphDrive writes', () => {
         this.push(randomBytes(FRAGMENT_UNIT));
       },
     });
-    await expect(drive.write('/abort/f.bin', slow, { size: 20 * FRAGMENT_UNIT, signal: controller.signal })).rejects.toMatchObject({ code: 'aborted' });
+    await expect(drive.write('/abort/f.bin', slow, { size: 20 * FRAGMENT_UNIT, signal: controller.signal })).rejects.toMatchObject({ kind: 'aborted' });
     expect((await emulator.drive.readFile(driveId, 'abort/f.bin')).toString()).toBe('previous');
     expect((await drive.stat('/abort/f.bin')).size).toBe(8);
   });
@@ -280,26 +280,26 @@ describe('GraphDrive writes', () => {
   it('a hash mismatch is reported and the corrupted file does not stay', async () => {
     await drive.mkdir('/hash');
     emulator.drive.corruptNextUploads(1);
-    await expect(drive.write('/hash/f.bin', body(randomBytes(1000)), { size: 1000 })).rejects.toMatchObject({ code: 'hashMismatch' });
-    await expect(drive.stat('/hash/f.bin')).rejects.toMatchObject({ status: 404 });
+    await expect(drive.write('/hash/f.bin', body(randomBytes(1000)), { size: 1000 })).rejects.toMatchObject({ kind: 'corrupted' });
+    await expect(drive.stat('/hash/f.bin')).rejects.toMatchObject({ kind: 'notFound' });
   });
 
   it('refuses a missing parent with 409 and bad names with 400, before uploading', async () => {
     const missing = await calls(() => drive.write('/no/such/folder.txt', body('x'), { size: 1 }).catch((e) => e));
-    expect(missing.value).toMatchObject({ status: 409, code: 'parentNotFound' });
+    expect(missing.value).toMatchObject({ kind: 'parentMissing' });
     expect(emulator.drive.stat(driveId, 'no')).toBeUndefined(); // Graph would have created it silently
     const bad = await calls(() => drive.write('/bad|name.txt', body('x'), { size: 1 }).catch((e) => e));
-    expect(bad.value).toBeInstanceOf(GraphError);
-    expect(bad.value).toMatchObject({ status: 400, code: 'invalidName' });
+    expect(bad.value).toBeInstanceOf(DriveError);
+    expect(bad.value).toMatchObject({ kind: 'invalidName' });
     expect(bad.value.message).toMatch(/"\|"/);
     expect(bad.calls).toBe(0);
-    await expect(drive.mkdir('/CON')).rejects.toMatchObject({ code: 'invalidName' });
+    await expect(drive.mkdir('/CON')).rejects.toMatchObject({ kind: 'invalidName' });
   });
 
   it('If-None-Match: * refuses to replace an existing file with 412', async () => {
     await drive.mkdir('/inm');
     await seed('inm/f.txt', 'v1');
-    await expect(drive.write('/inm/f.txt', body('v2'), { size: 2, ifNoneMatch: '*' })).rejects.toMatchObject({ status: 412 });
+    await expect(drive.write('/inm/f.txt', body('v2'), { size: 2, ifNoneMatch: '*' })).rejects.toMatchObject({ kind: 'changed' });
     expect((await emulator.drive.readFile(driveId, 'inm/f.txt')).toString()).toBe('v1');
     expect((await drive.write('/inm/g.txt', body('new'), { size: 3, ifNoneMatch: '*' })).size).toBe(3);
   });
@@ -307,7 +307,7 @@ describe('GraphDrive writes', () => {
   it('mkdir, move with and without overwrite, copy, remove', async () => {
     const dir = await drive.mkdir('/ops');
     expect(dir.isFolder).toBe(true);
-    await expect(drive.mkdir('/ops')).rejects.toMatchObject({ code: 'nameAlreadyExists' });
+    await expect(drive.mkdir('/ops')).rejects.toMatchObject({ kind: 'exists' });
     await drive.mkdir('/ops/sub');
     await drive.write('/ops/sub/a.txt', body('A'), { size: 1 });
     await drive.write('/ops/b.txt', body('B'), { size: 1 });
@@ -316,35 +316,35 @@ describe('GraphDrive writes', () => {
 
     const moved = await drive.move('/ops/sub', '/ops/renamed');
     expect(moved.name).toBe('renamed');
-    await expect(drive.stat('/ops/sub/a.txt')).rejects.toMatchObject({ status: 404 });
+    await expect(drive.stat('/ops/sub/a.txt')).rejects.toMatchObject({ kind: 'notFound' });
     expect((await drive.stat('/ops/renamed/a.txt')).size).toBe(1);
     expect((await drive.list('/ops')).map((e) => e.name).sort()).toEqual(['b.txt', 'renamed']);
 
     await drive.write('/ops/c.txt', body('CC'), { size: 2 });
-    await expect(drive.move('/ops/c.txt', '/ops/b.txt')).rejects.toMatchObject({ code: 'nameAlreadyExists' });
+    await expect(drive.move('/ops/c.txt', '/ops/b.txt')).rejects.toMatchObject({ kind: 'exists' });
     const over = await drive.move('/ops/c.txt', '/ops/b.txt', { overwrite: true });
     expect(over.size).toBe(2);
     expect((await emulator.drive.readFile(driveId, 'ops/b.txt')).toString()).toBe('CC');
-    await expect(drive.stat('/ops/c.txt')).rejects.toMatchObject({ status: 404 });
+    await expect(drive.stat('/ops/c.txt')).rejects.toMatchObject({ kind: 'notFound' });
 
     const copied = await drive.copy('/ops/renamed', '/ops/copy');
     expect(copied.isFolder).toBe(true);
     expect((await drive.list('/ops/copy')).map((e) => e.name)).toEqual(['a.txt']);
-    await expect(drive.copy('/ops/b.txt', '/ops/renamed/a.txt')).rejects.toMatchObject({ code: 'nameAlreadyExists' });
+    await expect(drive.copy('/ops/b.txt', '/ops/renamed/a.txt')).rejects.toMatchObject({ kind: 'exists' });
     await drive.copy('/ops/b.txt', '/ops/renamed/a.txt', { overwrite: true });
     expect((await emulator.drive.readFile(driveId, 'ops/renamed/a.txt')).toString()).toBe('CC');
 
     await drive.remove('/ops/renamed');
-    await expect(drive.stat('/ops/renamed/a.txt')).rejects.toMatchObject({ status: 404 });
+    await expect(drive.stat('/ops/renamed/a.txt')).rejects.toMatchObject({ kind: 'notFound' });
     expect((await drive.list('/ops')).map((e) => e.name).sort()).toEqual(['b.txt', 'copy']);
     expect(emulator.drive.stat(driveId, 'ops/renamed')).toBeUndefined();
-    await expect(drive.remove('/')).rejects.toMatchObject({ status: 403 });
+    await expect(drive.remove('/')).rejects.toMatchObject({ kind: 'forbidden' });
   });
 
   it('knows a folder it made is empty: lookups, writes and the listing inside cost no extra call', async () => {
     await drive.mkdir('/fresh');
     const lookup = await calls(() => drive.stat('/fresh/a.txt').catch((e) => e));
-    expect(lookup.value.status).toBe(404);
+    expect(lookup.value.kind).toBe('notFound');
     expect(lookup.calls).toBe(0);
     expect((await calls(() => drive.write('/fresh/a.txt', body('A'), { size: 1 }))).calls).toBe(1);
     const listed = await calls(() => drive.list('/fresh'));
@@ -377,7 +377,7 @@ describe('GraphDrive writes', () => {
     // Deleted behind our back (another client): our cached parent id is stale.
     await drive.api.delete({ id });
     const err = await drive.write('/gone/f.txt', body('x'), { size: 1 }).catch((e) => e);
-    expect(err.status).toBe(404);
+    expect(err.kind).toBe('parentMissing');
   });
 });
 

@@ -1,9 +1,9 @@
 import { STATUS_CODES } from 'node:http';
-import type { DriveEntry } from '../../drive/types.js';
+import type { DriveEntry, RemoteDrive } from '../../drive/types.js';
 import { checkIfHeader, checkLocks, checkWriteValidators } from '../conditions.js';
-import { driveTarget, forget, header, lookup, send, sendXml, type DavRequest } from '../context.js';
+import { driveTarget, forget, header, isNotFound, lookup, send, sendXml, type DavRequest } from '../context.js';
 import { ownerOf } from '../dead-properties.js';
-import { DavError, toDavError, type Operation } from '../errors.js';
+import { DavError, destinationRefusal, toDavError } from '../errors.js';
 import { isAncestor } from '../locks.js';
 import type { DriveTarget } from '../mounts.js';
 import { hrefFor, parseRequestTarget, storeKey } from '../paths.js';
@@ -53,23 +53,22 @@ export async function copyOrMove(ctx: DavRequest, kind: 'copy' | 'move'): Promis
   // A copy duplicates dead properties: refuse it before any drive work if they would not fit.
   if (kind === 'copy') ctx.state.properties.assertRoomForCopy(source.mount.prefix, source.path, dest.mount.prefix, dest.path, owner, { depth0: depth === '0' });
 
-  const op: Operation = kind;
   const failures: Failure[] = [];
   try {
     if (sameMount) {
       const drive = source.mount.drive;
       const replaceInPlace = destEntry !== null && !destEntry.isFolder && !entry.isFolder;
-      if (destEntry && !replaceInPlace) await drive.remove(dest.path);
+      if (destEntry && !replaceInPlace) await removeIfThere(drive, dest.path);
       if (kind === 'copy' && entry.isFolder && depth === '0') await drive.mkdir(dest.path);
       else if (kind === 'copy') await drive.copy(source.path, dest.path, { overwrite: replaceInPlace });
       else await drive.move(source.path, dest.path, { overwrite: replaceInPlace });
     } else {
-      if (destEntry) await dest.mount.drive.remove(dest.path);
+      if (destEntry) await removeIfThere(dest.mount.drive, dest.path);
       await streamTree(ctx, source, source.path, entry, dest, dest.path, dest.url, depth === 'infinity', failures, true);
       if (kind === 'move' && failures.length === 0) await source.mount.drive.remove(source.path);
     }
   } catch (err) {
-    throw toDavError(err, op);
+    throw destinationRefusal(err);
   }
   forget(ctx, source);
   forget(ctx, dest);
@@ -114,7 +113,7 @@ async function streamTree(
     }
   } catch (err) {
     if (top) throw err;
-    const mapped = toDavError(err, 'create');
+    const mapped = destinationRefusal(err);
     failures.push({ href: hrefFor(toUrl, entry.isFolder), status: mapped.status, reason: mapped.message });
     return;
   }
@@ -123,12 +122,21 @@ async function streamTree(
   try {
     children = await from.mount.drive.list(fromPath);
   } catch (err) {
-    const mapped = toDavError(err, 'read');
+    const mapped = toDavError(err);
     failures.push({ href: hrefFor(toUrl, true), status: mapped.status, reason: mapped.message });
     return;
   }
   for (const child of children) {
     await streamTree(ctx, from, childPath(fromPath, child.name), child, to, childPath(toPath, child.name), [...toUrl, child.name], true, failures, false);
+  }
+}
+
+/** Removes what is at `path`; already gone (another client, a retried call) is what was wanted. */
+async function removeIfThere(drive: RemoteDrive, path: string): Promise<void> {
+  try {
+    await drive.remove(path);
+  } catch (err) {
+    if (!isNotFound(err)) throw err;
   }
 }
 

@@ -64,7 +64,7 @@ export async function proppatch(ctx: DavRequest): Promise<void> {
       await target.mount.drive.setModified(target.path, mtime.date);
       forget(ctx, target);
     } catch (err) {
-      const mapped = toDavError(err, 'props');
+      const mapped = toDavError(err);
       results[mtime.index] = { el: results[mtime.index].el, status: mapped.status, description: mapped.message };
     }
   }
