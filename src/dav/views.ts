@@ -19,7 +19,8 @@ export function driveView(ctx: DavRequest, target: DriveTarget, url: string[], p
     locks: state.locks.covering(mount, path),
     lockRootHref: (lock) => hrefOfLock(ctx, target, lock),
     secondsLeft: (lock) => state.locks.secondsLeft(lock),
-    quota: () => state.quota.get(target.mount.drive),
+    // RFC 4331 properties only for drives that know their size.
+    quota: target.mount.drive.capabilities.quota ? () => state.quota.get(target.mount.drive) : undefined,
   };
 }
 

@@ -12,12 +12,12 @@ import { KeyedMutex } from '../util/keyed-mutex.js';
 import { silentLogger, type Logger } from '../util/logger.js';
 import { carryModifiedTimes } from './copy-times.js';
 import { DriveError } from './errors.js';
-import { folderTag } from './folder-tag.js';
+import { entityTagOf } from './entity-tag.js';
 import { driveErrorFromGraph, type DriveOperation } from './graph-errors.js';
 import { mayHaveHappened } from './lost-answer.js';
 import { assertValidPath, MAX_NAME_LENGTH, MAX_PATH_LENGTH, pathProblem } from './names.js';
 import { replaceFile } from './replace.js';
-import type { DriveEntry, Quota, ReadResult, RemoteDrive, WriteOptions } from './types.js';
+import type { ByteRange, DriveCapabilities, DriveEntry, Quota, ReadBody, RemoteDrive, WriteOptions } from './types.js';
 
 export interface GraphDriveOptions {
   api: DriveApi;
@@ -35,8 +35,11 @@ export interface GraphDriveOptions {
   clock?: Clock;
 }
 
-/** Response headers of a download worth passing on to the WebDAV client. */
-const PASSED_HEADERS = ['content-type', 'content-length', 'content-range', 'accept-ranges', 'etag', 'last-modified', 'content-disposition'];
+/**
+ * What GraphDrive knows of an item beyond the seam's DriveEntry: its hashes, to tell whether a copy
+ * whose answer was lost was made (copy's `landed`). They stay inside src/drive.
+ */
+type GraphEntry = DriveEntry & { quickXorHash?: string; sha1Hash?: string };
 
 /**
  * The filesystem-shaped facade over Graph that the WebDAV layer uses. Reads are answered from the
@@ -44,7 +47,8 @@ const PASSED_HEADERS = ['content-type', 'content-length', 'content-range', 'acce
  */
 export class GraphDrive implements RemoteDrive {
   readonly api: DriveApi;
-  readonly cache: MetadataCache<DriveEntry>;
+  readonly capabilities: DriveCapabilities;
+  readonly cache: MetadataCache<GraphEntry>;
   private readonly poller: DeltaPoller | undefined;
   private readonly clock: Clock;
   private readonly ttlMs: number;
@@ -64,7 +68,7 @@ export class GraphDrive implements RemoteDrive {
     const c = options.cache ?? {};
     this.ttlMs = (c.ttlSeconds ?? 60) * 1000;
     const lifetime = this.api.downloadUrlLifetimeMs;
-    this.cache = new MetadataCache<DriveEntry>({
+    this.cache = new MetadataCache<GraphEntry>({
       ttlMs: this.ttlMs,
       maxEntries: c.maxEntries ?? 200_000,
       maxBytes: c.maxBytes ?? 128 * 1024 * 1024,
@@ -78,6 +82,18 @@ export class GraphDrive implements RemoteDrive {
     this.documentLibrary = options.documentLibrary ?? false;
     this.uploadJournal = options.uploadJournal;
     this.logger = options.logger ?? silentLogger;
+    this.capabilities = {
+      // OneDrive and SharePoint names ignore case (rclone/rclone backend/onedrive/onedrive.go Features: CaseInsensitive).
+      caseInsensitive: true,
+      // https://learn.microsoft.com/en-us/graph/api/driveitem-copy
+      serverSideCopy: true,
+      // @microsoft.graph.downloadUrl: https://learn.microsoft.com/en-us/graph/api/driveitem-get-content
+      downloadUrl: true,
+      // https://learn.microsoft.com/en-us/graph/api/resources/quota
+      quota: true,
+      // Only where the cloud has a delta feed (rclone/rclone#6444).
+      changePolling: this.api.features.delta,
+    };
     const pollSeconds = c.deltaPollSeconds ?? 0;
     if (pollSeconds > 0 && !this.api.features.delta) {
       this.logger.info('not polling for remote changes: Graph in this cloud has no delta feed (rclone/rclone#6444); cached entries expire after the TTL instead', {
@@ -91,7 +107,7 @@ export class GraphDrive implements RemoteDrive {
 
   // ---- reads ----
 
-  async stat(path: string): Promise<DriveEntry> {
+  async stat(path: string): Promise<GraphEntry> {
     return this.edge('stat', async () => {
       const entry = await this.lookup(path);
       if (!entry) throw notFound(path);
@@ -133,21 +149,18 @@ export class GraphDrive implements RemoteDrive {
   }
 
   /**
-   * Streams the file from its download URL, Range and If-Range passed through. A URL the server
-   * refuses (expired sooner than we assumed) is fetched again once, transparently.
+   * Streams the file from its download URL, a range passed on as Range. A URL the server refuses
+   * (expired sooner than we assumed) is fetched again once, transparently.
    */
-  async read(path: string, headers: { range?: string; ifRange?: string } = {}): Promise<ReadResult> {
+  async read(path: string, range?: ByteRange): Promise<ReadBody> {
     return this.edge('read', async () => {
       const requestHeaders: Record<string, string> = { accept: '*/*' };
-      if (headers.range) requestHeaders.range = headers.range;
-      if (headers.ifRange) requestHeaders['if-range'] = headers.ifRange;
+      if (range) requestHeaders.range = `bytes=${range.start}-${range.end ?? ''}`;
       for (let attempt = 0; ; attempt++) {
         const { url } = await this.downloadUrl(path);
         try {
           const res = await this.api.client.stream({ method: 'GET', path: url, auth: false, headers: requestHeaders, route: 'GET /download/{token}', acceptStatuses: [416] });
-          const passed: Record<string, string> = {};
-          for (const name of PASSED_HEADERS) if (res.headers[name] !== undefined) passed[name] = res.headers[name];
-          return { status: res.status, headers: passed, body: res.body };
+          return readBodyOf(path, res);
         } catch (err) {
           const refused = err instanceof GraphError && [401, 403, 404, 410].includes(err.status);
           if (!refused || attempt > 0) throw err;
@@ -375,7 +388,7 @@ export class GraphDrive implements RemoteDrive {
   }
 
   /** The entry at `path`, or null when nothing is there. Invalid names are known absent without a call. */
-  private async lookup(path: string): Promise<DriveEntry | null> {
+  private async lookup(path: string): Promise<GraphEntry | null> {
     if (path !== '/' && pathProblem(path) !== undefined) return null;
     return this.cache.item(path, async () => {
       const ref = await this.addressOf(path);
@@ -412,7 +425,7 @@ export class GraphDrive implements RemoteDrive {
   }
 
   /** The folder that will hold `path`; WebDAV wants 409 when it is missing or a file. */
-  private async parentFolder(path: string): Promise<DriveEntry> {
+  private async parentFolder(path: string): Promise<GraphEntry> {
     const where = parentPath(path);
     let parent = await this.lookup(where);
     if (!parent && where !== '/') {
@@ -437,7 +450,7 @@ export class GraphDrive implements RemoteDrive {
     if (old.isFolder) throw conflict ?? new DriveError('exists', `${to} is a folder; a file cannot replace it.`);
     const folderLength = parentPath(to).split('/').filter(Boolean).join('/').length;
     const maxNameLength = Math.min(MAX_NAME_LENGTH, MAX_PATH_LENGTH - folderLength - 1);
-    return replaceFile({ api: this.api, old, maxNameLength, ...work });
+    return replaceFile({ api: this.api, old: { id: old.id, name: old.name, eTag: old.version, modified: old.modified }, maxNameLength, ...work });
   }
 
   /** The item at `path` as Graph has it now (not the cache), or undefined. */
@@ -501,12 +514,12 @@ export class GraphDrive implements RemoteDrive {
   }
 }
 
-/** A DriveItem as the WebDAV layer sees it. */
-export function toEntry(item: DriveItem, path: string): DriveEntry {
+/** A DriveItem as the WebDAV layer sees it (plus the hashes GraphDrive keeps for itself). */
+export function toEntry(item: DriveItem, path: string): GraphEntry {
   const isFolder = item.folder !== undefined || item.root !== undefined || item.package?.type === 'oneNote';
   const created = item.fileSystemInfo?.createdDateTime ?? item.createdDateTime;
   const modified = item.fileSystemInfo?.lastModifiedDateTime ?? item.lastModifiedDateTime;
-  const entry: DriveEntry = {
+  const entry: GraphEntry = {
     id: item.id,
     path,
     name: item.root !== undefined ? '' : item.name,
@@ -514,15 +527,30 @@ export function toEntry(item: DriveItem, path: string): DriveEntry {
     size: isFolder ? 0 : (item.size ?? 0),
     created: created ? new Date(created) : new Date(0),
     modified: modified ? new Date(modified) : new Date(0),
-    eTag: item.eTag ?? '',
+    etag: entityTagOf(item, isFolder),
+    version: item.eTag ?? '',
   };
-  const tag = isFolder ? folderTag(item) : item.cTag;
-  if (tag) entry.cTag = tag;
   if (item.file?.mimeType) entry.mimeType = item.file.mimeType;
   if (item.file?.hashes?.quickXorHash) entry.quickXorHash = item.file.hashes.quickXorHash;
   if (item.file?.hashes?.sha1Hash) entry.sha1Hash = item.file.hashes.sha1Hash;
-  if (item.folder?.childCount !== undefined) entry.childCount = item.folder.childCount;
   return entry;
+}
+
+/** A download's answer as a ReadBody: 206 with its Content-Range, 200 whole, 416 refused. */
+function readBodyOf(path: string, res: { status: number; headers: Record<string, string>; body: Readable }): ReadBody {
+  if (res.status === 416) {
+    res.body.destroy();
+    throw new DriveError('rangeNotSatisfiable', `The requested range lies outside ${path}.`);
+  }
+  const declared = Number(res.headers['content-length']);
+  const length = Number.isSafeInteger(declared) && declared >= 0 ? declared : undefined;
+  if (res.status !== 206) return { body: res.body, length };
+  const match = /^bytes (\d+)-(\d+)\/(\d+)$/.exec(res.headers['content-range'] ?? '');
+  if (!match) {
+    res.body.destroy();
+    throw new DriveError('upstream', 'OneDrive answered a range request without a usable Content-Range; try again.');
+  }
+  return { body: res.body, length, range: { start: Number(match[1]), end: Number(match[2]), total: Number(match[3]) } };
 }
 
 /** The path to report for a stat: the parent as asked, the name as stored (OneDrive keeps case). */
@@ -531,9 +559,9 @@ function statPath(asked: string, item: DriveItem): string {
   return childPath(parentPath(asked), item.name);
 }
 
-function entrySize(entry: DriveEntry): number {
-  let n = 160 + 2 * (entry.id.length + entry.path.length + entry.name.length + entry.eTag.length);
-  n += 2 * ((entry.cTag?.length ?? 0) + (entry.mimeType?.length ?? 0) + (entry.quickXorHash?.length ?? 0) + (entry.sha1Hash?.length ?? 0));
+function entrySize(entry: GraphEntry): number {
+  let n = 160 + 2 * (entry.id.length + entry.path.length + entry.name.length + entry.etag.length + entry.version.length);
+  n += 2 * ((entry.mimeType?.length ?? 0) + (entry.quickXorHash?.length ?? 0) + (entry.sha1Hash?.length ?? 0));
   return n;
 }
 
@@ -543,7 +571,7 @@ function sameName(a: string, b: string): boolean {
 }
 
 /** Whether `item` is a copy of `source`: both folders, or files of the same size and hash. */
-function sameContent(item: DriveItem, source: DriveEntry): boolean {
+function sameContent(item: DriveItem, source: GraphEntry): boolean {
   if (source.isFolder) return item.folder !== undefined;
   if (item.folder !== undefined || item.size !== source.size) return false;
   const hashes = item.file?.hashes;

@@ -1,4 +1,5 @@
-export type { DriveEntry, Quota, ReadResult, RemoteDrive, WriteOptions } from './types.js';
+export type { ByteRange, DriveCapabilities, DriveEntry, Quota, ReadBody, RemoteDrive, WriteOptions } from './types.js';
+export { MemoryDrive, type MemoryDriveOptions } from './memory-drive.js';
 export { GraphDrive, toEntry, type GraphDriveOptions } from './graph-drive.js';
 export { createGraphDrive, type CreateGraphDriveOptions } from './factory.js';
 export { nameProblem, pathProblem, assertValidPath } from './names.js';

@@ -31,12 +31,14 @@ export async function copyOrMove(ctx: DavRequest, kind: 'copy' | 'move'): Promis
   const depth = entry.isFolder && kind === 'move' ? parseDepth(header(ctx.req, 'depth'), 'infinity', ['infinity']) : parseDepth(header(ctx.req, 'depth'), 'infinity', ['0', 'infinity']);
 
   const sameMount = dest.mount === source.mount;
-  const sameKey = sameMount && storeKey(source.path) === storeKey(dest.path);
+  // Names that differ only in case are one item only where the drive says so.
+  const key = (path: string) => (source.mount.drive.capabilities.caseInsensitive ? storeKey(path) : path);
+  const sameKey = sameMount && key(source.path) === key(dest.path);
   const caseRename = sameKey && kind === 'move' && source.path !== dest.path;
   if (sameKey && !caseRename) throw new DavError(403, 'The source and the destination are the same.');
-  if (sameMount && isAncestor(storeKey(source.path), storeKey(dest.path))) throw new DavError(403, 'A folder cannot be copied or moved into itself.');
+  if (sameMount && isAncestor(key(source.path), key(dest.path))) throw new DavError(403, 'A folder cannot be copied or moved into itself.');
   // Replacing a folder that holds the source would delete the source before it is copied or moved.
-  if (sameMount && isAncestor(storeKey(dest.path), storeKey(source.path))) throw new DavError(403, 'The destination is a folder that contains the source; copy or move to another place.');
+  if (sameMount && isAncestor(key(dest.path), key(source.path))) throw new DavError(403, 'The destination is a folder that contains the source; copy or move to another place.');
   if (!entry.isFolder) checkMacMetadata(ctx, dest.url[dest.url.length - 1]);
 
   await checkIfHeader(ctx, source);
@@ -55,7 +57,8 @@ export async function copyOrMove(ctx: DavRequest, kind: 'copy' | 'move'): Promis
 
   const failures: Failure[] = [];
   try {
-    if (sameMount) {
+    // A drive without server-side copy gets its copies streamed through, as between mounts.
+    if (sameMount && (kind === 'move' || source.mount.drive.capabilities.serverSideCopy)) {
       const drive = source.mount.drive;
       const replaceInPlace = destEntry !== null && !destEntry.isFolder && !entry.isFolder;
       if (destEntry && !replaceInPlace) await removeIfThere(drive, dest.path);

@@ -40,7 +40,7 @@ export async function put(ctx: DavRequest): Promise<void> {
     .write(target.path, ctx.req, {
       size,
       mtime,
-      ifMatch: entry && ifMatch !== undefined && ifMatch.trim() !== '*' ? entry.eTag : undefined,
+      ifMatch: entry && ifMatch !== undefined && ifMatch.trim() !== '*' ? entry.version : undefined,
       ifNoneMatch,
       signal: ctx.signal,
     })
