@@ -539,7 +539,7 @@ export function toEntry(item: DriveItem, path: string): GraphEntry {
 /** A download's answer as a ReadBody: 206 with its Content-Range, 200 whole, 416 refused. */
 function readBodyOf(path: string, res: { status: number; headers: Record<string, string>; body: Readable }): ReadBody {
   if (res.status === 416) {
-    res.body.destroy();
+    discard(res.body);
     throw new DriveError('rangeNotSatisfiable', `The requested range lies outside ${path}.`);
   }
   const declared = Number(res.headers['content-length']);
@@ -547,10 +547,16 @@ function readBodyOf(path: string, res: { status: number; headers: Record<string,
   if (res.status !== 206) return { body: res.body, length };
   const match = /^bytes (\d+)-(\d+)\/(\d+)$/.exec(res.headers['content-range'] ?? '');
   if (!match) {
-    res.body.destroy();
+    discard(res.body);
     throw new DriveError('upstream', 'OneDrive answered a range request without a usable Content-Range; try again.');
   }
   return { body: res.body, length, range: { start: Number(match[1]), end: Number(match[2]), total: Number(match[3]) } };
+}
+
+/** Drops a download body we will not pass on (destroying an undici body errors it: that error is expected). */
+function discard(body: Readable): void {
+  body.on('error', () => {});
+  body.destroy();
 }
 
 /** The path to report for a stat: the parent as asked, the name as stored (OneDrive keeps case). */
