@@ -9,6 +9,8 @@ export interface MemoryDriveOptions {
   caseInsensitive?: boolean;
   /** Bytes the drive holds; writes beyond it fail with noSpace. Default 1 GiB. */
   capacity?: number;
+  /** Whether it declares the quota capability (RFC 4331 properties); default true. */
+  quota?: boolean;
   clock?: Clock;
 }
 
@@ -41,7 +43,7 @@ export class MemoryDrive implements RemoteDrive {
 
   constructor(options: MemoryDriveOptions = {}) {
     const caseInsensitive = options.caseInsensitive ?? false;
-    this.capabilities = { caseInsensitive, serverSideCopy: true, downloadUrl: false, quota: true, changePolling: false };
+    this.capabilities = { caseInsensitive, serverSideCopy: true, downloadUrl: false, quota: options.quota ?? true, changePolling: false };
     this.fold = caseInsensitive ? (name) => name.toLowerCase() : (name) => name;
     this.clock = options.clock ?? systemClock;
     this.capacity = options.capacity ?? 1024 ** 3;
