@@ -31,7 +31,6 @@ export function driveErrorFromGraph(err: unknown, op: DriveOperation): unknown {
   const retryAfter = Math.max(1, Math.ceil(err.retryAfter ?? DEFAULT_RETRY_AFTER_SECONDS));
 
   if (code === 'aborted') return make('aborted', 'The request was cancelled.');
-  if (code === 'parentNotFound') return make('parentMissing', err.message);
   if (code === 'invalidName') return make('invalidName', err.message);
   if (code === 'sizeMismatch') return make('badRequest', `The body did not match its declared length: ${err.message}`);
   if (code === 'uploadSessionBusy') return make('busy', err.message, retryAfter);

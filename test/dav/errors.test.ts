@@ -56,7 +56,6 @@ describe('GraphDrive’s edge: Graph errors → drive kinds, knowing the operati
     [graph(404, 'itemNotFound'), 'write', 'parentMissing', 409],
     [graph(404, 'itemNotFound'), 'mkdir', 'parentMissing', 409],
     [graph(404, 'itemNotFound'), 'copy', 'parentMissing', 409],
-    [graph(409, 'parentNotFound'), 'write', 'parentMissing', 409],
     [graph(409, 'nameAlreadyExists'), 'setModified', 'exists', 409],
     [graph(403, 'accessDenied'), 'read', 'forbidden', 403],
     [graph(507, 'quotaLimitReached'), 'write', 'noSpace', 507],
