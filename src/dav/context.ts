@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { GraphError, type DriveEntry, type Quota, type RemoteDrive } from '../drive/index.js';
+import { DriveError, isDriveError, type DriveEntry, type Quota, type RemoteDrive } from '../drive/index.js';
 import type { Clock } from '../util/clock.js';
 import type { Logger } from '../util/logger.js';
 import type { BasicAuthenticator, Principal } from './auth.js';
@@ -65,7 +65,7 @@ export async function statOrNull(drive: RemoteDrive, path: string): Promise<Driv
 }
 
 export function isNotFound(err: unknown): boolean {
-  return err instanceof GraphError && err.isNotFound;
+  return isDriveError(err, 'notFound');
 }
 
 /** The target as a drive target, or a 403/405 for the virtual folders above the mounts. */
@@ -87,7 +87,7 @@ export class QuotaCache {
     const now = this.clock.now();
     const hit = this.cache.get(drive);
     if (hit && hit.until > now) return hit.value;
-    const value = drive.quota();
+    const value = drive.quota ? drive.quota() : Promise.reject(new DriveError('notSupported', 'This drive does not report its quota.'));
     this.cache.set(drive, { value, until: now + this.ttlMs });
     value.catch(() => this.cache.delete(drive));
     return value;

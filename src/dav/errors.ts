@@ -1,10 +1,10 @@
-import { GraphError } from '../drive/index.js';
+import { DriveError, type DriveErrorKind } from '../drive/errors.js';
 import { DavPathError } from './paths.js';
 import { XmlError, escapeText } from './xml.js';
 
 /**
  * An error that already knows its WebDAV answer. Handlers throw these for protocol-level
- * refusals; everything else (GraphErrors from the drive, parse errors, bugs) goes through
+ * refusals; everything else (DriveErrors, parse errors, bugs) goes through
  * `toDavError`, the one place where failures become status codes.
  */
 export class DavError extends Error {
@@ -24,90 +24,70 @@ export class DavError extends Error {
   }
 }
 
-/** What the failing request was doing: the same Graph error means different things per method. */
-export type Operation = 'read' | 'write' | 'create' | 'mkcol' | 'delete' | 'copy' | 'move' | 'props' | 'lock';
-
+/** Seconds a client is told to wait when the drive gave no Retry-After. */
 const DEFAULT_RETRY_AFTER_SECONDS = 30;
 
 /**
- * Maps any failure to a DavError. Table (Graph code or status → WebDAV):
- * - parentNotFound (the drive's own check) → 409
- * - invalidName (the drive's name rules) → 400 with the rule that was broken; sizeMismatch → 400
- * - itemNotFound / 404 → 404; but on create/mkcol/copy/move (source already checked) it means the
- *   destination's parent is missing → 409 Conflict (RFC 4918 §9.3.1, §9.7.1, §9.8.5, §9.9.4)
- * - nameAlreadyExists / 409 → MKCOL 405 (§9.3.1), COPY/MOVE/create 412 (Overwrite: F, §9.8.5), else 409
- * - accessDenied / 403 → 403
- * - quotaLimitReached, insufficientStorage / 507 → 507 (§11.5)
- * - invalidRequest / 400 (bad names) → 400 with Graph's reason in the body
- * - preconditionFailed, resourceModified / 412 → 412
- * - 416 → 416
- * - activityLimitReached, 429, 503 (throttled after the Graph client's retry budget) → 503 + Retry-After
- * - 401 (onedav's own sign-in is broken) → 503 telling the operator to sign in again
- * - networkError / timeout → 502 / 504
- * - uploadSessionBusy (the file already has an open upload session on OneDrive) → 503 + Retry-After
- * - replaceInterrupted (an overwrite failed and the old file could not be put back) → 502 naming where it is kept
- * - hashMismatch → 502: OneDrive stored bytes that differ from what was sent (not the client's
- *   fault, not ours); the body repeats what the drive did about it and says to upload again
- * - DavPathError, XmlError → 400; anything else → 500 (logged by the server)
+ * The one table from drive failures to WebDAV statuses, with no knowledge of the method: what an
+ * error means for a MKCOL or a COPY (405, 412 on an existing destination) is decided by that
+ * handler, before or around its drive call (RFC 4918 §9.3.1, §9.8.5).
+ * `message` undefined: the drive's own message is the body.
  */
-export function toDavError(err: unknown, op: Operation = 'read'): DavError {
+const BY_KIND: Record<DriveErrorKind, { status: number; message?: string }> = {
+  notFound: { status: 404, message: 'Not found.' },
+  // RFC 4918 §9.3.1, §9.7.1: a missing parent collection is 409 Conflict.
+  parentMissing: { status: 409, message: 'The parent folder does not exist; create it first.' },
+  exists: { status: 409 },
+  isFolder: { status: 409 },
+  notFolder: { status: 409 },
+  forbidden: { status: 403 },
+  invalidName: { status: 400 },
+  badRequest: { status: 400 },
+  changed: { status: 412, message: 'The item changed since it was read (ETag mismatch).' },
+  rangeNotSatisfiable: { status: 416, message: 'The requested range is not satisfiable.' },
+  // RFC 4918 §11.5.
+  noSpace: { status: 507 },
+  // Not 423 (no WebDAV lock is involved): clients retry a 503 after Retry-After.
+  busy: { status: 503 },
+  // The server's own sign-in is broken: the client can do nothing but wait for the operator.
+  signInNeeded: { status: 503 },
+  unreachable: { status: 502 },
+  timedOut: { status: 504 },
+  corrupted: { status: 502 },
+  notSupported: { status: 501 },
+  aborted: { status: 400, message: 'The request was cancelled.' },
+  upstream: { status: 502 },
+};
+
+/**
+ * Maps any failure to a DavError: DriveErrors by kind (BY_KIND), DavPathError and XmlError → 400,
+ * anything else → 500 (logged by the server, its detail never shown).
+ */
+export function toDavError(err: unknown): DavError {
   if (err instanceof DavError) return err;
   if (err instanceof DavPathError) return new DavError(400, err.message);
   if (err instanceof XmlError) return new DavError(400, `The XML request body is not acceptable: ${err.message}`);
-  if (err instanceof GraphError) return fromGraph(err, op);
+  if (err instanceof DriveError) return fromDrive(err);
   return new DavError(500, 'Internal server error; see the onedav log for details.');
 }
 
-function fromGraph(err: GraphError, op: Operation): DavError {
-  const { status, code } = err;
-  if (code === 'parentNotFound') return new DavError(409, 'The parent folder does not exist; create it first.');
-  if (code === 'invalidName') return new DavError(400, err.message);
-  if (code === 'sizeMismatch') return new DavError(400, `The body did not match its declared length: ${err.message}`);
-  if (code === 'uploadSessionBusy') {
-    // Not 423: no WebDAV lock is involved, and clients retry a 503 after Retry-After.
+function fromDrive(err: DriveError): DavError {
+  const { status, message } = BY_KIND[err.kind];
+  if (err.kind === 'busy') {
     const seconds = Math.max(1, Math.ceil(err.retryAfter ?? DEFAULT_RETRY_AFTER_SECONDS));
-    return new DavError(503, `${err.message} Retry after ${seconds} seconds.`, { headers: { 'Retry-After': String(seconds) } });
+    return new DavError(status, `${err.message} Retry after ${seconds} seconds.`, { headers: { 'Retry-After': String(seconds) } });
   }
-  if (code === 'uploadSessionLost') return new DavError(502, 'OneDrive lost the upload session; the previous file is unchanged. Upload again.');
-  if (code === 'invalidResponse' || code === 'copyFailed') return new DavError(502, `OneDrive answered unexpectedly: ${err.message}`);
-  if (code === 'hashMismatch') {
-    // The drive's message says what it did about the bad copy (restored the old version, or not).
-    return new DavError(502, `OneDrive stored different bytes than were sent (hash mismatch): ${err.message}`);
-  }
-  // The old destination could not be put back: the message says where it is kept (drive/replace.ts).
-  if (code === 'replaceInterrupted') return new DavError(502, err.message);
-  if (code === 'networkError') return new DavError(502, 'onedav could not reach OneDrive; try again shortly.');
-  if (code === 'timeout') return new DavError(504, 'OneDrive did not answer in time; try again shortly.');
-  if (code === 'itemNotFound' || status === 404) {
-    if (op === 'create' || op === 'mkcol' || op === 'copy' || op === 'move') {
-      return new DavError(409, 'The parent folder of the destination does not exist; create it first.');
-    }
-    return new DavError(404, 'Not found.');
-  }
-  if (code === 'nameAlreadyExists' || status === 409) {
-    if (op === 'mkcol') return new DavError(405, 'Something already exists at this path.');
-    if (op === 'copy' || op === 'move' || op === 'create') return new DavError(412, 'The destination already exists (send "Overwrite: T" to replace it).');
-    return new DavError(409, `Conflict: ${err.message}`);
-  }
-  if (code === 'accessDenied' || status === 403) return new DavError(403, 'OneDrive denied access to this item.');
-  if (code === 'quotaLimitReached' || code === 'insufficientStorage' || status === 507) {
-    return new DavError(507, 'The OneDrive is full; free some space and retry.');
-  }
-  if (code === 'preconditionFailed' || code === 'resourceModified' || status === 412) {
-    return new DavError(412, 'The item changed since it was read (ETag mismatch).');
-  }
-  if (status === 416) return new DavError(416, 'The requested range is not satisfiable.');
-  if (code === 'activityLimitReached' || status === 429 || status === 503 || code === 'serviceNotAvailable') {
-    const seconds = Math.max(1, Math.ceil(err.retryAfter ?? DEFAULT_RETRY_AFTER_SECONDS));
-    return new DavError(503, `OneDrive is throttling requests; retry after ${seconds} seconds.`, { headers: { 'Retry-After': String(seconds) } });
-  }
-  if (status === 401) return new DavError(503, 'onedav is not signed in to OneDrive any more; the operator must run "onedav login".');
-  if (status === 400 || code === 'invalidRequest' || code === 'nameInvalid' || code === 'invalidName') {
-    return new DavError(400, `OneDrive refused the request: ${err.message}`);
-  }
-  if (status === 501 || code === 'notSupported') return new DavError(501, `OneDrive does not support this: ${err.message}`);
-  if (status === 504) return new DavError(504, 'OneDrive did not answer in time; try again shortly.');
-  return new DavError(502, `OneDrive answered with an unexpected error (${status} ${code}); try again.`);
+  if (err.kind === 'exists') return new DavError(status, `Conflict: ${err.message}`);
+  return new DavError(status, message ?? err.message);
+}
+
+/**
+ * A failure to create at a destination (COPY, MOVE, LOCK on an unmapped URL): something already
+ * there is the precondition those methods state (RFC 4918 §9.8.5, §9.9.4: 412), not a conflict.
+ */
+export function destinationRefusal(err: unknown): DavError {
+  if (err instanceof DriveError && err.kind === 'exists') return new DavError(412, 'The destination already exists (send "Overwrite: T" to replace it).');
+  return toDavError(err);
 }
 
 /** The response body for an error: an RFC 4918 `<D:error>` when there is a condition, else text. */

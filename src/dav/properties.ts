@@ -168,25 +168,9 @@ export function parseClark(key: string): PropName {
   return { ns: key.slice(1, close), local: key.slice(close + 1) };
 }
 
-/**
- * The entity tag of an item. Files use the content tag (cTag), which changes only when the bytes
- * change: setting the mtime or a rename (which change eTag) must not make a client think the
- * content changed, and GET/PUT preconditions are about content.
- * Folders use a tag the drive derives so that it changes when the folder's members change
- * (drive/folder-tag.ts): Graph's folder eTag stays the same when children come and go, and a GET of
- * a collection returns its listing, whose entity tag must then change. davfs2, gvfs, KIO and rclone
- * re-list folders on their own schedule and never skip a listing because a collection's getetag is
- * unchanged (docs/clients/collection-etags.md); sync clients that compare folder etags do, and they
- * get a tag that moves with the membership.
- * Quotes are added so it is a valid strong entity-tag.
- */
+/** The entity tag of an item: the drive chooses it (DriveEntry.etag; GraphDrive's policy is drive/entity-tag.ts). */
 export function entityTag(entry: DriveEntry): string {
-  const raw = (entry.cTag ?? entry.eTag) || entry.id;
-  const cleaned = raw
-    .replace(/^W\//, '')
-    .replace(/^"+|"+$/g, '')
-    .replace(/[^\x21\x23-\x7e]/g, '_');
-  return `"${cleaned}"`;
+  return entry.etag;
 }
 
 /** RFC 3339 without fractions (what creationdate clients parse best). */

@@ -1,6 +1,6 @@
 /**
  * Single byte ranges (RFC 9110 §14). Multiple ranges and malformed headers are ignored (a server
- * may always answer 200 with the whole file), so only one range ever reaches OneDrive.
+ * may always answer 200 with the whole file), so only one range ever reaches the drive.
  */
 export type RangeDecision = { kind: 'full' } | { kind: 'partial'; start: number; end: number } | { kind: 'unsatisfiable' };
 
@@ -18,8 +18,4 @@ export function decideRange(header: string | undefined, size: number): RangeDeci
   if (match[2] !== '' && Number(match[2]) < start) return { kind: 'full' };
   if (start >= size) return { kind: 'unsatisfiable' };
   return { kind: 'partial', start, end };
-}
-
-export function rangeHeader(start: number, end: number): string {
-  return `bytes=${start}-${end}`;
 }

@@ -24,7 +24,7 @@ import { basicChallenge, BasicAuthenticator, type AnonymousAccess, type DavUser,
 import { header, QuotaCache, send, sendDavError, type DavRequest, type DavServerState, type DownloadMode } from './context.js';
 import { FilePropertyStore } from './dead-properties.js';
 import type { PropertyLimits, PropertyStore } from './property-store.js';
-import { DavError, toDavError, type Operation } from './errors.js';
+import { DavError, toDavError } from './errors.js';
 import type { LockSystem } from './lock-system.js';
 import { FileLockSystem } from './locks.js';
 import type { LoginThrottleOptions } from './login-throttle.js';
@@ -119,8 +119,6 @@ const HANDLERS: Record<string, Handler> = {
   LOCK: lock,
   UNLOCK: unlock,
 };
-
-const OPERATION: Record<string, Operation> = { PUT: 'create', MKCOL: 'mkcol', DELETE: 'delete', COPY: 'copy', MOVE: 'move', PROPPATCH: 'props', LOCK: 'lock' };
 
 /** Standard HTTP methods we deliberately do not serve (405); anything else is unknown (501). */
 const KNOWN_UNSUPPORTED = new Set(['POST', 'PATCH', 'TRACE', 'CONNECT', 'SEARCH', 'REPORT', 'ACL', 'MKCALENDAR', 'VERSION-CONTROL']);
@@ -247,7 +245,7 @@ async function handle(state: DavServerState, req: IncomingMessage, res: ServerRe
       state.logger.debug('client went away', { method, url: req.url, user });
       return;
     }
-    const dav = toDavError(err, OPERATION[method] ?? 'read');
+    const dav = toDavError(err);
     if (dav.status === 500) state.logger.error('WebDAV request failed', { method, url: req.url, user, error: err as Error, stack: (err as Error)?.stack });
     else if (dav.status >= 502) state.logger.warn('OneDrive request failed', { method, url: req.url, user, status: dav.status, error: err as Error });
     if (res.headersSent) {

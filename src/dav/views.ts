@@ -22,7 +22,8 @@ export async function driveView(ctx: DavRequest, target: DriveTarget, url: strin
     locks,
     lockRootHref: (lock) => hrefOfLock(ctx, target, lock),
     secondsLeft: (lock) => secondsLeft(lock, now),
-    quota: () => state.quota.get(target.mount.drive),
+    // RFC 4331 properties only for drives that know their size.
+    quota: target.mount.drive.capabilities.quota ? () => state.quota.get(target.mount.drive) : undefined,
   };
 }
 

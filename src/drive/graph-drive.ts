@@ -11,11 +11,13 @@ import { systemClock, type Clock } from '../util/clock.js';
 import { KeyedMutex } from '../util/keyed-mutex.js';
 import { silentLogger, type Logger } from '../util/logger.js';
 import { carryModifiedTimes } from './copy-times.js';
-import { folderTag } from './folder-tag.js';
+import { DriveError } from './errors.js';
+import { entityTagOf } from './entity-tag.js';
+import { driveErrorFromGraph, type DriveOperation } from './graph-errors.js';
 import { mayHaveHappened } from './lost-answer.js';
 import { assertValidPath, MAX_NAME_LENGTH, MAX_PATH_LENGTH, pathProblem } from './names.js';
 import { replaceFile } from './replace.js';
-import type { DriveEntry, Quota, ReadResult, RemoteDrive, WriteOptions } from './types.js';
+import type { ByteRange, DriveCapabilities, DriveEntry, Quota, ReadBody, RemoteDrive, WriteOptions } from './types.js';
 
 export interface GraphDriveOptions {
   api: DriveApi;
@@ -33,8 +35,11 @@ export interface GraphDriveOptions {
   clock?: Clock;
 }
 
-/** Response headers of a download worth passing on to the WebDAV client. */
-const PASSED_HEADERS = ['content-type', 'content-length', 'content-range', 'accept-ranges', 'etag', 'last-modified', 'content-disposition'];
+/**
+ * What GraphDrive knows of an item beyond the seam's DriveEntry: its hashes, to tell whether a copy
+ * whose answer was lost was made (copy's `landed`). They stay inside src/drive.
+ */
+type GraphEntry = DriveEntry & { quickXorHash?: string; sha1Hash?: string };
 
 /**
  * The filesystem-shaped facade over Graph that the WebDAV layer uses. Reads are answered from the
@@ -42,7 +47,8 @@ const PASSED_HEADERS = ['content-type', 'content-length', 'content-range', 'acce
  */
 export class GraphDrive implements RemoteDrive {
   readonly api: DriveApi;
-  readonly cache: MetadataCache<DriveEntry>;
+  readonly capabilities: DriveCapabilities;
+  readonly cache: MetadataCache<GraphEntry>;
   private readonly poller: DeltaPoller | undefined;
   private readonly clock: Clock;
   private readonly ttlMs: number;
@@ -62,7 +68,7 @@ export class GraphDrive implements RemoteDrive {
     const c = options.cache ?? {};
     this.ttlMs = (c.ttlSeconds ?? 60) * 1000;
     const lifetime = this.api.downloadUrlLifetimeMs;
-    this.cache = new MetadataCache<DriveEntry>({
+    this.cache = new MetadataCache<GraphEntry>({
       ttlMs: this.ttlMs,
       maxEntries: c.maxEntries ?? 200_000,
       maxBytes: c.maxBytes ?? 128 * 1024 * 1024,
@@ -76,6 +82,18 @@ export class GraphDrive implements RemoteDrive {
     this.documentLibrary = options.documentLibrary ?? false;
     this.uploadJournal = options.uploadJournal;
     this.logger = options.logger ?? silentLogger;
+    this.capabilities = {
+      // OneDrive and SharePoint names ignore case (rclone/rclone backend/onedrive/onedrive.go Features: CaseInsensitive).
+      caseInsensitive: true,
+      // https://learn.microsoft.com/en-us/graph/api/driveitem-copy
+      serverSideCopy: true,
+      // @microsoft.graph.downloadUrl: https://learn.microsoft.com/en-us/graph/api/driveitem-get-content
+      downloadUrl: true,
+      // https://learn.microsoft.com/en-us/graph/api/resources/quota
+      quota: true,
+      // Only where the cloud has a delta feed (rclone/rclone#6444).
+      changePolling: this.api.features.delta,
+    };
     const pollSeconds = c.deltaPollSeconds ?? 0;
     if (pollSeconds > 0 && !this.api.features.delta) {
       this.logger.info('not polling for remote changes: Graph in this cloud has no delta feed (rclone/rclone#6444); cached entries expire after the TTL instead', {
@@ -89,73 +107,80 @@ export class GraphDrive implements RemoteDrive {
 
   // ---- reads ----
 
-  async stat(path: string): Promise<DriveEntry> {
-    const entry = await this.lookup(path);
-    if (!entry) throw notFound(path);
-    return entry;
+  async stat(path: string): Promise<GraphEntry> {
+    return this.edge('stat', async () => {
+      const entry = await this.lookup(path);
+      if (!entry) throw notFound(path);
+      return entry;
+    });
   }
 
   /** One Graph call per cold folder (all pages, `$top` at the maximum); its children's stats follow from it. */
   async list(path: string): Promise<DriveEntry[]> {
-    return this.cache.listing(path, async () => {
-      const items = await this.api.listChildren(await this.ref(path));
-      const children = items.map((item) => toEntry(item, childPath(path, item.name)));
-      const folderId = items[0]?.parentReference?.id ?? this.cache.peekItem(path)?.id;
-      return { folderId, children };
+    return this.edge('list', async () => {
+      return this.cache.listing(path, async () => {
+        const items = await this.api.listChildren(await this.ref(path));
+        const children = items.map((item) => toEntry(item, childPath(path, item.name)));
+        const folderId = items[0]?.parentReference?.id ?? this.cache.peekItem(path)?.id;
+        return { folderId, children };
+      });
     });
   }
 
   async downloadUrl(path: string): Promise<{ url: string; expiresAt: number; entry: DriveEntry }> {
-    let known = this.cache.peekItem(path);
-    // Addressed by id, a cold file needs looking up first; that answer carries the URL too.
-    if (known === undefined && !this.api.features.pathAddressing) known = await this.lookup(path);
-    if (known === null) throw notFound(path);
-    if (known?.isFolder) throw notAFile(path);
-    return this.cache.downloadUrl(path, async () => {
-      let fetched: DownloadUrl;
-      try {
-        fetched = await this.api.getDownloadUrl(await this.ref(path));
-      } catch (err) {
-        if (err instanceof GraphError && err.isNotFound) this.cache.setItem(path, null);
-        throw err;
-      }
-      const entry = toEntry(fetched.item, statPath(path, fetched.item));
-      return { url: fetched.url, expiresAt: fetched.expiresAt, entry };
+    return this.edge('downloadUrl', async () => {
+      let known = this.cache.peekItem(path);
+      // Addressed by id, a cold file needs looking up first; that answer carries the URL too.
+      if (known === undefined && !this.api.features.pathAddressing) known = await this.lookup(path);
+      if (known === null) throw notFound(path);
+      if (known?.isFolder) throw notAFile(path);
+      return this.cache.downloadUrl(path, async () => {
+        let fetched: DownloadUrl;
+        try {
+          fetched = await this.api.getDownloadUrl(await this.ref(path));
+        } catch (err) {
+          if (err instanceof GraphError && err.isNotFound) this.cache.setItem(path, null);
+          throw err;
+        }
+        const entry = toEntry(fetched.item, statPath(path, fetched.item));
+        return { url: fetched.url, expiresAt: fetched.expiresAt, entry };
+      });
     });
   }
 
   /**
-   * Streams the file from its download URL, Range and If-Range passed through. A URL the server
-   * refuses (expired sooner than we assumed) is fetched again once, transparently.
+   * Streams the file from its download URL, a range passed on as Range. A URL the server refuses
+   * (expired sooner than we assumed) is fetched again once, transparently.
    */
-  async read(path: string, headers: { range?: string; ifRange?: string } = {}): Promise<ReadResult> {
-    const requestHeaders: Record<string, string> = { accept: '*/*' };
-    if (headers.range) requestHeaders.range = headers.range;
-    if (headers.ifRange) requestHeaders['if-range'] = headers.ifRange;
-    for (let attempt = 0; ; attempt++) {
-      const { url } = await this.downloadUrl(path);
-      try {
-        const res = await this.api.client.stream({ method: 'GET', path: url, auth: false, headers: requestHeaders, route: 'GET /download/{token}', acceptStatuses: [416] });
-        const passed: Record<string, string> = {};
-        for (const name of PASSED_HEADERS) if (res.headers[name] !== undefined) passed[name] = res.headers[name];
-        return { status: res.status, headers: passed, body: res.body };
-      } catch (err) {
-        const refused = err instanceof GraphError && [401, 403, 404, 410].includes(err.status);
-        if (!refused || attempt > 0) throw err;
-        this.cache.forgetDownloadUrl(path);
+  async read(path: string, range?: ByteRange): Promise<ReadBody> {
+    return this.edge('read', async () => {
+      const requestHeaders: Record<string, string> = { accept: '*/*' };
+      if (range) requestHeaders.range = `bytes=${range.start}-${range.end ?? ''}`;
+      for (let attempt = 0; ; attempt++) {
+        const { url } = await this.downloadUrl(path);
+        try {
+          const res = await this.api.client.stream({ method: 'GET', path: url, auth: false, headers: requestHeaders, route: 'GET /download/{token}', acceptStatuses: [416] });
+          return readBodyOf(path, res);
+        } catch (err) {
+          const refused = err instanceof GraphError && [401, 403, 404, 410].includes(err.status);
+          if (!refused || attempt > 0) throw err;
+          this.cache.forgetDownloadUrl(path);
+        }
       }
-    }
+    });
   }
 
   async quota(): Promise<Quota> {
-    const now = this.clock.now();
-    if (this.quotaCache && now - this.quotaCache.at < this.ttlMs) return this.quotaCache.value;
-    const q = await this.api.quota();
-    const total = q.total ?? 0;
-    const used = q.used ?? 0;
-    const value = { total, used, remaining: q.remaining ?? Math.max(0, total - used) };
-    this.quotaCache = { at: now, value };
-    return value;
+    return this.edge('quota', async () => {
+      const now = this.clock.now();
+      if (this.quotaCache && now - this.quotaCache.at < this.ttlMs) return this.quotaCache.value;
+      const q = await this.api.quota();
+      const total = q.total ?? 0;
+      const used = q.used ?? 0;
+      const value = { total, used, remaining: q.remaining ?? Math.max(0, total - used) };
+      this.quotaCache = { at: now, value };
+      return value;
+    });
   }
 
   // ---- writes ----
@@ -166,8 +191,10 @@ export class GraphDrive implements RemoteDrive {
    * and the later write should replace the earlier, not fail against it.
    */
   async write(path: string, body: Readable, options: WriteOptions = {}): Promise<DriveEntry> {
-    assertValidPath(path, { documentLibrary: this.documentLibrary });
-    return this.writesByPath.run(path.toLowerCase(), () => this.writeNow(path, body, options));
+    return this.edge('write', async () => {
+      assertValidPath(path, { documentLibrary: this.documentLibrary });
+      return this.writesByPath.run(path.toLowerCase(), () => this.writeNow(path, body, options));
+    });
   }
 
   private async writeNow(path: string, body: Readable, options: WriteOptions): Promise<DriveEntry> {
@@ -189,7 +216,7 @@ export class GraphDrive implements RemoteDrive {
     } catch (err) {
       this.cache.invalidateItem(path);
       if (options.ifNoneMatch === '*' && err instanceof GraphError && err.code === 'nameAlreadyExists') {
-        throw new GraphError(412, 'preconditionFailed', `${path} already exists and If-None-Match: * asked to only create it.`, undefined, err.requestId);
+        throw new DriveError('changed', `${path} already exists and If-None-Match: * asked to only create it.`, { cause: err });
       }
       throw err;
     }
@@ -200,123 +227,133 @@ export class GraphDrive implements RemoteDrive {
   }
 
   async mkdir(path: string): Promise<DriveEntry> {
-    assertValidPath(path, { documentLibrary: this.documentLibrary });
-    const parent = await this.parentFolder(path);
-    let item: DriveItem;
-    try {
-      item = await this.api.createFolder({ id: parent.id }, baseName(path), { conflictBehavior: 'fail' });
-    } catch (err) {
-      // Its answer lost, the folder may be there: empty and new where the caller saw nothing, it is what was asked.
-      const made = mayHaveHappened(err) ? await this.freshItem(path) : undefined;
-      if (!made?.folder || made.parentReference?.id !== parent.id || (made.folder.childCount ?? 0) > 0) throw this.afterFailure(err, [path]);
-      item = made;
-    }
-    const entry = toEntry(item, childPath(parentPath(path), item.name));
-    this.cache.recordItem(path, entry);
-    // We just made it (conflictBehavior fail): it is empty, and writes into it will be recorded.
-    this.cache.setListing(path, [], item.id);
-    return entry;
+    return this.edge('mkdir', async () => {
+      assertValidPath(path, { documentLibrary: this.documentLibrary });
+      const parent = await this.parentFolder(path);
+      let item: DriveItem;
+      try {
+        item = await this.api.createFolder({ id: parent.id }, baseName(path), { conflictBehavior: 'fail' });
+      } catch (err) {
+        // Its answer lost, the folder may be there: empty and new where the caller saw nothing, it is what was asked.
+        const made = mayHaveHappened(err) ? await this.freshItem(path) : undefined;
+        if (!made?.folder || made.parentReference?.id !== parent.id || (made.folder.childCount ?? 0) > 0) throw this.afterFailure(err, [path]);
+        item = made;
+      }
+      const entry = toEntry(item, childPath(parentPath(path), item.name));
+      this.cache.recordItem(path, entry);
+      // We just made it (conflictBehavior fail): it is empty, and writes into it will be recorded.
+      this.cache.setListing(path, [], item.id);
+      return entry;
+    });
   }
 
   async move(from: string, to: string, options: { overwrite?: boolean } = {}): Promise<DriveEntry> {
-    assertValidPath(to, { documentLibrary: this.documentLibrary });
-    const source = await this.stat(from);
-    if (from === '/') throw new GraphError(403, 'accessDenied', 'The drive root cannot be moved.');
-    const parent = await this.parentFolder(to);
-    // A move resets fileSystemInfo.lastModifiedDateTime unless the PATCH sends it again
-    // (rclone/rclone backend/onedrive/onedrive.go Move: "it gets reset otherwise").
-    const patch = { name: baseName(to), parentId: parent.id, lastModified: source.modified.getTime() > 0 ? source.modified : undefined };
-    let item: DriveItem;
-    try {
-      item = await this.api.update({ id: source.id }, patch, { conflictBehavior: 'fail' });
-    } catch (err) {
-      if (!(err instanceof GraphError && err.code === 'nameAlreadyExists' && options.overwrite)) throw this.afterFailure(err, [from, to]);
-      // Overwrite: the old file is set aside, and put back if the move fails (drive/replace.ts).
+    return this.edge('move', async () => {
+      assertValidPath(to, { documentLibrary: this.documentLibrary });
+      const source = await this.stat(from);
+      if (from === '/') throw new DriveError('forbidden', 'The drive root cannot be moved.');
+      const parent = await this.parentFolder(to);
+      // A move resets fileSystemInfo.lastModifiedDateTime unless the PATCH sends it again
+      // (rclone/rclone backend/onedrive/onedrive.go Move: "it gets reset otherwise").
+      const patch = { name: baseName(to), parentId: parent.id, lastModified: source.modified.getTime() > 0 ? source.modified : undefined };
+      let item: DriveItem;
       try {
-        item = await this.replaceExistingFile(to, err, source.id, {
-          place: () => this.api.update({ id: source.id }, patch, { conflictBehavior: 'fail' }),
-          // The move's answer may have been lost after it happened: believe where the source is now.
-          landed: async () => {
-            const now = await this.api.getItem({ id: source.id });
-            return now.parentReference?.id === parent.id && sameName(now.name, patch.name) ? now : undefined;
-          },
-        });
-      } catch (failure) {
-        throw this.afterFailure(failure, [from, to]);
+        item = await this.api.update({ id: source.id }, patch, { conflictBehavior: 'fail' });
+      } catch (err) {
+        if (!(err instanceof GraphError && err.code === 'nameAlreadyExists' && options.overwrite)) throw this.afterFailure(err, [from, to]);
+        // Overwrite: the old file is set aside, and put back if the move fails (drive/replace.ts).
+        try {
+          item = await this.replaceExistingFile(to, err, source.id, {
+            place: () => this.api.update({ id: source.id }, patch, { conflictBehavior: 'fail' }),
+            // The move's answer may have been lost after it happened: believe where the source is now.
+            landed: async () => {
+              const now = await this.api.getItem({ id: source.id });
+              return now.parentReference?.id === parent.id && sameName(now.name, patch.name) ? now : undefined;
+            },
+          });
+        } catch (failure) {
+          throw this.afterFailure(failure, [from, to]);
+        }
       }
-    }
-    this.cache.recordRemoval(from);
-    // Whatever was known at or below `to` is gone; the destination folder's listing stays and learns the item.
-    this.cache.recordRemoval(to);
-    const entry = toEntry(item, childPath(parentPath(to), item.name));
-    this.cache.recordItem(to, entry);
-    return entry;
+      this.cache.recordRemoval(from);
+      // Whatever was known at or below `to` is gone; the destination folder's listing stays and learns the item.
+      this.cache.recordRemoval(to);
+      const entry = toEntry(item, childPath(parentPath(to), item.name));
+      this.cache.recordItem(to, entry);
+      return entry;
+    });
   }
 
   async copy(from: string, to: string, options: { overwrite?: boolean } = {}): Promise<DriveEntry> {
-    assertValidPath(to, { documentLibrary: this.documentLibrary });
-    const source = await this.stat(from);
-    const parent = await this.parentFolder(to);
-    const existing = await this.lookup(to);
-    const place = () => this.api.copy({ id: source.id }, { parentId: parent.id, name: baseName(to) }, { conflictBehavior: 'fail' });
-    // The monitor URL is lost with the answer: the destination shows whether the copy was made.
-    const landed = async () => {
-      const now = await this.freshItem(to);
-      return now && now.id !== existing?.id && now.parentReference?.id === parent.id && sameContent(now, source) ? now : undefined;
-    };
-    if (existing) {
-      if (existing.id === source.id) throw new GraphError(403, 'accessDenied', 'Source and destination of a copy are the same item.');
-      if (!options.overwrite) throw new GraphError(409, 'nameAlreadyExists', `${to} already exists; overwrite was not allowed.`);
-    }
-    let item: DriveItem;
-    try {
-      if (existing && !existing.isFolder) item = await this.replaceExistingFile(to, undefined, source.id, { place, landed });
-      else {
-        if (existing) await this.removeExisting(to, source.id);
-        try {
-          item = await place();
-        } catch (err) {
-          const made = mayHaveHappened(err) ? await landed().catch(() => undefined) : undefined;
-          if (!made) throw err;
-          item = made;
-        }
+    return this.edge('copy', async () => {
+      assertValidPath(to, { documentLibrary: this.documentLibrary });
+      const source = await this.stat(from);
+      const parent = await this.parentFolder(to);
+      const existing = await this.lookup(to);
+      const place = () => this.api.copy({ id: source.id }, { parentId: parent.id, name: baseName(to) }, { conflictBehavior: 'fail' });
+      // The monitor URL is lost with the answer: the destination shows whether the copy was made.
+      const landed = async () => {
+        const now = await this.freshItem(to);
+        return now && now.id !== existing?.id && now.parentReference?.id === parent.id && sameContent(now, source) ? now : undefined;
+      };
+      if (existing) {
+        if (existing.id === source.id) throw new DriveError('forbidden', 'Source and destination of a copy are the same item.');
+        if (!options.overwrite) throw new DriveError('exists', `${to} already exists; overwrite was not allowed.`);
       }
-    } catch (err) {
-      throw this.afterFailure(err, [to]);
-    }
-    item = await this.keepModifiedTimes(source, item);
-    this.cache.recordRemoval(to);
-    const entry = toEntry(item, childPath(parentPath(to), item.name));
-    this.cache.recordItem(to, entry);
-    this.quotaCache = undefined;
-    return entry;
+      let item: DriveItem;
+      try {
+        if (existing && !existing.isFolder) item = await this.replaceExistingFile(to, undefined, source.id, { place, landed });
+        else {
+          if (existing) await this.removeExisting(to, source.id);
+          try {
+            item = await place();
+          } catch (err) {
+            const made = mayHaveHappened(err) ? await landed().catch(() => undefined) : undefined;
+            if (!made) throw err;
+            item = made;
+          }
+        }
+      } catch (err) {
+        throw this.afterFailure(err, [to]);
+      }
+      item = await this.keepModifiedTimes(source, item);
+      this.cache.recordRemoval(to);
+      const entry = toEntry(item, childPath(parentPath(to), item.name));
+      this.cache.recordItem(to, entry);
+      this.quotaCache = undefined;
+      return entry;
+    });
   }
 
   async remove(path: string): Promise<void> {
-    if (path === '/' || path === '') throw new GraphError(403, 'accessDenied', 'The drive root cannot be deleted.');
-    const known = this.cache.peekItem(path);
-    if (known === null) throw notFound(path);
-    try {
-      await this.api.delete(known ? { id: known.id } : await this.ref(path));
-    } catch (err) {
-      if (err instanceof GraphError && err.isNotFound) this.cache.recordRemoval(path);
-      throw err;
-    }
-    this.cache.recordRemoval(path);
-    this.quotaCache = undefined;
+    return this.edge('remove', async () => {
+      if (path === '/' || path === '') throw new DriveError('forbidden', 'The drive root cannot be deleted.');
+      const known = this.cache.peekItem(path);
+      if (known === null) throw notFound(path);
+      try {
+        await this.api.delete(known ? { id: known.id } : await this.ref(path));
+      } catch (err) {
+        if (err instanceof GraphError && err.isNotFound) this.cache.recordRemoval(path);
+        throw err;
+      }
+      this.cache.recordRemoval(path);
+      this.quotaCache = undefined;
+    });
   }
 
   async setModified(path: string, mtime: Date): Promise<DriveEntry> {
-    const known = this.cache.peekItem(path);
-    let item: DriveItem;
-    try {
-      item = await this.api.update(known ? { id: known.id } : await this.ref(path), { lastModified: mtime });
-    } catch (err) {
-      throw this.afterFailure(err, [path]);
-    }
-    const entry = toEntry(item, statPath(path, item));
-    this.cache.recordItem(path, entry);
-    return entry;
+    return this.edge('setModified', async () => {
+      const known = this.cache.peekItem(path);
+      let item: DriveItem;
+      try {
+        item = await this.api.update(known ? { id: known.id } : await this.ref(path), { lastModified: mtime });
+      } catch (err) {
+        throw this.afterFailure(err, [path]);
+      }
+      const entry = toEntry(item, statPath(path, item));
+      this.cache.recordItem(path, entry);
+      return entry;
+    });
   }
 
   // ---- remote changes ----
@@ -341,8 +378,17 @@ export class GraphDrive implements RemoteDrive {
 
   // ---- helpers ----
 
+  /** The edge: whatever fails inside leaves as a DriveError (graph-errors.ts), never a GraphError. */
+  private async edge<T>(op: DriveOperation, work: () => Promise<T>): Promise<T> {
+    try {
+      return await work();
+    } catch (err) {
+      throw driveErrorFromGraph(err, op);
+    }
+  }
+
   /** The entry at `path`, or null when nothing is there. Invalid names are known absent without a call. */
-  private async lookup(path: string): Promise<DriveEntry | null> {
+  private async lookup(path: string): Promise<GraphEntry | null> {
     if (path !== '/' && pathProblem(path) !== undefined) return null;
     return this.cache.item(path, async () => {
       const ref = await this.addressOf(path);
@@ -379,7 +425,7 @@ export class GraphDrive implements RemoteDrive {
   }
 
   /** The folder that will hold `path`; WebDAV wants 409 when it is missing or a file. */
-  private async parentFolder(path: string): Promise<DriveEntry> {
+  private async parentFolder(path: string): Promise<GraphEntry> {
     const where = parentPath(path);
     let parent = await this.lookup(where);
     if (!parent && where !== '/') {
@@ -388,7 +434,7 @@ export class GraphDrive implements RemoteDrive {
       parent = await this.lookup(where);
     }
     if (!parent || !parent.isFolder) {
-      throw new GraphError(409, 'parentNotFound', `The folder ${where} does not exist; create it first.`);
+      throw new DriveError('parentMissing', `The folder ${where} does not exist; create it first.`);
     }
     return parent;
   }
@@ -401,10 +447,10 @@ export class GraphDrive implements RemoteDrive {
     this.cache.invalidateItem(to);
     const old = await this.lookup(to);
     if (!old || old.id === sourceId) return work.place();
-    if (old.isFolder) throw conflict ?? new GraphError(409, 'nameAlreadyExists', `${to} is a folder; a file cannot replace it.`);
+    if (old.isFolder) throw conflict ?? new DriveError('exists', `${to} is a folder; a file cannot replace it.`);
     const folderLength = parentPath(to).split('/').filter(Boolean).join('/').length;
     const maxNameLength = Math.min(MAX_NAME_LENGTH, MAX_PATH_LENGTH - folderLength - 1);
-    return replaceFile({ api: this.api, old, maxNameLength, ...work });
+    return replaceFile({ api: this.api, old: { id: old.id, name: old.name, eTag: old.version, modified: old.modified }, maxNameLength, ...work });
   }
 
   /** The item at `path` as Graph has it now (not the cache), or undefined. */
@@ -468,12 +514,12 @@ export class GraphDrive implements RemoteDrive {
   }
 }
 
-/** A DriveItem as the WebDAV layer sees it. */
-export function toEntry(item: DriveItem, path: string): DriveEntry {
+/** A DriveItem as the WebDAV layer sees it (plus the hashes GraphDrive keeps for itself). */
+export function toEntry(item: DriveItem, path: string): GraphEntry {
   const isFolder = item.folder !== undefined || item.root !== undefined || item.package?.type === 'oneNote';
   const created = item.fileSystemInfo?.createdDateTime ?? item.createdDateTime;
   const modified = item.fileSystemInfo?.lastModifiedDateTime ?? item.lastModifiedDateTime;
-  const entry: DriveEntry = {
+  const entry: GraphEntry = {
     id: item.id,
     path,
     name: item.root !== undefined ? '' : item.name,
@@ -481,15 +527,36 @@ export function toEntry(item: DriveItem, path: string): DriveEntry {
     size: isFolder ? 0 : (item.size ?? 0),
     created: created ? new Date(created) : new Date(0),
     modified: modified ? new Date(modified) : new Date(0),
-    eTag: item.eTag ?? '',
+    etag: entityTagOf(item, isFolder),
+    version: item.eTag ?? '',
   };
-  const tag = isFolder ? folderTag(item) : item.cTag;
-  if (tag) entry.cTag = tag;
   if (item.file?.mimeType) entry.mimeType = item.file.mimeType;
   if (item.file?.hashes?.quickXorHash) entry.quickXorHash = item.file.hashes.quickXorHash;
   if (item.file?.hashes?.sha1Hash) entry.sha1Hash = item.file.hashes.sha1Hash;
-  if (item.folder?.childCount !== undefined) entry.childCount = item.folder.childCount;
   return entry;
+}
+
+/** A download's answer as a ReadBody: 206 with its Content-Range, 200 whole, 416 refused. */
+function readBodyOf(path: string, res: { status: number; headers: Record<string, string>; body: Readable }): ReadBody {
+  if (res.status === 416) {
+    discard(res.body);
+    throw new DriveError('rangeNotSatisfiable', `The requested range lies outside ${path}.`);
+  }
+  const declared = Number(res.headers['content-length']);
+  const length = Number.isSafeInteger(declared) && declared >= 0 ? declared : undefined;
+  if (res.status !== 206) return { body: res.body, length };
+  const match = /^bytes (\d+)-(\d+)\/(\d+)$/.exec(res.headers['content-range'] ?? '');
+  if (!match) {
+    discard(res.body);
+    throw new DriveError('upstream', 'OneDrive answered a range request without a usable Content-Range; try again.');
+  }
+  return { body: res.body, length, range: { start: Number(match[1]), end: Number(match[2]), total: Number(match[3]) } };
+}
+
+/** Drops a download body we will not pass on (destroying an undici body errors it: that error is expected). */
+function discard(body: Readable): void {
+  body.on('error', () => {});
+  body.destroy();
 }
 
 /** The path to report for a stat: the parent as asked, the name as stored (OneDrive keeps case). */
@@ -498,9 +565,9 @@ function statPath(asked: string, item: DriveItem): string {
   return childPath(parentPath(asked), item.name);
 }
 
-function entrySize(entry: DriveEntry): number {
-  let n = 160 + 2 * (entry.id.length + entry.path.length + entry.name.length + entry.eTag.length);
-  n += 2 * ((entry.cTag?.length ?? 0) + (entry.mimeType?.length ?? 0) + (entry.quickXorHash?.length ?? 0) + (entry.sha1Hash?.length ?? 0));
+function entrySize(entry: GraphEntry): number {
+  let n = 160 + 2 * (entry.id.length + entry.path.length + entry.name.length + entry.etag.length + entry.version.length);
+  n += 2 * ((entry.mimeType?.length ?? 0) + (entry.quickXorHash?.length ?? 0) + (entry.sha1Hash?.length ?? 0));
   return n;
 }
 
@@ -510,7 +577,7 @@ function sameName(a: string, b: string): boolean {
 }
 
 /** Whether `item` is a copy of `source`: both folders, or files of the same size and hash. */
-function sameContent(item: DriveItem, source: DriveEntry): boolean {
+function sameContent(item: DriveItem, source: GraphEntry): boolean {
   if (source.isFolder) return item.folder !== undefined;
   if (item.folder !== undefined || item.size !== source.size) return false;
   const hashes = item.file?.hashes;
@@ -519,10 +586,10 @@ function sameContent(item: DriveItem, source: DriveEntry): boolean {
   return false;
 }
 
-function notFound(path: string): GraphError {
-  return new GraphError(404, 'itemNotFound', `Nothing exists at ${path}.`);
+function notFound(path: string): DriveError {
+  return new DriveError('notFound', `Nothing exists at ${path}.`);
 }
 
-function notAFile(path: string): GraphError {
-  return new GraphError(400, 'notAFile', `${path} is a folder; only files have a download URL.`);
+function notAFile(path: string): DriveError {
+  return new DriveError('isFolder', `${path} is a folder; only files have a download URL.`);
 }

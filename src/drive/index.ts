@@ -1,6 +1,7 @@
-export type { DriveEntry, Quota, ReadResult, RemoteDrive, WriteOptions } from './types.js';
+export type { ByteRange, DriveCapabilities, DriveEntry, Quota, ReadBody, RemoteDrive, WriteOptions } from './types.js';
+export { MemoryDrive, type MemoryDriveOptions } from './memory-drive.js';
 export { GraphDrive, toEntry, type GraphDriveOptions } from './graph-drive.js';
 export { createGraphDrive, type CreateGraphDriveOptions } from './factory.js';
 export { nameProblem, pathProblem, assertValidPath } from './names.js';
-/** The error every drive operation fails with; `dav/` maps it to WebDAV statuses. */
-export { GraphError } from '../graph/errors.js';
+/** The error every drive operation fails with; `dav/` maps its kind to WebDAV statuses. */
+export { DriveError, isDriveError, type DriveErrorKind } from './errors.js';

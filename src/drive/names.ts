@@ -1,4 +1,4 @@
-import { GraphError } from '../graph/errors.js';
+import { DriveError } from './errors.js';
 
 /**
  * OneDrive and SharePoint naming rules ("Restrictions and limitations in OneDrive and SharePoint"),
@@ -48,8 +48,8 @@ export function pathProblem(path: string, options: { documentLibrary?: boolean }
   return undefined;
 }
 
-/** Throws a 400 `invalidName` GraphError naming the rule, before any Graph call. */
+/** Throws an `invalidName` DriveError naming the rule, before any Graph call. */
 export function assertValidPath(path: string, options: { documentLibrary?: boolean } = {}): void {
   const problem = pathProblem(path, options);
-  if (problem) throw new GraphError(400, 'invalidName', `Cannot use ${JSON.stringify(path)}: ${problem}. Choose another name.`);
+  if (problem) throw new DriveError('invalidName', `Cannot use ${JSON.stringify(path)}: ${problem}. Choose another name.`);
 }

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { DriveApi } from '../graph/drive-api.js';
-import { GraphError } from '../graph/errors.js';
+import { DriveError } from './errors.js';
 import type { DriveItem } from '../graph/items.js';
 
 /**
@@ -77,10 +77,10 @@ async function restore(r: Replacement, aside: DriveItem, cause: unknown): Promis
     await r.api.update({ id: aside.id }, { name: r.old.name, lastModified: r.old.modified }, { conflictBehavior: 'fail' });
   } catch {
     const message = cause instanceof Error ? cause.message : String(cause);
-    throw new GraphError(
-      502,
-      'replaceInterrupted',
+    throw new DriveError(
+      'upstream',
       `${message} The file that was at "${r.old.name}" is safe in the same folder as "${aside.name}"; rename it back to recover it.`,
+      { cause },
     );
   }
 }

@@ -3,7 +3,9 @@ import type { Readable } from 'node:stream';
 /**
  * The filesystem-shaped view of one drive that the WebDAV layer uses. Paths are drive-relative,
  * already normalised (`/`, `/a`, `/a/b.txt`: NFC, no trailing slash, no `.`/`..`).
- * Failures are `GraphError`s (re-exported from `drive/`), mapped to WebDAV statuses in `dav/`.
+ * Every method fails only with a `DriveError` (drive/errors.ts); the kinds each one may throw are
+ * listed on it. Any method may also fail with the kinds that mean "the drive, not the request":
+ * `busy` (with retryAfter), `signInNeeded`, `unreachable`, `timedOut`, `upstream`, `aborted`.
  */
 export interface DriveEntry {
   id: string;
@@ -13,18 +15,16 @@ export interface DriveEntry {
   /** Bytes; 0 for folders. */
   size: number;
   created: Date;
-  /** The file's own mtime (fileSystemInfo), what clients set and compare. */
+  /** The file's own mtime, what clients set and compare. */
   modified: Date;
-  eTag: string;
   /**
-   * Files: content tag, changes only when the bytes change. Folders: changes when the folder's
-   * members change (drive/folder-tag.ts; Graph's folder eTag does not).
+   * The entity tag clients see (getetag, ETag), chosen by the drive: a quoted strong tag that
+   * changes when a file's bytes change, or a folder's members; not when only its mtime or name does.
    */
-  cTag?: string;
+  etag: string;
+  /** Opaque; changes on every change to the item. What `WriteOptions.ifMatch` compares. */
+  version: string;
   mimeType?: string;
-  quickXorHash?: string;
-  sha1Hash?: string;
-  childCount?: number;
 }
 
 export interface Quota {
@@ -33,18 +33,42 @@ export interface Quota {
   remaining: number;
 }
 
-export interface ReadResult {
-  /** 200, 206 or 416, as the download URL answered. */
-  status: number;
-  headers: Record<string, string>;
+/** Bytes `start` to `end` inclusive (to the end of the file when `end` is absent). */
+export interface ByteRange {
+  start: number;
+  end?: number;
+}
+
+export interface ReadBody {
   body: Readable;
+  /** Bytes in `body`, when known. */
+  length?: number;
+  /** Present when `body` is part of the file: which bytes, of how many. */
+  range?: { start: number; end: number; total: number };
+}
+
+/**
+ * What a drive can do beyond the common methods (rclone's fs.Features in spirit); `dav/` acts on
+ * these and never asks which backend it has.
+ */
+export interface DriveCapabilities {
+  /** Names differing only in case are the same item (OneDrive, SharePoint). */
+  caseInsensitive: boolean;
+  /** `copy` is done inside the drive; without it, copies are streamed through the server. */
+  serverSideCopy: boolean;
+  /** `downloadUrl` gives a pre-authenticated URL a client can be redirected to. */
+  downloadUrl: boolean;
+  /** `quota` reports the drive's size and use (RFC 4331 properties). */
+  quota: boolean;
+  /** The drive learns of changes made elsewhere by polling (`pollChanges`), else by expiry. */
+  changePolling: boolean;
 }
 
 export interface WriteOptions {
   /** Declared length (Content-Length); absent for chunked bodies. */
   size?: number;
   mtime?: Date;
-  /** Only replace if the current eTag matches. */
+  /** Only replace if the current item's `version` is this. */
   ifMatch?: string;
   /** `*`: only create. */
   ifNoneMatch?: string;
@@ -53,17 +77,39 @@ export interface WriteOptions {
 }
 
 export interface RemoteDrive {
+  readonly capabilities: DriveCapabilities;
+  /** Throws: notFound. */
   stat(path: string): Promise<DriveEntry>;
+  /** Throws: notFound, notFolder. */
   list(path: string): Promise<DriveEntry[]>;
-  /** A pre-authenticated URL for the file's bytes, valid until `expiresAt` (ms). */
-  downloadUrl(path: string): Promise<{ url: string; expiresAt: number; entry: DriveEntry }>;
-  /** Streams the file (or a range of it) from its download URL, re-fetching the URL if it expired. */
-  read(path: string, headers?: { range?: string; ifRange?: string }): Promise<ReadResult>;
+  /**
+   * With `capabilities.downloadUrl`: a pre-authenticated URL for the file's bytes, valid until
+   * `expiresAt` (ms). Throws: notFound, isFolder.
+   */
+  downloadUrl?(path: string): Promise<{ url: string; expiresAt: number }>;
+  /** Streams the file, or the bytes of `range`. Throws: notFound, isFolder, rangeNotSatisfiable, forbidden. */
+  read(path: string, range?: ByteRange): Promise<ReadBody>;
+  /**
+   * Creates or replaces a file. Throws: parentMissing, invalidName, exists (a folder is there),
+   * changed (ifMatch/ifNoneMatch failed), badRequest (the body did not match `size`), noSpace,
+   * corrupted (stored bytes differ; the message says what became of the old file), forbidden.
+   */
   write(path: string, body: Readable, options?: WriteOptions): Promise<DriveEntry>;
+  /** Throws: parentMissing, invalidName, exists, noSpace, forbidden. */
   mkdir(path: string): Promise<DriveEntry>;
+  /**
+   * Throws: notFound (the source), parentMissing (the destination's), invalidName, forbidden (the
+   * root), exists (the destination, without `overwrite`, or a folder there).
+   */
   move(from: string, to: string, options?: { overwrite?: boolean }): Promise<DriveEntry>;
+  /** Throws as `move`, plus noSpace. */
   copy(from: string, to: string, options?: { overwrite?: boolean }): Promise<DriveEntry>;
+  /** Throws: notFound, forbidden (the root, or refused by the drive). */
   remove(path: string): Promise<void>;
+  /** Throws: notFound, forbidden. */
   setModified(path: string, mtime: Date): Promise<DriveEntry>;
-  quota(): Promise<Quota>;
+  /** With `capabilities.quota`. Throws only the drive-level kinds. */
+  quota?(): Promise<Quota>;
+  /** With `capabilities.changePolling`: polls for changes made elsewhere once now; how many were seen. */
+  pollChanges?(): Promise<number>;
 }

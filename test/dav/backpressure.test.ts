@@ -7,8 +7,8 @@ import { Readable } from 'node:stream';
 import { Agent } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startDavServer, type RunningDavServer } from '../../src/dav/server.js';
-import type { DriveEntry, Quota, ReadResult, RemoteDrive, WriteOptions } from '../../src/drive/types.js';
-import { GraphError } from '../../src/drive/index.js';
+import type { DriveCapabilities, DriveEntry, Quota, ReadBody, RemoteDrive, WriteOptions } from '../../src/drive/types.js';
+import { DriveError } from '../../src/drive/index.js';
 import { hasProgram } from '../clients/tools.js';
 
 /**
@@ -16,6 +16,7 @@ import { hasProgram } from '../clients/tools.js';
  * whether it buffers request bodies (it must not: the drive pulls at its own pace).
  */
 class HoldingDrive implements RemoteDrive {
+  readonly capabilities: DriveCapabilities = { caseInsensitive: true, serverSideCopy: true, downloadUrl: false, quota: true, changePolling: false };
   private release!: () => void;
   readonly released = new Promise<void>((r) => (this.release = r));
   body: IncomingMessage | undefined;
@@ -32,12 +33,12 @@ class HoldingDrive implements RemoteDrive {
   }
 
   private entry(path: string, isFolder: boolean, size = 0): DriveEntry {
-    return { id: path, path, name: path.split('/').pop() ?? '', isFolder, size, created: new Date(0), modified: new Date(0), eTag: `"${path}"` };
+    return { id: path, path, name: path.split('/').pop() ?? '', isFolder, size, created: new Date(0), modified: new Date(0), etag: `"${path}"`, version: path };
   }
 
   async stat(path: string): Promise<DriveEntry> {
     if (path === '/') return this.entry('/', true);
-    throw new GraphError(404, 'itemNotFound', 'nothing here');
+    throw new DriveError('notFound', 'nothing here');
   }
   async list(): Promise<DriveEntry[]> {
     return [];
@@ -49,10 +50,7 @@ class HoldingDrive implements RemoteDrive {
     for await (const chunk of body) this.received += (chunk as Buffer).length;
     return this.entry(path, false, this.received);
   }
-  downloadUrl(): Promise<{ url: string; expiresAt: number; entry: DriveEntry }> {
-    throw new Error('unused');
-  }
-  read(): Promise<ReadResult> {
+  read(): Promise<ReadBody> {
     throw new Error('unused');
   }
   mkdir(): Promise<DriveEntry> {

@@ -27,6 +27,6 @@ describe('OneDrive name rules', () => {
     expect(pathProblem(deep)).toMatch(/400/);
     expect(pathProblem('/Forms', { documentLibrary: true })).toMatch(/forms/);
     expect(pathProblem('/a/Forms', { documentLibrary: true })).toBeUndefined();
-    expect(() => assertValidPath('/a/b?.txt')).toThrow(expect.objectContaining({ status: 400, code: 'invalidName' }));
+    expect(() => assertValidPath('/a/b?.txt')).toThrow(expect.objectContaining({ kind: 'invalidName' }));
   });
 });

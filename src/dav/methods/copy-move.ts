@@ -1,9 +1,9 @@
 import { STATUS_CODES } from 'node:http';
-import type { DriveEntry } from '../../drive/types.js';
+import type { DriveEntry, RemoteDrive } from '../../drive/types.js';
 import { checkIfHeader, checkLocks, checkWriteValidators } from '../conditions.js';
-import { driveTarget, forget, header, lookup, send, sendXml, type DavRequest } from '../context.js';
+import { driveTarget, forget, header, isNotFound, lookup, send, sendXml, type DavRequest } from '../context.js';
 import { ownerOf } from '../property-store.js';
-import { DavError, toDavError, type Operation } from '../errors.js';
+import { DavError, destinationRefusal, toDavError } from '../errors.js';
 import { isAncestor } from '../lock-system.js';
 import type { DriveTarget } from '../mounts.js';
 import { hrefFor, parseRequestTarget, storeKey } from '../paths.js';
@@ -31,12 +31,14 @@ export async function copyOrMove(ctx: DavRequest, kind: 'copy' | 'move'): Promis
   const depth = entry.isFolder && kind === 'move' ? parseDepth(header(ctx.req, 'depth'), 'infinity', ['infinity']) : parseDepth(header(ctx.req, 'depth'), 'infinity', ['0', 'infinity']);
 
   const sameMount = dest.mount === source.mount;
-  const sameKey = sameMount && storeKey(source.path) === storeKey(dest.path);
+  // Names that differ only in case are one item only where the drive says so.
+  const key = (path: string) => (source.mount.drive.capabilities.caseInsensitive ? storeKey(path) : path);
+  const sameKey = sameMount && key(source.path) === key(dest.path);
   const caseRename = sameKey && kind === 'move' && source.path !== dest.path;
   if (sameKey && !caseRename) throw new DavError(403, 'The source and the destination are the same.');
-  if (sameMount && isAncestor(storeKey(source.path), storeKey(dest.path))) throw new DavError(403, 'A folder cannot be copied or moved into itself.');
+  if (sameMount && isAncestor(key(source.path), key(dest.path))) throw new DavError(403, 'A folder cannot be copied or moved into itself.');
   // Replacing a folder that holds the source would delete the source before it is copied or moved.
-  if (sameMount && isAncestor(storeKey(dest.path), storeKey(source.path))) throw new DavError(403, 'The destination is a folder that contains the source; copy or move to another place.');
+  if (sameMount && isAncestor(key(dest.path), key(source.path))) throw new DavError(403, 'The destination is a folder that contains the source; copy or move to another place.');
   if (!entry.isFolder) checkMacMetadata(ctx, dest.url[dest.url.length - 1]);
 
   await checkIfHeader(ctx, source);
@@ -57,23 +59,23 @@ export async function copyOrMove(ctx: DavRequest, kind: 'copy' | 'move'): Promis
   const noRoom = kind === 'copy' ? await ctx.state.properties.copyProblem(from, to, copyOptions) : undefined;
   if (noRoom) throw new DavError(507, noRoom);
 
-  const op: Operation = kind;
   const failures: Failure[] = [];
   try {
-    if (sameMount) {
+    // A drive without server-side copy gets its copies streamed through, as between mounts.
+    if (sameMount && (kind === 'move' || source.mount.drive.capabilities.serverSideCopy)) {
       const drive = source.mount.drive;
       const replaceInPlace = destEntry !== null && !destEntry.isFolder && !entry.isFolder;
-      if (destEntry && !replaceInPlace) await drive.remove(dest.path);
+      if (destEntry && !replaceInPlace) await removeIfThere(drive, dest.path);
       if (kind === 'copy' && entry.isFolder && depth === '0') await drive.mkdir(dest.path);
       else if (kind === 'copy') await drive.copy(source.path, dest.path, { overwrite: replaceInPlace });
       else await drive.move(source.path, dest.path, { overwrite: replaceInPlace });
     } else {
-      if (destEntry) await dest.mount.drive.remove(dest.path);
+      if (destEntry) await removeIfThere(dest.mount.drive, dest.path);
       await streamTree(ctx, source, source.path, entry, dest, dest.path, dest.url, depth === 'infinity', failures, true);
       if (kind === 'move' && failures.length === 0) await source.mount.drive.remove(source.path);
     }
   } catch (err) {
-    throw toDavError(err, op);
+    throw destinationRefusal(err);
   }
   forget(ctx, source);
   forget(ctx, dest);
@@ -125,7 +127,7 @@ async function streamTree(
     }
   } catch (err) {
     if (top) throw err;
-    const mapped = toDavError(err, 'create');
+    const mapped = destinationRefusal(err);
     failures.push({ href: hrefFor(toUrl, entry.isFolder), status: mapped.status, reason: mapped.message });
     return;
   }
@@ -134,12 +136,21 @@ async function streamTree(
   try {
     children = await from.mount.drive.list(fromPath);
   } catch (err) {
-    const mapped = toDavError(err, 'read');
+    const mapped = toDavError(err);
     failures.push({ href: hrefFor(toUrl, true), status: mapped.status, reason: mapped.message });
     return;
   }
   for (const child of children) {
     await streamTree(ctx, from, childPath(fromPath, child.name), child, to, childPath(toPath, child.name), [...toUrl, child.name], true, failures, false);
+  }
+}
+
+/** Removes what is at `path`; already gone (another client, a retried call) is what was wanted. */
+async function removeIfThere(drive: RemoteDrive, path: string): Promise<void> {
+  try {
+    await drive.remove(path);
+  } catch (err) {
+    if (!isNotFound(err)) throw err;
   }
 }
 

@@ -1,6 +1,6 @@
 import { checkIfHeader, checkLocks, checkWriteValidators } from '../conditions.js';
 import { driveTarget, forget, header, isNotFound, lookup, send, type DavRequest } from '../context.js';
-import { DavError, toDavError } from '../errors.js';
+import { DavError } from '../errors.js';
 import { parentPath, parseDepth } from '../views.js';
 import { writeTargetChecks } from '../write-checks.js';
 
@@ -24,7 +24,7 @@ export async function del(ctx: DavRequest): Promise<void> {
   } catch (err) {
     // It existed a moment ago and is gone now, as asked: a retried Graph DELETE whose first
     // answer was lost, or another client. Saying 404 would tell the client nothing was deleted.
-    if (!isNotFound(err)) throw toDavError(err, 'delete');
+    if (!isNotFound(err)) throw err;
   }
   forget(ctx, target);
   const resource = { mount: target.mount.prefix, path: target.path };

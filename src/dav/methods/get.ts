@@ -1,5 +1,5 @@
 import { pipeline } from 'node:stream/promises';
-import type { DriveEntry } from '../../drive/types.js';
+import { isDriveError, type DriveEntry } from '../../drive/index.js';
 import { checkIfHeader, readValidators } from '../conditions.js';
 import { header, lookup, send, type DavRequest } from '../context.js';
 import { shouldRedirect } from '../download-mode.js';
@@ -9,7 +9,7 @@ import { contentTypeFor } from '../mime.js';
 import type { DriveTarget } from '../mounts.js';
 import { hrefFor, sameName } from '../paths.js';
 import { entityTag, httpDate } from '../properties.js';
-import { decideRange, rangeHeader } from '../range.js';
+import { decideRange } from '../range.js';
 
 /**
  * GET and HEAD. Files: 302 to the drive's pre-authenticated download URL, or the bytes streamed
@@ -75,25 +75,26 @@ async function getFile(ctx: DavRequest, target: DriveTarget, entry: DriveEntry):
   }
   if (entry.size === 0) return send(res, 200, common, Buffer.alloc(0));
 
-  if (shouldRedirect(state.downloadMode, header(req, 'user-agent'), !ctx.principal.anonymous)) {
-    // Never older than the drive trusts a URL (2 min less a margin; SharePoint's may die after a
-    // few minutes: graph/drive-api.ts), so the client can still follow it.
-    const { url } = await target.mount.drive.downloadUrl(target.path);
+  const drive = target.mount.drive;
+  if (drive.capabilities.downloadUrl && drive.downloadUrl && shouldRedirect(state.downloadMode, header(req, 'user-agent'), !ctx.principal.anonymous)) {
+    // Never older than the drive trusts a URL, so the client can still follow it.
+    const { url } = await drive.downloadUrl(target.path);
     // The URL carries its own short-lived authorization: never cache it, never leak it as a referrer.
     return send(res, 302, { Location: url, 'Cache-Control': 'no-store, private', 'Referrer-Policy': 'no-referrer' });
   }
 
-  const upstream = await target.mount.drive.read(target.path, range.kind === 'partial' ? { range: rangeHeader(range.start, range.end) } : {});
-  if (upstream.status === 416) {
-    upstream.body.destroy();
+  let upstream;
+  try {
+    upstream = await drive.read(target.path, range.kind === 'partial' ? { start: range.start, end: range.end } : undefined);
+  } catch (err) {
+    // The file shrank since it was looked up.
+    if (!isDriveError(err, 'rangeNotSatisfiable')) throw err;
     return send(res, 416, { ...common, 'Content-Range': `bytes */${entry.size}`, 'Content-Type': 'text/plain; charset=utf-8' }, 'The requested range is not satisfiable.\n');
   }
-  res.statusCode = upstream.status === 206 ? 206 : 200;
+  res.statusCode = upstream.range ? 206 : 200;
   for (const [k, v] of Object.entries(common)) res.setHeader(k, v);
-  const length = headerOf(upstream.headers, 'content-length');
-  if (length !== undefined) res.setHeader('Content-Length', length);
-  const contentRange = headerOf(upstream.headers, 'content-range');
-  if (res.statusCode === 206 && contentRange !== undefined) res.setHeader('Content-Range', contentRange);
+  if (upstream.length !== undefined) res.setHeader('Content-Length', upstream.length);
+  if (upstream.range) res.setHeader('Content-Range', `bytes ${upstream.range.start}-${upstream.range.end}/${upstream.range.total}`);
   try {
     await pipeline(upstream.body, res);
   } catch (err) {
@@ -101,9 +102,4 @@ async function getFile(ctx: DavRequest, target: DriveTarget, entry: DriveEntry):
     if (!res.destroyed) res.destroy(err as Error);
     if (!ctx.signal.aborted) state.logger.warn('download stream failed midway', { path: target.path, error: err as Error });
   }
-}
-
-function headerOf(headers: Record<string, string>, name: string): string | undefined {
-  const key = Object.keys(headers).find((k) => k.toLowerCase() === name);
-  return key === undefined ? undefined : headers[key];
 }

@@ -1,6 +1,7 @@
 import { checkIfHeader, checkLocks } from '../conditions.js';
 import { driveTarget, forget, hasBody, lookup, send, type DavRequest } from '../context.js';
-import { DavError, toDavError } from '../errors.js';
+import { isDriveError } from '../../drive/index.js';
+import { DavError } from '../errors.js';
 import { parentPath } from '../views.js';
 import { writeTargetChecks } from '../write-checks.js';
 
@@ -20,7 +21,9 @@ export async function mkcol(ctx: DavRequest): Promise<void> {
   try {
     await target.mount.drive.mkdir(target.path);
   } catch (err) {
-    throw toDavError(err, 'mkcol');
+    // Made by someone else since the lookup above: still "something exists" (RFC 4918 §9.3.1).
+    if (isDriveError(err, 'exists')) throw new DavError(405, 'Something already exists at this path.');
+    throw err;
   }
   forget(ctx, target);
   send(ctx.res, 201, {});

@@ -69,7 +69,7 @@ export async function proppatch(ctx: DavRequest): Promise<void> {
       await target.mount.drive.setModified(target.path, mtime.date);
       forget(ctx, target);
     } catch (err) {
-      const mapped = toDavError(err, 'props');
+      const mapped = toDavError(err);
       results[mtime.index] = { el: results[mtime.index].el, status: mapped.status, description: mapped.message };
       // Undo the dead properties, unless someone changed them since (then theirs stand).
       if (applied) await properties.patch(resource, undoChanges(applied.before, changes), { user: owner, expectedVersion: applied.version });

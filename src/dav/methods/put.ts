@@ -1,6 +1,6 @@
 import { checkIfHeader, checkLocks, checkWriteValidators } from '../conditions.js';
 import { driveTarget, forget, header, lookup, send, type DavRequest } from '../context.js';
-import { GraphError } from '../../drive/index.js';
+import { isDriveError } from '../../drive/index.js';
 import { DavError } from '../errors.js';
 import { entityTag } from '../properties.js';
 import { checkMacMetadata, writeTargetChecks } from '../write-checks.js';
@@ -40,17 +40,17 @@ export async function put(ctx: DavRequest): Promise<void> {
     .write(target.path, ctx.req, {
       size,
       mtime,
-      ifMatch: entry && ifMatch !== undefined && ifMatch.trim() !== '*' ? entry.eTag : undefined,
+      ifMatch: entry && ifMatch !== undefined && ifMatch.trim() !== '*' ? entry.version : undefined,
       ifNoneMatch,
       signal: ctx.signal,
     })
     .catch(async (err: unknown) => {
-      if (!ifNoneMatch && err instanceof GraphError && err.code === 'nameAlreadyExists') {
+      if (!ifNoneMatch && isDriveError(err, 'exists')) {
         // A replacing upload is refused for a folder that appeared while the body was on its way —
         // but say so only when a folder is really there.
         const now = await target.mount.drive.stat(target.path).catch(() => undefined);
         if (now?.isFolder) throw new DavError(405, 'A folder exists at this path; PUT cannot replace a folder.');
-        throw new DavError(409, `OneDrive refused to store the file under this name: ${err.message}`);
+        throw new DavError(409, `The drive refused to store the file under this name: ${err.message}`);
       }
       throw err;
     });
