@@ -1,7 +1,7 @@
 import { Readable } from 'node:stream';
 import { checkIfHeader, checkLocks, heldTokens, hrefOfLock } from '../conditions.js';
 import { driveTarget, forget, header, lookup, readSmallBody, send, sendXml, utf8, type DavRequest } from '../context.js';
-import { DavError, destinationRefusal, toDavError } from '../errors.js';
+import { DavError, destinationRefusal } from '../errors.js';
 import { parseTimeout, secondsLeft, type LockRecord, type LockRequest } from '../lock-system.js';
 import type { DriveTarget } from '../mounts.js';
 import { activeLockXml } from '../properties.js';
