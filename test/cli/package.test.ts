@@ -4,7 +4,7 @@ import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { delimiter, dirname, join, relative } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { REPO } from '../helpers/cli.js';
+import { REPO, serveUrl, type Printed } from '../helpers/cli.js';
 
 /**
  * The package as a user gets it: `npm pack` (its prepack builds dist/ afresh), `npm install` of the
@@ -18,7 +18,7 @@ describe('the npm package', () => {
   let scratch: string;
   let server: ChildProcess | undefined;
   let url: string;
-  let output = '';
+  const printed: Printed = { text: '' };
 
   beforeAll(async () => {
     work = await mkdtemp(join(tmpdir(), 'onedav-package-'));
@@ -46,23 +46,7 @@ describe('the npm package', () => {
       env: nodeAloneEnv(),
       stdio: ['ignore', 'pipe', 'pipe'],
     });
-    url = await new Promise<string>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`no URL printed within 30 s:\n${output}`)), 30_000);
-      const onData = (chunk: Buffer) => {
-        output += chunk.toString();
-        const match = /WebDAV server listening on (http:\/\/127\.0\.0\.1:\d+)\//.exec(output);
-        if (match) {
-          clearTimeout(timer);
-          resolve(match[1]);
-        }
-      };
-      server!.stdout!.on('data', onData);
-      server!.stderr!.on('data', onData);
-      server!.once('exit', (code) => {
-        clearTimeout(timer);
-        reject(new Error(`the installed onedav serve exited with ${code}:\n${output}`));
-      });
-    });
+    url = await serveUrl(server, printed, 30_000);
   }, 480_000);
 
   afterAll(async () => {
@@ -95,7 +79,7 @@ describe('the npm package', () => {
   });
 
   it('runs onedav serve from the installed package: the built-in emulator, PROPFIND and a write', async () => {
-    expect(output).toMatch(/Graph emulator on http:\/\/127\.0\.0\.1:\d+/);
+    expect(printed.text).toMatch(/Graph emulator on http:\/\/127\.0\.0\.1:\d+/);
     const listing = await fetch(`${url}/`, { method: 'PROPFIND', headers: { Depth: '1' }, signal: AbortSignal.timeout(30_000) });
     expect(listing.status).toBe(207);
     const xml = await listing.text();

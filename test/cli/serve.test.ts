@@ -3,7 +3,7 @@ import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { sourceCli } from '../helpers/cli.js';
+import { serveUrl, sourceCli, type Printed } from '../helpers/cli.js';
 
 /**
  * `onedav serve` with no config, as `npm start` runs it: the emulator and a WebDAV server on
@@ -12,25 +12,12 @@ import { sourceCli } from '../helpers/cli.js';
 describe('onedav serve without a config', () => {
   let child: ChildProcess;
   let url: string;
-  let output = '';
+  const printed: Printed = { text: '' };
 
   beforeAll(async () => {
     const cwd = await mkdtemp(join(tmpdir(), 'onedav-serve-'));
     child = spawn(process.execPath, sourceCli('serve', '--port', '0'), { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
-    url = await new Promise<string>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`no URL printed within 20 s:\n${output}`)), 20_000);
-      const onData = (chunk: Buffer) => {
-        output += chunk.toString();
-        const match = /WebDAV server listening on (http:\/\/127\.0\.0\.1:\d+)\//.exec(output);
-        if (match) {
-          clearTimeout(timer);
-          resolve(match[1]);
-        }
-      };
-      child.stdout!.on('data', onData);
-      child.stderr!.on('data', onData);
-      child.once('exit', (code) => reject(new Error(`serve exited with ${code}:\n${output}`)));
-    });
+    url = await serveUrl(child, printed, 20_000);
   });
 
   afterAll(async () => {
@@ -42,7 +29,7 @@ describe('onedav serve without a config', () => {
   });
 
   it('prints where the emulator and the WebDAV server listen', () => {
-    expect(output).toMatch(/Graph emulator on http:\/\/127\.0\.0\.1:\d+/);
+    expect(printed.text).toMatch(/Graph emulator on http:\/\/127\.0\.0\.1:\d+/);
   });
 
   it('serves the seeded demo drive and takes a write', async () => {
