@@ -84,19 +84,19 @@ export function createServerMetrics(sources: MetricsSources): Registry {
     ['onedav_graph_sent_bytes_total', 'Request body bytes sent to Graph (upload fragments, simple uploads, JSON), retries included.', (s) => s.bytesSent],
     ['onedav_graph_upload_sessions_total', 'Upload sessions started.', (s) => s.uploadSessions],
   ];
-  for (const [name, help, read] of perMount) mountCounter(registers, name, help, () => graph().map(({ mount, stats }) => [mount, read(stats)]));
-  mountGauge(registers, 'onedav_graph_upload_sessions_in_flight', 'Upload sessions started and not finished yet.', () => graph().map(({ mount, stats }) => [mount, stats.uploadSessionsOpen]));
+  for (const [name, help, read] of perMount) mountFamily(registers, Counter, name, help, () => graph().map(({ mount, stats }) => [mount, read(stats)]));
+  mountFamily(registers, Gauge, 'onedav_graph_upload_sessions_in_flight', 'Upload sessions started and not finished yet.', () => graph().map(({ mount, stats }) => [mount, stats.uploadSessionsOpen]));
 
-  mountCounter(registers, 'onedav_cache_hits_total', 'Metadata lookups answered from the cache.', () => cache().map(({ mount, stats }) => [mount, stats.hits]));
-  mountCounter(registers, 'onedav_cache_misses_total', 'Metadata lookups that needed Graph.', () => cache().map(({ mount, stats }) => [mount, stats.misses]));
-  mountGauge(registers, 'onedav_cache_hit_ratio', 'hits / (hits + misses) since start (NaN before the first lookup).', () =>
+  mountFamily(registers, Counter, 'onedav_cache_hits_total', 'Metadata lookups answered from the cache.', () => cache().map(({ mount, stats }) => [mount, stats.hits]));
+  mountFamily(registers, Counter, 'onedav_cache_misses_total', 'Metadata lookups that needed Graph.', () => cache().map(({ mount, stats }) => [mount, stats.misses]));
+  mountFamily(registers, Gauge, 'onedav_cache_hit_ratio', 'hits / (hits + misses) since start (NaN before the first lookup).', () =>
     cache().map(({ mount, stats }) => [mount, stats.hits + stats.misses === 0 ? NaN : stats.hits / (stats.hits + stats.misses)]),
   );
-  mountCounter(registers, 'onedav_cache_coalesced_total', 'Lookups that joined a Graph call already in flight for the same item.', () => cache().map(({ mount, stats }) => [mount, stats.coalesced]));
-  mountGauge(registers, 'onedav_cache_entries', 'Items, listings and download URLs cached.', () => cache().map(({ mount, stats }) => [mount, stats.entries]));
-  mountGauge(registers, 'onedav_cache_bytes', 'Estimated size of the cached entries.', () => cache().map(({ mount, stats }) => [mount, stats.bytes]));
-  mountCounter(registers, 'onedav_cache_evictions_total', 'Entries dropped to stay within maxEntries/maxBytes.', () => cache().map(({ mount, stats }) => [mount, stats.evictions]));
-  mountCounter(registers, 'onedav_cache_invalidations_total', 'Entries forgotten because something changed.', () => cache().map(({ mount, stats }) => [mount, stats.invalidations]));
+  mountFamily(registers, Counter, 'onedav_cache_coalesced_total', 'Lookups that joined a Graph call already in flight for the same item.', () => cache().map(({ mount, stats }) => [mount, stats.coalesced]));
+  mountFamily(registers, Gauge, 'onedav_cache_entries', 'Items, listings and download URLs cached.', () => cache().map(({ mount, stats }) => [mount, stats.entries]));
+  mountFamily(registers, Gauge, 'onedav_cache_bytes', 'Estimated size of the cached entries.', () => cache().map(({ mount, stats }) => [mount, stats.bytes]));
+  mountFamily(registers, Counter, 'onedav_cache_evictions_total', 'Entries dropped to stay within maxEntries/maxBytes.', () => cache().map(({ mount, stats }) => [mount, stats.evictions]));
+  mountFamily(registers, Counter, 'onedav_cache_invalidations_total', 'Entries forgotten because something changed.', () => cache().map(({ mount, stats }) => [mount, stats.invalidations]));
 
   new Counter({
     name: 'onedav_token_refreshes_total',
@@ -151,28 +151,16 @@ function scalar(registers: Registry[], Kind: typeof Counter | typeof Gauge, name
   });
 }
 
-function mountCounter(registers: Registry[], name: string, help: string, read: () => Array<[string, number]>): void {
-  new Counter({
+/** A family with one series per mount, read at scrape (a counter only ever grows; a gauge is set by the same add after reset). */
+function mountFamily(registers: Registry[], Kind: typeof Counter | typeof Gauge, name: string, help: string, read: () => Array<[string, number]>): void {
+  new Kind({
     name,
     help,
     labelNames: ['mount'] as const,
     registers,
-    collect() {
+    collect(this: Counter<'mount'> | Gauge<'mount'>) {
       this.reset();
       for (const [mount, value] of read()) this.inc({ mount }, value);
-    },
-  });
-}
-
-function mountGauge(registers: Registry[], name: string, help: string, read: () => Array<[string, number]>): void {
-  new Gauge({
-    name,
-    help,
-    labelNames: ['mount'] as const,
-    registers,
-    collect() {
-      this.reset();
-      for (const [mount, value] of read()) this.set({ mount }, value);
     },
   });
 }
