@@ -4,7 +4,7 @@
  * to /dev/null, a file or a pipe) in each format, and prints microseconds per line (best of 3 runs):
  * wall time, and CPU time (user + system) which other processes on a shared machine disturb less.
  */
-import { logRequest, type RequestRecord } from '../src/dav/request-log.js';
+import { logRequest, type RequestRecord } from '../src/dav/http/request-log.js';
 import { createLogger } from '../src/util/logger.js';
 
 const lines = Number(process.argv[2] ?? 100_000);

@@ -9,6 +9,7 @@
  * Both stacks live in this process (the same emulator code, each checkout's own onedav); the
  * figure is litmus's wall time, so run it on a quiet machine or compare medians only.
  */
+import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -26,7 +27,9 @@ interface Checkout {
 }
 
 async function start(root: string, name: string): Promise<Checkout> {
-  const { hashPassword } = await import(join(root, 'src/dav/passwords.ts'));
+  // src/dav/access/passwords.ts since the dav folder has sub-folders; src/dav/passwords.ts in older checkouts.
+  const passwords = ['src/dav/access/passwords.ts', 'src/dav/passwords.ts'].map((p) => join(root, p)).find((p) => existsSync(p))!;
+  const { hashPassword } = await import(passwords);
   const { DRIVE_KINDS, mountOf } = await import(join(root, 'test/helpers/drive-kinds.ts'));
   const { startDavStack } = await import(join(root, 'test/helpers/stack.ts'));
   const users = [{ name: 'litmus', password: await hashPassword('litmus-pw', { N: 1 << 12, r: 8, p: 1 }) }];

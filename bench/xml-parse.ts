@@ -1,7 +1,7 @@
 /**
  * Micro-benchmark of WebDAV request-body parsing: `npx tsx bench/xml-parse.ts`.
  *
- *   --baseline REV   the git revision whose src/dav/xml.ts is compared with this tree's
+ *   --baseline REV   the git revision whose src/dav/protocol/xml.ts (or older src/dav/xml.ts) is compared with this tree's
  *                    (default: f5d7e5b, the last hand-written parser before saxes)
  *   --rounds 15      rounds per body; each round times both parsers, in alternating order
  *   --ms 40          milliseconds of CPU time per parser per round
@@ -59,7 +59,14 @@ const BODIES: Array<[string, string]> = [
 async function loadBaseline(rev: string): Promise<{ parse: Parse; cleanup: () => void }> {
   // Inside this checkout, so that the baseline's own imports (e.g. saxes) resolve.
   const dir = mkdtempSync(join(dirname(fileURLToPath(import.meta.url)), '.xml-baseline-'));
-  const source = execFileSync('git', ['show', `${rev}:src/dav/xml.ts`], { encoding: 'utf8' });
+  // src/dav/xml.ts before the dav folder was split into sub-folders, src/dav/protocol/xml.ts after.
+  const show = (path: string) => execFileSync('git', ['show', `${rev}:${path}`], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+  let source: string;
+  try {
+    source = show('src/dav/protocol/xml.ts');
+  } catch {
+    source = show('src/dav/xml.ts');
+  }
   const file = join(dir, 'xml-baseline.ts');
   writeFileSync(file, source);
   const mod = (await import(file)) as { parseXml: Parse };
@@ -86,7 +93,7 @@ function time(parse: Parse, body: string, ms: number): number {
 const rounds = Number(values.rounds);
 const ms = Number(values.ms);
 const baseline = await loadBaseline(values.baseline);
-const current = ((await import('../src/dav/xml.js')) as { parseXml: Parse }).parseXml;
+const current = ((await import('../src/dav/protocol/xml.js')) as { parseXml: Parse }).parseXml;
 
 const rows: Array<Array<string | number>> = [];
 const loadBefore = loadavg()[0];

@@ -1,7 +1,7 @@
 import { createInterface } from 'node:readline';
 import { Writable } from 'node:stream';
 import { parseArgs } from 'node:util';
-import { hashPassword } from '../dav/passwords.js';
+import { hashPassword } from '../dav/access/passwords.js';
 import { EXIT, type Command } from './main.js';
 
 export const hashPasswordCommand: Command = {

@@ -2,7 +2,7 @@ import { access, constants } from 'node:fs/promises';
 import { clientTypeOf } from '../auth/client-type.js';
 import { TokenStore } from '../auth/token-store.js';
 import { secretVariableOf, type AccountConfig, type Config } from '../config.js';
-import { isPasswordHash } from '../dav/passwords.js';
+import { isPasswordHash } from '../dav/access/passwords.js';
 import { EMULATOR_ACCOUNT } from './app.js';
 
 export interface Preflight {

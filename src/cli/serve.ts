@@ -5,7 +5,7 @@ import { startOneDav } from './app.js';
 import { waitForSignal } from './emulator.js';
 import { EXIT, type Command } from './main.js';
 import { preflight } from './preflight.js';
-import { hashPassword, isPasswordHash } from '../dav/passwords.js';
+import { hashPassword, isPasswordHash } from '../dav/access/passwords.js';
 
 export const serveCommand: Command = {
   summary: 'serve the configured drives over WebDAV (no config: the built-in emulator)',

@@ -1,6 +1,6 @@
 import type { TokenRefresher } from '../auth/refresher.js';
-import type { DavMetrics } from '../dav/metrics.js';
-import type { MonitoringEndpoint } from '../dav/monitoring.js';
+import type { DavMetrics } from '../dav/http/metrics.js';
+import type { MonitoringEndpoint } from '../dav/http/monitoring.js';
 import type { GraphDrive } from '../drive/graph-drive.js';
 import type { GraphClient } from '../graph/client.js';
 import { HealthChecker, type HealthOptions } from './health.js';

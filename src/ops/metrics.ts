@@ -1,5 +1,5 @@
 import { Counter, Gauge, Registry } from 'prom-client';
-import { DURATION_BUCKETS, type DavMetricsSnapshot } from '../dav/metrics.js';
+import { DURATION_BUCKETS, type DavMetricsSnapshot } from '../dav/http/metrics.js';
 import type { GraphStatsSnapshot } from '../graph/stats.js';
 import { registerCountsHistogram } from './counts-histogram.js';
 import type { AccountSource, MountSource } from './sources.js';

@@ -3,7 +3,7 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { verifyPassword } from '../../src/dav/passwords.js';
+import { verifyPassword } from '../../src/dav/access/passwords.js';
 import { sourceCli } from '../helpers/cli.js';
 
 

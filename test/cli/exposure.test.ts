@@ -3,7 +3,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { hashPassword } from '../../src/dav/passwords.js';
+import { hashPassword } from '../../src/dav/access/passwords.js';
 import { sourceCli } from '../helpers/cli.js';
 
 /**

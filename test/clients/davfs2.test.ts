@@ -3,7 +3,7 @@ import { mkdir, mkdtemp, readdir, readFile, rename, rm, unlink, writeFile } from
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { hashPassword } from '../../src/dav/passwords.js';
+import { hashPassword } from '../../src/dav/access/passwords.js';
 import { DRIVE_KINDS, mountOf } from '../helpers/drive-kinds.js';
 import { startDavStack, type DavStack } from '../helpers/stack.js';
 import { hasProgram, run } from './tools.js';

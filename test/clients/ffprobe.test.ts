@@ -2,7 +2,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { hashPassword } from '../../src/dav/passwords.js';
+import { hashPassword } from '../../src/dav/access/passwords.js';
 import { DRIVE_KINDS, mountOf } from '../helpers/drive-kinds.js';
 import { dav, startDavStack, type DavStack } from '../helpers/stack.js';
 import { recordingLogger } from '../helpers/recording-logger.js';

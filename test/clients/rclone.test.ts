@@ -3,7 +3,7 @@ import { mkdir, mkdtemp, open, readdir, readFile, rm, writeFile } from 'node:fs/
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { hashPassword } from '../../src/dav/passwords.js';
+import { hashPassword } from '../../src/dav/access/passwords.js';
 import { DRIVE_KINDS, mountOf } from '../helpers/drive-kinds.js';
 import { startDavStack, type DavStack } from '../helpers/stack.js';
 import { recordingLogger } from '../helpers/recording-logger.js';

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { DavError, destinationRefusal, errorBody, toDavError } from '../../src/dav/errors.js';
-import { DavPathError } from '../../src/dav/paths.js';
-import { XmlError } from '../../src/dav/xml.js';
+import { DavError, destinationRefusal, errorBody, toDavError } from '../../src/dav/protocol/errors.js';
+import { DavPathError } from '../../src/dav/protocol/paths.js';
+import { XmlError } from '../../src/dav/protocol/xml.js';
 import { DriveError, type DriveErrorKind } from '../../src/drive/index.js';
 import { driveErrorFromGraph, type DriveOperation } from '../../src/drive/graph-errors.js';
 import { GraphError } from '../../src/graph/errors.js';

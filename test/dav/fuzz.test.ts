@@ -1,6 +1,6 @@
 import { writeFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { hashPassword } from '../../src/dav/passwords.js';
+import { hashPassword } from '../../src/dav/access/passwords.js';
 import { mulberry32 } from '../../src/emulator/faults.js';
 import { rawHttp, rawRequest } from '../helpers/raw-http.js';
 import { basic, startDavStack, type DavStack } from '../helpers/stack.js';
@@ -14,7 +14,7 @@ import { basic, startDavStack, type DavStack } from '../helpers/stack.js';
  *   502  COPY/MOVE whose Destination is on another server (RFC 4918 §9.8.5)
  * (With Graph failing, onedav also answers 502 "could not reach OneDrive / unexpected answer /
  * hash mismatch", 503 "throttled, retry after N s" or "sign in again", 504 "OneDrive did not answer
- * in time" and 507 "drive full" — see src/dav/errors.ts; the soak covers those.)
+ * in time" and 507 "drive full" — see src/dav/protocol/errors.ts; the soak covers those.)
  * A request with broken framing (declared body longer than sent, flipped bytes) may get no answer
  * at all, but the server must close the connection within its timeouts. The server must be up at
  * the end. ONEDAV_FUZZ_DUMP=/tmp/prefix writes each request that hung to `<prefix>.<n>` for replay.

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { DavError } from '../../src/dav/errors.js';
-import { evaluateIf, parseIfHeader, sameEntityTag, submittedTokens, type ConditionState } from '../../src/dav/if-header.js';
+import { DavError } from '../../src/dav/protocol/errors.js';
+import { evaluateIf, parseIfHeader, sameEntityTag, submittedTokens, type ConditionState } from '../../src/dav/protocol/if-header.js';
 
 const TOKEN = 'opaquelocktoken:1234';
 

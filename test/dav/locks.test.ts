@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { hashPassword } from '../../src/dav/passwords.js';
+import { hashPassword } from '../../src/dav/access/passwords.js';
 import { D, parseMultistatus } from '../helpers/multistatus.js';
 import { basic, dav, startDavStack, type DavStack } from '../helpers/stack.js';
 

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { LoginThrottle } from '../../src/dav/login-throttle.js';
-import { hashPassword } from '../../src/dav/passwords.js';
+import { LoginThrottle } from '../../src/dav/access/login-throttle.js';
+import { hashPassword } from '../../src/dav/access/passwords.js';
 import { ManualClock } from '../../src/util/clock.js';
 import { rawHttp, rawRequest } from '../helpers/raw-http.js';
 import { basic, startDavStack, type DavStack } from '../helpers/stack.js';

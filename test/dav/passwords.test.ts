@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { hashPassword, parsePasswordHash, PasswordHashError, verifyPassword } from '../../src/dav/passwords.js';
+import { hashPassword, parsePasswordHash, PasswordHashError, verifyPassword } from '../../src/dav/access/passwords.js';
 
 const FAST = { N: 1 << 10, r: 8, p: 1 };
 

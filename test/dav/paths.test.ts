@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { DavPathError, encodeSegment, hrefFor, parseConfiguredRoot, parseRequestTarget } from '../../src/dav/paths.js';
+import { DavPathError, encodeSegment, hrefFor, parseConfiguredRoot, parseRequestTarget } from '../../src/dav/protocol/paths.js';
 
 describe('parseRequestTarget', () => {
   it('decodes each segment after splitting, keeps trailing-slash information', () => {

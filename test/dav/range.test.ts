@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { shouldRedirect } from '../../src/dav/download-mode.js';
-import { renderListing } from '../../src/dav/listing.js';
-import { decideRange } from '../../src/dav/range.js';
+import { shouldRedirect } from '../../src/dav/http/download-mode.js';
+import { renderListing } from '../../src/dav/http/listing.js';
+import { decideRange } from '../../src/dav/protocol/range.js';
 
 describe('decideRange', () => {
   it.each([

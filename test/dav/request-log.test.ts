@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { hashPassword } from '../../src/dav/passwords.js';
-import { UploadProgress } from '../../src/dav/request-log.js';
+import { hashPassword } from '../../src/dav/access/passwords.js';
+import { UploadProgress } from '../../src/dav/http/request-log.js';
 import { ManualClock, type Clock } from '../../src/util/clock.js';
 import { createLogger } from '../../src/util/logger.js';
 import { recordingLogger } from '../helpers/recording-logger.js';

@@ -1,8 +1,8 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { FilePropertyStore } from '../../src/dav/dead-properties.js';
-import { FileLockSystem } from '../../src/dav/locks.js';
+import { FilePropertyStore } from '../../src/dav/stores/file-property-store.js';
+import { FileLockSystem } from '../../src/dav/stores/file-lock-system.js';
 import { silentLogger } from '../../src/util/logger.js';
 import { describeStoreConformance, type StoreBackend } from './store-conformance.js';
 

@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { LockRequest, LockSystem } from '../../src/dav/lock-system.js';
-import type { PropertyLimits, PropertyStore } from '../../src/dav/property-store.js';
+import type { LockRequest, LockSystem } from '../../src/dav/stores/lock-system.js';
+import type { PropertyLimits, PropertyStore } from '../../src/dav/stores/property-store.js';
 import { ManualClock, type Clock } from '../../src/util/clock.js';
 
 /**

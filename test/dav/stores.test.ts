@@ -2,9 +2,9 @@ import { mkdtemp, readFile, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { FilePropertyStore, rebase } from '../../src/dav/dead-properties.js';
-import { parseTimeout } from '../../src/dav/lock-system.js';
-import { FileLockSystem } from '../../src/dav/locks.js';
+import { FilePropertyStore, rebase } from '../../src/dav/stores/file-property-store.js';
+import { parseTimeout } from '../../src/dav/stores/lock-system.js';
+import { FileLockSystem } from '../../src/dav/stores/file-lock-system.js';
 import { ManualClock } from '../../src/util/clock.js';
 import { silentLogger } from '../../src/util/logger.js';
 

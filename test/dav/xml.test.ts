@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { childElements, parseXml, serializeElement, textContent, XmlError } from '../../src/dav/xml.js';
+import { childElements, parseXml, serializeElement, textContent, XmlError } from '../../src/dav/protocol/xml.js';
 
 describe('parseXml', () => {
   it('resolves default and prefixed namespaces, attributes and entities', () => {

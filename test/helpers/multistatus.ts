@@ -1,4 +1,4 @@
-import { childElements, parseXml, serializeNodes, textContent, type XmlElement } from '../../src/dav/xml.js';
+import { childElements, parseXml, serializeNodes, textContent, type XmlElement } from '../../src/dav/protocol/xml.js';
 
 /** One `<D:response>` of a multistatus, flattened for assertions. */
 export interface ParsedResponse {

@@ -1,4 +1,4 @@
-import { encodeSegment } from '../../src/dav/paths.js';
+import { encodeSegment } from '../../src/dav/protocol/paths.js';
 import { mulberry32 } from '../../src/emulator/faults.js';
 import { parseMultistatus } from '../helpers/multistatus.js';
 import { contentBytes, contentChunks, makeVersion, sha256Of, type Version } from './content.js';

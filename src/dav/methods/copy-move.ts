@@ -1,15 +1,15 @@
 import { STATUS_CODES } from 'node:http';
 import type { DriveEntry, RemoteDrive } from '../../drive/types.js';
-import { checkIfHeader, checkLocks, checkWriteValidators } from '../conditions.js';
-import { driveTarget, forget, header, isNotFound, lookup, send, sendXml, type DavRequest } from '../context.js';
-import { ownerOf } from '../property-store.js';
-import { DavError, destinationRefusal, toDavError } from '../errors.js';
-import { isAncestor } from '../lock-system.js';
-import type { DriveTarget } from '../mounts.js';
-import { hrefFor, parseRequestTarget, storeKey } from '../paths.js';
-import { childPath, parentPath, parseDepth } from '../views.js';
-import { checkMacMetadata, writeTargetChecks } from '../write-checks.js';
-import { escapeText } from '../xml.js';
+import { checkIfHeader, checkLocks, checkWriteValidators } from '../protocol/conditions.js';
+import { driveTarget, forget, header, isNotFound, lookup, send, sendXml, type DavRequest } from '../http/context.js';
+import { ownerOf } from '../stores/property-store.js';
+import { DavError, destinationRefusal, toDavError } from '../protocol/errors.js';
+import { isAncestor } from '../stores/lock-system.js';
+import type { DriveTarget } from '../http/mounts.js';
+import { hrefFor, parseRequestTarget, storeKey } from '../protocol/paths.js';
+import { childPath, parentPath, parseDepth } from '../protocol/views.js';
+import { checkMacMetadata, writeTargetChecks } from './write-checks.js';
+import { escapeText } from '../protocol/xml.js';
 
 /**
  * COPY and MOVE (RFC 4918 §9.8, §9.9). Within one mount the drive does the work server-side.

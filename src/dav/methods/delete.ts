@@ -1,8 +1,8 @@
-import { checkIfHeader, checkLocks, checkWriteValidators } from '../conditions.js';
-import { driveTarget, forget, header, isNotFound, lookup, send, type DavRequest } from '../context.js';
-import { DavError } from '../errors.js';
-import { parentPath, parseDepth } from '../views.js';
-import { writeTargetChecks } from '../write-checks.js';
+import { checkIfHeader, checkLocks, checkWriteValidators } from '../protocol/conditions.js';
+import { driveTarget, forget, header, isNotFound, lookup, send, type DavRequest } from '../http/context.js';
+import { DavError } from '../protocol/errors.js';
+import { parentPath, parseDepth } from '../protocol/views.js';
+import { writeTargetChecks } from './write-checks.js';
 
 /**
  * DELETE (RFC 4918 §9.6). OneDrive deletes a folder with everything in it in one call, so there is

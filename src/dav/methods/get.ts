@@ -1,15 +1,15 @@
 import { pipeline } from 'node:stream/promises';
 import { isDriveError, type DriveEntry } from '../../drive/index.js';
-import { checkIfHeader, readValidators } from '../conditions.js';
-import { header, lookup, send, type DavRequest } from '../context.js';
-import { shouldRedirect } from '../download-mode.js';
-import { DavError } from '../errors.js';
-import { renderListing, type ListingRow } from '../listing.js';
-import { contentTypeFor } from '../mime.js';
-import type { DriveTarget } from '../mounts.js';
-import { hrefFor, sameName } from '../paths.js';
-import { entityTag, httpDate } from '../properties.js';
-import { decideRange } from '../range.js';
+import { checkIfHeader, readValidators } from '../protocol/conditions.js';
+import { header, lookup, send, type DavRequest } from '../http/context.js';
+import { shouldRedirect } from '../http/download-mode.js';
+import { DavError } from '../protocol/errors.js';
+import { renderListing, type ListingRow } from '../http/listing.js';
+import { contentTypeFor } from '../http/mime.js';
+import type { DriveTarget } from '../http/mounts.js';
+import { hrefFor, sameName } from '../protocol/paths.js';
+import { entityTag, httpDate } from '../protocol/properties.js';
+import { decideRange } from '../protocol/range.js';
 
 /**
  * GET and HEAD. Files: 302 to the drive's pre-authenticated download URL, or the bytes streamed

@@ -1,13 +1,13 @@
 import { Readable } from 'node:stream';
-import { checkIfHeader, checkLocks, heldTokens, hrefOfLock } from '../conditions.js';
-import { driveTarget, forget, header, lookup, readSmallBody, send, sendXml, utf8, type DavRequest } from '../context.js';
-import { DavError, destinationRefusal } from '../errors.js';
-import { parseTimeout, secondsLeft, type LockRecord, type LockRequest } from '../lock-system.js';
-import type { DriveTarget } from '../mounts.js';
-import { activeLockXml } from '../properties.js';
-import { parentPath, parseDepth } from '../views.js';
-import { checkMacMetadata, writeTargetChecks } from '../write-checks.js';
-import { DAV_NS, childElements, findChild, parseXml, serializeNodes, escapeText } from '../xml.js';
+import { checkIfHeader, checkLocks, heldTokens, hrefOfLock } from '../protocol/conditions.js';
+import { driveTarget, forget, header, lookup, readSmallBody, send, sendXml, utf8, type DavRequest } from '../http/context.js';
+import { DavError, destinationRefusal } from '../protocol/errors.js';
+import { parseTimeout, secondsLeft, type LockRecord, type LockRequest } from '../stores/lock-system.js';
+import type { DriveTarget } from '../http/mounts.js';
+import { activeLockXml } from '../protocol/properties.js';
+import { parentPath, parseDepth } from '../protocol/views.js';
+import { checkMacMetadata, writeTargetChecks } from './write-checks.js';
+import { DAV_NS, childElements, findChild, parseXml, serializeNodes, escapeText } from '../protocol/xml.js';
 
 /**
  * LOCK (RFC 4918 §9.10): exclusive or shared write locks, Depth 0 or infinity, with a timeout

@@ -1,9 +1,9 @@
-import { checkIfHeader, checkLocks } from '../conditions.js';
-import { driveTarget, forget, hasBody, lookup, send, type DavRequest } from '../context.js';
+import { checkIfHeader, checkLocks } from '../protocol/conditions.js';
+import { driveTarget, forget, hasBody, lookup, send, type DavRequest } from '../http/context.js';
 import { isDriveError } from '../../drive/index.js';
-import { DavError } from '../errors.js';
-import { parentPath } from '../views.js';
-import { writeTargetChecks } from '../write-checks.js';
+import { DavError } from '../protocol/errors.js';
+import { parentPath } from '../protocol/views.js';
+import { writeTargetChecks } from './write-checks.js';
 
 /** MKCOL (RFC 4918 §9.3): 201; 405 if something exists; 409 without a parent folder; 415 with a body. */
 export async function mkcol(ctx: DavRequest): Promise<void> {

@@ -1,4 +1,4 @@
-import { send, type DavRequest } from '../context.js';
+import { send, type DavRequest } from '../http/context.js';
 
 /**
  * WebDAV classes: 1 (RFC 4918 core), 2 (LOCK/UNLOCK) and 3 (the RFC 4918 revisions of RFC 2518:

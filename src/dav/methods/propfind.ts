@@ -1,8 +1,8 @@
-import { header, lookup, readSmallBody, sendXml, utf8, type DavRequest } from '../context.js';
-import { DavError } from '../errors.js';
-import { sameName } from '../paths.js';
-import { multistatus, parsePropfind, renderResponses, type ResourceView } from '../properties.js';
-import { childPath, driveView, parseDepth, virtualView } from '../views.js';
+import { header, lookup, readSmallBody, sendXml, utf8, type DavRequest } from '../http/context.js';
+import { DavError } from '../protocol/errors.js';
+import { sameName } from '../protocol/paths.js';
+import { multistatus, parsePropfind, renderResponses, type ResourceView } from '../protocol/properties.js';
+import { childPath, driveView, parseDepth, virtualView } from '../protocol/views.js';
 
 /**
  * PROPFIND. Depth 0 and 1 are served; Depth infinity (explicit, or implied by a missing Depth

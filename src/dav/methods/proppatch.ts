@@ -1,12 +1,12 @@
 import { STATUS_CODES } from 'node:http';
-import { checkIfHeader, checkLocks } from '../conditions.js';
-import { driveTarget, forget, lookup, readSmallBody, sendXml, utf8, type DavRequest } from '../context.js';
-import { DavError, toDavError } from '../errors.js';
-import { hrefFor } from '../paths.js';
-import { ownerOf, undoChanges, type PropertyChange, type PropertyMap } from '../property-store.js';
-import { isLiveProperty } from '../properties.js';
-import { writeTargetChecks } from '../write-checks.js';
-import { DAV_NS, childElements, clark, element, escapeText, findChild, parseXml, serializeElement, textContent, type XmlElement } from '../xml.js';
+import { checkIfHeader, checkLocks } from '../protocol/conditions.js';
+import { driveTarget, forget, lookup, readSmallBody, sendXml, utf8, type DavRequest } from '../http/context.js';
+import { DavError, toDavError } from '../protocol/errors.js';
+import { hrefFor } from '../protocol/paths.js';
+import { ownerOf, undoChanges, type PropertyChange, type PropertyMap } from '../stores/property-store.js';
+import { isLiveProperty } from '../protocol/properties.js';
+import { writeTargetChecks } from './write-checks.js';
+import { DAV_NS, childElements, clark, element, escapeText, findChild, parseXml, serializeElement, textContent, type XmlElement } from '../protocol/xml.js';
 
 const MS_NS = 'urn:schemas-microsoft-com:';
 

@@ -1,10 +1,10 @@
-import { checkIfHeader, checkLocks, checkWriteValidators } from '../conditions.js';
-import { driveTarget, forget, header, lookup, send, type DavRequest } from '../context.js';
+import { checkIfHeader, checkLocks, checkWriteValidators } from '../protocol/conditions.js';
+import { driveTarget, forget, header, lookup, send, type DavRequest } from '../http/context.js';
 import { isDriveError } from '../../drive/index.js';
-import { DavError } from '../errors.js';
-import { entityTag } from '../properties.js';
-import { checkMacMetadata, writeTargetChecks } from '../write-checks.js';
-import { parentPath } from '../views.js';
+import { DavError } from '../protocol/errors.js';
+import { entityTag } from '../protocol/properties.js';
+import { checkMacMetadata, writeTargetChecks } from './write-checks.js';
+import { parentPath } from '../protocol/views.js';
 
 /**
  * PUT streams the request body into `drive.write` as it arrives: the drive pulls from the request

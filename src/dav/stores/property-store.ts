@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { Principal } from './auth.js';
+import type { Principal } from '../access/basic-auth.js';
 import type { ResourceRef } from './lock-system.js';
 
 /**

@@ -1,9 +1,9 @@
-import type { DriveEntry } from '../drive/types.js';
-import { header, lookup, type DavRequest } from './context.js';
+import type { DriveEntry } from '../../drive/types.js';
+import { header, lookup, type DavRequest } from '../http/context.js';
 import { DavError } from './errors.js';
 import { evaluateIf, parseIfHeader, sameEntityTag, submittedTokens, type IfList } from './if-header.js';
-import type { LockRecord } from './lock-system.js';
-import type { DriveTarget } from './mounts.js';
+import type { LockRecord } from '../stores/lock-system.js';
+import type { DriveTarget } from '../http/mounts.js';
 import { hrefFor, parseRequestTarget } from './paths.js';
 import { entityTag } from './properties.js';
 import { escapeText } from './xml.js';

@@ -1,4 +1,4 @@
-import { ALLOWED_METHODS } from './methods/options.js';
+import { ALLOWED_METHODS } from '../methods/options.js';
 
 /** Request duration buckets, in seconds: browsing takes milliseconds, uploads minutes. */
 export const DURATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300] as const;

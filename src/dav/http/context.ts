@@ -1,13 +1,13 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { DriveError, isDriveError, type DriveEntry, type Quota, type RemoteDrive } from '../drive/index.js';
-import type { Clock } from '../util/clock.js';
-import type { Logger } from '../util/logger.js';
-import type { BasicAuthenticator, Principal } from './auth.js';
-import { DavError, errorBody } from './errors.js';
-import type { LockSystem } from './lock-system.js';
+import { DriveError, isDriveError, type DriveEntry, type Quota, type RemoteDrive } from '../../drive/index.js';
+import type { Clock } from '../../util/clock.js';
+import type { Logger } from '../../util/logger.js';
+import type { BasicAuthenticator, Principal } from '../access/basic-auth.js';
+import { DavError, errorBody } from '../protocol/errors.js';
+import type { LockSystem } from '../stores/lock-system.js';
 import type { DriveTarget, MountTable, Target } from './mounts.js';
-import type { PropertyStore } from './property-store.js';
-import type { RequestPath } from './paths.js';
+import type { PropertyStore } from '../stores/property-store.js';
+import type { RequestPath } from '../protocol/paths.js';
 
 export type DownloadMode = 'redirect' | 'proxy' | 'auto';
 

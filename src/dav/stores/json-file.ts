@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
-import { removeAtomicLeftoversOf, writeFileAtomic } from '../util/atomic-file.js';
-import type { Logger } from '../util/logger.js';
+import { removeAtomicLeftoversOf, writeFileAtomic } from '../../util/atomic-file.js';
+import type { Logger } from '../../util/logger.js';
 
 /**
  * A JSON document kept in one file: loaded once, saved atomically (0600) after changes.

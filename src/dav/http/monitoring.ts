@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { basicChallenge } from './auth.js';
+import { basicChallenge } from '../access/basic-auth.js';
 import { send, type DavServerState } from './context.js';
 
 /**

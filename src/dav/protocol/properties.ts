@@ -1,8 +1,8 @@
-import type { DriveEntry, Quota } from '../drive/types.js';
+import type { DriveEntry, Quota } from '../../drive/types.js';
 import { DavError } from './errors.js';
-import type { LockRecord } from './lock-system.js';
-import { contentTypeFor } from './mime.js';
-import type { PropertyMap } from './property-store.js';
+import type { LockRecord } from '../stores/lock-system.js';
+import { contentTypeFor } from '../http/mime.js';
+import type { PropertyMap } from '../stores/property-store.js';
 import { DAV_NS, childElements, clark, element, escapeText, parseXml, serializeElement, type XmlElement } from './xml.js';
 
 /**

@@ -1,9 +1,9 @@
-import type { DriveEntry } from '../drive/types.js';
+import type { DriveEntry } from '../../drive/types.js';
 import { hrefOfLock } from './conditions.js';
-import type { DavRequest } from './context.js';
+import type { DavRequest } from '../http/context.js';
 import { DavError } from './errors.js';
-import { secondsLeft } from './lock-system.js';
-import type { DriveTarget } from './mounts.js';
+import { secondsLeft } from '../stores/lock-system.js';
+import type { DriveTarget } from '../http/mounts.js';
 import { hrefFor } from './paths.js';
 import type { ResourceView } from './properties.js';
 

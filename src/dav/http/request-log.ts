@@ -1,7 +1,7 @@
-import { inBinaryUnits } from '../util/binary-units.js';
-import type { Clock } from '../util/clock.js';
-import { PRETTY_LINE, type Logger } from '../util/logger.js';
-import type { RequestScope } from '../util/request-scope.js';
+import { inBinaryUnits } from '../../util/binary-units.js';
+import type { Clock } from '../../util/clock.js';
+import { PRETTY_LINE, type Logger } from '../../util/logger.js';
+import type { RequestScope } from '../../util/request-scope.js';
 
 /** What the access line says about one request. */
 export interface RequestRecord {

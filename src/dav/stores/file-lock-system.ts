@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import type { Clock } from '../util/clock.js';
-import type { Logger } from '../util/logger.js';
+import type { Clock } from '../../util/clock.js';
+import type { Logger } from '../../util/logger.js';
 import { JsonFile } from './json-file.js';
 import { conflictsAmong, isAncestor, type CreateOutcome, type LockRecord, type LockRequest, type LockSystem, type ResourceRef, type UnlockOutcome } from './lock-system.js';
-import { storeKey } from './paths.js';
+import { storeKey } from '../protocol/paths.js';
 
 
 interface StoredLocks {

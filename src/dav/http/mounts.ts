@@ -1,7 +1,7 @@
-import type { RemoteDrive } from '../drive/types.js';
-import type { Principal } from './auth.js';
-import { DavError } from './errors.js';
-import { checkName, drivePath, driveSegments, isPrefix, sameName } from './paths.js';
+import type { RemoteDrive } from '../../drive/types.js';
+import type { Principal } from '../access/basic-auth.js';
+import { DavError } from '../protocol/errors.js';
+import { checkName, drivePath, driveSegments, isPrefix, sameName } from '../protocol/paths.js';
 
 export interface DavMount {
   /** '/' or '/team' (no trailing slash). */

@@ -1,9 +1,9 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
-import type { Clock } from '../util/clock.js';
+import type { Clock } from '../../util/clock.js';
 import { LoginThrottle, type LoginThrottleOptions } from './login-throttle.js';
 import { hashPassword, parsePasswordHash, verifyPassword } from './passwords.js';
-import { parseConfiguredRoot } from './paths.js';
+import { parseConfiguredRoot } from '../protocol/paths.js';
 
 /** Who is asking: a configured user, or the anonymous visitor. */
 export interface Principal {

@@ -1,4 +1,4 @@
-import { DriveError, type DriveErrorKind } from '../drive/errors.js';
+import { DriveError, type DriveErrorKind } from '../../drive/errors.js';
 import { DavPathError } from './paths.js';
 import { XmlError, escapeText } from './xml.js';
 

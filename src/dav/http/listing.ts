@@ -1,4 +1,4 @@
-import { inBinaryUnits } from '../util/binary-units.js';
+import { inBinaryUnits } from '../../util/binary-units.js';
 
 /**
  * The HTML page a browser gets for GET on a folder: names (links), sizes, dates; folders first,

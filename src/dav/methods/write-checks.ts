@@ -1,6 +1,6 @@
-import { basicChallenge } from './auth.js';
-import type { DavRequest } from './context.js';
-import { DavError } from './errors.js';
+import { basicChallenge } from '../access/basic-auth.js';
+import type { DavRequest } from '../http/context.js';
+import { DavError } from '../protocol/errors.js';
 
 /** Refuses changes from read-only principals (anonymous visitors are asked to log in instead). */
 export function writeTargetChecks(ctx: DavRequest): void {

@@ -1,4 +1,4 @@
-import type { Clock } from '../util/clock.js';
+import type { Clock } from '../../util/clock.js';
 
 export interface LoginThrottleOptions {
   /** Failed logins one client address may make within `windowMs` (default 10). */

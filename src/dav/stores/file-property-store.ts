@@ -1,7 +1,7 @@
-import type { Logger } from '../util/logger.js';
+import type { Logger } from '../../util/logger.js';
 import { JsonFile } from './json-file.js';
 import { isAncestor, type ResourceRef } from './lock-system.js';
-import { storeKey } from './paths.js';
+import { storeKey } from '../protocol/paths.js';
 import {
   applyChanges,
   DEFAULT_PROPERTY_LIMITS,
