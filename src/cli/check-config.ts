@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig } from '../config.js';
-import { EXIT, type Command } from './main.js';
+import { EXIT, type Command } from './command.js';
 import { preflight } from './preflight.js';
 
 export const checkConfigCommand: Command = {

@@ -8,7 +8,7 @@ import { loadConfig, type Config } from '../config.js';
 import { GraphClient } from '../graph/client.js';
 import { inBinaryUnits } from '../util/binary-units.js';
 import { pickAccount, processIo, reportFailure, resolveCloud, type CliIo } from './login.js';
-import { EXIT, type Command } from './main.js';
+import { EXIT, type Command } from './command.js';
 
 interface Quota {
   total?: number;

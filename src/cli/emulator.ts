@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
 import { startEmulator } from '../emulator/server.js';
-import type { Command } from './main.js';
+import type { Command } from './command.js';
 
 export const emulatorCommand: Command = {
   summary: 'run the built-in Microsoft Graph emulator on its own',

@@ -2,7 +2,7 @@ import { createInterface } from 'node:readline';
 import { Writable } from 'node:stream';
 import { parseArgs } from 'node:util';
 import { hashPassword } from '../dav/access/passwords.js';
-import { EXIT, type Command } from './main.js';
+import { EXIT, type Command } from './command.js';
 
 export const hashPasswordCommand: Command = {
   summary: 'make a scrypt hash of a WebDAV user password for the config',

@@ -5,7 +5,7 @@ import { ClientConfigError, OAuthError, SignInRequiredError } from '../auth/erro
 import { login } from '../auth/login.js';
 import { TokenStore } from '../auth/token-store.js';
 import { ConfigError, loadConfig, type AccountConfig, type Config } from '../config.js';
-import { EXIT, type Command } from './main.js';
+import { EXIT, type Command } from './command.js';
 
 /** Where a sign-in command writes, and how it opens a browser; tests pass their own. */
 export interface CliIo {

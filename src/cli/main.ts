@@ -1,12 +1,7 @@
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
-/** A CLI command: parses its own arguments, returns the exit code. */
-export interface Command {
-  summary: string;
-  usage: string;
-  run(argv: string[]): Promise<number>;
-}
+import { EXIT, type Command } from './command.js';
 
 const commands: Record<string, () => Promise<Command>> = {
   serve: async () => (await import('./serve.js')).serveCommand,
@@ -17,8 +12,6 @@ const commands: Record<string, () => Promise<Command>> = {
   'hash-password': async () => (await import('./hash-password.js')).hashPasswordCommand,
   'check-config': async () => (await import('./check-config.js')).checkConfigCommand,
 };
-
-export const EXIT = { ok: 0, failure: 1, usage: 2, config: 3, auth: 4 } as const;
 
 export async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;

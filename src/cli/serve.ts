@@ -3,7 +3,7 @@ import { ConfigError, loadConfig } from '../config.js';
 import { createLogger } from '../util/logger.js';
 import { startOneDav } from './app.js';
 import { waitForSignal } from './emulator.js';
-import { EXIT, type Command } from './main.js';
+import { EXIT, type Command } from './command.js';
 import { preflight } from './preflight.js';
 import { hashPassword, isPasswordHash } from '../dav/access/passwords.js';
 

@@ -3,7 +3,7 @@ import { SignInRequiredError } from '../auth/errors.js';
 import { TokenStore, type StoredAccount } from '../auth/token-store.js';
 import { ConfigError, loadConfig } from '../config.js';
 import { formatExpiry, processIo, reportFailure, type CliIo } from './login.js';
-import { EXIT, type Command } from './main.js';
+import { EXIT, type Command } from './command.js';
 
 /** The saved account as people read it: never a token, only whether there is one. */
 export function describeAccount(record: StoredAccount, file: string, now: number): Record<string, unknown> {
