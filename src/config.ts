@@ -130,6 +130,20 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
+    /**
+     * Shared state for several replicas behind a load balancer (docs/deploy.md). Absent: one
+     * process keeps its state in files under dataDir. The AUTH password may come from
+     * ONEDAV_REDIS_PASSWORD instead of the URL; secrets kept in Redis are sealed with ONEDAV_STATE_KEY.
+     */
+    redis: z
+      .object({
+        url: z
+          .string()
+          .refine((u) => /^rediss?:\/\/[^/]/.test(u), 'must be redis://host:port or rediss://host:port (TLS), optionally with user:password@ and /db'),
+        keyPrefix: z.string().min(1).default('onedav:'),
+      })
+      .strict()
+      .optional(),
     /** How to treat macOS `._*` AppleDouble files and `.DS_Store`. */
     macMetadata: z.enum(['store', 'refuse']).default('store'),
     emulator: z

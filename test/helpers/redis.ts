@@ -1,0 +1,84 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { hasProgram } from '../clients/tools.js';
+
+/** Whether a real redis-server is installed (.ci/run installs Debian's). */
+export const HAS_REDIS = hasProgram('redis-server');
+
+export interface RunningRedis {
+  url: string;
+  port: number;
+  /** SIGKILL: as if the machine running Redis died (nothing saved: persistence is off). */
+  kill(): Promise<void>;
+  /** Starts it again on the same port (empty, since persistence is off). */
+  start(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** A free loopback port (the listener is closed before redis-server takes it). */
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+/**
+ * A real redis-server on 127.0.0.1 in a temporary folder, without persistence. `password` turns
+ * on AUTH (requirepass). Stopped by `stop()`; never left running after the test file.
+ */
+export async function startRedis(options: { password?: string } = {}): Promise<RunningRedis> {
+  const dir = await mkdtemp(join(tmpdir(), 'onedav-redis-'));
+  const port = await freePort();
+  let child: ChildProcess | undefined;
+  const args = ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'no', '--protected-mode', 'yes'];
+  if (options.password) args.push('--requirepass', options.password);
+
+  async function start(): Promise<void> {
+    const proc = spawn('redis-server', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    child = proc;
+    let output = '';
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`redis-server did not start within 10 s:\n${output}`)), 10_000);
+      const onData = (chunk: Buffer) => {
+        output += chunk.toString();
+        if (output.includes('Ready to accept connections')) {
+          clearTimeout(timer);
+          resolve();
+        }
+      };
+      proc.stdout!.on('data', onData);
+      proc.stderr!.on('data', onData);
+      proc.once('exit', (code) => {
+        clearTimeout(timer);
+        reject(new Error(`redis-server exited with ${code}:\n${output}`));
+      });
+    });
+  }
+
+  async function kill(): Promise<void> {
+    const proc = child;
+    child = undefined;
+    if (!proc || proc.exitCode !== null) return;
+    await new Promise<void>((resolve) => {
+      proc.once('exit', () => resolve());
+      proc.kill('SIGKILL');
+    });
+  }
+
+  await start();
+  return {
+    url: `redis://${options.password ? `:${encodeURIComponent(options.password)}@` : ''}127.0.0.1:${port}`,
+    port,
+    kill,
+    start,
+    async stop() {
+      await kill();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
