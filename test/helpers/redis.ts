@@ -1,9 +1,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { hasProgram } from '../clients/tools.js';
+import { freePort } from './ports.js';
 
 /** Whether a real redis-server is installed (.ci/run installs Debian's). */
 export const HAS_REDIS = hasProgram('redis-server');
@@ -16,15 +16,6 @@ export interface RunningRedis {
   /** Starts it again on the same port (empty, since persistence is off). */
   start(): Promise<void>;
   stop(): Promise<void>;
-}
-
-/** A free loopback port (the listener is closed before redis-server takes it). */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
 }
 
 /**
