@@ -58,11 +58,16 @@ const driveSelector = z.discriminatedUnion('type', [
   z.object({ type: z.literal('site'), site: z.string().min(1).describe('host:/sites/path or a site id'), library: z.string().optional() }).strict(),
 ]);
 
+/** How a file GET is answered (see src/dav/http/download-mode.ts). */
+const downloadMode = z.enum(['redirect', 'proxy', 'auto']);
+
 const mountSchema = z
   .object({
     path: z.string().regex(/^\/([^/]+(\/[^/]+)*)?$/, 'must start with / and have no trailing slash, e.g. "/" or "/team"'),
     account: z.string().min(1),
     drive: driveSelector.default({ type: 'me' }),
+    /** This mount's own download mode; the top-level `download.mode` when absent. */
+    download: z.object({ mode: downloadMode }).strict().optional(),
   })
   .strict();
 
@@ -106,7 +111,8 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
-    download: z.object({ mode: z.enum(['redirect', 'proxy', 'auto']).default('auto') }).strict().prefault({}),
+    /** The download mode of every mount that sets none. */
+    download: z.object({ mode: downloadMode.default('auto') }).strict().prefault({}),
     upload: z
       .object({
         simpleMax: z.number().int().min(0).max(4 * MiB, 'Graph takes simple uploads up to 4 MiB').default(4 * MiB),

@@ -7,6 +7,7 @@ describe('config', () => {
     const raw = JSON.parse(await readFile(new URL('../config.example.json', import.meta.url), 'utf8'));
     const config = parseConfig(raw, {});
     expect(config.mounts.map((m) => m.path)).toEqual(['/', '/team', '/e5']);
+    expect(config.mounts.map((m) => m.download?.mode)).toEqual([undefined, 'proxy', undefined]);
     expect(config.upload.fragmentSize % 327_680).toBe(0);
     expect(config.server.monitoring).toBe('open');
   });

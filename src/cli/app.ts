@@ -121,7 +121,7 @@ export async function startOneDav(config: Config, options: StartOptions = {}): P
       port: config.server.port,
       tls: config.server.tls,
       realm: config.server.realm,
-      mounts: mounts.map(({ prefix, drive }) => ({ prefix, drive })),
+      mounts: mounts.map(({ prefix, drive }, i) => ({ prefix, drive, download: config.mounts[i].download })),
       users: config.users,
       anonymous: config.anonymous,
       download: config.download,

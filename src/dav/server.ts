@@ -25,7 +25,8 @@ import { systemClock, type Clock } from '../util/clock.js';
 import { silentLogger, type Logger } from '../util/logger.js';
 import { newRequestScope, runInRequestScope, type RequestScope } from '../util/request-scope.js';
 import { basicChallenge, BasicAuthenticator, type AnonymousAccess, type DavUser, type Principal } from './access/basic-auth.js';
-import { header, QuotaCache, send, sendDavError, type DavRequest, type DavServerState, type DownloadMode } from './http/context.js';
+import { header, QuotaCache, send, sendDavError, type DavRequest, type DavServerState } from './http/context.js';
+import { downloadModeOf, type DownloadMode } from './http/download-mode.js';
 import { FilePropertyStore } from './stores/file-property-store.js';
 import type { PropertyLimits, PropertyStore } from './stores/property-store.js';
 import { DavError, toDavError } from './protocol/errors.js';
@@ -61,6 +62,7 @@ export interface DavServerOptions {
   mounts: DavMount[];
   users?: DavUser[];
   anonymous?: Partial<AnonymousAccess>;
+  /** The download mode of mounts that set none (default `auto`). */
   download?: { mode: DownloadMode };
   macMetadata?: 'store' | 'refuse';
   /** Locks and dead properties are kept in `<dataDir>/dav/`; in memory only when absent. */
@@ -136,12 +138,11 @@ export async function startDavServer(options: DavServerOptions): Promise<Running
   const timeouts: DavTimeouts = { ...DEFAULT_TIMEOUTS, ...options.timeouts };
   if (!auth.hasUsers && !anonymous.enabled) logger.warn('no WebDAV users are configured and anonymous access is off: every request will be refused');
   const state: DavServerState = {
-    mounts: new MountTable(options.mounts),
+    mounts: new MountTable(options.mounts, (mount) => downloadModeOf(mount, options.download?.mode ?? 'auto', logger)),
     auth,
     locks: options.stores?.locks ?? (await FileLockSystem.open(storeDir && join(storeDir, 'locks.json'), clock, logger)),
     properties: options.stores?.properties ?? (await FilePropertyStore.open(storeDir && join(storeDir, 'properties.json'), logger, options.deadProperties)),
     quota: new QuotaCache(clock),
-    downloadMode: options.download?.mode ?? 'auto',
     macMetadata: options.macMetadata ?? 'store',
     realm: options.realm ?? 'onedav',
     logger,
@@ -191,7 +192,11 @@ export async function startDavServer(options: DavServerOptions): Promise<Running
   });
   const port = (server.address() as AddressInfo).port;
   const url = `${options.tls ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${port}`;
-  logger.info('WebDAV server listening', { url, mounts: state.mounts.mounts.map((m) => m.prefix).join(' '), download: state.downloadMode });
+  logger.info('WebDAV server listening', {
+    url,
+    mounts: state.mounts.mounts.map((m) => m.prefix).join(' '),
+    download: state.mounts.mounts.map((m) => `${m.prefix} ${m.downloadMode}`).join(', '),
+  });
 
   return {
     url,

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEMO_CLIENT_ID } from '../../src/emulator/directory.js';
 import { parseMultistatus } from '../helpers/multistatus.js';
-import { startConfiguredOneDav, type ConfiguredOneDav } from '../helpers/onedav.js';
+import { EMULATOR_ACCOUNTS, startConfiguredOneDav, type ConfiguredOneDav } from '../helpers/onedav.js';
 import { recordingLogger } from '../helpers/recording-logger.js';
 import { ADELE, LEI } from '../helpers/stack.js';
 
@@ -19,7 +19,7 @@ describe('serve wires each mount for its cloud', () => {
       {
         accounts: {
           lei: { cloud: 'emulator', tenant: 'fabrikam.partner.onmschina.cn', clientId: DEMO_CLIENT_ID },
-          adele: { cloud: 'emulator', tenant: 'contoso.onmicrosoft.com', clientId: DEMO_CLIENT_ID },
+          adele: EMULATOR_ACCOUNTS.adele,
         },
         mounts: [
           { path: '/cn', account: 'lei' },

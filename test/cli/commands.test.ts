@@ -131,4 +131,16 @@ describe('onedav CLI', () => {
     expect(ok.stdout).toContain('OK (1 mount(s), 0 user(s))');
     expect(ok.code).toBe(0);
   });
+
+  it('check-config names a mount whose download mode is not one it knows', async () => {
+    const bad = await configFile({ emulator: { enabled: true }, anonymous: { enabled: true }, mounts: [{ path: '/', account: 'emulator' }, { path: '/media', account: 'emulator', download: { mode: 'stream' } }] });
+    const run = await onedav(['check-config', '--config', bad]);
+    expect(run.code).toBe(3);
+    expect(run.stdout).toMatch(/mounts\.1\.download\.mode: Invalid option: expected one of "redirect"\|"proxy"\|"auto"/);
+
+    const good = await configFile({ emulator: { enabled: true }, anonymous: { enabled: true }, mounts: [{ path: '/', account: 'emulator' }, { path: '/media', account: 'emulator', download: { mode: 'proxy' } }] });
+    const ok = await onedav(['check-config', '--config', good]);
+    expect(ok.stdout).toContain('OK (2 mount(s), 0 user(s))');
+    expect(ok.code).toBe(0);
+  });
 });

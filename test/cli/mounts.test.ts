@@ -1,9 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEMO_CLIENT_ID, WEB_APP_CLIENT_ID, WEB_APP_CLIENT_SECRET } from '../../src/emulator/directory.js';
 import type { RunningEmulator } from '../../src/emulator/server.js';
 import { parseMultistatus } from '../helpers/multistatus.js';
-import { startConfiguredOneDav, type ConfiguredOneDav } from '../helpers/onedav.js';
+import { EMULATOR_ACCOUNTS, startConfiguredOneDav, type ConfiguredOneDav } from '../helpers/onedav.js';
 import { recordingLogger } from '../helpers/recording-logger.js';
 import { ADELE, MEGAN } from '../helpers/stack.js';
 
@@ -25,10 +24,7 @@ describe('several mounts on one server', () => {
   beforeAll(async () => {
     onedav = await startConfiguredOneDav(
       {
-        accounts: {
-          adele: { cloud: 'emulator', tenant: 'contoso.onmicrosoft.com', clientId: DEMO_CLIENT_ID },
-          daemon: { cloud: 'emulator', tenant: 'contoso.onmicrosoft.com', clientId: WEB_APP_CLIENT_ID, clientSecret: WEB_APP_CLIENT_SECRET, flow: 'clientCredentials', user: MEGAN },
-        },
+        accounts: EMULATOR_ACCOUNTS,
         mounts: [
           { path: '/', account: 'adele' },
           { path: '/team', account: 'adele', drive: { type: 'site', site: 'contoso.sharepoint.com:/sites/team' } },

@@ -10,6 +10,7 @@ import { TokenStore } from '../../src/auth/token-store.js';
 import { DEMO_CLIENT_ID, findUser } from '../../src/emulator/directory.js';
 import { startEmulator, type RunningEmulator } from '../../src/emulator/server.js';
 import { sourceCli } from '../helpers/cli.js';
+import { eventually } from '../helpers/eventually.js';
 import { parseMultistatus } from '../helpers/multistatus.js';
 import { ADELE } from '../helpers/stack.js';
 
@@ -60,14 +61,6 @@ function partialPut(url: string, path: string, headers: Record<string, string>, 
     socket.write(first);
   });
   socket.on('error', () => {});
-}
-
-async function until(check: () => boolean | Promise<boolean>, what: string): Promise<void> {
-  for (let i = 0; i < 400; i++) {
-    if (await check()) return;
-    await new Promise((r) => setTimeout(r, 25));
-  }
-  throw new Error(`never happened: ${what}`);
 }
 
 describe('kill -9 during uploads, then restart', () => {
@@ -137,8 +130,8 @@ describe('kill -9 during uploads, then restart', () => {
     partialPut(serve.url, '/doc.bin', { 'Content-Length': String(30 * MiB) }, Buffer.alloc(12 * MiB, 0x22));
     // A chunked upload over 4 MiB is spooled to the data folder before it goes to OneDrive.
     partialPut(serve.url, '/spooled.bin', { 'Transfer-Encoding': 'chunked' }, Buffer.concat([Buffer.from(`${(6 * MiB).toString(16)}\r\n`), Buffer.alloc(6 * MiB, 0x33)]));
-    await until(() => emulator.drive.uploadFragments().slice(sessionsBefore).some((s) => s.fragments.length > 0), 'a fragment of the replacement reached OneDrive');
-    await until(async () => (await readdir(join(dataDir, 'spool')).catch(() => [])).length > 0, 'the chunked body is being spooled');
+    await eventually(() => emulator.drive.uploadFragments().slice(sessionsBefore).some((s) => s.fragments.length > 0), 'a fragment of the replacement reached OneDrive');
+    await eventually(async () => (await readdir(join(dataDir, 'spool')).catch(() => [])).length > 0, 'the chunked body is being spooled');
     // Store writes in flight at the moment of the kill.
     const churn = Array.from({ length: 20 }, (_, i) =>
       request('PROPPATCH', '/locked.txt', { headers: { If: `(<${lockToken}>)` }, body: `<D:propertyupdate xmlns:D="DAV:" xmlns:Z="urn:restart"><D:set><D:prop><Z:n${i}>${'v'.repeat(2000)}</Z:n${i}></D:prop></D:set></D:propertyupdate>` }).catch(() => undefined),

@@ -2,11 +2,11 @@ import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hashPassword } from '../../src/dav/access/passwords.js';
-import { DEMO_CLIENT_ID, WEB_APP_CLIENT_ID, WEB_APP_CLIENT_SECRET } from '../../src/emulator/directory.js';
+import { WEB_APP_CLIENT_SECRET } from '../../src/emulator/directory.js';
 import type { RunningEmulator } from '../../src/emulator/server.js';
-import { startConfiguredOneDav, type ConfiguredOneDav } from '../helpers/onedav.js';
+import { EMULATOR_ACCOUNTS, startConfiguredOneDav, type ConfiguredOneDav } from '../helpers/onedav.js';
 import { recordingLogger } from '../helpers/recording-logger.js';
-import { ADELE, basic, MEGAN } from '../helpers/stack.js';
+import { ADELE, basic } from '../helpers/stack.js';
 
 /**
  * A full workload on onedav as `serve` builds it — a delegated and an app-only (client secret)
@@ -45,10 +45,7 @@ describe('no token, secret or password leaks; private files stay private', () =>
     for (const user of users) secrets.add(user.password);
     onedav = await startConfiguredOneDav(
       {
-        accounts: {
-          adele: { cloud: 'emulator', tenant: 'contoso.onmicrosoft.com', clientId: DEMO_CLIENT_ID },
-          daemon: { cloud: 'emulator', tenant: 'contoso.onmicrosoft.com', clientId: WEB_APP_CLIENT_ID, clientSecret: WEB_APP_CLIENT_SECRET, flow: 'clientCredentials', user: MEGAN },
-        },
+        accounts: EMULATOR_ACCOUNTS,
         mounts: [
           { path: '/me', account: 'adele' },
           { path: '/megan', account: 'daemon' },

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startDavServer, type RunningDavServer } from '../../src/dav/server.js';
 import { MemoryDrive } from '../../src/drive/index.js';
+import { recordingLogger } from '../helpers/recording-logger.js';
 import { dav } from '../helpers/stack.js';
 
 /**
@@ -72,5 +73,28 @@ describe('dav acts on drive capabilities', () => {
     const listing = await (await dav(server, 'PROPFIND', '/folded/', { headers: { Depth: '1' } })).text();
     expect(listing).toContain('/folded/B.txt');
     expect(listing).not.toContain('/folded/b.txt');
+  });
+});
+
+describe('download mode on a drive without download URLs', () => {
+  it('refuses to start when the mount itself asks for redirect, naming the mount', async () => {
+    const started = startDavServer({ port: 0, anonymous: { enabled: true }, mounts: [{ prefix: '/mem', drive: new MemoryDrive(), download: { mode: 'redirect' } }] });
+    await expect(started).rejects.toThrow(/mount \/mem: download\.mode "redirect" needs a drive with download URLs/);
+  });
+
+  it('warns when the mode comes from the server, and streams the bytes', async () => {
+    const log = recordingLogger('json', 'info');
+    const server = await startDavServer({ port: 0, anonymous: { enabled: true, readOnly: false }, download: { mode: 'redirect' }, logger: log, mounts: [{ prefix: '/', drive: new MemoryDrive() }] });
+    try {
+      expect(log.records().filter((r) => r.level === 'warn').map((r) => ({ msg: r.msg, mount: r.mount }))).toEqual([
+        { msg: expect.stringContaining('has no download URLs: its files are streamed through onedav despite download.mode "redirect"'), mount: '/' },
+      ]);
+      expect((await dav(server, 'PUT', '/f.txt', { body: 'bytes' })).status).toBe(201);
+      const res = await dav(server, 'GET', '/f.txt');
+      expect(res.status).toBe(200);
+      expect(await res.text()).toBe('bytes');
+    } finally {
+      await server.close();
+    }
   });
 });

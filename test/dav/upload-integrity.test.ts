@@ -3,6 +3,7 @@ import { request } from 'node:http';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { FaultPlan } from '../../src/emulator/faults.js';
 import { QuickXorHash } from '../../src/graph/quickxorhash.js';
+import { eventually } from '../helpers/eventually.js';
 import { dav, startDavStack, type DavStack } from '../helpers/stack.js';
 
 /**
@@ -12,15 +13,6 @@ import { dav, startDavStack, type DavStack } from '../helpers/stack.js';
  */
 const MiB = 1024 * 1024;
 const FRAGMENT_UNIT = 327_680;
-
-/** Polls a condition with a bounded number of tries (no timing assertions). */
-async function eventually(check: () => boolean, what: string): Promise<void> {
-  for (let i = 0; i < 400; i++) {
-    if (check()) return;
-    await new Promise((r) => setTimeout(r, 25));
-  }
-  throw new Error(`never happened: ${what}`);
-}
 
 /** Deterministic pseudo-random bytes, generated a chunk at a time. */
 function* pattern(total: number, seed: number, chunk = MiB): Generator<Buffer> {

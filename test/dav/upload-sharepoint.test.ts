@@ -3,6 +3,7 @@ import { request } from 'node:http';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ENRICHMENT_TRAILER } from '../../src/emulator/drive/enrichment.js';
 import { quickXorHash } from '../../src/graph/quickxorhash.js';
+import { eventually } from '../helpers/eventually.js';
 import { recordingLogger } from '../helpers/recording-logger.js';
 import { ADELE, dav, startDavStack, type DavStack } from '../helpers/stack.js';
 
@@ -15,14 +16,6 @@ import { ADELE, dav, startDavStack, type DavStack } from '../helpers/stack.js';
 const MiB = 1024 * 1024;
 const ALEX = 'alex@outlook.com';
 const TEAM_SITE = 'contoso.sharepoint.com,2a3b4c5d-6e7f-4a8b-9c0d-1e2f3a4b5c6d,3b4c5d6e-7f8a-4b9c-8d0e-2f3a4b5c6d7e';
-
-async function eventually(check: () => boolean | Promise<boolean>, what: string): Promise<void> {
-  for (let i = 0; i < 400; i++) {
-    if (await check()) return;
-    await new Promise((r) => setTimeout(r, 25));
-  }
-  throw new Error(`never happened: ${what}`);
-}
 
 /**
  * A PUT whose body is sent in two parts: `first`, then (after `between` ran) `rest`. Resolves with

@@ -2,19 +2,11 @@ import { randomBytes } from 'node:crypto';
 import { ENRICHMENT_TRAILER } from '../../src/emulator/drive/enrichment.js';
 import { request } from 'node:http';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { eventually } from '../helpers/eventually.js';
 import { D, parseMultistatus } from '../helpers/multistatus.js';
 import { dav, MEGAN, startDavStack, type DavStack } from '../helpers/stack.js';
 
 const MiB = 1024 * 1024;
-
-/** Polls a condition on the emulator with a bounded number of tries (no timing assertions). */
-async function eventually(check: () => boolean, what: string): Promise<void> {
-  for (let i = 0; i < 200; i++) {
-    if (check()) return;
-    await new Promise((r) => setTimeout(r, 25));
-  }
-  throw new Error(`never happened: ${what}`);
-}
 
 /** Starts a PUT, sends `sent` bytes of a declared `total`, then drops the connection. */
 function abortedPut(stack: DavStack, path: string, total: number, sent: number): Promise<void> {
@@ -122,7 +114,7 @@ describe('PUT', () => {
   ])('keeps the old file when the client aborts mid-body (%s)', async (_kind, total) => {
     await stack.emulator.drive.putFile(drive, 'up/keep.bin', 'old content');
     await abortedPut(stack, '/up/keep.bin', total, total / 2);
-    await eventually(() => stack.emulator.drive.openUploadSessions() === 0 && stack.emulator.drive.fragmentsInFlight() === 0, 'upload sessions closed');
+    await eventually(() => stack.emulator.drive.openUploadSessions() === 0 && stack.emulator.drive.fragmentsInFlight() === 0, 'upload sessions closed', { tries: 200 });
     expect((await read('up/keep.bin')).toString()).toBe('old content');
     // …and the server still works.
     expect((await dav(stack, 'GET', '/up/keep.bin')).status).toBe(200);

@@ -9,6 +9,7 @@ import { DriveApi } from '../../src/graph/drive-api.js';
 import { quickXorHash } from '../../src/graph/quickxorhash.js';
 import { FRAGMENT_UNIT, uploadFile } from '../../src/graph/upload.js';
 import type { RunningEmulator } from '../../src/emulator/server.js';
+import { eventually } from '../helpers/eventually.js';
 import { withEmulator, type EmulatorTokens } from './emulator-helper.js';
 
 let emulator: RunningEmulator;
@@ -329,16 +330,11 @@ describe('createUploadSession whose answer was lost on OneDrive for Business', (
 });
 
 describe('undoing a corrupted upload only with proof that the file is still the one onedav wrote', () => {
-  async function until(check: () => boolean, what: string): Promise<void> {
-    for (let i = 0; i < 400 && !check(); i++) await new Promise((r) => setTimeout(r, 10));
-    if (!check()) throw new Error(`never happened: ${what}`);
-  }
-
   it('a new file another client replaced before the cleanup is left alone (DELETE carries If-Match)', async () => {
     emulator.faults.setPlan({ rules: [{ match: { category: 'graph', method: 'DELETE' }, action: { type: 'latency', ms: 300 }, times: 1 }] });
     emulator.drive.corruptNextUploads(1);
     const upload = uploadFile(api, target('raced-new.bin'), chunked(Buffer.from('our body')), { size: 8 }).catch((e) => e);
-    await until(() => emulator.drive.stat(driveId, 'up/raced-new.bin') !== undefined, 'the corrupted file is stored');
+    await eventually(() => emulator.drive.stat(driveId, 'up/raced-new.bin') !== undefined, 'the corrupted file is stored', { everyMs: 10 });
     await emulator.drive.putFile(driveId, 'up/raced-new.bin', 'theirs');
     const err = await upload;
     expect(err).toMatchObject({ code: 'hashMismatch' });
@@ -353,7 +349,7 @@ describe('undoing a corrupted upload only with proof that the file is still the 
     emulator.faults.setPlan({ rules: [{ match: { category: 'graph', method: 'GET', pathIncludes: '/items/' }, action: { type: 'latency', ms: 300 }, times: 1 }] });
     emulator.drive.corruptNextUploads(1);
     const upload = uploadFile(api, target('raced-old.bin'), chunked(Buffer.from('our body')), { size: 8 }).catch((e) => e);
-    await until(() => emulator.drive.versions(driveId, 'up/raced-old.bin').length === 2, 'the corrupted content is stored');
+    await eventually(() => emulator.drive.versions(driveId, 'up/raced-old.bin').length === 2, 'the corrupted content is stored', { everyMs: 10 });
     await emulator.drive.putFile(driveId, 'up/raced-old.bin', 'theirs');
     const err = await upload;
     expect(err).toMatchObject({ code: 'hashMismatch' });

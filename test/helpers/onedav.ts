@@ -6,9 +6,10 @@ import { accountFromRefreshToken } from '../../src/auth/login.js';
 import { TokenStore } from '../../src/auth/token-store.js';
 import { startOneDav, type RunningOneDav } from '../../src/cli/app.js';
 import { parseConfig } from '../../src/config.js';
-import { DEMO_CLIENT_ID, findUser } from '../../src/emulator/directory.js';
+import { DEMO_CLIENT_ID, findUser, WEB_APP_CLIENT_ID, WEB_APP_CLIENT_SECRET } from '../../src/emulator/directory.js';
 import { startEmulator } from '../../src/emulator/server.js';
 import type { Logger } from '../../src/util/logger.js';
+import { MEGAN } from './stack.js';
 
 /**
  * onedav as `serve` builds it (startOneDav from a parsed Config) on the embedded emulator, with
@@ -22,6 +23,15 @@ export interface ConfiguredOneDav {
   dir: string;
   close(): Promise<void>;
 }
+
+/**
+ * Config accounts on the embedded emulator: `adele` signs in delegated (a public client, signed in
+ * through `signedIn`); `daemon` is an app-only client (client credentials) serving Megan's OneDrive.
+ */
+export const EMULATOR_ACCOUNTS = {
+  adele: { cloud: 'emulator', tenant: 'contoso.onmicrosoft.com', clientId: DEMO_CLIENT_ID },
+  daemon: { cloud: 'emulator', tenant: 'contoso.onmicrosoft.com', clientId: WEB_APP_CLIENT_ID, clientSecret: WEB_APP_CLIENT_SECRET, flow: 'clientCredentials', user: MEGAN },
+};
 
 export async function startConfiguredOneDav(raw: Record<string, unknown> & { accounts: Record<string, Record<string, unknown>> }, options: { signedIn: Record<string, string>; logger?: Logger }): Promise<ConfiguredOneDav> {
   const dir = await mkdtemp(join(tmpdir(), 'onedav-app-'));

@@ -2,6 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TokenSource } from '../../src/auth/token-source.js';
+import type { DavMount } from '../../src/dav/http/mounts.js';
 import { startDavServer, type DavServerOptions, type RunningDavServer } from '../../src/dav/server.js';
 import { createGraphDrive, type CreateGraphDriveOptions, type GraphDrive } from '../../src/drive/index.js';
 import { findUser } from '../../src/emulator/directory.js';
@@ -62,6 +63,8 @@ export interface StackMount {
   site?: string;
   /** This mount's own GraphDrive options, over the stack's `drive` options. */
   drive?: Partial<Omit<CreateGraphDriveOptions, 'graphBaseUrl' | 'tokens' | 'drive'>>;
+  /** This mount's own download mode (the server's `dav.download` when absent). */
+  download?: DavMount['download'];
 }
 
 export interface StackOptions {
@@ -107,7 +110,7 @@ export async function startDavStack(options: StackOptions = {}): Promise<DavStac
       ...options.drive,
       ...m.drive,
     });
-    return { prefix: m.prefix, graph, driveId: emulator.drive.driveIdOf(m.site ?? user) };
+    return { prefix: m.prefix, download: m.download, graph, driveId: emulator.drive.driveIdOf(m.site ?? user) };
   });
   const davOptions = (extra: Partial<Omit<DavServerOptions, 'mounts'>> = {}): DavServerOptions => ({
     port: 0,
@@ -115,7 +118,7 @@ export async function startDavStack(options: StackOptions = {}): Promise<DavStac
     dataDir,
     ...options.dav,
     ...extra,
-    mounts: created.map((c) => ({ prefix: c.prefix, drive: c.graph.drive })),
+    mounts: created.map((c) => ({ prefix: c.prefix, drive: c.graph.drive, download: c.download })),
   });
   let dav = await startDavServer(davOptions());
   const stack: DavStack = {

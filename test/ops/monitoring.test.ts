@@ -1,9 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEMO_CLIENT_ID } from '../../src/emulator/directory.js';
 import type { RunningEmulator } from '../../src/emulator/server.js';
 import type { HealthReport } from '../../src/ops/index.js';
-import { startConfiguredOneDav, type ConfiguredOneDav } from '../helpers/onedav.js';
+import { EMULATOR_ACCOUNTS, startConfiguredOneDav, type ConfiguredOneDav } from '../helpers/onedav.js';
 import { parsePrometheus } from '../helpers/prometheus.js';
 import { recordingLogger } from '../helpers/recording-logger.js';
 import { ADELE } from '../helpers/stack.js';
@@ -21,7 +20,7 @@ describe('health and metrics endpoints', () => {
   beforeAll(async () => {
     onedav = await startConfiguredOneDav(
       {
-        accounts: { adele: { cloud: 'emulator', tenant: 'contoso.onmicrosoft.com', clientId: DEMO_CLIENT_ID } },
+        accounts: { adele: EMULATOR_ACCOUNTS.adele },
         mounts: [
           { path: '/', account: 'adele' },
           { path: '/team', account: 'adele', drive: { type: 'site', site: 'contoso.sharepoint.com:/sites/team' } },
@@ -96,7 +95,7 @@ describe('health and metrics endpoints', () => {
 
   it('keeps each server its own counters when two run in one process, both with the runtime metrics', async () => {
     const other = await startConfiguredOneDav(
-      { accounts: { adele: { cloud: 'emulator', tenant: 'contoso.onmicrosoft.com', clientId: DEMO_CLIENT_ID } }, mounts: [{ path: '/', account: 'adele' }] },
+      { accounts: { adele: EMULATOR_ACCOUNTS.adele }, mounts: [{ path: '/', account: 'adele' }] },
       { signedIn: { adele: ADELE } },
     );
     try {

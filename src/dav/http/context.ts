@@ -9,8 +9,6 @@ import type { DriveTarget, MountTable, Target } from './mounts.js';
 import type { PropertyStore } from '../stores/property-store.js';
 import type { RequestPath } from '../protocol/paths.js';
 
-export type DownloadMode = 'redirect' | 'proxy' | 'auto';
-
 /** Everything a request handler may use; one per server. */
 export interface DavServerState {
   mounts: MountTable;
@@ -18,7 +16,6 @@ export interface DavServerState {
   locks: LockSystem;
   properties: PropertyStore;
   quota: QuotaCache;
-  downloadMode: DownloadMode;
   macMetadata: 'store' | 'refuse';
   realm: string;
   logger: Logger;

@@ -1,4 +1,8 @@
-import type { DownloadMode } from './context.js';
+import type { RemoteDrive } from '../../drive/types.js';
+import type { Logger } from '../../util/logger.js';
+
+/** How a file GET is answered: a 302 to the drive's download URL, the bytes through onedav, or by client. */
+export type DownloadMode = 'redirect' | 'proxy' | 'auto';
 
 /**
  * `download.mode: auto` answers a file GET with a 302 to OneDrive's pre-authenticated URL only
@@ -39,4 +43,23 @@ export function shouldRedirect(mode: DownloadMode, userAgent: string | undefined
   if (NEVER_REDIRECT.some((r) => r.test(ua))) return false;
   if (withCredentials && DROPS_CREDENTIALS.some((r) => r.test(ua))) return false;
   return FOLLOWS_REDIRECTS.some((r) => r.test(ua));
+}
+
+/**
+ * The mode a mount's GETs use: its own, else the server's. A drive without download URLs
+ * (`capabilities.downloadUrl` false, e.g. MemoryDrive) always proxies. A mount that asks for
+ * `redirect` itself on such a drive is refused: the operator chose redirects for that mount
+ * (to spare onedav's bandwidth) and would silently get the opposite. The server-wide mode is a
+ * default for every mount, so a drive that cannot redirect only gets a warning there.
+ */
+export function downloadModeOf(mount: { prefix: string; drive: RemoteDrive; download?: { mode: DownloadMode } }, serverMode: DownloadMode, logger: Logger): DownloadMode {
+  const own = mount.download?.mode;
+  if (mount.drive.capabilities.downloadUrl) return own ?? serverMode;
+  if (own === 'redirect') {
+    throw new Error(`mount ${mount.prefix}: download.mode "redirect" needs a drive with download URLs, and this drive has none (its files can only be streamed through onedav): set "proxy" or "auto", or remove it`);
+  }
+  if (own === undefined && serverMode === 'redirect') {
+    logger.warn('this mount\'s drive has no download URLs: its files are streamed through onedav despite download.mode "redirect"', { mount: mount.prefix });
+  }
+  return 'proxy';
 }

@@ -1,4 +1,8 @@
-/** Content types by extension, for files whose drive entry has no mimeType. */
+/**
+ * Content types by extension, for files whose drive entry has no mimeType. Not shared with the
+ * emulator's table (src/emulator/drive/store.ts): that one stands for what the service reports,
+ * and a test double must not agree with the client by construction.
+ */
 const TYPES: Record<string, string> = {
   txt: 'text/plain',
   md: 'text/markdown',

@@ -1,5 +1,6 @@
 import type { RemoteDrive } from '../../drive/types.js';
 import type { Principal } from '../access/basic-auth.js';
+import type { DownloadMode } from './download-mode.js';
 import { DavError } from '../protocol/errors.js';
 import { checkName, drivePath, driveSegments, isPrefix, sameName } from '../protocol/paths.js';
 
@@ -7,10 +8,14 @@ export interface DavMount {
   /** '/' or '/team' (no trailing slash). */
   prefix: string;
   drive: RemoteDrive;
+  /** This mount's own download mode; the server's when absent (see download-mode.ts). */
+  download?: { mode: DownloadMode };
 }
 
 export interface Mount extends DavMount {
   segments: string[];
+  /** What this mount's file GETs use: its own mode or the server's, `proxy` without download URLs. */
+  downloadMode: DownloadMode;
 }
 
 /** A URL that names something inside a drive. */
@@ -39,13 +44,14 @@ export type Target = DriveTarget | VirtualTarget;
 export class MountTable {
   readonly mounts: Mount[];
 
-  constructor(mounts: readonly DavMount[]) {
+  /** `downloadModeOf` gives each mount's download mode (see download-mode.ts). */
+  constructor(mounts: readonly DavMount[], downloadModeOf: (mount: DavMount) => DownloadMode) {
     if (mounts.length === 0) throw new Error('startDavServer needs at least one mount');
     this.mounts = mounts
       .map((m) => {
         const segments = driveSegments(m.prefix);
         segments.forEach(checkName);
-        return { ...m, prefix: drivePath(segments), segments };
+        return { ...m, prefix: drivePath(segments), segments, downloadMode: downloadModeOf(m) };
       })
       .sort((a, b) => b.segments.length - a.segments.length);
     const seen = new Set<string>();

@@ -13,7 +13,7 @@ import { decideRange } from '../protocol/range.js';
 
 /**
  * GET and HEAD. Files: 302 to the drive's pre-authenticated download URL, or the bytes streamed
- * through (Range passed on, never buffered), per `download.mode` (see download-mode.ts). HEAD and
+ * through (Range passed on, never buffered), per the mount's download mode (see download-mode.ts). HEAD and
  * conditional requests (304/412) are answered from metadata without touching the download URL.
  * Folders: a small HTML listing.
  */
@@ -76,7 +76,7 @@ async function getFile(ctx: DavRequest, target: DriveTarget, entry: DriveEntry):
   if (entry.size === 0) return send(res, 200, common, Buffer.alloc(0));
 
   const drive = target.mount.drive;
-  if (drive.capabilities.downloadUrl && drive.downloadUrl && shouldRedirect(state.downloadMode, header(req, 'user-agent'), !ctx.principal.anonymous)) {
+  if (drive.capabilities.downloadUrl && drive.downloadUrl && shouldRedirect(target.mount.downloadMode, header(req, 'user-agent'), !ctx.principal.anonymous)) {
     // Never older than the drive trusts a URL, so the client can still follow it.
     const { url } = await drive.downloadUrl(target.path);
     // The URL carries its own short-lived authorization: never cache it, never leak it as a referrer.
