@@ -48,7 +48,7 @@ export function createMonitoring(input: {
     graphStats: () => client.stats(),
     cacheStats: () => drive.cacheStats(),
     probe: async (signal) => {
-      await client.request({ method: 'GET', path: drive.api.base, query: { $select: 'id' }, route: 'GET /drive (health probe)', retry: 'none', signal });
+      await drive.api.probe(signal);
     },
   }));
   const health = new HealthChecker(accounts, mounts, input.health);
