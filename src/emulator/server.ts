@@ -9,10 +9,10 @@ import { DEFAULT_SETTINGS, type EmulatorSettings, type RequestContext, type Shar
 import { RequestCounters, type RouteCategory } from './counters.js';
 import { defaultDirectory, type Directory } from './directory.js';
 import { FaultInjector, type FaultPlan } from './faults.js';
-import { EmulatorHttpError, readJson, sendGraphError, sendJson } from './http.js';
-import { AccessTokenAuthority } from './tokens.js';
+import { EmulatorHttpError, readJson, sendGraphError, sendJson } from './request-io.js';
+import { AccessTokenAuthority } from './access-tokens.js';
 import { IdentityService } from './identity/service.js';
-import { DriveService } from './drive/service.js';
+import { EmulatedDriveService } from './drive/service.js';
 
 export interface EmulatorOptions {
   host?: string;
@@ -36,7 +36,7 @@ export interface RunningEmulator {
   counters: RequestCounters;
   faults: FaultInjector;
   identity: IdentityService;
-  drive: DriveService;
+  drive: EmulatedDriveService;
   close(): Promise<void>;
 }
 
@@ -65,7 +65,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
   const faults = new FaultInjector();
   if (options.faults) faults.setPlan(options.faults);
   const identity = new IdentityService(state);
-  const drive = new DriveService(state);
+  const drive = new EmulatedDriveService(state);
   await identity.load();
   await drive.load();
   const services = { identity, drive };

@@ -1,7 +1,7 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { pipeline } from 'node:stream/promises';
 import type { RequestContext, SharedState } from '../context.js';
-import { EmulatorHttpError } from '../http.js';
+import { EmulatorHttpError } from '../request-io.js';
 import type { ItemRecord } from './model.js';
 import { profileOf } from './profile.js';
 import { eTagOf } from './serialize.js';

@@ -1,9 +1,9 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { Clock } from '../../util/clock.js';
-import { EmulatorHttpError } from '../http.js';
+import { EmulatorHttpError } from '../request-io.js';
 import type { BlobStore, StoredBlob } from './blobs.js';
 import { MAX_VERSIONS, type DriveRecord, type ItemRecord, type VersionRecord } from './model.js';
-import { assertPathLength, assertValidName, nameKey, renamedCandidate } from './names.js';
+import { assertPathLength, assertValidName, nameKey, renamedCandidate } from './name-rules.js';
 import { versionId } from './versions.js';
 
 export type ConflictBehavior = 'fail' | 'replace' | 'rename';

@@ -1,6 +1,6 @@
 import type { RequestContext } from '../context.js';
 import { CLOUD_FACTS, CONSUMERS_TENANT_ID, findTenant, findUser, type AppRegistration, type Directory, type Tenant, type User } from '../directory.js';
-import { readForm } from '../http.js';
+import { readForm } from '../request-io.js';
 import { AAD } from './errors.js';
 
 /** What the `{tenant}` path segment of an identity URL names. */
