@@ -41,7 +41,7 @@ export interface RunningEmulator {
 }
 
 /** Which part of the emulator a path belongs to, decided before any handler runs (faults need it). */
-export function categorize(pathname: string): RouteCategory {
+function categorize(pathname: string): RouteCategory {
   if (pathname.startsWith('/_emulator/')) return 'admin';
   if (pathname.startsWith('/v1.0/') || pathname === '/v1.0') return 'graph';
   if (pathname.startsWith('/up/')) return 'upload';

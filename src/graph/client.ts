@@ -182,7 +182,7 @@ export class GraphClient {
   }
 
   /** The absolute URL a request goes to. */
-  urlFor(req: Pick<GraphRequest, 'path' | 'query'>): string {
+  private urlFor(req: Pick<GraphRequest, 'path' | 'query'>): string {
     const base = /^https?:\/\//i.test(req.path) ? req.path : `${this.baseUrl}${req.path.startsWith('/') ? '' : '/'}${req.path}`;
     const query = Object.entries(req.query ?? {}).filter(([, v]) => v !== undefined);
     if (query.length === 0) return base;

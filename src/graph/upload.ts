@@ -16,7 +16,7 @@ import type { UploadJournal } from './upload-journal.js';
 /** Graph wants every fragment but the last to be a multiple of 320 KiB. */
 export const FRAGMENT_UNIT = 327_680;
 /** Graph's ceiling for one fragment. */
-export const MAX_FRAGMENT_SIZE = 60 * 1024 * 1024;
+const MAX_FRAGMENT_SIZE = 60 * 1024 * 1024;
 /** Graph's ceiling for a simple PUT …/content. */
 export const SIMPLE_UPLOAD_MAX = 4 * 1024 * 1024;
 export const DEFAULT_FRAGMENT_SIZE = 32 * FRAGMENT_UNIT; // 10 MiB

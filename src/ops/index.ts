@@ -8,9 +8,7 @@ import { createServerMetrics, renderMetrics } from './metrics.js';
 import { runtimeMetrics } from './runtime-metrics.js';
 import type { AccountSource, MountSource } from './sources.js';
 
-export { HealthChecker, type HealthReport, type HealthOptions } from './health.js';
-export { renderMetrics } from './metrics.js';
-export type { AccountSource, MountSource } from './sources.js';
+export { HealthChecker, type HealthReport } from './health.js';
 
 export interface MonitoredMount {
   prefix: string;

@@ -7,7 +7,7 @@ import { findApp, parseDelegatedScopes, pickUser, resolveTenantSegment } from '.
 import { redirectClientType, type EmulatedClientType } from './client-auth.js';
 
 /** Authorization codes live 10 minutes, as Entra ID's do. */
-export const AUTH_CODE_LIFETIME_MS = 10 * 60 * 1000;
+const AUTH_CODE_LIFETIME_MS = 10 * 60 * 1000;
 
 /**
  * `GET /{tenant}/oauth2/v2.0/authorize`. There is no sign-in page: the user named by `login_hint`

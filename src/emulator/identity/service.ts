@@ -56,7 +56,7 @@ export interface IssueRefreshTokenOptions {
   scopes?: string[];
 }
 
-export const DEFAULT_DEMO_SCOPES = ['Files.ReadWrite.All', 'offline_access', 'User.Read', 'openid', 'profile'];
+const DEFAULT_DEMO_SCOPES = ['Files.ReadWrite.All', 'offline_access', 'User.Read', 'openid', 'profile'];
 
 export class IdentityService implements EmulatorService {
   private readonly store: IdentityStore;
