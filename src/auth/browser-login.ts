@@ -2,7 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { spawn } from 'node:child_process';
 import { OAuthError } from './errors.js';
-import { postForm, type AuthHttpOptions, type TokenResponse } from './http.js';
+import { postForm, type IdentityHttpOptions, type TokenResponse } from './identity-http.js';
 import type { AuthorityEndpoints } from './endpoints.js';
 import { newPkcePair, newState } from './pkce.js';
 
@@ -20,7 +20,7 @@ export interface BrowserLoginOptions {
   print: (line: string) => void;
   /** How long to wait for the browser (default 5 min). */
   timeoutMs?: number;
-  http?: AuthHttpOptions;
+  http?: IdentityHttpOptions;
 }
 
 export interface BrowserLoginResult {

@@ -1,6 +1,6 @@
 import { systemClock, type Clock } from '../util/clock.js';
 import { OAuthError, TransientAuthError } from './errors.js';
-import { postForm, type AuthHttpOptions, type TokenResponse } from './http.js';
+import { postForm, type IdentityHttpOptions, type TokenResponse } from './identity-http.js';
 import type { AuthorityEndpoints } from './endpoints.js';
 
 export interface DeviceCodeStart {
@@ -21,7 +21,7 @@ export interface DeviceLoginOptions {
   clock?: Clock;
   /** How to wait between polls (tests move a ManualClock instead). */
   sleep?: (ms: number) => Promise<void>;
-  http?: AuthHttpOptions;
+  http?: IdentityHttpOptions;
 }
 
 export const DEVICE_CODE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';

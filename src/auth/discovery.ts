@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { writeFileAtomic } from '../util/atomic-file.js';
 import { NATIONAL_CLOUDS, cloudFromDiscovery, isLoopbackUrl, type CloudName } from './clouds.js';
 import { endpointsOf } from './endpoints.js';
-import { getJson, type AuthHttpOptions } from './http.js';
+import { getJson, type IdentityHttpOptions } from './identity-http.js';
 
 /** The tenant id every personal Microsoft account signs in through. */
 export const CONSUMERS_TENANT_ID = '9188040d-6c67-4c5b-b112-36a304b66dad';
@@ -22,7 +22,7 @@ export interface OpenIdFacts {
 }
 
 /** Reads `{loginUrl}/{tenant}/v2.0/.well-known/openid-configuration`. */
-export async function fetchOpenIdConfiguration(loginUrl: string, tenant: string, http?: AuthHttpOptions): Promise<OpenIdFacts> {
+export async function fetchOpenIdConfiguration(loginUrl: string, tenant: string, http?: IdentityHttpOptions): Promise<OpenIdFacts> {
   const doc = await getJson(`${endpointsOf(loginUrl, tenant).authority}/v2.0/.well-known/openid-configuration`, http);
   const str = (key: string) => (typeof doc[key] === 'string' ? (doc[key] as string) : undefined);
   const issuer = str('issuer') ?? '';
@@ -51,7 +51,7 @@ export interface UserRealm {
 }
 
 /** Reads `{loginUrl}/common/userrealm/{login}?api-version=2.1&checkForMicrosoftAccount=true`. */
-export async function fetchUserRealm(loginUrl: string, login: string, http?: AuthHttpOptions): Promise<UserRealm> {
+export async function fetchUserRealm(loginUrl: string, login: string, http?: IdentityHttpOptions): Promise<UserRealm> {
   const url = `${loginUrl.replace(/\/+$/, '')}/common/userrealm/${encodeURIComponent(login)}?api-version=2.1&checkForMicrosoftAccount=true`;
   const doc = await getJson(url, http);
   return {
@@ -103,7 +103,7 @@ export class DiscoveryError extends Error {
 export interface DiscoverOptions {
   /** Login host to ask (default the global cloud's); the emulator's URL in tests and demos. */
   loginUrl?: string;
-  http?: AuthHttpOptions;
+  http?: IdentityHttpOptions;
   now?: () => number;
 }
 

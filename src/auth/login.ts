@@ -5,7 +5,7 @@ import { cloudFromDiscovery, type Cloud } from './clouds.js';
 import { deviceCodeLogin } from './device-login.js';
 import { CONSUMERS_TENANT_ID, fetchOpenIdConfiguration } from './discovery.js';
 import { endpointsOf, scopesForRequest } from './endpoints.js';
-import { postForm, type AuthHttpOptions, type TokenResponse } from './http.js';
+import { postForm, type IdentityHttpOptions, type TokenResponse } from './identity-http.js';
 import { readIdTokenClaims } from './jwt.js';
 import type { SignInFlow, StoredAccount, TokenStore } from './token-store.js';
 
@@ -40,7 +40,7 @@ export interface LoginOptions {
   /** Device-code polling waits through this (tests move a ManualClock). */
   sleep?: (ms: number) => Promise<void>;
   clock?: Clock;
-  http?: AuthHttpOptions;
+  http?: IdentityHttpOptions;
 }
 
 /**
@@ -135,7 +135,7 @@ function checkClient(account: string, flow: SignInFlow, clientType: ClientType, 
 }
 
 /** Which national cloud the tenant belongs to; best effort (whoami shows it, nothing depends on it). */
-async function tenantCloudOf(loginUrl: string, tenant: string, http?: AuthHttpOptions): Promise<StoredAccount['tenantCloud']> {
+async function tenantCloudOf(loginUrl: string, tenant: string, http?: IdentityHttpOptions): Promise<StoredAccount['tenantCloud']> {
   try {
     const facts = await fetchOpenIdConfiguration(loginUrl, tenant, http);
     return {

@@ -1,7 +1,7 @@
 import { silentLogger, type Logger } from '../util/logger.js';
 import { systemClock, type Clock } from '../util/clock.js';
 import { ClientConfigError, OAuthError, SignInRequiredError, TransientAuthError } from './errors.js';
-import { postForm, type AuthHttpOptions, type TokenResponse } from './http.js';
+import { postForm, type IdentityHttpOptions, type TokenResponse } from './identity-http.js';
 import { scopesForRequest, tokenEndpointOf } from './endpoints.js';
 import { systemTimers, type Timers } from './timers.js';
 import type { TokenSource } from './token-source.js';
@@ -22,7 +22,7 @@ export interface RefresherOptions {
   clientSecret?: string;
   clock?: Clock;
   timers?: Timers;
-  http?: AuthHttpOptions;
+  http?: IdentityHttpOptions;
   retry?: Partial<RetryPolicy>;
   /** Refresh this long before expiry (default 5 min); short-lived tokens at 80% of their lifetime. */
   refreshMarginMs?: number;

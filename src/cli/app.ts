@@ -11,7 +11,7 @@ import { createGraphDrive, type GraphDrive } from '../drive/index.js';
 import { GraphClient } from '../graph/client.js';
 import { graphFeaturesOf } from '../graph/features.js';
 import { resolveLibrary } from '../graph/libraries.js';
-import { cancelUploadSession, removeSpoolLeftovers } from '../graph/upload.js';
+import { removeSpoolLeftovers } from '../graph/upload.js';
 import { UploadJournal } from '../graph/upload-journal.js';
 import type { TokenSource } from '../auth/token-source.js';
 import type { DriveBase } from '../graph/paths.js';
@@ -110,7 +110,7 @@ export async function startOneDav(config: Config, options: StartOptions = {}): P
     // Before the first PUT: a session an earlier run left open (it was killed mid-upload) would
     // make OneDrive for Business refuse the next upload of that file until it expires.
     if (mounts.length > 0) {
-      const cancelled = await uploadJournal.cancelLeftovers((url) => cancelUploadSession(mounts[0].client, url));
+      const cancelled = await uploadJournal.cancelLeftovers((url) => mounts[0].drive.api.cancelUploadSession(url));
       if (cancelled > 0) logger.info('cancelled upload sessions an earlier run left open', { count: cancelled });
     }
 

@@ -49,7 +49,7 @@ function driveView(raw: Record<string, unknown>, site?: string): DriveView {
 }
 
 /** What a signed-in account can mount: MyFiles, the root site, its drives and those of followed sites. */
-export async function signedInView(record: StoredAccount, graph: GraphClient): Promise<SignedInView> {
+async function signedInView(record: StoredAccount, graph: GraphClient): Promise<SignedInView> {
   const view: SignedInView = { account: record.account, user: record.user?.upn, drives: [], problems: [] };
   const owner = record.accountType === 'app' ? `/users/${encodeURIComponent(record.user?.upn ?? '')}` : '/me';
   const attempt = async <T>(what: string, call: () => Promise<T>): Promise<T | undefined> => {
@@ -90,7 +90,7 @@ function bytes(n: number | undefined): string {
   return `${value.toFixed(value >= 10 || unit === 'B' ? 0 : 1)} ${unit}`;
 }
 
-export function formatDiscovery(d: Discovery): string {
+function formatDiscovery(d: Discovery): string {
   const region = [d.regionScope, d.regionSubScope].filter(Boolean).join('/');
   const rows: Array<[string, string]> = [
     ['Domain', d.domain],
@@ -105,7 +105,7 @@ export function formatDiscovery(d: Discovery): string {
   return rows.map(([k, v]) => `${`${k}:`.padEnd(width + 2)}${v}\n`).join('');
 }
 
-export function formatSignedIn(view: SignedInView): string {
+function formatSignedIn(view: SignedInView): string {
   const out: string[] = [`\nSigned in as ${view.user ?? '(app)'} (account "${view.account}"):\n`];
   const mf = view.myFiles;
   if (mf) out.push(`  MyFiles:  ${mf.webUrl ?? '?'} (${mf.driveType ?? '?'}, ${bytes(mf.quota?.used)} of ${bytes(mf.quota?.total)} used)\n`);

@@ -6,7 +6,7 @@ import { formatExpiry, processIo, reportFailure, type CliIo } from './login.js';
 import { EXIT, type Command } from './command.js';
 
 /** The saved account as people read it: never a token, only whether there is one. */
-export function describeAccount(record: StoredAccount, file: string, now: number): Record<string, unknown> {
+function describeAccount(record: StoredAccount, file: string, now: number): Record<string, unknown> {
   return {
     account: record.account,
     user: record.user ? { upn: record.user.upn, name: record.user.name, id: record.user.id } : undefined,

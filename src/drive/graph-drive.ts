@@ -154,12 +154,10 @@ export class GraphDrive implements RemoteDrive {
    */
   async read(path: string, range?: ByteRange): Promise<ReadBody> {
     return this.edge('read', async () => {
-      const requestHeaders: Record<string, string> = { accept: '*/*' };
-      if (range) requestHeaders.range = `bytes=${range.start}-${range.end ?? ''}`;
       for (let attempt = 0; ; attempt++) {
         const { url } = await this.downloadUrl(path);
         try {
-          const res = await this.api.client.stream({ method: 'GET', path: url, auth: false, headers: requestHeaders, route: 'GET /download/{token}', acceptStatuses: [416] });
+          const res = await this.api.download(url, { range });
           return readBodyOf(path, res);
         } catch (err) {
           const refused = err instanceof GraphError && [401, 403, 404, 410].includes(err.status);

@@ -3,7 +3,7 @@ import type { Clock } from '../util/clock.js';
 import type { RequestCounters, RouteCategory } from './counters.js';
 import type { Directory } from './directory.js';
 import type { FaultInjector } from './faults.js';
-import type { AccessTokenAuthority } from './tokens.js';
+import type { AccessTokenAuthority } from './access-tokens.js';
 
 /** Knobs tests and the admin endpoint may turn while the emulator runs. */
 export interface EmulatorSettings {

@@ -9,10 +9,10 @@ import { DEFAULT_SETTINGS, type EmulatorSettings, type RequestContext, type Shar
 import { RequestCounters, type RouteCategory } from './counters.js';
 import { defaultDirectory, type Directory } from './directory.js';
 import { FaultInjector, type FaultPlan } from './faults.js';
-import { EmulatorHttpError, readJson, sendGraphError, sendJson } from './http.js';
-import { AccessTokenAuthority } from './tokens.js';
+import { EmulatorHttpError, readJson, sendGraphError, sendJson } from './request-io.js';
+import { AccessTokenAuthority } from './access-tokens.js';
 import { IdentityService } from './identity/service.js';
-import { DriveService } from './drive/service.js';
+import { EmulatedDriveService } from './drive/service.js';
 
 export interface EmulatorOptions {
   host?: string;
@@ -36,12 +36,12 @@ export interface RunningEmulator {
   counters: RequestCounters;
   faults: FaultInjector;
   identity: IdentityService;
-  drive: DriveService;
+  drive: EmulatedDriveService;
   close(): Promise<void>;
 }
 
 /** Which part of the emulator a path belongs to, decided before any handler runs (faults need it). */
-export function categorize(pathname: string): RouteCategory {
+function categorize(pathname: string): RouteCategory {
   if (pathname.startsWith('/_emulator/')) return 'admin';
   if (pathname.startsWith('/v1.0/') || pathname === '/v1.0') return 'graph';
   if (pathname.startsWith('/up/')) return 'upload';
@@ -65,7 +65,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
   const faults = new FaultInjector();
   if (options.faults) faults.setPlan(options.faults);
   const identity = new IdentityService(state);
-  const drive = new DriveService(state);
+  const drive = new EmulatedDriveService(state);
   await identity.load();
   await drive.load();
   const services = { identity, drive };

@@ -67,6 +67,21 @@ export interface GraphStreamResponse {
   body: Readable;
 }
 
+type Accept<R> = (res: Dispatcher.ResponseData) => Promise<R>;
+
+/** What every attempt of one request shares. */
+interface PreparedRequest {
+  req: GraphRequest;
+  url: URL;
+  route: string;
+  auth: boolean;
+  headers: Record<string, string>;
+  body: Uint8Array | string | undefined;
+}
+
+/** What one attempt came to: the caller's answer, or a failure for the retry loop to judge. */
+type AttemptOutcome<R> = { answered: true; value: R } | { answered: false; failure: GraphError; unsent: boolean };
+
 /**
  * The one request path to Graph: undici keep-alive pools per host, a concurrency cap, timeouts,
  * bearer tokens from a TokenSource (one refresh and one retry on 401), JSON in and out, and the one
@@ -167,7 +182,7 @@ export class GraphClient {
   }
 
   /** The absolute URL a request goes to. */
-  urlFor(req: Pick<GraphRequest, 'path' | 'query'>): string {
+  private urlFor(req: Pick<GraphRequest, 'path' | 'query'>): string {
     const base = /^https?:\/\//i.test(req.path) ? req.path : `${this.baseUrl}${req.path.startsWith('/') ? '' : '/'}${req.path}`;
     const query = Object.entries(req.query ?? {}).filter(([, v]) => v !== undefined);
     if (query.length === 0) return base;
@@ -175,95 +190,33 @@ export class GraphClient {
     return `${base}${base.includes('?') ? '&' : '?'}${encoded}`;
   }
 
-  private async run<R>(req: GraphRequest, accept: (res: Dispatcher.ResponseData) => Promise<R>, releaseAtHeaders = false): Promise<R> {
-    const url = new URL(this.urlFor(req));
-    const origin = url.origin;
-    const route = req.route ?? routeTemplate(req.method, url.pathname);
+  /**
+   * The retry loop, and the one place that applies retry.ts's policy: passes the throttle gate and
+   * takes a concurrency slot before each attempt, refreshes the token once after a 401, and waits
+   * (Retry-After, else jittered backoff) within the attempt and wait budgets.
+   */
+  private async run<R>(req: GraphRequest, accept: Accept<R>, releaseAtHeaders = false): Promise<R> {
+    const call = this.prepare(req);
+    const origin = call.url.origin;
     const mode: RetryMode = req.retry ?? (req.method === 'POST' ? 'unsent-only' : 'idempotent');
-    const auth = req.auth ?? true;
-    const headers: Record<string, string> = { 'user-agent': this.userAgent, accept: 'application/json', ...req.headers };
-    let body: Uint8Array | string | undefined = req.body;
-    if (req.json !== undefined) {
-      body = JSON.stringify(req.json);
-      headers['content-type'] = 'application/json';
-    }
     let retries = 0;
     let waitedMs = 0;
     let refreshed = false;
     let token: string | undefined;
+    const bearer = async (): Promise<string> => {
+      const current = refreshed && token ? token : await this.tokens.getAccessToken().catch((err: unknown) => Promise.reject(tokenFailure(err)));
+      token = current;
+      return current;
+    };
 
     for (;;) {
       throwIfAborted(req.signal);
-      // Pass the throttle gate, then hold a slot; re-check the gate in case it closed while we queued.
-      for (;;) {
-        const waited = await this.guard(this.gate.pass(origin, req.signal));
-        if (waited > 0) {
-          waitedMs += waited;
-          this.counters.throttleWaits++;
-          this.counters.throttledMs += waited;
-          const scope = currentRequestScope();
-          if (scope) scope.graphWaitMs += waited;
-        }
-        await this.guard(this.slots.acquire(req.signal));
-        if (this.gate.remaining(origin) === 0) break;
-        this.slots.release();
-      }
-      let released = false;
-      const release = () => {
-        if (!released) {
-          released = true;
-          this.slots.release();
-        }
-      };
+      waitedMs += await this.admit(origin, req.signal);
+      const outcome = await this.attempt(call, bearer, accept, releaseAtHeaders);
+      if (outcome.answered) return outcome.value;
+      const { failure, unsent } = outcome;
 
-      let failure: GraphError;
-      let unsent = false;
-      let recorded = false;
-      try {
-        if (auth) {
-          token = refreshed && token ? token : await this.tokens.getAccessToken().catch((err: unknown) => Promise.reject(tokenFailure(err)));
-          headers.authorization = `Bearer ${token}`;
-        } else {
-          delete headers.authorization;
-        }
-        const res = await this.dispatcher.request({
-          origin,
-          path: url.pathname + url.search,
-          method: req.method,
-          headers,
-          body,
-          signal: req.signal,
-        });
-        this.recordAttempt(route, res.statusCode, body);
-        recorded = true;
-        if (res.statusCode < 400 || req.acceptStatuses?.includes(res.statusCode)) {
-          if (releaseAtHeaders) {
-            release();
-            return await accept(res);
-          }
-          try {
-            return await accept(res);
-          } finally {
-            release();
-          }
-        }
-        const text = await res.body.text().catch(() => '');
-        release();
-        failure = parseGraphError(res.statusCode, res.headers, text, this.clock.now());
-      } catch (err) {
-        release();
-        if (err instanceof GraphError && err.status !== 0) throw err;
-        const classified = classifyTransportError(err);
-        if (classified.error.code === ABORTED || req.signal?.aborted) {
-          this.counters.failures++;
-          throw req.signal?.reason instanceof GraphError ? req.signal.reason : classified.error;
-        }
-        if (!recorded) this.recordAttempt(route, 0, body);
-        failure = classified.error;
-        unsent = classified.unsent;
-      }
-
-      if (failure.status === 401 && auth && !refreshed && token) {
+      if (failure.status === 401 && call.auth && !refreshed && token) {
         refreshed = true;
         this.counters.authRefreshes++;
         token = await this.tokens.refreshAfterRejection(token).catch((err: unknown) => Promise.reject(tokenFailure(err)));
@@ -292,6 +245,97 @@ export class GraphClient {
         if (scope) scope.graphWaitMs += delay;
         await this.guard(this.sleep(delay, req.signal));
       }
+    }
+  }
+
+  /** What every attempt of a request shares: its URL, counter route, headers and encoded body. */
+  private prepare(req: GraphRequest): PreparedRequest {
+    const url = new URL(this.urlFor(req));
+    const headers: Record<string, string> = { 'user-agent': this.userAgent, accept: 'application/json', ...req.headers };
+    let body: Uint8Array | string | undefined = req.body;
+    if (req.json !== undefined) {
+      body = JSON.stringify(req.json);
+      headers['content-type'] = 'application/json';
+    }
+    const auth = req.auth ?? true;
+    // A pre-authenticated URL never gets a bearer token, not even one the caller put in `headers`.
+    if (!auth) delete headers.authorization;
+    return { req, url, route: req.route ?? routeTemplate(req.method, url.pathname), auth, headers, body };
+  }
+
+  /**
+   * Passes the throttle gate, then takes a concurrency slot; re-checks the gate in case it closed
+   * while we queued. Returns how long the gate held us (ms). The slot is the next attempt's to release.
+   */
+  private async admit(origin: string, signal: AbortSignal | undefined): Promise<number> {
+    let waitedMs = 0;
+    for (;;) {
+      const waited = await this.guard(this.gate.pass(origin, signal));
+      if (waited > 0) {
+        waitedMs += waited;
+        this.counters.throttleWaits++;
+        this.counters.throttledMs += waited;
+        const scope = currentRequestScope();
+        if (scope) scope.graphWaitMs += waited;
+      }
+      await this.guard(this.slots.acquire(signal));
+      if (this.gate.remaining(origin) === 0) return waitedMs;
+      this.slots.release();
+    }
+  }
+
+  /**
+   * Exactly one HTTP attempt, in the slot `admit` took (released here, for streams once the headers
+   * are in): sends, and either hands the answer to `accept` or classifies the failure for the retry
+   * loop. Throws only what no retry may follow: an abort, a token that cannot be had, an answer
+   * `accept` refuses.
+   */
+  private async attempt<R>(call: PreparedRequest, bearer: () => Promise<string>, accept: Accept<R>, releaseAtHeaders: boolean): Promise<AttemptOutcome<R>> {
+    const { req, url, route, body } = call;
+    let released = false;
+    const release = () => {
+      if (!released) {
+        released = true;
+        this.slots.release();
+      }
+    };
+    let recorded = false;
+    try {
+      const headers = call.auth ? { ...call.headers, authorization: `Bearer ${await bearer()}` } : call.headers;
+      const res = await this.dispatcher.request({
+        origin: url.origin,
+        path: url.pathname + url.search,
+        method: req.method,
+        headers,
+        body,
+        signal: req.signal,
+      });
+      this.recordAttempt(route, res.statusCode, body);
+      recorded = true;
+      if (res.statusCode < 400 || req.acceptStatuses?.includes(res.statusCode)) {
+        if (releaseAtHeaders) {
+          release();
+          return { answered: true, value: await accept(res) };
+        }
+        try {
+          return { answered: true, value: await accept(res) };
+        } finally {
+          release();
+        }
+      }
+      const text = await res.body.text().catch(() => '');
+      release();
+      return { answered: false, failure: parseGraphError(res.statusCode, res.headers, text, this.clock.now()), unsent: false };
+    } catch (err) {
+      release();
+      if (err instanceof GraphError && err.status !== 0) throw err;
+      const classified = classifyTransportError(err);
+      if (classified.error.code === ABORTED || req.signal?.aborted) {
+        this.counters.failures++;
+        throw req.signal?.reason instanceof GraphError ? req.signal.reason : classified.error;
+      }
+      if (!recorded) this.recordAttempt(route, 0, body);
+      return { answered: false, failure: classified.error, unsent: classified.unsent };
     }
   }
 

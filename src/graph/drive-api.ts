@@ -1,5 +1,5 @@
 import { systemClock, type Clock } from '../util/clock.js';
-import type { GraphClient } from './client.js';
+import type { GraphClient, GraphStreamResponse } from './client.js';
 import { ABORTED, GraphError, headerValue } from './errors.js';
 import {
   DELTA_SELECT,
@@ -14,6 +14,7 @@ import {
 import { FULL_GRAPH, type GraphFeatures } from './features.js';
 import { childOfItem, childOfItemByName, driveBasePath, encodeSegment, itemById, itemByPath, type DriveBase } from './paths.js';
 import { realSleep, type Sleep } from './throttle-gate.js';
+import { contentRange } from './upload.js';
 
 /** A failure after which Graph may or may not have done the work: the connection broke, or a gateway error. */
 function isUncertainOutcome(err: GraphError): boolean {
@@ -65,7 +66,8 @@ const DEFAULT_DOWNLOAD_URL_LIFETIME_MS = 2 * 60_000;
 
 /**
  * Typed drive operations on one drive (`/me/drive`, `/drives/{id}`, `/users/{upn}/drive`,
- * `/sites/{id}/drive`). Every item request carries `$select`; every path goes through `paths.ts`.
+ * `/sites/{id}/drive`), and the only door to its GraphClient: download and upload-session URLs go
+ * through here too. Every item request carries `$select`; every path goes through `paths.ts`.
  */
 export class DriveApi {
   readonly base: string;
@@ -77,7 +79,7 @@ export class DriveApi {
   readonly sleep: Sleep;
 
   constructor(
-    readonly client: GraphClient,
+    private readonly client: GraphClient,
     drive: DriveBase,
     options: DriveApiOptions = {},
   ) {
@@ -250,6 +252,22 @@ export class DriveApi {
     return { url, fetchedAt, expiresAt: fetchedAt + this.downloadUrlLifetimeMs, item };
   }
 
+  /**
+   * Streams a file from its download URL. The URL is pre-authenticated, so no bearer token goes
+   * with it (https://learn.microsoft.com/en-us/graph/api/driveitem-get-content); `range` is sent as
+   * Range, and a 416 comes back as an answer for the caller to judge. Retried only until the headers arrive.
+   */
+  async download(url: string, options: { range?: { start: number; end?: number }; signal?: AbortSignal } = {}): Promise<GraphStreamResponse> {
+    const headers: Record<string, string> = { accept: '*/*' };
+    if (options.range) headers.range = `bytes=${options.range.start}-${options.range.end ?? ''}`;
+    return this.client.stream({ method: 'GET', path: url, auth: false, headers, route: 'GET /download/{token}', acceptStatuses: [416], signal: options.signal });
+  }
+
+  /** Asks the drive for its id only: whether Graph and the token answer (health probes). Not retried. */
+  async probe(signal?: AbortSignal): Promise<void> {
+    await this.client.request({ method: 'GET', path: this.base, query: { $select: 'id' }, route: 'GET /drive (health probe)', retry: 'none', signal });
+  }
+
   async quota(signal?: AbortSignal): Promise<Quota> {
     const res = await this.client.request<{ quota?: Quota }>({ method: 'GET', path: this.base, query: { $select: 'id,quota' }, route: 'GET /drive', signal });
     return res.body?.quota ?? {};
@@ -338,6 +356,52 @@ export class DriveApi {
     }
     if (!res.body?.uploadUrl) throw new GraphError(res.status, 'invalidResponse', 'Graph created an upload session without an uploadUrl; try the upload again.');
     return res.body;
+  }
+
+  /**
+   * PUTs `data` at byte `start` of a `total`-byte upload to the session's uploadUrl, which is
+   * pre-authenticated: no bearer token goes with it (https://learn.microsoft.com/en-us/graph/api/driveitem-createuploadsession).
+   * Retried as idempotent: the same bytes at the same offset. Returns the stored file when this
+   * fragment completed the upload (200/201), undefined when the session expects more (202).
+   */
+  async uploadFragment(uploadUrl: string, data: Uint8Array, at: { start: number; total: number }, signal?: AbortSignal): Promise<{ item: DriveItem; created: boolean } | undefined> {
+    const res = await this.client.request<DriveItem>({
+      method: 'PUT',
+      path: uploadUrl,
+      auth: false,
+      body: data,
+      headers: { 'content-range': contentRange(at.start, data.length, at.total), 'content-type': 'application/octet-stream' },
+      route: 'PUT /upload-session/{token}',
+      retry: 'idempotent',
+      signal,
+    });
+    if (res.status === 200 || res.status === 201) return { item: res.body, created: res.status === 201 };
+    return undefined;
+  }
+
+  /** GET on the uploadUrl (no bearer token): the session's `nextExpectedRanges`. */
+  async uploadSessionStatus(uploadUrl: string, signal?: AbortSignal): Promise<Pick<UploadSession, 'nextExpectedRanges' | 'expirationDateTime'>> {
+    const res = await this.client.request<UploadSession>({ method: 'GET', path: uploadUrl, auth: false, route: 'GET /upload-session/{token}', signal });
+    return res.body ?? {};
+  }
+
+  /**
+   * DELETE on the uploadUrl (no bearer token), best effort: the session would expire anyway. True
+   * when the session is gone (cancelled now, or already committed, cancelled or expired).
+   */
+  async cancelUploadSession(uploadUrl: string): Promise<boolean> {
+    try {
+      await this.client.request({ method: 'DELETE', path: uploadUrl, auth: false, route: 'DELETE /upload-session/{token}', retry: 'idempotent' });
+      return true;
+    } catch (err) {
+      // Unreachable: Graph cleans it up after expirationDateTime (and the journal keeps it till then).
+      return err instanceof GraphError && (err.isNotFound || err.status === 410);
+    }
+  }
+
+  /** Counts an upload session as open (metrics) until the returned function is called. */
+  trackUploadSession(): () => void {
+    return this.client.trackUploadSession();
   }
 
   /** The drive's type (`personal`, `business`, `documentLibrary`), asked once. */

@@ -5,7 +5,6 @@ import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import type { Logger } from '../util/logger.js';
 import { ChunkReader, FileChunks, type FragmentSource } from './chunk-reader.js';
-import type { GraphClient } from './client.js';
 import type { ConflictBehavior, DriveApi, ItemRef } from './drive-api.js';
 import { ABORTED, GraphError } from './errors.js';
 import { fragmentBuffers } from './fragment-buffers.js';
@@ -17,7 +16,7 @@ import type { UploadJournal } from './upload-journal.js';
 /** Graph wants every fragment but the last to be a multiple of 320 KiB. */
 export const FRAGMENT_UNIT = 327_680;
 /** Graph's ceiling for one fragment. */
-export const MAX_FRAGMENT_SIZE = 60 * 1024 * 1024;
+const MAX_FRAGMENT_SIZE = 60 * 1024 * 1024;
 /** Graph's ceiling for a simple PUT …/content. */
 export const SIMPLE_UPLOAD_MAX = 4 * 1024 * 1024;
 export const DEFAULT_FRAGMENT_SIZE = 32 * FRAGMENT_UNIT; // 10 MiB
@@ -208,7 +207,7 @@ async function uploadViaSession(api: DriveApi, target: ItemRef, reader: Fragment
   const hash = new QuickXorHash();
   let commit: Committed | undefined;
   let sessionGone = false;
-  const finished = api.client.trackUploadSession();
+  const finished = api.trackUploadSession();
   try {
     let offset = 0;
     const first = Math.min(options.fragmentSize, size);
@@ -246,7 +245,7 @@ async function uploadViaSession(api: DriveApi, target: ItemRef, reader: Fragment
     await checkStored(api, commit, hash.digestBase64(), size, options);
     return commit.item;
   } catch (err) {
-    if (!sessionGone) sessionGone = await cancelUploadSession(api.client, uploadUrl);
+    if (!sessionGone) sessionGone = await api.cancelUploadSession(uploadUrl);
     throw err;
   } finally {
     // A session we could not cancel stays in the journal: the next start tries again.
@@ -334,19 +333,8 @@ async function sendFragment(
   for (;;) {
     let failure: unknown;
     try {
-      const data = fragment.subarray(start - offset);
-      const res = await api.client.request<DriveItem & { nextExpectedRanges?: string[] }>({
-        method: 'PUT',
-        path: uploadUrl,
-        auth: false,
-        body: data,
-        headers: { 'content-range': contentRange(start, data.length, total), 'content-type': 'application/octet-stream' },
-        route: 'PUT /upload-session/{token}',
-        retry: 'idempotent',
-        signal,
-      });
-      if (res.status === 200 || res.status === 201) return { item: res.body, created: res.status === 201, answered: true };
-      return undefined; // 202: accepted, more expected
+      const stored = await api.uploadFragment(uploadUrl, fragment.subarray(start - offset), { start, total }, signal);
+      return stored ? { ...stored, answered: true } : undefined; // undefined: accepted, more expected
     } catch (err) {
       if (!isUncertain(err)) throw err;
       failure = err;
@@ -354,7 +342,7 @@ async function sendFragment(
     // We don't know what the session got: ask it.
     let status: { nextExpectedRanges?: string[] } | undefined;
     try {
-      status = (await api.client.request<{ nextExpectedRanges?: string[] }>({ method: 'GET', path: uploadUrl, auth: false, route: 'GET /upload-session/{token}', signal })).body;
+      status = await api.uploadSessionStatus(uploadUrl, signal);
     } catch (err) {
       if (!(err instanceof GraphError && err.isNotFound)) throw failure;
       if (end === total) {
@@ -458,19 +446,5 @@ async function undoOwnWrite(api: DriveApi, commit: Committed): Promise<string> {
     return 'the previous version was restored';
   } catch {
     return "restoring the previous version failed: it is still in the file's version history";
-  }
-}
-
-/**
- * DELETE on the upload URL, best effort: the session would expire anyway. True when the session
- * is gone (cancelled now, or already committed, cancelled or expired).
- */
-export async function cancelUploadSession(client: GraphClient, uploadUrl: string): Promise<boolean> {
-  try {
-    await client.request({ method: 'DELETE', path: uploadUrl, auth: false, route: 'DELETE /upload-session/{token}', retry: 'idempotent' });
-    return true;
-  } catch (err) {
-    // Unreachable: Graph cleans it up after expirationDateTime (and the journal keeps it till then).
-    return err instanceof GraphError && (err.isNotFound || err.status === 410);
   }
 }

@@ -8,9 +8,7 @@ import { createServerMetrics, renderMetrics } from './metrics.js';
 import { runtimeMetrics } from './runtime-metrics.js';
 import type { AccountSource, MountSource } from './sources.js';
 
-export { HealthChecker, type HealthReport, type HealthOptions } from './health.js';
-export { renderMetrics } from './metrics.js';
-export type { AccountSource, MountSource } from './sources.js';
+export { HealthChecker, type HealthReport } from './health.js';
 
 export interface MonitoredMount {
   prefix: string;
@@ -48,7 +46,7 @@ export function createMonitoring(input: {
     graphStats: () => client.stats(),
     cacheStats: () => drive.cacheStats(),
     probe: async (signal) => {
-      await client.request({ method: 'GET', path: drive.api.base, query: { $select: 'id' }, route: 'GET /drive (health probe)', retry: 'none', signal });
+      await drive.api.probe(signal);
     },
   }));
   const health = new HealthChecker(accounts, mounts, input.health);

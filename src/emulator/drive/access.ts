@@ -1,7 +1,7 @@
 import type { RequestContext, SharedState } from '../context.js';
 import { findUser, type Site, type User } from '../directory.js';
-import { EmulatorHttpError } from '../http.js';
-import type { Principal } from '../tokens.js';
+import { EmulatorHttpError } from '../request-io.js';
+import type { TokenPrincipal } from '../access-tokens.js';
 import type { DriveRecord } from './model.js';
 import type { DriveRef, SiteRef } from './route.js';
 import type { DriveStore } from './store.js';
@@ -21,7 +21,7 @@ export class DriveAccess {
   ) {}
 
   /** Checks the bearer token; 401 InvalidAuthenticationToken with Graph's messages otherwise. */
-  authenticate(ctx: RequestContext): Principal {
+  authenticate(ctx: RequestContext): TokenPrincipal {
     const check = this.shared.tokens.check(ctx.req.headers.authorization);
     if (!check.ok) {
       const message = {
@@ -45,25 +45,25 @@ export class DriveAccess {
     });
   }
 
-  requireRead(principal: Principal): void {
+  requireRead(principal: TokenPrincipal): void {
     if (!this.hasScope(principal, [...READ_SCOPES, ...WRITE_SCOPES])) {
       throw new EmulatorHttpError(403, 'accessDenied', 'Access denied. The token carries no Files.* or Sites.* permission; request Files.Read or Files.ReadWrite.');
     }
   }
 
-  requireWrite(principal: Principal): void {
+  requireWrite(principal: TokenPrincipal): void {
     if (!this.hasScope(principal, WRITE_SCOPES)) {
       throw new EmulatorHttpError(403, 'accessDenied', 'Access denied. Writing needs the Files.ReadWrite (or Sites.ReadWrite.All) permission.');
     }
   }
 
-  private hasScope(principal: Principal, wanted: string[]): boolean {
+  private hasScope(principal: TokenPrincipal, wanted: string[]): boolean {
     const scopes = principal.scopes.map((s) => s.toLowerCase().replace(/^.*\//, ''));
     return scopes.some((s) => s === '.default' || wanted.includes(s));
   }
 
   /** `/me`: the signed-in user; app-only tokens get Graph's 400. */
-  me(principal: Principal): User {
+  me(principal: TokenPrincipal): User {
     if (principal.appOnly || !principal.userId) {
       throw new EmulatorHttpError(400, 'BadRequest', '/me request is only valid with delegated authentication flow.');
     }
@@ -72,7 +72,7 @@ export class DriveAccess {
     return user;
   }
 
-  user(principal: Principal, idOrUpn: string): User {
+  user(principal: TokenPrincipal, idOrUpn: string): User {
     const user = findUser(this.shared.directory, idOrUpn);
     if (!user || user.tenantId !== principal.tenantId) {
       throw new EmulatorHttpError(404, 'Request_ResourceNotFound', `Resource '${idOrUpn}' does not exist or one of its queried reference-property objects are not present.`);
@@ -80,7 +80,7 @@ export class DriveAccess {
     return user;
   }
 
-  site(principal: Principal, ref: SiteRef): Site {
+  site(principal: TokenPrincipal, ref: SiteRef): Site {
     const tenant = this.shared.directory.tenants.find((t) => t.id === principal.tenantId);
     if (!tenant?.sharepointHost) {
       throw new EmulatorHttpError(400, 'invalidRequest', 'SharePoint sites are not available to personal Microsoft accounts.');
@@ -95,7 +95,7 @@ export class DriveAccess {
   }
 
   /** The drive a request addresses, after the access rules. */
-  drive(principal: Principal, ref: DriveRef): DriveRecord {
+  drive(principal: TokenPrincipal, ref: DriveRef): DriveRecord {
     if (ref.by === 'me') return this.driveOf(this.me(principal));
     if (ref.by === 'user') {
       const user = this.user(principal, ref.user);

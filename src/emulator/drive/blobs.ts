@@ -25,7 +25,7 @@ export interface ContentChanges {
 }
 
 /** Hashes bytes as they pass, the three ways OneDrive reports content. */
-export class ContentHasher {
+class ContentHasher {
   private readonly qx = new QuickXorHash();
   private readonly sha1 = createHash('sha1');
   private readonly sha256 = createHash('sha256');
@@ -141,7 +141,7 @@ export async function writeAll(handle: FileHandle, buf: Buffer, position: number
   }
 }
 
-export async function hashFile(path: string): Promise<ContentHashes & { size: number }> {
+async function hashFile(path: string): Promise<ContentHashes & { size: number }> {
   const hasher = new ContentHasher();
   for await (const chunk of createReadStream(path, { highWaterMark: 1024 * 1024 })) hasher.update(chunk as Buffer);
   return { size: hasher.size, ...hasher.digest() };

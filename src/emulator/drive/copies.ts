@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { RequestContext } from '../context.js';
-import { EmulatorHttpError, sendJson } from '../http.js';
+import { EmulatorHttpError, sendJson } from '../request-io.js';
 
 interface CopyJob {
   id: string;

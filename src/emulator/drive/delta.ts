@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { RequestContext, SharedState } from '../context.js';
-import { EmulatorHttpError, sendJson } from '../http.js';
+import { EmulatorHttpError, sendJson } from '../request-io.js';
 import type { ItemRecord } from './model.js';
 import { applySelect, itemJson, type ItemView } from './serialize.js';
 import type { DriveStore } from './store.js';

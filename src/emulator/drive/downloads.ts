@@ -1,7 +1,7 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { pipeline } from 'node:stream/promises';
 import type { RequestContext, SharedState } from '../context.js';
-import { EmulatorHttpError } from '../http.js';
+import { EmulatorHttpError } from '../request-io.js';
 import type { ItemRecord } from './model.js';
 import { profileOf } from './profile.js';
 import { eTagOf } from './serialize.js';
@@ -108,7 +108,7 @@ export class DownloadUrls {
  * One `bytes=` range, resolved against the size: `[start, end]`, `'unsatisfiable'`, or null
  * (no header, several ranges or a syntax we ignore, all of which get the whole file).
  */
-export function parseRange(header: string | undefined, size: number): [number, number] | 'unsatisfiable' | null {
+function parseRange(header: string | undefined, size: number): [number, number] | 'unsatisfiable' | null {
   if (!header) return null;
   const m = /^\s*bytes\s*=\s*(\d*)\s*-\s*(\d*)\s*$/i.exec(header);
   if (!m || (m[1] === '' && m[2] === '')) return null;

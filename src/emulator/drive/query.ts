@@ -1,5 +1,5 @@
 import type { RequestContext } from '../context.js';
-import { EmulatorHttpError } from '../http.js';
+import { EmulatorHttpError } from '../request-io.js';
 import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE } from './model.js';
 
 /** OData query options as the drive routes read them: $select, $top, $skiptoken, and nextLink building. */

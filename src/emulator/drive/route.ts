@@ -1,4 +1,4 @@
-import { EmulatorHttpError } from '../http.js';
+import { EmulatorHttpError } from '../request-io.js';
 
 /**
  * Parses Graph v1.0 drive paths (after `/v1.0`), percent-encoded as they arrived. Colons delimit

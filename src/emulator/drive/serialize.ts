@@ -21,7 +21,7 @@ export function eTagOf(item: ItemRecord): string {
   return `"{${item.tagGuid}},${item.eTagVersion}"`;
 }
 
-export function cTagOf(item: ItemRecord): string {
+function cTagOf(item: ItemRecord): string {
   return `"c:{${item.tagGuid}},${item.cTagVersion}"`;
 }
 

@@ -7,7 +7,7 @@
  * and libraries; `current` and opaque ids on personal drives. Business drives and libraries count
  * earlier versions (and the recycle bin) against the quota; personal drives count neither.
  *
- * In-process API for tests (methods of `DriveService`, reached as `emulator.drive`):
+ * In-process API for tests (methods of `EmulatedDriveService`, reached as `emulator.drive`):
  *   driveIdOf(userOrSite: string): string                 user id/UPN or site id → its drive id
  *   putFile(driveId, path, content: Buffer | string, { modified?: Date }): Promise<SeededItem>
  *                                                          seeds a file (missing folders are created)
@@ -48,20 +48,20 @@ import { Readable } from 'node:stream';
 import { writeFileAtomic } from '../../util/atomic-file.js';
 import type { EmulatorService, RequestContext, SharedState } from '../context.js';
 import { CONSUMERS_TENANT_ID, findUser } from '../directory.js';
-import { EmulatorHttpError, readBody, readJson, sendJson } from '../http.js';
+import { EmulatorHttpError, readBody, readJson, sendJson } from '../request-io.js';
 import { DriveAccess } from './access.js';
 import { BlobStore } from './blobs.js';
 import { CopyMonitors } from './copies.js';
 import { DeltaFeeds } from './delta.js';
 import { DownloadUrls } from './downloads.js';
-import { DriveGraphApi } from './graph.js';
+import { EmulatedDriveRoutes } from './graph-routes.js';
 import type { ItemRecord } from './model.js';
 import { itemJson } from './serialize.js';
 import { DriveStore, type PersistedDrives } from './store.js';
-import { UploadSessions, type FragmentLog, type UploadSessionRecord } from './uploads.js';
+import { UploadSessions, type FragmentLog, type UploadSessionRecord } from './upload-sessions.js';
 import { versionsOf } from './versions.js';
 
-export type { FragmentLog } from './uploads.js';
+export type { FragmentLog } from './upload-sessions.js';
 
 /** What the in-process API returns for an item. */
 export interface SeededItem {
@@ -92,7 +92,7 @@ interface PersistedState extends PersistedDrives {
 const GiB = 1024 ** 3;
 const SAVE_DELAY_MS = 200;
 
-export class DriveService implements EmulatorService {
+export class EmulatedDriveService implements EmulatorService {
   private dir!: string;
   private ownsDir = false;
   private store!: DriveStore;
@@ -100,7 +100,7 @@ export class DriveService implements EmulatorService {
   private downloads!: DownloadUrls;
   private copies!: CopyMonitors;
   private deltaFeeds!: DeltaFeeds;
-  private graph!: DriveGraphApi;
+  private graph!: EmulatedDriveRoutes;
   private corruptions = 0;
   private saveTimer: NodeJS.Timeout | undefined;
   private saving: Promise<void> = Promise.resolve();
@@ -134,7 +134,7 @@ export class DriveService implements EmulatorService {
     this.copies = new CopyMonitors();
     this.deltaFeeds = new DeltaFeeds(this.shared, this.store);
     const access = new DriveAccess(this.shared, this.store);
-    this.graph = new DriveGraphApi(this.shared, this.store, access, this.downloads, this.uploads, this.copies, this.deltaFeeds, hooks);
+    this.graph = new EmulatedDriveRoutes(this.shared, this.store, access, this.downloads, this.uploads, this.copies, this.deltaFeeds, hooks);
 
     const saved = this.shared.dataDir ? await readState(join(this.dir, 'drives.json')) : undefined;
     if (saved) {

@@ -1,9 +1,9 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { Clock } from '../../util/clock.js';
-import { EmulatorHttpError } from '../http.js';
+import { EmulatorHttpError } from '../request-io.js';
 import type { BlobStore, StoredBlob } from './blobs.js';
 import { MAX_VERSIONS, type DriveRecord, type ItemRecord, type VersionRecord } from './model.js';
-import { assertPathLength, assertValidName, nameKey, renamedCandidate } from './names.js';
+import { assertPathLength, assertValidName, nameKey, renamedCandidate } from './name-rules.js';
 import { versionId } from './versions.js';
 
 export type ConflictBehavior = 'fail' | 'replace' | 'rename';
@@ -29,7 +29,7 @@ export function notFound(message = 'The resource could not be found.'): Emulator
   return new EmulatorHttpError(404, 'itemNotFound', message);
 }
 
-export function nameConflict(name: string): EmulatorHttpError {
+function nameConflict(name: string): EmulatorHttpError {
   return new EmulatorHttpError(409, 'nameAlreadyExists', `The specified item name already exists: '${name}'. Use @microsoft.graph.conflictBehavior rename or replace, or pick another name.`);
 }
 
@@ -697,7 +697,7 @@ const MIME: Record<string, string> = {
   pptx: 'application/vnd.openxmlformats-officedocument.presentationml.presentation',
 };
 
-export function mimeTypeFor(name: string): string {
+function mimeTypeFor(name: string): string {
   const dot = name.lastIndexOf('.');
   return (dot >= 0 && MIME[name.slice(dot + 1).toLowerCase()]) || 'application/octet-stream';
 }

@@ -4,10 +4,10 @@ import type { AppRegistration } from '../directory.js';
 import { AAD, IdentityError, describe, errorIds, sendErrorPage } from './errors.js';
 import { hashSecret, newOpaqueToken, type IdentityStore } from './store.js';
 import { findApp, parseDelegatedScopes, pickUser, resolveTenantSegment } from './tenancy.js';
-import { redirectClientType, type ClientType } from './client-auth.js';
+import { redirectClientType, type EmulatedClientType } from './client-auth.js';
 
 /** Authorization codes live 10 minutes, as Entra ID's do. */
-export const AUTH_CODE_LIFETIME_MS = 10 * 60 * 1000;
+const AUTH_CODE_LIFETIME_MS = 10 * 60 * 1000;
 
 /**
  * `GET /{tenant}/oauth2/v2.0/authorize`. There is no sign-in page: the user named by `login_hint`
@@ -20,7 +20,7 @@ export async function handleAuthorize(ctx: RequestContext, segment: string, shar
   const now = shared.clock.now();
   const scope = resolveTenantSegment(shared.directory, segment);
   let redirectUri: string;
-  let clientType: ClientType;
+  let clientType: EmulatedClientType;
   let app: AppRegistration;
   try {
     if (!scope) throw AAD.tenantNotFound(segment);

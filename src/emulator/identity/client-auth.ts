@@ -9,14 +9,14 @@ import { redirectUriMatches } from './tenancy.js';
  * confidential clients (web apps, daemons) must present theirs.
  * https://learn.microsoft.com/en-us/entra/identity-platform/msal-client-applications
  */
-export type ClientType = 'public' | 'confidential';
+export type EmulatedClientType = 'public' | 'confidential';
 
 /**
  * The platform of the registered redirect URI a request names decides the client type ("the behavior
  * associated with that redirect URI … web-, native-, or spa-type redirect").
  * https://learn.microsoft.com/en-us/entra/identity-platform/reply-url
  */
-export function redirectClientType(app: AppRegistration, uri: string): ClientType | undefined {
+export function redirectClientType(app: AppRegistration, uri: string): EmulatedClientType | undefined {
   if (app.publicClientRedirectUris.some((r) => redirectUriMatches(r, uri))) return 'public';
   if (app.webRedirectUris.some((r) => redirectUriMatches(r, uri))) return 'confidential';
   return undefined;
@@ -26,12 +26,12 @@ export function redirectClientType(app: AppRegistration, uri: string): ClientTyp
  * Where no redirect URI tells (device code, client credentials), "Allow public client flows"
  * (`isFallbackPublicClient`) does. https://learn.microsoft.com/en-us/graph/api/resources/application
  */
-export function fallbackClientType(app: AppRegistration): ClientType {
+export function fallbackClientType(app: AppRegistration): EmulatedClientType {
   return app.isFallbackPublicClient ? 'public' : 'confidential';
 }
 
 /** The client type of a sign-in made outside the token endpoint (issueRefreshToken): the app's desktop platform if it has one. */
-export function delegatedClientType(app: AppRegistration): ClientType {
+export function delegatedClientType(app: AppRegistration): EmulatedClientType {
   return app.publicClientRedirectUris.length > 0 ? 'public' : fallbackClientType(app);
 }
 
@@ -46,7 +46,7 @@ export function delegatedClientType(app: AppRegistration): ClientType {
  * - client credentials are a confidential flow: a public client without a secret has none to give (7000218).
  * An empty `client_secret=` counts as absent (docs are silent; it carries no credential either way).
  */
-export function authenticateClient(app: AppRegistration, type: ClientType, secret: string | undefined, grant: GrantType): void {
+export function authenticateClient(app: AppRegistration, type: EmulatedClientType, secret: string | undefined, grant: GrantType): void {
   const presented = secret !== undefined && secret !== '';
   if (type === 'public') {
     if (presented) throw AAD.publicClientWithSecret();

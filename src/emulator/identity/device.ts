@@ -1,6 +1,6 @@
 import type { RequestContext, SharedState } from '../context.js';
 import { findUser } from '../directory.js';
-import { readForm } from '../http.js';
+import { readForm } from '../request-io.js';
 import { AAD, IdentityError, escapeHtml, sendErrorPage, sendHtml, sendIdentityError, sendIdentityJson } from './errors.js';
 import { hashSecret, newOpaqueToken, newUserCode, type DeviceCodeRecord, type IdentityStore } from './store.js';
 import { checkUserFits, findApp, parseDelegatedScopes, pickUser, readPostedForm, resolveTenantSegment } from './tenancy.js';

@@ -39,7 +39,7 @@ export function describe(err: IdentityError, ids: ErrorIds): string {
 }
 
 /** The JSON error body of the token and device-code endpoints, shaped as Entra ID sends it. */
-export function identityErrorBody(err: IdentityError, ids: ErrorIds, baseUrl: string): Record<string, unknown> {
+function identityErrorBody(err: IdentityError, ids: ErrorIds, baseUrl: string): Record<string, unknown> {
   return {
     error: err.error,
     error_description: describe(err, ids),

@@ -1,7 +1,7 @@
 import { createHmac, randomUUID } from 'node:crypto';
 import type { SharedState } from '../context.js';
 import type { User } from '../directory.js';
-import type { ClientType } from './client-auth.js';
+import type { EmulatedClientType } from './client-auth.js';
 import { hashSecret, newOpaqueToken, type IdentityStore } from './store.js';
 import { APP_ROLES, type ParsedScopes } from './tenancy.js';
 
@@ -10,7 +10,7 @@ export interface DelegatedGrant {
   clientId: string;
   scopes: ParsedScopes;
   /** How the client authenticated; its refresh token is bound to the same client type. */
-  clientType: ClientType;
+  clientType: EmulatedClientType;
   nonce?: string;
 }
 
@@ -46,7 +46,7 @@ export class TokenIssuer {
     return { token_type: 'Bearer', expires_in: access.expiresIn, ext_expires_in: access.expiresIn, access_token: access.token };
   }
 
-  newRefreshToken(user: User, clientId: string, scopes: string[], clientType: ClientType): string {
+  newRefreshToken(user: User, clientId: string, scopes: string[], clientType: EmulatedClientType): string {
     const token = newOpaqueToken('0.AR', 96);
     const now = this.shared.clock.now();
     this.store.refreshTokens.set(hashSecret(token), {

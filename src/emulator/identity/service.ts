@@ -32,7 +32,7 @@
  */
 import type { EmulatorService, RequestContext, SharedState } from '../context.js';
 import { DEMO_CLIENT_ID, findUser } from '../directory.js';
-import { EmulatorHttpError, readJson, sendJson } from '../http.js';
+import { EmulatorHttpError, readJson, sendJson } from '../request-io.js';
 import { handleAuthorize } from './authorize.js';
 import { delegatedClientType } from './client-auth.js';
 import { decideDeviceCode, handleDeviceCode, handleDeviceLogin } from './device.js';
@@ -56,7 +56,7 @@ export interface IssueRefreshTokenOptions {
   scopes?: string[];
 }
 
-export const DEFAULT_DEMO_SCOPES = ['Files.ReadWrite.All', 'offline_access', 'User.Read', 'openid', 'profile'];
+const DEFAULT_DEMO_SCOPES = ['Files.ReadWrite.All', 'offline_access', 'User.Read', 'openid', 'profile'];
 
 export class IdentityService implements EmulatorService {
   private readonly store: IdentityStore;

@@ -2,7 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../../util/atomic-file.js';
-import type { ClientType } from './client-auth.js';
+import type { EmulatedClientType } from './client-auth.js';
 
 /** An authorization code waiting to be redeemed. */
 export interface AuthCodeRecord {
@@ -10,7 +10,7 @@ export interface AuthCodeRecord {
   clientId: string;
   redirectUri: string;
   /** Set by the platform of the redirect URI the code was issued to. */
-  clientType: ClientType;
+  clientType: EmulatedClientType;
   userId: string;
   tenantId: string;
   scopes: string[];
@@ -48,7 +48,7 @@ export interface RefreshTokenRecord {
   expiresAt: number;
   revokedAt?: number;
   /** The client type of the sign-in that issued it; redeeming it needs the same (absent in older state files: the app's fallback). */
-  clientType?: ClientType;
+  clientType?: EmulatedClientType;
 }
 
 export type GrantType = 'authorization_code' | 'refresh_token' | 'client_credentials' | 'device_code';

@@ -1,6 +1,6 @@
 import type { RequestContext } from '../context.js';
 import { CLOUD_FACTS, CONSUMERS_TENANT_ID, findTenant, findUser, type AppRegistration, type Directory, type Tenant, type User } from '../directory.js';
-import { readForm } from '../http.js';
+import { readForm } from '../request-io.js';
 import { AAD } from './errors.js';
 
 /** What the `{tenant}` path segment of an identity URL names. */
@@ -36,7 +36,7 @@ export async function readPostedForm(ctx: RequestContext, segment: string, dir: 
 }
 
 /** The tenant id a flow at this scope issues tokens for, once the user is known. */
-export function tenantNameOf(scope: TenantScope): string {
+function tenantNameOf(scope: TenantScope): string {
   return scope.kind === 'tenant' || scope.kind === 'consumers' ? scope.tenant.id : scope.segment;
 }
 
@@ -89,7 +89,7 @@ const OIDC_SCOPES = new Set(['openid', 'profile', 'email', 'offline_access']);
 const GRAPH_PERMISSION = /^(Files|Sites|User|Directory|Group|Mail|Calendars|Contacts|Notes|People|Tasks)\.[A-Za-z.]+$/;
 
 /** Delegated scopes the emulator grants by default for `https://graph.microsoft.com/.default`. */
-export const DEFAULT_DELEGATED = ['Files.ReadWrite.All', 'Sites.ReadWrite.All', 'User.Read'];
+const DEFAULT_DELEGATED = ['Files.ReadWrite.All', 'Sites.ReadWrite.All', 'User.Read'];
 /** Application roles app-only tokens carry. */
 export const APP_ROLES = ['Files.ReadWrite.All', 'Sites.ReadWrite.All', 'User.Read.All'];
 

@@ -1,20 +1,20 @@
 import type { RequestContext, SharedState } from '../context.js';
 import type { Site, User } from '../directory.js';
-import { EmulatorHttpError, readJson, sendJson } from '../http.js';
-import type { Principal } from '../tokens.js';
+import { EmulatorHttpError, readJson, sendJson } from '../request-io.js';
+import type { TokenPrincipal } from '../access-tokens.js';
 import type { DriveAccess } from './access.js';
 import type { CopyMonitors } from './copies.js';
 import type { DeltaFeeds } from './delta.js';
 import type { DownloadUrls } from './downloads.js';
 import { DEFAULT_PAGE_SIZE, SIMPLE_UPLOAD_LIMIT, type DriveRecord, type ItemRecord } from './model.js';
-import { assertPathLength, assertValidName } from './names.js';
+import { assertPathLength, assertValidName } from './name-rules.js';
 import { encodeSkip, selectOf, skipOf, topOf, withQuery } from './query.js';
 import { profileOf } from './profile.js';
 import { parseGraphPath, type DriveRef, type GraphRoute, type VersionRef } from './route.js';
 import { applySelect, driveJson, identityOf, isoSeconds, itemJson, tagMatches, type ItemView } from './serialize.js';
 import { enrichmentFor } from './enrichment.js';
 import { notFound, type ConflictBehavior, type DriveStore, type FileTimes } from './store.js';
-import { preconditionFailed, type UploadSessions } from './uploads.js';
+import { preconditionFailed, type UploadSessions } from './upload-sessions.js';
 import { versionsOf, type VersionView } from './versions.js';
 
 type ItemRoute = Extract<GraphRoute, { kind: 'item' }>;
@@ -23,14 +23,14 @@ type ItemRoute = Extract<GraphRoute, { kind: 'item' }>;
 interface Target {
   drive: DriveRecord;
   view: ItemView;
-  principal: Principal;
+  principal: TokenPrincipal;
   item?: ItemRecord;
   parent?: ItemRecord;
   missing?: string[];
 }
 
 /** The Graph v1.0 surface of the drive half: users, sites, drives, items. */
-export class DriveGraphApi {
+export class EmulatedDriveRoutes {
   constructor(
     private readonly shared: SharedState,
     private readonly store: DriveStore,
@@ -96,7 +96,7 @@ export class DriveGraphApi {
 
   // ---- items --------------------------------------------------------------------------------
 
-  private async handleItem(ctx: RequestContext, principal: Principal, route: ItemRoute): Promise<void> {
+  private async handleItem(ctx: RequestContext, principal: TokenPrincipal, route: ItemRoute): Promise<void> {
     this.access.requireRead(principal);
     const target = this.resolve(ctx, principal, route);
     const { method } = ctx;
@@ -119,7 +119,7 @@ export class DriveGraphApi {
     throw methodNotAllowed(method);
   }
 
-  private resolve(ctx: RequestContext, principal: Principal, route: ItemRoute): Target {
+  private resolve(ctx: RequestContext, principal: TokenPrincipal, route: ItemRoute): Target {
     const drive = this.access.drive(principal, route.drive);
     const view = this.viewFor(drive, route.drive);
     let base: ItemRecord | undefined;
@@ -526,7 +526,7 @@ function tooLargeForSimpleUpload(): EmulatorHttpError {
   );
 }
 
-function whoOf(principal: Principal): string {
+function whoOf(principal: TokenPrincipal): string {
   return principal.appOnly ? `app:${principal.clientId}` : principal.userId!;
 }
 

@@ -2,7 +2,7 @@ import { createHmac, randomBytes, randomUUID, timingSafeEqual } from 'node:crypt
 import type { Clock } from '../util/clock.js';
 
 /** Who a Graph request acts for, read from its access token. */
-export interface Principal {
+export interface TokenPrincipal {
   tenantId: string;
   clientId: string;
   /** Delegated tokens carry the signed-in user; app-only (client credentials) tokens don't. */
@@ -12,7 +12,7 @@ export interface Principal {
   appOnly: boolean;
 }
 
-export type TokenCheck = { ok: true; principal: Principal } | { ok: false; reason: 'missing' | 'malformed' | 'expired' | 'invalid-signature' };
+export type TokenCheck = { ok: true; principal: TokenPrincipal } | { ok: false; reason: 'missing' | 'malformed' | 'expired' | 'invalid-signature' };
 
 /**
  * Issues and checks access tokens. They are JWT-shaped (header.payload.signature, HS256 with a
@@ -33,7 +33,7 @@ export class AccessTokenAuthority {
     return this.key;
   }
 
-  issue(principal: Principal, lifetimeSeconds: number, audience = 'https://graph.microsoft.com'): { token: string; expiresIn: number } {
+  issue(principal: TokenPrincipal, lifetimeSeconds: number, audience = 'https://graph.microsoft.com'): { token: string; expiresIn: number } {
     const nowSec = Math.floor(this.clock.now() / 1000);
     const payload: Record<string, unknown> = {
       aud: audience,

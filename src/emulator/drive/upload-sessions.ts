@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { constants, open } from 'node:fs/promises';
 import type { RequestContext, SharedState } from '../context.js';
-import { EmulatorHttpError, sendJson } from '../http.js';
+import { EmulatorHttpError, sendJson } from '../request-io.js';
 import { writeAll, type StoredBlob } from './blobs.js';
 import { FRAGMENT_MULTIPLE, MAX_FRAGMENT, type ItemRecord } from './model.js';
 import { enrichmentFor } from './enrichment.js';

@@ -1,4 +1,4 @@
-import { EmulatorHttpError } from '../http.js';
+import { EmulatorHttpError } from '../request-io.js';
 import { MAX_NAME_LENGTH, MAX_PATH_LENGTH } from './model.js';
 
 /**

@@ -12,7 +12,7 @@ export interface TokenResponse {
   id_token?: string;
 }
 
-export interface AuthHttpOptions {
+export interface IdentityHttpOptions {
   /** undici dispatcher (tests, proxies); the global one when absent. */
   dispatcher?: Dispatcher;
   /** Per request, headers and body together (default 30 s). */
@@ -48,7 +48,7 @@ function parseRetryAfter(value: string | string[] | undefined): number | undefin
   return Number.isFinite(seconds) && seconds >= 0 ? seconds : undefined;
 }
 
-async function send(url: string, init: { method: 'GET' | 'POST'; body?: string; headers?: Record<string, string> }, options: AuthHttpOptions): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; text: string }> {
+async function send(url: string, init: { method: 'GET' | 'POST'; body?: string; headers?: Record<string, string> }, options: IdentityHttpOptions): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; text: string }> {
   const timeout = options.timeoutMs ?? 30_000;
   try {
     const res = await request(url, {
@@ -88,7 +88,7 @@ function errorFrom(status: number, headers: Record<string, string | string[] | u
 }
 
 /** POSTs a form to a token (or device-code) endpoint and returns its JSON, or throws OAuthError / TransientAuthError. */
-export async function postForm<T = TokenResponse>(url: string, form: Record<string, string | undefined>, options: AuthHttpOptions = {}, headers: Record<string, string> = {}): Promise<T> {
+export async function postForm<T = TokenResponse>(url: string, form: Record<string, string | undefined>, options: IdentityHttpOptions = {}, headers: Record<string, string> = {}): Promise<T> {
   const body = new URLSearchParams();
   for (const [key, value] of Object.entries(form)) if (value !== undefined) body.set(key, value);
   const res = await send(url, { method: 'POST', body: body.toString(), headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers } }, options);
@@ -97,7 +97,7 @@ export async function postForm<T = TokenResponse>(url: string, form: Record<stri
 }
 
 /** GETs a JSON document (OpenID configuration, user realm). */
-export async function getJson<T = Record<string, unknown>>(url: string, options: AuthHttpOptions = {}): Promise<T> {
+export async function getJson<T = Record<string, unknown>>(url: string, options: IdentityHttpOptions = {}): Promise<T> {
   const res = await send(url, { method: 'GET' }, options);
   if (res.status !== 200) throw errorFrom(res.status, res.headers, res.text, url);
   return JSON.parse(res.text) as T;
