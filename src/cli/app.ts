@@ -6,7 +6,7 @@ import { login } from '../auth/login.js';
 import { TokenRefresher } from '../auth/refresher.js';
 import { TokenStore, type StoredAccount } from '../auth/token-store.js';
 import type { AccountConfig, Config, MountConfig } from '../config.js';
-import { startDavServer, type RunningDavServer } from '../dav/server.js';
+import { startDavServer, type DavServerOptions, type RunningDavServer } from '../dav/server.js';
 import { createGraphDrive, type GraphDrive } from '../drive/index.js';
 import { GraphClient } from '../graph/client.js';
 import { graphFeaturesOf } from '../graph/features.js';
@@ -20,6 +20,10 @@ import { startEmulator, type RunningEmulator } from '../emulator/server.js';
 import { createMonitoring, type HealthChecker } from '../ops/index.js';
 import { demoAccount } from './demo-account.js';
 import { seedDemoDrive } from './demo-drive.js';
+import { RedisLockSystem } from '../dav/stores/redis-lock-system.js';
+import { RedisPropertyStore } from '../dav/stores/redis-property-store.js';
+import { openSharedRedis } from './shared-redis.js';
+import { systemClock } from '../util/clock.js';
 import { keepFreedMemoryForReuse } from '../util/heap-reuse.js';
 import { silentLogger, type Logger } from '../util/logger.js';
 
@@ -114,6 +118,15 @@ export async function startOneDav(config: Config, options: StartOptions = {}): P
       if (cancelled > 0) logger.info('cancelled upload sessions an earlier run left open', { count: cancelled });
     }
 
+    // Several replicas: locks and dead properties live in the fleet's Redis (one connection here).
+    let stores: DavServerOptions['stores'];
+    if (config.redis) {
+      const shared = openSharedRedis(config.redis, logger);
+      closers.push(() => shared.close());
+      await shared.ready().catch((err: Error) => logger.warn('redis does not answer yet; locks and PROPPATCH answer 503 until it does', { error: err }));
+      stores = { locks: new RedisLockSystem(shared, systemClock), properties: new RedisPropertyStore(shared, config.deadProperties) };
+    }
+
     let dav: RunningDavServer | undefined;
     const monitor = createMonitoring({ accounts, mounts: mounts.map((m, i) => ({ ...m, account: config.mounts[i].account })), dav: () => dav?.metrics });
     dav = await startDavServer({
@@ -128,6 +141,7 @@ export async function startOneDav(config: Config, options: StartOptions = {}): P
       macMetadata: config.macMetadata,
       deadProperties: config.deadProperties,
       dataDir: config.dataDir,
+      stores,
       monitoring: config.server.monitoring === 'off' ? undefined : { access: config.server.monitoring, endpoints: monitor.endpoints },
       logger,
     });
