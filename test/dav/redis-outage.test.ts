@@ -51,6 +51,10 @@ describe.skipIf(!HAS_REDIS)('onedav with redis in its config', () => {
       // A write must not go through unchecked either: whether it is locked is not known now.
       expect((await dav({ url }, 'PUT', '/outage.txt', { body: 'unchecked' })).status).toBe(503);
       expect((await drive.readFile(drive.driveIdOf(ADELE), 'outage.txt')).toString()).toBe('kept');
+      // Reading needs no shared state.
+      const read = await dav({ url }, 'GET', '/outage.txt', { redirect: 'follow' });
+      expect(read.status).toBe(200);
+      expect(await read.text()).toBe('kept');
     } finally {
       await redis.start();
     }
