@@ -1,5 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, describe } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SharedStateUnavailableError } from '../../src/redis/errors.js';
+import { ManualClock } from '../../src/util/clock.js';
 import { RedisLockSystem } from '../../src/dav/stores/redis-lock-system.js';
 import { RedisPropertyStore } from '../../src/dav/stores/redis-property-store.js';
 import { SharedRedis } from '../../src/redis/connection.js';
@@ -81,4 +83,57 @@ describe.skipIf(!HAS_REDIS)('Redis stores', () => {
     await redis?.stop();
   });
   describeStoreConformance(backend);
+
+  it('deletes expired locks from Redis as it passes them, so they never pile up', async () => {
+    const shared = new SharedRedis({ url: redis!.url, keyPrefix: `expiry-${randomUUID()}:` });
+    await shared.ready();
+    const clock = new ManualClock(1_800_000_000_000);
+    const locks = new RedisLockSystem(shared, clock);
+    const lock = (path: string) => locks.create({ mount: '/', path, depth: 0, scope: 'exclusive', principal: 'alice', timeoutSeconds: 1 });
+    for (const path of ['/a', '/b', '/c']) expect((await lock(path)).ok).toBe(true);
+    clock.advance(1_000);
+    expect((await lock('/d')).ok).toBe(true);
+    expect(await shared.commands.hlen('dav:locks')).toBe(1);
+    await shared.close();
+  });
+
+  it('while Redis is down, every call of both stores throws SharedStateUnavailableError; then they work again', async () => {
+    const shared = new SharedRedis({ url: redis!.url, keyPrefix: `outage-${randomUUID()}:` });
+    await shared.ready();
+    const clock = new ManualClock(1_800_000_000_000);
+    const locks = new RedisLockSystem(shared, clock);
+    const props = new RedisPropertyStore(shared);
+    const here = { mount: '/', path: '/a' };
+    const request = { ...here, depth: 0 as const, scope: 'exclusive' as const, principal: 'alice', timeoutSeconds: 60 };
+    const token = 'opaquelocktoken:00000000-0000-0000-0000-000000000000';
+    const calls: Array<() => Promise<unknown>> = [
+      () => locks.create(request),
+      () => locks.refresh(token, 'alice', 60),
+      () => locks.unlock(token, 'alice'),
+      () => locks.get(token),
+      () => locks.covering(here),
+      () => locks.within(here),
+      () => locks.conflicts(request),
+      () => locks.removeWithin(here),
+      () => props.get(here),
+      () => props.patch(here, [{ name: '{urn:x:}p', value: '<p xmlns="urn:x:"/>' }], { user: 'alice' }),
+      () => props.copyProblem(here, { mount: '/', path: '/b' }, { user: 'alice' }),
+      () => props.copy(here, { mount: '/', path: '/b' }, { user: 'alice' }),
+      () => props.move(here, { mount: '/', path: '/b' }),
+      () => props.removeTree(here),
+      () => props.usageOf('alice'),
+    ];
+    await redis!.kill();
+    try {
+      for (const call of calls) await expect(call()).rejects.toBeInstanceOf(SharedStateUnavailableError);
+    } finally {
+      await redis!.start();
+    }
+    let created;
+    for (let i = 0; i < 100 && !created; i++) {
+      created = await locks.create(request).catch(() => new Promise<undefined>((r) => setTimeout(() => r(undefined), 100)));
+    }
+    expect(created).toMatchObject({ ok: true });
+    await shared.close();
+  });
 });
