@@ -127,7 +127,7 @@ export class RedisLockSystem implements LockSystem {
 
   async create(request: LockRequest): Promise<CreateOutcome> {
     const lock: LockRecord = { ...request, token: `opaquelocktoken:${randomUUID()}`, expiresAt: this.clock.now() + request.timeoutSeconds * 1000 };
-    const key = storeKey(request.path);
+    const key = keyOf(request);
     const stored: StoredLock = { ...lock, key };
     const reply = await viaRedis('lock', () =>
       this.redis.davLockCreate(LOCKS_KEY, String(this.clock.now()), request.mount, key, String(request.depth), request.scope, lock.token, JSON.stringify(stored)),
@@ -154,21 +154,21 @@ export class RedisLockSystem implements LockSystem {
   }
 
   async covering(resource: ResourceRef): Promise<LockRecord[]> {
-    const key = storeKey(resource.path);
-    return (await this.active()).filter((l) => l.mount === resource.mount && (storeKey(l.path) === key || (l.depth === 'infinity' && isAncestor(storeKey(l.path), key))));
+    const key = keyOf(resource);
+    return (await this.active()).filter((l) => l.mount === resource.mount && (keyOf(l) === key || (l.depth === 'infinity' && isAncestor(keyOf(l), key))));
   }
 
   async within(resource: ResourceRef): Promise<LockRecord[]> {
-    const key = storeKey(resource.path);
-    return (await this.active()).filter((l) => l.mount === resource.mount && (storeKey(l.path) === key || isAncestor(key, storeKey(l.path))));
+    const key = keyOf(resource);
+    return (await this.active()).filter((l) => l.mount === resource.mount && (keyOf(l) === key || isAncestor(key, keyOf(l))));
   }
 
   async conflicts(request: LockRequest): Promise<LockRecord[]> {
-    return conflictsAmong(await this.active(), request, storeKey);
+    return conflictsAmong(await this.active(), request, (path) => keyOf({ mount: request.mount, path }));
   }
 
   async removeWithin(resource: ResourceRef, options: { keepRoot?: boolean } = {}): Promise<void> {
-    await viaRedis('remove locks', () => this.redis.davLockRemoveWithin(LOCKS_KEY, resource.mount, storeKey(resource.path), options.keepRoot ? '1' : '0', String(this.clock.now())));
+    await viaRedis('remove locks', () => this.redis.davLockRemoveWithin(LOCKS_KEY, resource.mount, keyOf(resource), options.keepRoot ? '1' : '0', String(this.clock.now())));
   }
 
   /** The connection belongs to the SharedRedis, which its owner closes. */
@@ -179,6 +179,11 @@ export class RedisLockSystem implements LockSystem {
     const now = this.clock.now();
     return all.map(recordOf).filter((l) => l.expiresAt > now);
   }
+}
+
+/** The one place this store turns a resource into its key: the file stores' rule (protocol/paths.ts). */
+function keyOf(resource: ResourceRef): string {
+  return storeKey(resource.path);
 }
 
 function recordOf(raw: string): LockRecord {

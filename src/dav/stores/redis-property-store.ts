@@ -217,7 +217,7 @@ export class RedisPropertyStore implements PropertyStore {
       const reply = await viaRedis('PROPPATCH', () =>
         this.redis.davPropsPatch(
           ...keysOf(resource.mount),
-          storeKey(resource.path),
+          keyOf(resource),
           raw,
           size.count > 0 ? JSON.stringify(after) : '',
           `${size.count} ${size.bytes}`,
@@ -248,7 +248,7 @@ export class RedisPropertyStore implements PropertyStore {
   }
 
   async removeTree(resource: ResourceRef): Promise<void> {
-    await viaRedis('remove dead properties', () => this.redis.davPropsRemoveTree(...keysOf(resource.mount), storeKey(resource.path)));
+    await viaRedis('remove dead properties', () => this.redis.davPropsRemoveTree(...keysOf(resource.mount), keyOf(resource)));
   }
 
   async usageOf(user: string): Promise<Usage> {
@@ -260,7 +260,7 @@ export class RedisPropertyStore implements PropertyStore {
   async close(): Promise<void> {}
 
   private async read(resource: ResourceRef): Promise<{ raw: string; map: PropertyMap }> {
-    const raw = (await viaRedis('read dead properties', () => this.redis.hget(propsKey(resource.mount), storeKey(resource.path)))) ?? '';
+    const raw = (await viaRedis('read dead properties', () => this.redis.hget(propsKey(resource.mount), keyOf(resource)))) ?? '';
     return { raw, map: raw ? (JSON.parse(raw) as PropertyMap) : {} };
   }
 
@@ -274,8 +274,8 @@ export class RedisPropertyStore implements PropertyStore {
         sizes,
         owners,
         how,
-        storeKey(from.path),
-        storeKey(to.path),
+        keyOf(from),
+        keyOf(to),
         user,
         String(this.limits.maxPerUser),
         String(this.limits.maxBytesPerUser),
@@ -290,6 +290,11 @@ export class RedisPropertyStore implements PropertyStore {
 function budgetProblem(limits: PropertyLimits, user: string, reply: Array<string | number>): string {
   const [, usedCount, usedBytes, extraCount, extraBytes] = reply.map(Number);
   return userProblem(limits, user, { count: usedCount, bytes: usedBytes }, { count: extraCount, bytes: extraBytes }) ?? `The dead properties of "${user}" would exceed the limits.`;
+}
+
+/** The one place this store turns a resource into its key: the file stores' rule (protocol/paths.ts). */
+function keyOf(resource: ResourceRef): string {
+  return storeKey(resource.path);
 }
 
 function propsKey(mount: string): string {
