@@ -23,6 +23,7 @@ import { seedDemoDrive } from './demo-drive.js';
 import { RedisLockSystem } from '../dav/stores/redis-lock-system.js';
 import { RedisPropertyStore } from '../dav/stores/redis-property-store.js';
 import { openSharedRedis } from './shared-redis.js';
+import type { SharedRedis } from '../redis/connection.js';
 import { systemClock } from '../util/clock.js';
 import { keepFreedMemoryForReuse } from '../util/heap-reuse.js';
 import { silentLogger, type Logger } from '../util/logger.js';
@@ -65,6 +66,15 @@ export async function startOneDav(config: Config, options: StartOptions = {}): P
       emulator = await startEmulator({ port: config.emulator.port, dataDir: config.emulator.dataDir, admin: options.emulatorAdmin });
       closers.push(() => emulator!.close());
       logger.info('built-in Graph emulator started', { url: emulator.url });
+    }
+
+    // The fleet's shared state, one connection per process; closed after everything that uses it.
+    let shared: SharedRedis | undefined;
+    if (config.redis) {
+      const redis = openSharedRedis(config.redis, logger);
+      shared = redis;
+      closers.push(() => redis.close());
+      await redis.ready().catch((err: Error) => logger.warn('redis does not answer yet; requests that need shared state answer 503 until it does', { error: err }));
     }
 
     const accounts = new Map<string, TokenRefresher>();
@@ -118,14 +128,8 @@ export async function startOneDav(config: Config, options: StartOptions = {}): P
       if (cancelled > 0) logger.info('cancelled upload sessions an earlier run left open', { count: cancelled });
     }
 
-    // Several replicas: locks and dead properties live in the fleet's Redis (one connection here).
-    let stores: DavServerOptions['stores'];
-    if (config.redis) {
-      const shared = openSharedRedis(config.redis, logger);
-      closers.push(() => shared.close());
-      await shared.ready().catch((err: Error) => logger.warn('redis does not answer yet; locks and PROPPATCH answer 503 until it does', { error: err }));
-      stores = { locks: new RedisLockSystem(shared, systemClock), properties: new RedisPropertyStore(shared, config.deadProperties) };
-    }
+    // Several replicas: locks and dead properties live in the fleet's Redis; without it, files under dataDir.
+    const stores: DavServerOptions['stores'] = shared && { locks: new RedisLockSystem(shared, systemClock), properties: new RedisPropertyStore(shared, config.deadProperties) };
 
     let dav: RunningDavServer | undefined;
     const monitor = createMonitoring({ accounts, mounts: mounts.map((m, i) => ({ ...m, account: config.mounts[i].account })), dav: () => dav?.metrics });

@@ -46,12 +46,16 @@ describe.skipIf(!HAS_REDIS)('replicas sharing locks and dead properties through 
     await redis?.stop();
   });
 
-  it('a lock taken through A is enforced by B, and B accepts its token', async () => {
+  it('a lock taken through A is enforced by B; B accepts, refreshes and removes it by its token', async () => {
     await fleet.emulator.drive.putFile(fleet.driveId, 'doc.txt', 'original');
     const taken = await lock(a, '/doc.txt');
     expect(taken.status).toBe(200);
     expect((await dav(b, 'PUT', '/doc.txt', { body: 'without the token' })).status).toBe(423);
     expect((await fleet.emulator.drive.readFile(fleet.driveId, 'doc.txt')).toString()).toBe('original');
+    // Refreshed through B: an empty LOCK with the token in If.
+    const refreshed = await dav(b, 'LOCK', '/doc.txt', { headers: { If: `(<${taken.token}>)`, Timeout: 'Second-120' } });
+    expect(refreshed.status).toBe(200);
+    expect(await refreshed.text()).toContain('Second-120');
     expect((await dav(b, 'PUT', '/doc.txt', { body: 'with the token', headers: { If: `(<${taken.token}>)` } })).status).toBe(204);
     expect((await fleet.emulator.drive.readFile(fleet.driveId, 'doc.txt')).toString()).toBe('with the token');
     expect((await dav(b, 'UNLOCK', '/doc.txt', { headers: { 'Lock-Token': `<${taken.token}>` } })).status).toBe(204);
