@@ -6,7 +6,7 @@ import { login } from '../auth/login.js';
 import { TokenRefresher } from '../auth/refresher.js';
 import { TokenStore, type StoredAccount } from '../auth/token-store.js';
 import type { AccountConfig, Config, MountConfig } from '../config.js';
-import { startDavServer, type RunningDavServer } from '../dav/server.js';
+import { startDavServer, type DavServerOptions, type RunningDavServer } from '../dav/server.js';
 import { createGraphDrive, type GraphDrive } from '../drive/index.js';
 import { GraphClient } from '../graph/client.js';
 import { graphFeaturesOf } from '../graph/features.js';
@@ -20,6 +20,11 @@ import { startEmulator, type RunningEmulator } from '../emulator/server.js';
 import { createMonitoring, type HealthChecker } from '../ops/index.js';
 import { demoAccount } from './demo-account.js';
 import { seedDemoDrive } from './demo-drive.js';
+import { RedisLockSystem } from '../dav/stores/redis-lock-system.js';
+import { RedisPropertyStore } from '../dav/stores/redis-property-store.js';
+import { openSharedRedis } from './shared-redis.js';
+import type { SharedRedis } from '../redis/connection.js';
+import { systemClock } from '../util/clock.js';
 import { keepFreedMemoryForReuse } from '../util/heap-reuse.js';
 import { silentLogger, type Logger } from '../util/logger.js';
 
@@ -61,6 +66,15 @@ export async function startOneDav(config: Config, options: StartOptions = {}): P
       emulator = await startEmulator({ port: config.emulator.port, dataDir: config.emulator.dataDir, admin: options.emulatorAdmin });
       closers.push(() => emulator!.close());
       logger.info('built-in Graph emulator started', { url: emulator.url });
+    }
+
+    // The fleet's shared state, one connection per process; closed after everything that uses it.
+    let shared: SharedRedis | undefined;
+    if (config.redis) {
+      const redis = openSharedRedis(config.redis, logger);
+      shared = redis;
+      closers.push(() => redis.close());
+      await redis.ready().catch((err: Error) => logger.warn('redis does not answer yet; requests that need shared state answer 503 until it does', { error: err }));
     }
 
     const accounts = new Map<string, TokenRefresher>();
@@ -114,6 +128,9 @@ export async function startOneDav(config: Config, options: StartOptions = {}): P
       if (cancelled > 0) logger.info('cancelled upload sessions an earlier run left open', { count: cancelled });
     }
 
+    // Several replicas: locks and dead properties live in the fleet's Redis; without it, files under dataDir.
+    const stores: DavServerOptions['stores'] = shared && { locks: new RedisLockSystem(shared, systemClock), properties: new RedisPropertyStore(shared, config.deadProperties) };
+
     let dav: RunningDavServer | undefined;
     const monitor = createMonitoring({ accounts, mounts: mounts.map((m, i) => ({ ...m, account: config.mounts[i].account })), dav: () => dav?.metrics });
     dav = await startDavServer({
@@ -128,6 +145,7 @@ export async function startOneDav(config: Config, options: StartOptions = {}): P
       macMetadata: config.macMetadata,
       deadProperties: config.deadProperties,
       dataDir: config.dataDir,
+      stores,
       monitoring: config.server.monitoring === 'off' ? undefined : { access: config.server.monitoring, endpoints: monitor.endpoints },
       logger,
     });

@@ -4,6 +4,7 @@ import { TokenStore } from '../auth/token-store.js';
 import { secretVariableOf, type AccountConfig, type Config } from '../config.js';
 import { isPasswordHash } from '../dav/access/passwords.js';
 import { EMULATOR_ACCOUNT } from './app.js';
+import { checkRedis } from './shared-redis.js';
 
 export interface Preflight {
   /** Reasons not to start. */
@@ -57,6 +58,12 @@ export async function preflight(config: Config, options: { insecureDev?: boolean
   }
   if (config.users.length === 0 && !config.anonymous.enabled) {
     problems.push('no users are configured and anonymous access is off: add a user (see "onedav hash-password") or enable anonymous');
+  }
+
+  if (config.redis) {
+    const redis = await checkRedis(config.redis, options.env);
+    problems.push(...redis.problems);
+    warnings.push(...redis.warnings);
   }
 
   const store = new TokenStore(config.dataDir);

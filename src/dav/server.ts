@@ -30,6 +30,7 @@ import { downloadModeOf, type DownloadMode } from './http/download-mode.js';
 import { FilePropertyStore } from './stores/file-property-store.js';
 import type { PropertyLimits, PropertyStore } from './stores/property-store.js';
 import { DavError, toDavError } from './protocol/errors.js';
+import { SharedStateUnavailableError } from '../redis/errors.js';
 import type { LockSystem } from './stores/lock-system.js';
 import { FileLockSystem } from './stores/file-lock-system.js';
 import type { LoginThrottleOptions } from './access/login-throttle.js';
@@ -256,7 +257,7 @@ async function handle(state: DavServerState, req: IncomingMessage, res: ServerRe
     }
     const dav = toDavError(err);
     if (dav.status === 500) state.logger.error('WebDAV request failed', { method, url: req.url, user, error: err as Error, stack: (err as Error)?.stack });
-    else if (dav.status >= 502) state.logger.warn('OneDrive request failed', { method, url: req.url, user, status: dav.status, error: err as Error });
+    else if (dav.status >= 502) state.logger.warn(err instanceof SharedStateUnavailableError ? 'shared state (Redis) unavailable' : 'OneDrive request failed', { method, url: req.url, user, status: dav.status, error: err as Error });
     if (res.headersSent) {
       res.destroy();
       return;

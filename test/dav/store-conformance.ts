@@ -104,6 +104,21 @@ export function describeStoreConformance(backend: StoreBackend): void {
         expect((await locks.create(request('/topmost', 0))).ok).toBe(true);
       });
 
+      it('compares paths beyond ASCII as it does ASCII ones', async () => {
+        const locks = await locksOn();
+        const deep = await locks.create(request('/Fotos Ärger/Ωmega', 'infinity'));
+        if (!deep.ok) throw new Error('expected the lock');
+        const refused = await locks.create(request('/Fotos Ärger/Ωmega/日本語.txt', 0));
+        expect(refused.ok).toBe(false);
+        expect((await locks.covering(at('/Fotos Ärger/Ωmega/日本語.txt'))).map((l) => l.token)).toEqual([deep.lock.token]);
+        expect((await locks.create(request('/Fotos Ärger/Ωmegax', 0))).ok).toBe(true);
+        const props = await propsOn();
+        await props.patch(at('/Fotos Ärger/Ωmega/😀.txt'), [{ name: ns('ü'), value: el('ü', 'grün ✓') }], { user: 'alice' });
+        await props.move(at('/Fotos Ärger'), at('/Bilder Ö'));
+        expect((await props.get(at('/Bilder Ö/Ωmega/😀.txt'))).properties).toEqual({ [ns('ü')]: el('ü', 'grün ✓') });
+        expect(await props.usageOf('alice')).toEqual({ count: 1, bytes: Buffer.byteLength(ns('ü')) + Buffer.byteLength(el('ü', 'grün ✓')) });
+      });
+
       it('refreshes only the holder’s lock, by token', async () => {
         const locks = await locksOn();
         const created = await locks.create(request('/r', 0));

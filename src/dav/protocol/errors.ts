@@ -1,4 +1,5 @@
 import { DriveError, type DriveErrorKind } from '../../drive/errors.js';
+import { SharedStateUnavailableError } from '../../redis/errors.js';
 import { DavPathError } from './paths.js';
 import { XmlError, escapeText } from './xml.js';
 
@@ -61,6 +62,7 @@ const BY_KIND: Record<DriveErrorKind, { status: number; message?: string }> = {
 
 /**
  * Maps any failure to a DavError: DriveErrors by kind (BY_KIND), DavPathError and XmlError → 400,
+ * SharedStateUnavailableError (Redis down) → 503 with Retry-After,
  * anything else → 500 (logged by the server, its detail never shown).
  */
 export function toDavError(err: unknown): DavError {
@@ -68,6 +70,12 @@ export function toDavError(err: unknown): DavError {
   if (err instanceof DavPathError) return new DavError(400, err.message);
   if (err instanceof XmlError) return new DavError(400, `The XML request body is not acceptable: ${err.message}`);
   if (err instanceof DriveError) return fromDrive(err);
+  // Locks and dead properties shared by replicas are out of reach: answering from what this replica
+  // alone knows could grant a lock another replica also grants, so the client waits and retries.
+  if (err instanceof SharedStateUnavailableError) {
+    const seconds = Math.max(1, Math.ceil(err.retryAfter));
+    return new DavError(503, `Shared state (locks, dead properties) is unavailable for a moment. Retry after ${seconds} seconds.`, { headers: { 'Retry-After': String(seconds) } });
+  }
   return new DavError(500, 'Internal server error; see the onedav log for details.');
 }
 

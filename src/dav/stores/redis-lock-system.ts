@@ -1,0 +1,192 @@
+import { randomUUID } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import type { SharedRedis } from '../../redis/connection.js';
+import { viaRedis } from '../../redis/errors.js';
+import type { Clock } from '../../util/clock.js';
+import { storeKey } from '../protocol/paths.js';
+import { conflictsAmong, isAncestor, type CreateOutcome, type LockRecord, type LockRequest, type LockSystem, type ResourceRef, type UnlockOutcome } from './lock-system.js';
+
+/** A lock as kept in Redis: the record plus the store key of its path, which the scripts compare. */
+interface StoredLock extends LockRecord {
+  key: string;
+}
+
+/** Lua: is ARGV-style key `a` a strict ancestor of `b` (the same rule as isAncestor in lock-system.ts, on bytes). */
+const IS_ANCESTOR = `
+local function isAncestor(a, b)
+  if a == b then return false end
+  if a == '/' then return string.sub(b, 1, 1) == '/' end
+  return string.sub(b, 1, #a + 1) == a .. '/'
+end
+`;
+
+/**
+ * KEYS[1] the locks hash (token → stored lock JSON). ARGV: now, mount, key, depth, scope, token, JSON.
+ * Drops expired locks, then takes the lock unless an active one conflicts (conflictsAmong's rule):
+ * returns {1} or {0, conflicting lock JSON…}.
+ */
+const CREATE = `${IS_ANCESTOR}
+local now = tonumber(ARGV[1])
+local mount, key, depth, scope = ARGV[2], ARGV[3], ARGV[4], ARGV[5]
+local all = redis.call('HGETALL', KEYS[1])
+local conflicts = {}
+for i = 1, #all, 2 do
+  local lock = cjson.decode(all[i + 1])
+  if lock.expiresAt <= now then
+    redis.call('HDEL', KEYS[1], all[i])
+  elseif lock.mount == mount then
+    local inScope = lock.key == key or (lock.depth == 'infinity' and isAncestor(lock.key, key)) or (depth == 'infinity' and isAncestor(key, lock.key))
+    if inScope and (scope == 'exclusive' or lock.scope == 'exclusive') then table.insert(conflicts, all[i + 1]) end
+  end
+end
+if #conflicts > 0 then
+  table.insert(conflicts, 1, 0)
+  return conflicts
+end
+redis.call('HSET', KEYS[1], ARGV[6], ARGV[7])
+return {1}
+`;
+
+/** KEYS[1] locks. ARGV: token, principal, now, timeoutSeconds, expiresAt. The refreshed JSON, or false. */
+const REFRESH = `
+local raw = redis.call('HGET', KEYS[1], ARGV[1])
+if not raw then return false end
+local lock = cjson.decode(raw)
+if lock.expiresAt <= tonumber(ARGV[3]) then
+  redis.call('HDEL', KEYS[1], ARGV[1])
+  return false
+end
+if lock.principal ~= ARGV[2] then return false end
+lock.timeoutSeconds = tonumber(ARGV[4])
+lock.expiresAt = tonumber(ARGV[5])
+local updated = cjson.encode(lock)
+redis.call('HSET', KEYS[1], ARGV[1], updated)
+return updated
+`;
+
+/** KEYS[1] locks. ARGV: token, principal, now. 'unlocked' | 'no-such-lock' | 'forbidden'. */
+const UNLOCK = `
+local raw = redis.call('HGET', KEYS[1], ARGV[1])
+if not raw then return 'no-such-lock' end
+local lock = cjson.decode(raw)
+if lock.expiresAt <= tonumber(ARGV[3]) then
+  redis.call('HDEL', KEYS[1], ARGV[1])
+  return 'no-such-lock'
+end
+if lock.principal ~= ARGV[2] then return 'forbidden' end
+redis.call('HDEL', KEYS[1], ARGV[1])
+return 'unlocked'
+`;
+
+/** KEYS[1] locks. ARGV: mount, key, keepRoot ('1'/'0'), now. Drops the locks rooted at or below key (and expired ones). */
+const REMOVE_WITHIN = `${IS_ANCESTOR}
+local mount, key, keepRoot, now = ARGV[1], ARGV[2], ARGV[3] == '1', tonumber(ARGV[4])
+local all = redis.call('HGETALL', KEYS[1])
+for i = 1, #all, 2 do
+  local lock = cjson.decode(all[i + 1])
+  local below = lock.mount == mount and (isAncestor(key, lock.key) or (lock.key == key and not keepRoot))
+  if below or lock.expiresAt <= now then redis.call('HDEL', KEYS[1], all[i]) end
+end
+return 1
+`;
+
+interface LockCommands {
+  davLockCreate(key: string, ...args: string[]): Promise<Array<number | string>>;
+  davLockRefresh(key: string, ...args: string[]): Promise<string | null>;
+  davLockUnlock(key: string, ...args: string[]): Promise<UnlockOutcome>;
+  davLockRemoveWithin(key: string, ...args: string[]): Promise<number>;
+}
+
+const LOCKS_KEY = 'dav:locks';
+
+/**
+ * The LockSystem that replicas share: every lock in one Redis hash (token → lock), every decision
+ * in one Lua script, so of two replicas racing for a lock exactly one gets it. Expiry is an
+ * absolute time stored with the lock and compared inside the scripts against the caller's clock
+ * (replicas keep their clocks in sync with NTP, as they must for HTTP dates anyway); expired locks
+ * never conflict and are deleted when a script passes them. The hash holds only active locks,
+ * which clients take one per edited document, so reading it whole stays cheap.
+ *
+ * While Redis is unreachable every call throws SharedStateUnavailableError: a replica never
+ * grants a lock it could not record where the others look.
+ */
+export class RedisLockSystem implements LockSystem {
+  private readonly redis: Redis & LockCommands;
+
+  constructor(
+    shared: SharedRedis,
+    private readonly clock: Clock,
+  ) {
+    const redis = shared.commands;
+    redis.defineCommand('davLockCreate', { numberOfKeys: 1, lua: CREATE });
+    redis.defineCommand('davLockRefresh', { numberOfKeys: 1, lua: REFRESH });
+    redis.defineCommand('davLockUnlock', { numberOfKeys: 1, lua: UNLOCK });
+    redis.defineCommand('davLockRemoveWithin', { numberOfKeys: 1, lua: REMOVE_WITHIN });
+    this.redis = redis as Redis & LockCommands;
+  }
+
+  async create(request: LockRequest): Promise<CreateOutcome> {
+    const lock: LockRecord = { ...request, token: `opaquelocktoken:${randomUUID()}`, expiresAt: this.clock.now() + request.timeoutSeconds * 1000 };
+    const key = keyOf(request);
+    const stored: StoredLock = { ...lock, key };
+    const reply = await viaRedis('lock', () =>
+      this.redis.davLockCreate(LOCKS_KEY, String(this.clock.now()), request.mount, key, String(request.depth), request.scope, lock.token, JSON.stringify(stored)),
+    );
+    if (reply[0] === 1) return { ok: true, lock };
+    return { ok: false, conflicts: reply.slice(1).map((raw) => recordOf(String(raw))) };
+  }
+
+  async refresh(token: string, principal: string, timeoutSeconds: number): Promise<LockRecord | undefined> {
+    const now = this.clock.now();
+    const raw = await viaRedis('refresh a lock', () => this.redis.davLockRefresh(LOCKS_KEY, token, principal, String(now), String(timeoutSeconds), String(now + timeoutSeconds * 1000)));
+    return raw ? recordOf(raw) : undefined;
+  }
+
+  unlock(token: string, principal: string): Promise<UnlockOutcome> {
+    return viaRedis('unlock', () => this.redis.davLockUnlock(LOCKS_KEY, token, principal, String(this.clock.now())));
+  }
+
+  async get(token: string): Promise<LockRecord | undefined> {
+    const raw = await viaRedis('read a lock', () => this.redis.hget(LOCKS_KEY, token));
+    if (!raw) return undefined;
+    const lock = recordOf(raw);
+    return lock.expiresAt > this.clock.now() ? lock : undefined;
+  }
+
+  async covering(resource: ResourceRef): Promise<LockRecord[]> {
+    const key = keyOf(resource);
+    return (await this.active()).filter((l) => l.mount === resource.mount && (keyOf(l) === key || (l.depth === 'infinity' && isAncestor(keyOf(l), key))));
+  }
+
+  async within(resource: ResourceRef): Promise<LockRecord[]> {
+    const key = keyOf(resource);
+    return (await this.active()).filter((l) => l.mount === resource.mount && (keyOf(l) === key || isAncestor(key, keyOf(l))));
+  }
+
+  async conflicts(request: LockRequest): Promise<LockRecord[]> {
+    return conflictsAmong(await this.active(), request, (path) => keyOf({ mount: request.mount, path }));
+  }
+
+  async removeWithin(resource: ResourceRef, options: { keepRoot?: boolean } = {}): Promise<void> {
+    await viaRedis('remove locks', () => this.redis.davLockRemoveWithin(LOCKS_KEY, resource.mount, keyOf(resource), options.keepRoot ? '1' : '0', String(this.clock.now())));
+  }
+
+  /** The connection belongs to the SharedRedis, which its owner closes. */
+  async close(): Promise<void> {}
+
+  private async active(): Promise<LockRecord[]> {
+    const all = await viaRedis('read locks', () => this.redis.hvals(LOCKS_KEY));
+    const now = this.clock.now();
+    return all.map(recordOf).filter((l) => l.expiresAt > now);
+  }
+}
+
+/** The one place this store turns a resource into its key: the file stores' rule (protocol/paths.ts). */
+function keyOf(resource: ResourceRef): string {
+  return storeKey(resource.path);
+}
+
+function recordOf(raw: string): LockRecord {
+  const { key: _key, ...lock } = JSON.parse(raw) as StoredLock;
+  return lock;
+}
