@@ -206,14 +206,16 @@ export class GraphDrive implements RemoteDrive {
    */
   async write(path: string, body: Readable, options: WriteOptions = {}): Promise<DriveEntry> {
     return this.edge('write', async () => {
-      assertValidPath(path, { documentLibrary: this.documentLibrary });
       return this.writesByPath.run(this.names.pathKey(path), () => this.writeNow(path, body, options));
     });
   }
 
   private async writeNow(path: string, body: Readable, options: WriteOptions): Promise<DriveEntry> {
-    // Before any byte of the body is read (the RemoteDrive contract): a missing parent is refused at once.
+    // Before any byte of the body is read (the RemoteDrive contract): a missing parent is refused at
+    // once. The parent first, then OneDrive's naming rules: a folder that is not there is the
+    // answer WebDAV gives first (RFC 4918 §9.7.1: 409), whatever the name.
     const parent = await this.parentFolder(path);
+    assertValidPath(path, { documentLibrary: this.documentLibrary });
     let item: DriveItem;
     try {
       item = await uploadFile(this.api, { parentId: parent.id, name: baseName(path) }, body, {
@@ -243,8 +245,9 @@ export class GraphDrive implements RemoteDrive {
 
   async mkdir(path: string): Promise<DriveEntry> {
     return this.edge('mkdir', async () => {
-      assertValidPath(path, { documentLibrary: this.documentLibrary });
+      // The parent first (RFC 4918 §9.3.1: 409), then OneDrive's naming rules, as in write.
       const parent = await this.parentFolder(path);
+      assertValidPath(path, { documentLibrary: this.documentLibrary });
       let item: DriveItem;
       try {
         item = await this.api.createFolder({ id: parent.id }, baseName(path), { conflictBehavior: 'fail' });
