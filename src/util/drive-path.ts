@@ -43,6 +43,13 @@ export function isSameOrBelow(path: string, ancestor: string): boolean {
   return path === ancestor || isAncestor(ancestor, path);
 }
 
+/** `path` at or below `from`, moved to `to`: `/a/b/c` from `/a` to `/x` → `/x/b/c`. */
+export function rebase(path: string, from: string, to: string): string {
+  if (path === from) return to;
+  const rest = from === '/' ? path : path.slice(from.length);
+  return to === '/' ? rest : to + rest;
+}
+
 /**
  * How a drive compares names, chosen once per drive from `RemoteDrive.capabilities.caseInsensitive`
  * and used by everything keyed by a name or path of that drive (its cache, its write queue, the

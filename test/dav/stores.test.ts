@@ -2,7 +2,7 @@ import { mkdtemp, readFile, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { FilePropertyStore, rebase } from '../../src/dav/stores/file-property-store.js';
+import { FilePropertyStore } from '../../src/dav/stores/file-property-store.js';
 import { parseTimeout } from '../../src/dav/stores/lock-system.js';
 import { FileLockSystem } from '../../src/dav/stores/file-lock-system.js';
 import { ManualClock } from '../../src/util/clock.js';
@@ -42,13 +42,6 @@ describe('file-backed stores', () => {
 });
 
 describe('store helpers', () => {
-  it('rebases keys between roots', () => {
-    expect(rebase('/a/b/c', '/a', '/x')).toBe('/x/b/c');
-    expect(rebase('/a', '/a', '/x')).toBe('/x');
-    expect(rebase('/b', '/', '/x')).toBe('/x/b');
-    expect(rebase('/a/b', '/a', '/')).toBe('/b');
-  });
-
   it.each([
     [undefined, 3600],
     ['Second-600', 600],

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { baseName, childPath, EXACT_NAMES, FOLDED_NAMES, isAncestor, isSameOrBelow, joinPath, nameFolding, parentPath, splitPath } from '../../src/util/drive-path.js';
+import { baseName, childPath, EXACT_NAMES, FOLDED_NAMES, isAncestor, isSameOrBelow, joinPath, nameFolding, parentPath, rebase, splitPath } from '../../src/util/drive-path.js';
 
 describe('drive paths', () => {
   it('split, join, parent, base and child', () => {
@@ -26,6 +26,13 @@ describe('drive paths', () => {
     expect(isSameOrBelow('/a/b', '/a')).toBe(true);
     expect(isSameOrBelow('/ab', '/a')).toBe(false);
     expect(isSameOrBelow('/x', '/')).toBe(true);
+  });
+
+  it('rebases paths between roots', () => {
+    expect(rebase('/a/b/c', '/a', '/x')).toBe('/x/b/c');
+    expect(rebase('/a', '/a', '/x')).toBe('/x');
+    expect(rebase('/b', '/', '/x')).toBe('/x/b');
+    expect(rebase('/a/b', '/a', '/')).toBe('/b');
   });
 
   it('folds names only for a case-insensitive drive', () => {

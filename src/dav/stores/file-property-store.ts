@@ -1,6 +1,6 @@
 import type { Logger } from '../../util/logger.js';
 import { JsonFile } from './json-file.js';
-import { isSameOrBelow } from '../../util/drive-path.js';
+import { isSameOrBelow, rebase } from '../../util/drive-path.js';
 import type { ResourceRef } from './lock-system.js';
 import {
   applyChanges,
@@ -29,8 +29,8 @@ interface StoredProperties {
 }
 
 /**
- * The PropertyStore of one process: one JSON file under the data dir, kept by mount and drive
- * path (without a path, memory only). Each method checks and changes the data without awaiting in
+ * The PropertyStore of one process: one JSON file under the data dir, kept by mount and resource
+ * key (`ResourceRef.key`; without a file path, memory only). Each method checks and changes the data without awaiting in
  * between, which makes it atomic in one process; the save follows.
  */
 export class FilePropertyStore implements PropertyStore {
@@ -189,11 +189,4 @@ export class FilePropertyStore implements PropertyStore {
 
 function keysWithin(byPath: Record<string, PropertyMap>, key: string): string[] {
   return Object.keys(byPath).filter((k) => isSameOrBelow(k, key));
-}
-
-/** `/a/b/c` moved from `/a` to `/x` → `/x/b/c`. */
-export function rebase(key: string, fromKey: string, toKey: string): string {
-  if (key === fromKey) return toKey;
-  const rest = fromKey === '/' ? key : key.slice(fromKey.length);
-  return toKey === '/' ? rest : toKey + rest;
 }
