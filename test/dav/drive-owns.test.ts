@@ -102,6 +102,32 @@ describe.each([
   });
 });
 
+describe('between two mounts', () => {
+  it('answers 409 to COPY and MOVE into a missing folder of another drive and changes nothing', async () => {
+    const dataDir = await mkdtemp(join(tmpdir(), 'onedav-owns-'));
+    const server = await startDavServer({
+      port: 0,
+      dataDir,
+      anonymous: { enabled: true, readOnly: false },
+      mounts: [
+        { prefix: '/one', drive: new MemoryDrive() },
+        { prefix: '/two', drive: new MemoryDrive() },
+      ],
+    });
+    try {
+      expect((await dav(server, 'PUT', '/one/a.txt', { body: 'stays' })).status).toBe(201);
+      for (const method of ['COPY', 'MOVE']) {
+        expect((await dav(server, method, '/one/a.txt', { headers: { Destination: `${server.url}/two/absent/a.txt` } })).status).toBe(409);
+      }
+      expect(await (await dav(server, 'GET', '/one/a.txt')).text()).toBe('stays');
+      expect((await dav(server, 'PROPFIND', '/two/absent/', { headers: { Depth: '0' } })).status).toBe(404);
+    } finally {
+      await server.close();
+      await rm(dataDir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('quota: one cache, the drive’s', () => {
   const quotaBody = '<?xml version="1.0"?><D:propfind xmlns:D="DAV:"><D:prop><D:quota-available-bytes/><D:quota-used-bytes/></D:prop></D:propfind>';
 

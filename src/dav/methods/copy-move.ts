@@ -122,7 +122,14 @@ async function streamTree(
       await to.mount.drive.mkdir(toPath);
     } else {
       const source = await from.mount.drive.read(fromPath);
-      await to.mount.drive.write(toPath, source.body, { size: entry.size, mtime: entry.modified, signal: ctx.signal });
+      try {
+        await to.mount.drive.write(toPath, source.body, { size: entry.size, mtime: entry.modified, signal: ctx.signal });
+      } catch (err) {
+        // Refused before or while reading (a missing destination folder is refused before): let go of the download.
+        source.body.on('error', () => {});
+        source.body.destroy();
+        throw err;
+      }
     }
   } catch (err) {
     if (top) throw err;
