@@ -1,6 +1,6 @@
 import { LRUCache } from 'lru-cache';
-import { baseName as nameOf, childPath as joinPath, parentPath as parentOf } from '../graph/paths.js';
 import { systemClock, type Clock } from '../util/clock.js';
+import { baseName as nameOf, childPath as joinPath, parentPath as parentOf, isSameOrBelow, type NameFolding } from '../util/drive-path.js';
 import { SingleFlight } from './single-flight.js';
 
 /** What the cache needs to know about an item; the drive facade stores its DriveEntry. */
@@ -23,6 +23,8 @@ export interface MetadataCacheOptions<T extends CacheableItem> {
   /** Approximate memory bound over all entries. */
   maxBytes: number;
   clock?: Clock;
+  /** How the drive compares names: keys are folded as the drive folds them. */
+  names: NameFolding;
   /** Estimated bytes of one item; the default sizes its JSON. */
   sizeOf?: (item: T) => number;
   /** Download URLs are dropped this long before they expire (default 30 s). */
@@ -60,7 +62,7 @@ type Entry<T> =
 
 /**
  * Items by path, folder listings and download URLs, in one lru-cache bounded by entries and bytes,
- * with a TTL on an injected clock. Keys are case-folded: OneDrive names are case-insensitive.
+ * with a TTL on an injected clock. Keys are folded as the drive compares names (`options.names`).
  * A cached listing also answers item lookups of its children (present or absent) with no call.
  */
 export class MetadataCache<T extends CacheableItem> {
@@ -71,6 +73,7 @@ export class MetadataCache<T extends CacheableItem> {
   private readonly pathById = new Map<string, string>();
   private readonly ttlMs: number;
   private readonly clock: Clock;
+  private readonly names: NameFolding;
   private readonly sizeOf: (item: T) => number;
   private readonly urlMarginMs: number;
   private counters = { hits: 0, misses: 0, evictions: 0, invalidations: 0 };
@@ -78,6 +81,7 @@ export class MetadataCache<T extends CacheableItem> {
   constructor(options: MetadataCacheOptions<T>) {
     this.ttlMs = options.ttlMs;
     this.clock = options.clock ?? systemClock;
+    this.names = options.names;
     this.sizeOf = options.sizeOf ?? ((item) => 64 + 2 * JSON.stringify(item).length);
     this.urlMarginMs = options.downloadUrlMarginMs ?? 30_000;
     this.lru = new LRUCache<string, Entry<T>>({
@@ -97,7 +101,7 @@ export class MetadataCache<T extends CacheableItem> {
         if (entry.kind === 'item' && entry.item) forget(entry.item.id, path);
         if (entry.kind === 'listing') {
           if (entry.folderId) forget(entry.folderId, path);
-          for (const child of entry.children) forget(child.id, fold(joinPath(path, child.name)));
+          for (const child of entry.children) forget(child.id, this.names.pathKey(joinPath(path, child.name)));
         }
       },
     });
@@ -117,16 +121,16 @@ export class MetadataCache<T extends CacheableItem> {
       return known;
     }
     this.counters.misses++;
-    return this.flights.run(`i:${fold(path)}`, load, (item) => this.setItem(path, item as T | null)) as Promise<T | null>;
+    return this.flights.run(`i:${this.names.pathKey(path)}`, load, (item) => this.setItem(path, item as T | null)) as Promise<T | null>;
   }
 
   /** Cached knowledge of `path`: the item, null (known absent), or undefined (unknown). */
   peekItem(path: string): T | null | undefined {
-    const entry = this.lru.get(`i:${fold(path)}`);
+    const entry = this.lru.get(`i:${this.names.pathKey(path)}`);
     if (entry?.kind === 'item') return entry.item;
     if (path === '/' || path === '') return undefined;
-    const parent = this.lru.get(`l:${fold(parentOf(path))}`);
-    if (parent?.kind === 'listing') return this.childNamed(parent.children, fold(nameOf(path)));
+    const parent = this.lru.get(`l:${this.names.pathKey(parentOf(path))}`);
+    if (parent?.kind === 'listing') return this.childNamed(parent.children, this.names.nameKey(nameOf(path)));
     return undefined;
   }
 
@@ -136,12 +140,12 @@ export class MetadataCache<T extends CacheableItem> {
    * Listings are replaced, never changed in place, so an index stays true for its array.
    */
   private childNamed(children: T[], name: string): T | null {
-    if (children.length < 32) return children.find((c) => fold(c.name) === name) ?? null;
+    if (children.length < 32) return children.find((c) => this.names.nameKey(c.name) === name) ?? null;
     let index = this.nameIndex.get(children);
     if (!index) {
       index = new Map();
       for (const child of children) {
-        const key = fold(child.name);
+        const key = this.names.nameKey(child.name);
         if (!index.has(key)) index.set(key, child);
       }
       this.nameIndex.set(children, index);
@@ -151,7 +155,7 @@ export class MetadataCache<T extends CacheableItem> {
 
   setItem(path: string, item: T | null): void {
     if (!this.storing) return;
-    const key = fold(path);
+    const key = this.names.pathKey(path);
     this.lru.set(`i:${key}`, { kind: 'item', item });
     if (item) this.pathById.set(item.id, key);
   }
@@ -166,7 +170,7 @@ export class MetadataCache<T extends CacheableItem> {
       return known;
     }
     this.counters.misses++;
-    const result = (await this.flights.run(`l:${fold(path)}`, load, (value) => {
+    const result = (await this.flights.run(`l:${this.names.pathKey(path)}`, load, (value) => {
       const { folderId, children } = value as { folderId?: string; children: T[] };
       this.setListing(path, children, folderId);
     })) as { children: T[] };
@@ -174,45 +178,45 @@ export class MetadataCache<T extends CacheableItem> {
   }
 
   peekListing(path: string): T[] | undefined {
-    const entry = this.lru.get(`l:${fold(path)}`);
+    const entry = this.lru.get(`l:${this.names.pathKey(path)}`);
     return entry?.kind === 'listing' ? entry.children : undefined;
   }
 
   setListing(path: string, children: T[], folderId?: string): void {
     if (!this.storing) return;
-    const key = fold(path);
+    const key = this.names.pathKey(path);
     const id = folderId ?? this.peekItemEntry(path)?.id;
     this.lru.set(`l:${key}`, { kind: 'listing', folderId: id, children });
     if (id) this.pathById.set(id, key);
     // Children are answered from the listing itself (see peekItem); drop older per-item entries.
     for (const child of children) {
-      this.lru.delete(`i:${fold(joinPath(path, child.name))}`);
-      this.pathById.set(child.id, fold(joinPath(path, child.name)));
+      this.lru.delete(`i:${this.names.pathKey(joinPath(path, child.name))}`);
+      this.pathById.set(child.id, this.names.pathKey(joinPath(path, child.name)));
     }
   }
 
   // ---- download URLs ----
 
   async downloadUrl<U extends CachedDownloadUrl>(path: string, load: () => Promise<U>): Promise<U> {
-    const entry = this.lru.get(`u:${fold(path)}`);
+    const entry = this.lru.get(`u:${this.names.pathKey(path)}`);
     if (entry?.kind === 'url' && entry.url.expiresAt - this.urlMarginMs > this.clock.now()) {
       this.counters.hits++;
       return entry.url as U;
     }
     this.counters.misses++;
-    return this.flights.run(`u:${fold(path)}`, load, (value) => this.setDownloadUrl(path, value as U)) as Promise<U>;
+    return this.flights.run(`u:${this.names.pathKey(path)}`, load, (value) => this.setDownloadUrl(path, value as U)) as Promise<U>;
   }
 
   setDownloadUrl(path: string, url: CachedDownloadUrl): void {
     const ttl = url.expiresAt - this.urlMarginMs - this.clock.now();
     if (ttl <= 0) return;
     // Governed by the URL's own lifetime, not the metadata TTL.
-    this.lru.set(`u:${fold(path)}`, { kind: 'url', url }, { ttl });
+    this.lru.set(`u:${this.names.pathKey(path)}`, { kind: 'url', url }, { ttl });
   }
 
   /** Forgets a download URL the server refused (expired early). */
   forgetDownloadUrl(path: string): void {
-    this.lru.delete(`u:${fold(path)}`);
+    this.lru.delete(`u:${this.names.pathKey(path)}`);
   }
 
   // ---- after our own writes: record exactly what changed ----
@@ -220,14 +224,14 @@ export class MetadataCache<T extends CacheableItem> {
   /** A write put `item` at `path`: its entry, its URL and its place in the parent's listing change. */
   recordItem(path: string, item: T): void {
     this.noteInvalidation();
-    const key = fold(path);
+    const key = this.names.pathKey(path);
     this.lru.delete(`u:${key}`);
     this.lru.delete(`i:${key}`);
-    const parentKey = `l:${fold(parentOf(path))}`;
+    const parentKey = `l:${this.names.pathKey(parentOf(path))}`;
     const parent = this.lru.get(parentKey);
     if (parent?.kind === 'listing') {
-      const name = fold(item.name);
-      const children = parent.children.filter((c) => fold(c.name) !== name && c.id !== item.id);
+      const name = this.names.nameKey(item.name);
+      const children = parent.children.filter((c) => this.names.nameKey(c.name) !== name && c.id !== item.id);
       children.push(item);
       // Re-set keeps the listing's remaining TTL honest: it now holds fresh data for this child only,
       // so keep its original deadline by not refreshing it.
@@ -240,11 +244,11 @@ export class MetadataCache<T extends CacheableItem> {
   recordRemoval(path: string): void {
     this.noteInvalidation();
     this.dropPrefix(path);
-    const parentKey = `l:${fold(parentOf(path))}`;
+    const parentKey = `l:${this.names.pathKey(parentOf(path))}`;
     const parent = this.lru.get(parentKey);
     if (parent?.kind === 'listing') {
-      const name = fold(nameOf(path));
-      this.lru.set(parentKey, { ...parent, children: parent.children.filter((c) => fold(c.name) !== name) }, { noUpdateTTL: true });
+      const name = this.names.nameKey(nameOf(path));
+      this.lru.set(parentKey, { ...parent, children: parent.children.filter((c) => this.names.nameKey(c.name) !== name) }, { noUpdateTTL: true });
     }
     this.setItem(path, null);
   }
@@ -254,17 +258,17 @@ export class MetadataCache<T extends CacheableItem> {
   /** Forget the item at `path`, its download URL and its parent's listing. */
   invalidateItem(path: string): void {
     this.noteInvalidation();
-    const key = fold(path);
+    const key = this.names.pathKey(path);
     this.lru.delete(`i:${key}`);
     this.lru.delete(`u:${key}`);
-    this.lru.delete(`l:${fold(parentOf(path))}`);
+    this.lru.delete(`l:${this.names.pathKey(parentOf(path))}`);
   }
 
   /** Forget everything at or below `path`, and the parent's listing. */
   invalidatePrefix(path: string): void {
     this.noteInvalidation();
     this.dropPrefix(path);
-    this.lru.delete(`l:${fold(parentOf(path))}`);
+    this.lru.delete(`l:${this.names.pathKey(parentOf(path))}`);
   }
 
   invalidateAll(): void {
@@ -301,7 +305,7 @@ export class MetadataCache<T extends CacheableItem> {
         const oldKey = this.pathById.get(change.id);
         const parentKey = change.parentId !== undefined ? this.pathById.get(change.parentId) : undefined;
         const newKey =
-          change.path !== undefined ? fold(change.path) : parentKey !== undefined && change.name !== undefined ? fold(joinPath(parentKey, change.name)) : undefined;
+          change.path !== undefined ? this.names.pathKey(change.path) : parentKey !== undefined && change.name !== undefined ? this.names.pathKey(joinPath(parentKey, change.name)) : undefined;
         const inPlace = change.isFolder === true && !change.deleted && oldKey !== undefined && (newKey === oldKey || this.seemsInPlace(oldKey, change));
         const maybeFolder = change.isFolder === true || (change.deleted && change.isFolder === undefined);
         if (oldKey === undefined && maybeFolder) unplacedFolder = true;
@@ -357,7 +361,7 @@ export class MetadataCache<T extends CacheableItem> {
    * it may have moved, and its descendants would not be reported: it is treated as moved.
    */
   private seemsInPlace(oldKey: string, change: RemoteChange): boolean {
-    if (change.name === undefined || fold(change.name) !== fold(nameOf(oldKey))) return false;
+    if (change.name === undefined || this.names.nameKey(change.name) !== this.names.nameKey(nameOf(oldKey))) return false;
     const parentKey = parentOf(oldKey);
     const parentId = this.idAt(parentKey);
     return parentId !== undefined && parentId === change.parentId;
@@ -372,7 +376,7 @@ export class MetadataCache<T extends CacheableItem> {
     for (const key of [...this.lru.keys()]) {
       const path = key.slice(2);
       // A listing is keyed by its own folder: what it holds sits below that folder, so the folder counts too.
-      const probe = key.startsWith('l:') ? `${path === '/' ? '' : path}/x` : path;
+      const probe = key.startsWith('l:') ? joinPath(path, 'x') : path;
       if (underUnknown(probe)) this.lru.delete(key);
     }
   }
@@ -385,12 +389,12 @@ export class MetadataCache<T extends CacheableItem> {
     if (item?.kind === 'item' && item.item) return item.item.id;
     if (key === '/') return undefined;
     const parent = this.lru.peek(`l:${parentOf(key)}`);
-    if (parent?.kind === 'listing') return parent.children.find((c) => fold(c.name) === nameOf(key))?.id;
+    if (parent?.kind === 'listing') return parent.children.find((c) => this.names.nameKey(c.name) === nameOf(key))?.id;
     return undefined;
   }
 
   private peekItemEntry(path: string): T | null | undefined {
-    const entry = this.lru.get(`i:${fold(path)}`);
+    const entry = this.lru.get(`i:${this.names.pathKey(path)}`);
     return entry?.kind === 'item' ? entry.item : undefined;
   }
 
@@ -400,13 +404,9 @@ export class MetadataCache<T extends CacheableItem> {
   }
 
   private dropPrefix(path: string): void {
-    const key = fold(path);
-    const below = key === '/' ? '/' : `${key}/`;
-    for (const k of [...this.lru.keys()]) {
-      const p = k.slice(2);
-      if (p === key || p.startsWith(below)) this.lru.delete(k);
-    }
-    for (const [id, p] of this.pathById) if (p === key || p.startsWith(below)) this.pathById.delete(id);
+    const key = this.names.pathKey(path);
+    for (const k of [...this.lru.keys()]) if (isSameOrBelow(k.slice(2), key)) this.lru.delete(k);
+    for (const [id, p] of this.pathById) if (isSameOrBelow(p, key)) this.pathById.delete(id);
   }
 
   private entrySize(entry: Entry<T>, key: string): number {
@@ -422,7 +422,3 @@ export class MetadataCache<T extends CacheableItem> {
   }
 }
 
-/** Cache key form of a path: OneDrive matches names case-insensitively. */
-function fold(path: string): string {
-  return path.toLowerCase();
-}

@@ -25,7 +25,7 @@ import { systemClock, type Clock } from '../util/clock.js';
 import { silentLogger, type Logger } from '../util/logger.js';
 import { newRequestScope, runInRequestScope, type RequestScope } from '../util/request-scope.js';
 import { basicChallenge, BasicAuthenticator, type AnonymousAccess, type DavUser, type Principal } from './access/basic-auth.js';
-import { header, QuotaCache, send, sendDavError, type DavRequest, type DavServerState } from './http/context.js';
+import { header, send, sendDavError, type DavRequest, type DavServerState } from './http/context.js';
 import { downloadModeOf, type DownloadMode } from './http/download-mode.js';
 import { FilePropertyStore } from './stores/file-property-store.js';
 import type { PropertyLimits, PropertyStore } from './stores/property-store.js';
@@ -143,7 +143,6 @@ export async function startDavServer(options: DavServerOptions): Promise<Running
     auth,
     locks: options.stores?.locks ?? (await FileLockSystem.open(storeDir && join(storeDir, 'locks.json'), clock, logger)),
     properties: options.stores?.properties ?? (await FilePropertyStore.open(storeDir && join(storeDir, 'properties.json'), logger, options.deadProperties)),
-    quota: new QuotaCache(clock),
     macMetadata: options.macMetadata ?? 'store',
     realm: options.realm ?? 'onedav',
     logger,

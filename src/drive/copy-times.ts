@@ -1,5 +1,6 @@
 import type { DriveApi } from '../graph/drive-api.js';
 import type { DriveItem } from '../graph/items.js';
+import type { NameFolding } from '../util/drive-path.js';
 
 /** What is needed of a copy's source: its id, whether it is a folder, its mtime (ms). */
 export interface CopySource {
@@ -14,20 +15,20 @@ export interface CopySource {
  * expect getlastmodified to survive a COPY, so once the copy is done the source's times are written
  * onto it, folder by folder (one listing of each side per folder, one PATCH per item that differs).
  */
-export async function carryModifiedTimes(api: DriveApi, source: CopySource, copy: DriveItem, signal?: AbortSignal): Promise<DriveItem> {
+export async function carryModifiedTimes(api: DriveApi, source: CopySource, copy: DriveItem, names: NameFolding, signal?: AbortSignal): Promise<DriveItem> {
   const updated = await carryOne(api, source.modified, copy, signal);
-  if (source.isFolder && copy.folder !== undefined) await carryChildren(api, source.id, copy.id, signal);
+  if (source.isFolder && copy.folder !== undefined) await carryChildren(api, source.id, copy.id, names, signal);
   return updated;
 }
 
-async function carryChildren(api: DriveApi, sourceId: string, copyId: string, signal?: AbortSignal): Promise<void> {
+async function carryChildren(api: DriveApi, sourceId: string, copyId: string, names: NameFolding, signal?: AbortSignal): Promise<void> {
   const [sources, copies] = await Promise.all([api.listChildren({ id: sourceId }, signal), api.listChildren({ id: copyId }, signal)]);
-  const byName = new Map(copies.map((c) => [c.name.toLowerCase(), c]));
+  const byName = new Map(copies.map((c) => [names.nameKey(c.name), c]));
   for (const source of sources) {
-    const copy = byName.get(source.name.toLowerCase());
+    const copy = byName.get(names.nameKey(source.name));
     if (!copy) continue;
     await carryOne(api, modifiedOf(source), copy, signal);
-    if (source.folder !== undefined && copy.folder !== undefined) await carryChildren(api, source.id, copy.id, signal);
+    if (source.folder !== undefined && copy.folder !== undefined) await carryChildren(api, source.id, copy.id, names, signal);
   }
 }
 

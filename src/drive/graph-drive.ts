@@ -4,10 +4,11 @@ import { MetadataCache, type CacheStats } from '../cache/metadata-cache.js';
 import type { DriveApi, DownloadUrl, ItemRef } from '../graph/drive-api.js';
 import { GraphError } from '../graph/errors.js';
 import type { DriveItem } from '../graph/items.js';
-import { baseName, childPath, parentPath, pathFromParentReference } from '../graph/paths.js';
+import { pathFromParentReference } from '../graph/paths.js';
 import { DEFAULT_FRAGMENT_SIZE, SIMPLE_UPLOAD_MAX, uploadFile } from '../graph/upload.js';
 import type { UploadJournal } from '../graph/upload-journal.js';
 import { systemClock, type Clock } from '../util/clock.js';
+import { baseName, childPath, nameFolding, parentPath, splitPath, type NameFolding } from '../util/drive-path.js';
 import { KeyedMutex } from '../util/keyed-mutex.js';
 import { silentLogger, type Logger } from '../util/logger.js';
 import { carryModifiedTimes } from './copy-times.js';
@@ -48,6 +49,8 @@ type GraphEntry = DriveEntry & { quickXorHash?: string; sha1Hash?: string };
 export class GraphDrive implements RemoteDrive {
   readonly api: DriveApi;
   readonly capabilities: DriveCapabilities;
+  /** How OneDrive compares names (case-insensitively): the cache and the write queue key by it. */
+  private readonly names: NameFolding;
   readonly cache: MetadataCache<GraphEntry>;
   private readonly poller: DeltaPoller | undefined;
   private readonly clock: Clock;
@@ -60,28 +63,13 @@ export class GraphDrive implements RemoteDrive {
   private readonly logger: Logger;
   /** One upload at a time per path: OneDrive for Business allows one open upload session per file. */
   private readonly writesByPath = new KeyedMutex();
-  private quotaCache: { at: number; value: Quota } | undefined;
+  private quotaCache: { value: Promise<Quota>; until: number } | undefined;
 
   constructor(options: GraphDriveOptions) {
     this.api = options.api;
     this.clock = options.clock ?? systemClock;
     const c = options.cache ?? {};
     this.ttlMs = (c.ttlSeconds ?? 60) * 1000;
-    const lifetime = this.api.downloadUrlLifetimeMs;
-    this.cache = new MetadataCache<GraphEntry>({
-      ttlMs: this.ttlMs,
-      maxEntries: c.maxEntries ?? 200_000,
-      maxBytes: c.maxBytes ?? 128 * 1024 * 1024,
-      clock: this.clock,
-      sizeOf: entrySize,
-      downloadUrlMarginMs: Math.min(30_000, Math.floor(lifetime / 10)),
-    });
-    this.simpleMax = options.upload?.simpleMax ?? SIMPLE_UPLOAD_MAX;
-    this.fragmentSize = options.upload?.fragmentSize ?? DEFAULT_FRAGMENT_SIZE;
-    this.spoolDir = options.spoolDir;
-    this.documentLibrary = options.documentLibrary ?? false;
-    this.uploadJournal = options.uploadJournal;
-    this.logger = options.logger ?? silentLogger;
     this.capabilities = {
       // OneDrive and SharePoint names ignore case (rclone/rclone backend/onedrive/onedrive.go Features: CaseInsensitive).
       caseInsensitive: true,
@@ -94,6 +82,23 @@ export class GraphDrive implements RemoteDrive {
       // Only where the cloud has a delta feed (rclone/rclone#6444).
       changePolling: this.api.features.delta,
     };
+    this.names = nameFolding(this.capabilities.caseInsensitive);
+    const lifetime = this.api.downloadUrlLifetimeMs;
+    this.cache = new MetadataCache<GraphEntry>({
+      ttlMs: this.ttlMs,
+      maxEntries: c.maxEntries ?? 200_000,
+      maxBytes: c.maxBytes ?? 128 * 1024 * 1024,
+      clock: this.clock,
+      names: this.names,
+      sizeOf: entrySize,
+      downloadUrlMarginMs: Math.min(30_000, Math.floor(lifetime / 10)),
+    });
+    this.simpleMax = options.upload?.simpleMax ?? SIMPLE_UPLOAD_MAX;
+    this.fragmentSize = options.upload?.fragmentSize ?? DEFAULT_FRAGMENT_SIZE;
+    this.spoolDir = options.spoolDir;
+    this.documentLibrary = options.documentLibrary ?? false;
+    this.uploadJournal = options.uploadJournal;
+    this.logger = options.logger ?? silentLogger;
     const pollSeconds = c.deltaPollSeconds ?? 0;
     if (pollSeconds > 0 && !this.api.features.delta) {
       this.logger.info('not polling for remote changes: Graph in this cloud has no delta feed (rclone/rclone#6444); cached entries expire after the TTL instead', {
@@ -168,17 +173,26 @@ export class GraphDrive implements RemoteDrive {
     });
   }
 
+  /**
+   * The drive's size and use, remembered for the cache TTL and shared by concurrent callers: Windows
+   * asks for it on every folder it opens (and per member of a listing). Our own writes that change
+   * the use (write, copy, remove) forget it.
+   */
   async quota(): Promise<Quota> {
-    return this.edge('quota', async () => {
-      const now = this.clock.now();
-      if (this.quotaCache && now - this.quotaCache.at < this.ttlMs) return this.quotaCache.value;
+    const now = this.clock.now();
+    if (this.quotaCache && this.quotaCache.until > now) return this.quotaCache.value;
+    const value = this.edge('quota', async () => {
       const q = await this.api.quota();
       const total = q.total ?? 0;
       const used = q.used ?? 0;
-      const value = { total, used, remaining: q.remaining ?? Math.max(0, total - used) };
-      this.quotaCache = { at: now, value };
-      return value;
+      return { total, used, remaining: q.remaining ?? Math.max(0, total - used) };
     });
+    const cached = { value, until: now + this.ttlMs };
+    this.quotaCache = cached;
+    value.catch(() => {
+      if (this.quotaCache === cached) this.quotaCache = undefined;
+    });
+    return value;
   }
 
   // ---- writes ----
@@ -190,13 +204,16 @@ export class GraphDrive implements RemoteDrive {
    */
   async write(path: string, body: Readable, options: WriteOptions = {}): Promise<DriveEntry> {
     return this.edge('write', async () => {
-      assertValidPath(path, { documentLibrary: this.documentLibrary });
-      return this.writesByPath.run(path.toLowerCase(), () => this.writeNow(path, body, options));
+      return this.writesByPath.run(this.names.pathKey(path), () => this.writeNow(path, body, options));
     });
   }
 
   private async writeNow(path: string, body: Readable, options: WriteOptions): Promise<DriveEntry> {
+    // Before any byte of the body is read (the RemoteDrive contract): a missing parent is refused at
+    // once. The parent first, then OneDrive's naming rules: a folder that is not there is the
+    // answer WebDAV gives first (RFC 4918 §9.7.1: 409), whatever the name.
     const parent = await this.parentFolder(path);
+    assertValidPath(path, { documentLibrary: this.documentLibrary });
     let item: DriveItem;
     try {
       item = await uploadFile(this.api, { parentId: parent.id, name: baseName(path) }, body, {
@@ -226,8 +243,9 @@ export class GraphDrive implements RemoteDrive {
 
   async mkdir(path: string): Promise<DriveEntry> {
     return this.edge('mkdir', async () => {
-      assertValidPath(path, { documentLibrary: this.documentLibrary });
+      // The parent first (RFC 4918 §9.3.1: 409), then OneDrive's naming rules, as in write.
       const parent = await this.parentFolder(path);
+      assertValidPath(path, { documentLibrary: this.documentLibrary });
       let item: DriveItem;
       try {
         item = await this.api.createFolder({ id: parent.id }, baseName(path), { conflictBehavior: 'fail' });
@@ -266,7 +284,7 @@ export class GraphDrive implements RemoteDrive {
             // The move's answer may have been lost after it happened: believe where the source is now.
             landed: async () => {
               const now = await this.api.getItem({ id: source.id });
-              return now.parentReference?.id === parent.id && sameName(now.name, patch.name) ? now : undefined;
+              return now.parentReference?.id === parent.id && this.names.sameName(now.name, patch.name) ? now : undefined;
             },
           });
         } catch (failure) {
@@ -446,7 +464,7 @@ export class GraphDrive implements RemoteDrive {
     const old = await this.lookup(to);
     if (!old || old.id === sourceId) return work.place();
     if (old.isFolder) throw conflict ?? new DriveError('exists', `${to} is a folder; a file cannot replace it.`);
-    const folderLength = parentPath(to).split('/').filter(Boolean).join('/').length;
+    const folderLength = splitPath(parentPath(to)).join('/').length;
     const maxNameLength = Math.min(MAX_NAME_LENGTH, MAX_PATH_LENGTH - folderLength - 1);
     return replaceFile({ api: this.api, old: { id: old.id, name: old.name, eTag: old.version, modified: old.modified }, maxNameLength, ...work });
   }
@@ -479,7 +497,7 @@ export class GraphDrive implements RemoteDrive {
    */
   private async keepModifiedTimes(source: DriveEntry, copy: DriveItem): Promise<DriveItem> {
     try {
-      return await carryModifiedTimes(this.api, { id: source.id, isFolder: source.isFolder, modified: source.modified.getTime() || undefined }, copy);
+      return await carryModifiedTimes(this.api, { id: source.id, isFolder: source.isFolder, modified: source.modified.getTime() || undefined }, copy, this.names);
     } catch {
       return copy;
     }
@@ -567,11 +585,6 @@ function entrySize(entry: GraphEntry): number {
   let n = 160 + 2 * (entry.id.length + entry.path.length + entry.name.length + entry.etag.length + entry.version.length);
   n += 2 * ((entry.mimeType?.length ?? 0) + (entry.quickXorHash?.length ?? 0) + (entry.sha1Hash?.length ?? 0));
   return n;
-}
-
-/** Names as OneDrive compares them (case-insensitively). */
-function sameName(a: string, b: string): boolean {
-  return a.toLowerCase() === b.toLowerCase();
 }
 
 /** Whether `item` is a copy of `source`: both folders, or files of the same size and hash. */

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { systemClock, type Clock } from '../util/clock.js';
+import { childPath, joinPath, nameFolding, parentPath, splitPath, type NameFolding } from '../util/drive-path.js';
 import { DriveError } from './errors.js';
 import type { ByteRange, DriveCapabilities, DriveEntry, Quota, ReadBody, RemoteDrive, WriteOptions } from './types.js';
 
@@ -37,14 +38,14 @@ export class MemoryDrive implements RemoteDrive {
   private readonly root: Node;
   private readonly clock: Clock;
   private readonly capacity: number;
-  private readonly fold: (name: string) => string;
+  private readonly names: NameFolding;
   private nextId = 1;
   private readonly idPrefix = randomBytes(3).toString('hex');
 
   constructor(options: MemoryDriveOptions = {}) {
     const caseInsensitive = options.caseInsensitive ?? false;
     this.capabilities = { caseInsensitive, serverSideCopy: true, downloadUrl: false, quota: options.quota ?? true, changePolling: false };
-    this.fold = caseInsensitive ? (name) => name.toLowerCase() : (name) => name;
+    this.names = nameFolding(caseInsensitive);
     this.clock = options.clock ?? systemClock;
     this.capacity = options.capacity ?? 1024 ** 3;
     this.root = this.node('', true);
@@ -58,7 +59,7 @@ export class MemoryDrive implements RemoteDrive {
     const folder = this.find(path);
     if (!folder.children) throw new DriveError('notFolder', `${path} is a file, not a folder.`);
     const base = this.canonical(path);
-    return [...folder.children.values()].map((child) => this.entry(child, join(base, child.name)));
+    return [...folder.children.values()].map((child) => this.entry(child, childPath(base, child.name)));
   }
 
   async read(path: string, range?: ByteRange): Promise<ReadBody> {
@@ -80,6 +81,7 @@ export class MemoryDrive implements RemoteDrive {
   }
 
   async write(path: string, body: Readable, options: WriteOptions = {}): Promise<DriveEntry> {
+    // Before any byte of the body is read (the RemoteDrive contract): a missing parent is refused at once.
     const { parent, name } = this.parentOf(path);
     const chunks: Buffer[] = [];
     try {
@@ -97,7 +99,7 @@ export class MemoryDrive implements RemoteDrive {
       throw new DriveError('badRequest', `The body did not match its declared length: ${data.length} bytes arrived, ${options.size} were declared.`);
     }
     // Checked after the body arrived, as a real upload would: the drive may have changed meanwhile.
-    const existing = parent.children!.get(this.fold(name));
+    const existing = parent.children!.get(this.names.nameKey(name));
     if (existing?.children) throw new DriveError('exists', `${path} is a folder; a file cannot replace it.`);
     if (existing && options.ifNoneMatch === '*') throw new DriveError('changed', `${path} already exists and ifNoneMatch * asked to only create it.`);
     if (options.ifMatch !== undefined && (!existing || versionOf(existing) !== options.ifMatch)) throw new DriveError('changed', `${path} changed since it was read.`);
@@ -110,15 +112,15 @@ export class MemoryDrive implements RemoteDrive {
     file.version++;
     file.contentVersion++;
     if (!existing) this.attach(parent, file);
-    return this.entry(file, join(this.canonical(dirOf(path)), file.name));
+    return this.entry(file, childPath(this.canonical(parentPath(path)), file.name));
   }
 
   async mkdir(path: string): Promise<DriveEntry> {
     const { parent, name } = this.parentOf(path);
-    if (parent.children!.has(this.fold(name))) throw new DriveError('exists', `Something already exists at ${path}.`);
+    if (parent.children!.has(this.names.nameKey(name))) throw new DriveError('exists', `Something already exists at ${path}.`);
     const folder = this.node(name, true);
     this.attach(parent, folder);
-    return this.entry(folder, join(this.canonical(dirOf(path)), name));
+    return this.entry(folder, childPath(this.canonical(parentPath(path)), name));
   }
 
   async move(from: string, to: string, options: { overwrite?: boolean } = {}): Promise<DriveEntry> {
@@ -126,33 +128,33 @@ export class MemoryDrive implements RemoteDrive {
     if (source === this.root) throw new DriveError('forbidden', 'The drive root cannot be moved.');
     const { parent, name } = this.parentOf(to);
     if (this.isWithin(parent, source)) throw new DriveError('forbidden', 'A folder cannot be moved into itself.');
-    const existing = parent.children!.get(this.fold(name));
+    const existing = parent.children!.get(this.names.nameKey(name));
     if (existing && existing !== source) this.makeRoomFor(existing, source, to, options.overwrite);
-    this.detach(this.find(dirOf(from)), source);
+    this.detach(this.find(parentPath(from)), source);
     source.name = name;
     source.version++;
     this.attach(parent, source);
-    return this.entry(source, join(this.canonical(dirOf(to)), name));
+    return this.entry(source, childPath(this.canonical(parentPath(to)), name));
   }
 
   async copy(from: string, to: string, options: { overwrite?: boolean } = {}): Promise<DriveEntry> {
     const source = this.find(from);
     const { parent, name } = this.parentOf(to);
     if (source === parent || this.isWithin(parent, source)) throw new DriveError('forbidden', 'A folder cannot be copied into itself.');
-    const existing = parent.children!.get(this.fold(name));
+    const existing = parent.children!.get(this.names.nameKey(name));
     if (existing === source) throw new DriveError('forbidden', 'Source and destination of a copy are the same item.');
     const used = sizeOf(this.root) - (existing ? sizeOf(existing) : 0);
     if (used + sizeOf(source) > this.capacity) throw new DriveError('noSpace', 'The drive is full; free some space and retry.');
     if (existing) this.makeRoomFor(existing, source, to, options.overwrite);
     const copy = this.clone(source, name);
     this.attach(parent, copy);
-    return this.entry(copy, join(this.canonical(dirOf(to)), name));
+    return this.entry(copy, childPath(this.canonical(parentPath(to)), name));
   }
 
   async remove(path: string): Promise<void> {
     const item = this.find(path);
     if (item === this.root) throw new DriveError('forbidden', 'The drive root cannot be deleted.');
-    this.detach(this.find(dirOf(path)), item);
+    this.detach(this.find(parentPath(path)), item);
   }
 
   async setModified(path: string, mtime: Date): Promise<DriveEntry> {
@@ -174,8 +176,8 @@ export class MemoryDrive implements RemoteDrive {
 
   private find(path: string): Node {
     let node = this.root;
-    for (const segment of segments(path)) {
-      const next = node.children?.get(this.fold(segment));
+    for (const segment of splitPath(path)) {
+      const next = node.children?.get(this.names.nameKey(segment));
       if (!next) throw new DriveError('notFound', `Nothing exists at ${path}.`);
       node = next;
     }
@@ -184,17 +186,17 @@ export class MemoryDrive implements RemoteDrive {
 
   /** The folder that will hold `path` and the new item's name; parentMissing when it is absent or a file. */
   private parentOf(path: string): { parent: Node; name: string } {
-    const parts = segments(path);
+    const parts = splitPath(path);
     const name = parts.pop();
     if (name === undefined) throw new DriveError('forbidden', 'The drive root cannot be replaced.');
     if (name === '.' || name === '..' || name.includes('/') || name.includes('\0')) throw new DriveError('invalidName', `Cannot use ${JSON.stringify(name)} as a name.`);
     let parent: Node;
     try {
-      parent = this.find(`/${parts.join('/')}`);
+      parent = this.find(joinPath(parts));
     } catch {
-      throw new DriveError('parentMissing', `The folder /${parts.join('/')} does not exist; create it first.`);
+      throw new DriveError('parentMissing', `The folder ${joinPath(parts)} does not exist; create it first.`);
     }
-    if (!parent.children) throw new DriveError('parentMissing', `/${parts.join('/')} is a file, not a folder.`);
+    if (!parent.children) throw new DriveError('parentMissing', `${joinPath(parts)} is a file, not a folder.`);
     return { parent, name };
   }
 
@@ -202,27 +204,27 @@ export class MemoryDrive implements RemoteDrive {
   private canonical(path: string): string {
     let node = this.root;
     const names: string[] = [];
-    for (const segment of segments(path)) {
-      node = node.children!.get(this.fold(segment))!;
+    for (const segment of splitPath(path)) {
+      node = node.children!.get(this.names.nameKey(segment))!;
       names.push(node.name);
     }
-    return `/${names.join('/')}`;
+    return joinPath(names);
   }
 
   /** Clears the destination for a move or copy: only with overwrite, and never a folder for a file. */
   private makeRoomFor(existing: Node, source: Node, to: string, overwrite: boolean | undefined): void {
     if (!overwrite) throw new DriveError('exists', `${to} already exists; overwrite was not allowed.`);
     if (existing.children && !source.children) throw new DriveError('exists', `${to} is a folder; a file cannot replace it.`);
-    this.detach(this.find(dirOf(to)), existing);
+    this.detach(this.find(parentPath(to)), existing);
   }
 
   private attach(folder: Node, child: Node): void {
-    folder.children!.set(this.fold(child.name), child);
+    folder.children!.set(this.names.nameKey(child.name), child);
     folder.contentVersion++;
   }
 
   private detach(folder: Node, child: Node): void {
-    folder.children!.delete(this.fold(child.name));
+    folder.children!.delete(this.names.nameKey(child.name));
     folder.contentVersion++;
   }
 
@@ -238,7 +240,7 @@ export class MemoryDrive implements RemoteDrive {
     copy.created = source.created;
     copy.modified = source.modified;
     if (source.data) copy.data = Buffer.from(source.data);
-    for (const child of source.children?.values() ?? []) copy.children!.set(this.fold(child.name), this.clone(child, child.name));
+    for (const child of source.children?.values() ?? []) copy.children!.set(this.names.nameKey(child.name), this.clone(child, child.name));
     return copy;
   }
 
@@ -259,20 +261,6 @@ export class MemoryDrive implements RemoteDrive {
 
 function versionOf(node: Node): string {
   return `${node.id}.${node.version}`;
-}
-
-function segments(path: string): string[] {
-  return path.split('/').filter(Boolean);
-}
-
-function dirOf(path: string): string {
-  const parts = segments(path);
-  parts.pop();
-  return `/${parts.join('/')}`;
-}
-
-function join(folder: string, name: string): string {
-  return folder === '/' ? `/${name}` : `${folder}/${name}`;
 }
 
 function sizeOf(node: Node): number {

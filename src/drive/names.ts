@@ -1,3 +1,4 @@
+import { splitPath } from '../util/drive-path.js';
 import { DriveError } from './errors.js';
 
 /**
@@ -39,7 +40,7 @@ export function nameProblem(name: string, options: { atLibraryRoot?: boolean } =
 
 /** Why OneDrive would refuse the drive path, checking its last segment and its length. */
 export function pathProblem(path: string, options: { documentLibrary?: boolean } = {}): string | undefined {
-  const segments = path.split('/').filter(Boolean);
+  const segments = splitPath(path);
   const name = segments[segments.length - 1] ?? '';
   const problem = nameProblem(name, { atLibraryRoot: options.documentLibrary && segments.length === 1 });
   if (problem) return problem;

@@ -90,7 +90,9 @@ export interface RemoteDrive {
   /** Streams the file, or the bytes of `range`. Throws: notFound, isFolder, rangeNotSatisfiable, forbidden. */
   read(path: string, range?: ByteRange): Promise<ReadBody>;
   /**
-   * Creates or replaces a file. Throws: parentMissing, invalidName, exists (a folder is there),
+   * Creates or replaces a file. The drive owns the parent check: parentMissing (the folder is absent
+   * or a file) is thrown before any byte of `body` is read, so a client is refused before it sends
+   * a large body. Throws also: invalidName, exists (a folder is there),
    * changed (ifMatch/ifNoneMatch failed), badRequest (the body did not match `size`), noSpace,
    * corrupted (stored bytes differ; the message says what became of the old file), forbidden.
    */

@@ -1,5 +1,8 @@
+import { childPath, splitPath } from '../util/drive-path.js';
+
 /**
- * The one place that turns drive paths into Graph URL paths. Drive paths are already normalised
+ * The one place that turns drive paths into Graph URL paths (the path algebra itself is
+ * util/drive-path.ts). Drive paths are already normalised
  * by the caller (`/`, `/a`, `/a/b c.txt`: NFC, no trailing slash, no `.`/`..`); here each segment
  * is percent-encoded so that spaces, `#`, `%`, `+`, `?`, `:` and non-ASCII reach Graph as the name
  * itself, never as URL syntax.
@@ -75,35 +78,6 @@ export function childOfItem(parentId: string, name: string): string {
  */
 export function childOfItemByName(parentId: string, name: string): string {
   return `/items/${encodeSegment(parentId)}/children('${encodeSegment(name.replace(/'/g, "''"))}')`;
-}
-
-/** `/a/b/c` → `['a','b','c']`; `/` → `[]`. */
-export function splitPath(path: string): string[] {
-  return path.split('/').filter((s) => s.length > 0);
-}
-
-/** `/a/b/c` → `/a/b`; `/a` → `/`; `/` → `/`. */
-export function parentPath(path: string): string {
-  const segments = splitPath(path);
-  segments.pop();
-  return `/${segments.join('/')}`;
-}
-
-/** `/a/b/c` → `c`; `/` → ``. */
-export function baseName(path: string): string {
-  const segments = splitPath(path);
-  return segments.length ? segments[segments.length - 1] : '';
-}
-
-/** `('/a', 'b')` → `/a/b`; `('/', 'b')` → `/b`. */
-export function childPath(parent: string, name: string): string {
-  return parent === '/' || parent === '' ? `/${name}` : `${parent}/${name}`;
-}
-
-/** True when `path` is `prefix` itself or lies below it. */
-export function isSameOrBelow(path: string, prefix: string): boolean {
-  if (prefix === '/' || prefix === '') return true;
-  return path === prefix || path.startsWith(`${prefix}/`);
 }
 
 /**

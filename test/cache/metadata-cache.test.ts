@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { MetadataCache, type CacheableItem } from '../../src/cache/metadata-cache.js';
 import { DeltaPoller } from '../../src/cache/delta-poller.js';
 import { ManualClock } from '../../src/util/clock.js';
+import { FOLDED_NAMES } from '../../src/util/drive-path.js';
 
 interface Item extends CacheableItem {
   size: number;
@@ -10,7 +11,7 @@ const file = (id: string, name: string, size = 1): Item => ({ id, name, isFolder
 const folder = (id: string, name: string): Item => ({ id, name, isFolder: true, size: 0 });
 
 function makeCache(clock = new ManualClock(1_000_000), overrides: Partial<{ ttlMs: number; maxEntries: number; maxBytes: number }> = {}) {
-  return new MetadataCache<Item>({ ttlMs: 60_000, maxEntries: 1000, maxBytes: 10_000_000, clock, ...overrides });
+  return new MetadataCache<Item>({ ttlMs: 60_000, maxEntries: 1000, maxBytes: 10_000_000, clock, names: FOLDED_NAMES, ...overrides });
 }
 
 function counter<T>(value: () => T) {
@@ -146,7 +147,7 @@ describe('metadata cache', () => {
 
   it('keeps download URLs until shortly before they expire', async () => {
     const clock = new ManualClock();
-    const cache = new MetadataCache<Item>({ ttlMs: 600_000, maxEntries: 100, maxBytes: 1e6, clock, downloadUrlMarginMs: 1000 });
+    const cache = new MetadataCache<Item>({ ttlMs: 600_000, maxEntries: 100, maxBytes: 1e6, clock, names: FOLDED_NAMES, downloadUrlMarginMs: 1000 });
     let n = 0;
     const load = async () => ({ url: `u${++n}`, expiresAt: clock.now() + 10_000 });
     expect((await cache.downloadUrl('/f', load)).url).toBe('u1');

@@ -89,7 +89,7 @@ describe.skipIf(!HAS_REDIS)('Redis stores', () => {
     await shared.ready();
     const clock = new ManualClock(1_800_000_000_000);
     const locks = new RedisLockSystem(shared, clock);
-    const lock = (path: string) => locks.create({ mount: '/', path, depth: 0, scope: 'exclusive', principal: 'alice', timeoutSeconds: 1 });
+    const lock = (path: string) => locks.create({ mount: '/', path, key: path, depth: 0, scope: 'exclusive', principal: 'alice', timeoutSeconds: 1 });
     for (const path of ['/a', '/b', '/c']) expect((await lock(path)).ok).toBe(true);
     clock.advance(1_000);
     expect((await lock('/d')).ok).toBe(true);
@@ -103,7 +103,7 @@ describe.skipIf(!HAS_REDIS)('Redis stores', () => {
     const clock = new ManualClock(1_800_000_000_000);
     const locks = new RedisLockSystem(shared, clock);
     const props = new RedisPropertyStore(shared);
-    const here = { mount: '/', path: '/a' };
+    const here = { mount: '/', path: '/a', key: '/a' };
     const request = { ...here, depth: 0 as const, scope: 'exclusive' as const, principal: 'alice', timeoutSeconds: 60 };
     const token = 'opaquelocktoken:00000000-0000-0000-0000-000000000000';
     const calls: Array<() => Promise<unknown>> = [
@@ -117,9 +117,9 @@ describe.skipIf(!HAS_REDIS)('Redis stores', () => {
       () => locks.removeWithin(here),
       () => props.get(here),
       () => props.patch(here, [{ name: '{urn:x:}p', value: '<p xmlns="urn:x:"/>' }], { user: 'alice' }),
-      () => props.copyProblem(here, { mount: '/', path: '/b' }, { user: 'alice' }),
-      () => props.copy(here, { mount: '/', path: '/b' }, { user: 'alice' }),
-      () => props.move(here, { mount: '/', path: '/b' }),
+      () => props.copyProblem(here, { mount: '/', path: '/b', key: '/b' }, { user: 'alice' }),
+      () => props.copy(here, { mount: '/', path: '/b', key: '/b' }, { user: 'alice' }),
+      () => props.move(here, { mount: '/', path: '/b', key: '/b' }),
       () => props.removeTree(here),
       () => props.usageOf('alice'),
     ];

@@ -29,13 +29,15 @@ const T0 = 1_800_000_000_000;
 const request = (path: string, depth: 0 | 'infinity', scope: 'exclusive' | 'shared' = 'exclusive', extra: Partial<LockRequest> = {}): LockRequest => ({
   mount: '/',
   path,
+  key: path,
   depth,
   scope,
   principal: 'alice',
   timeoutSeconds: 60,
   ...extra,
 });
-const at = (path: string, mount = '/') => ({ mount, path });
+/** A resource whose key is its path (a case-sensitive drive) unless `key` says otherwise. */
+const at = (path: string, mount = '/', key = path) => ({ mount, path, key });
 const ns = (local: string) => `{urn:x:}${local}`;
 const el = (local: string, value: string) => `<${local} xmlns="urn:x:">${value}</${local}>`;
 
@@ -89,6 +91,22 @@ export function describeStoreConformance(backend: StoreBackend): void {
         expect((await locks.create(request('/x', 0))).ok).toBe(true);
         expect((await locks.create(request('/x', 0, 'shared'))).ok).toBe(false);
         expect((await locks.create(request('/x', 0, 'exclusive', { mount: '/team' }))).ok).toBe(true);
+      });
+
+      it('compares resources by key, not by path: one resource where the drive folds case, two where it does not', async () => {
+        const locks = await locksOn();
+        expect((await locks.create(request('/a.txt', 0))).ok).toBe(true);
+        // A case-sensitive drive: /A.txt is another resource.
+        expect((await locks.create(request('/A.txt', 0))).ok).toBe(true);
+        // A case-insensitive drive keys both /Doc.txt and /doc.txt as /doc.txt.
+        expect((await locks.create(request('/Doc.txt', 0, 'exclusive', { key: '/doc.txt' }))).ok).toBe(true);
+        expect((await locks.create(request('/doc.txt', 0, 'exclusive', { key: '/doc.txt' }))).ok).toBe(false);
+        expect((await locks.covering(at('/DOC.TXT', '/', '/doc.txt'))).map((l) => l.path)).toEqual(['/Doc.txt']);
+        const props = await propsOn();
+        await props.patch(at('/P.txt'), [{ name: ns('p'), value: el('p', '1') }], { user: 'alice' });
+        expect((await props.get(at('/p.txt'))).properties).toEqual({});
+        await props.patch(at('/Q.txt', '/', '/q.txt'), [{ name: ns('q'), value: el('q', '1') }], { user: 'alice' });
+        expect((await props.get(at('/q.TXT', '/', '/q.txt'))).properties).toEqual({ [ns('q')]: el('q', '1') });
       });
 
       it('Depth infinity reaches members: an infinity lock blocks locks below it and is blocked by them', async () => {

@@ -1,16 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import {
-  baseName,
-  childOfItemByName,
-  childPath,
-  driveBasePath,
-  encodeSegment,
-  isSameOrBelow,
-  itemById,
-  itemByPath,
-  parentPath,
-  pathFromParentReference,
-} from '../../src/graph/paths.js';
+import { childOfItemByName, driveBasePath, encodeSegment, itemById, itemByPath, pathFromParentReference } from '../../src/graph/paths.js';
 
 describe('graph path encoding', () => {
   it('addresses the root and nested paths with the root:/…: syntax', () => {
@@ -47,19 +36,6 @@ describe('graph path encoding', () => {
     expect(driveBasePath({ type: 'site', site: 'contoso.sharepoint.com,1,2' })).toBe('/sites/contoso.sharepoint.com%2C1%2C2/drive');
     expect(driveBasePath({ type: 'site', site: 'contoso.sharepoint.com:/sites/team' })).toBe('/sites/contoso.sharepoint.com:/sites/team:/drive');
     expect(itemById('01AB!12')).toBe('/items/01AB!12');
-  });
-
-  it('splits and joins drive paths', () => {
-    expect(parentPath('/a/b/c')).toBe('/a/b');
-    expect(parentPath('/a')).toBe('/');
-    expect(parentPath('/')).toBe('/');
-    expect(baseName('/a/b/c')).toBe('c');
-    expect(childPath('/', 'x')).toBe('/x');
-    expect(childPath('/a', 'x')).toBe('/a/x');
-    expect(isSameOrBelow('/a/b', '/a')).toBe(true);
-    expect(isSameOrBelow('/ab', '/a')).toBe(false);
-    expect(isSameOrBelow('/a', '/a')).toBe(true);
-    expect(isSameOrBelow('/x', '/')).toBe(true);
   });
 
   it('derives drive paths from parentReference.path', () => {

@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { DriveError, isDriveError, type DriveEntry, type Quota, type RemoteDrive } from '../../drive/index.js';
+import { isDriveError, type DriveEntry, type RemoteDrive } from '../../drive/index.js';
 import type { Clock } from '../../util/clock.js';
 import type { Logger } from '../../util/logger.js';
 import type { BasicAuthenticator, Principal } from '../access/basic-auth.js';
@@ -15,7 +15,6 @@ export interface DavServerState {
   auth: BasicAuthenticator;
   locks: LockSystem;
   properties: PropertyStore;
-  quota: QuotaCache;
   macMetadata: 'store' | 'refuse';
   realm: string;
   logger: Logger;
@@ -71,24 +70,20 @@ export function driveTarget(ctx: DavRequest, what: string): DriveTarget {
   throw new DavError(403, `${what} is not possible here: this folder only lists the mounted drives.`);
 }
 
-/** Remembers each drive's quota briefly: Windows asks for it on every folder it opens. */
-export class QuotaCache {
-  private readonly cache = new Map<RemoteDrive, { value: Promise<Quota>; until: number }>();
-
-  constructor(
-    private readonly clock: Clock,
-    private readonly ttlMs = 60_000,
-  ) {}
-
-  get(drive: RemoteDrive): Promise<Quota> {
-    const now = this.clock.now();
-    const hit = this.cache.get(drive);
-    if (hit && hit.until > now) return hit.value;
-    const value = drive.quota ? drive.quota() : Promise.reject(new DriveError('notSupported', 'This drive does not report its quota.'));
-    this.cache.set(drive, { value, until: now + this.ttlMs });
-    value.catch(() => this.cache.delete(drive));
-    return value;
-  }
+/**
+ * Sends `100 Continue` to a client that waits for it only when the body is really read (a `data` or
+ * `readable` listener is attached): whatever refuses first — the drive's parent check in
+ * `RemoteDrive.write` — answers before the client sends a byte.
+ */
+export function continueWhenRead(ctx: DavRequest): void {
+  const { req, res } = ctx;
+  if (!/100-continue/i.test(header(req, 'expect') ?? '')) return;
+  const onListener = (event: string | symbol) => {
+    if (event !== 'data' && event !== 'readable') return;
+    req.off('newListener', onListener);
+    res.writeContinue();
+  };
+  req.on('newListener', onListener);
 }
 
 // ---------------------------------------------------------------------------------------------

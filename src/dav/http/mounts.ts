@@ -2,7 +2,15 @@ import type { RemoteDrive } from '../../drive/types.js';
 import type { Principal } from '../access/basic-auth.js';
 import type { DownloadMode } from './download-mode.js';
 import { DavError } from '../protocol/errors.js';
-import { checkName, drivePath, driveSegments, isPrefix, sameName } from '../protocol/paths.js';
+import { checkName } from '../protocol/paths.js';
+import type { ResourceRef } from '../stores/lock-system.js';
+import { FOLDED_NAMES, joinPath, nameFolding, splitPath, type NameFolding } from '../../util/drive-path.js';
+
+/**
+ * How mount prefixes are matched against URLs: case-insensitively, as they always were (they are
+ * onedav's own names, not the drive's, and clients such as Windows change their case).
+ */
+export const MOUNT_NAMES: NameFolding = FOLDED_NAMES;
 
 export interface DavMount {
   /** '/' or '/team' (no trailing slash). */
@@ -16,6 +24,13 @@ export interface Mount extends DavMount {
   segments: string[];
   /** What this mount's file GETs use: its own mode or the server's, `proxy` without download URLs. */
   downloadMode: DownloadMode;
+  /** How the drive compares names (from `drive.capabilities.caseInsensitive`): lock and property keys follow it. */
+  names: NameFolding;
+}
+
+/** A drive path of a mount as the lock and property stores key it. */
+export function resourceAt(mount: Mount, path: string): ResourceRef {
+  return { mount: mount.prefix, path, key: mount.names.pathKey(path) };
 }
 
 /** A URL that names something inside a drive. */
@@ -49,24 +64,24 @@ export class MountTable {
     if (mounts.length === 0) throw new Error('startDavServer needs at least one mount');
     this.mounts = mounts
       .map((m) => {
-        const segments = driveSegments(m.prefix);
+        const segments = splitPath(m.prefix);
         segments.forEach(checkName);
-        return { ...m, prefix: drivePath(segments), segments, downloadMode: downloadModeOf(m) };
+        return { ...m, prefix: joinPath(segments), segments, downloadMode: downloadModeOf(m), names: nameFolding(m.drive.capabilities.caseInsensitive) };
       })
       .sort((a, b) => b.segments.length - a.segments.length);
     const seen = new Set<string>();
     for (const m of this.mounts) {
-      const key = m.prefix.toLowerCase();
+      const key = MOUNT_NAMES.pathKey(m.prefix);
       if (seen.has(key)) throw new Error(`two mounts share the prefix ${m.prefix}`);
       seen.add(key);
     }
   }
 
   resolve(url: readonly string[], principal: Principal): Target {
-    const mount = this.mounts.find((m) => isPrefix(m.segments, url));
+    const mount = this.mounts.find((m) => isPrefix(m.segments, url, MOUNT_NAMES));
     if (mount) {
       const rest = url.slice(mount.segments.length);
-      return { kind: 'drive', mount, url: [...url], path: drivePath([...principal.root, ...rest]), isRoot: rest.length === 0 };
+      return { kind: 'drive', mount, url: [...url], path: joinPath([...principal.root, ...rest]), isRoot: rest.length === 0 };
     }
     const children = this.childMounts(url);
     if (children.length === 0) throw new DavError(404, 'Nothing is mounted here.');
@@ -77,9 +92,9 @@ export class MountTable {
   childMounts(url: readonly string[]): string[] {
     const names: string[] = [];
     for (const m of this.mounts) {
-      if (m.segments.length > url.length && isPrefix(url, m.segments)) {
+      if (m.segments.length > url.length && isPrefix(url, m.segments, MOUNT_NAMES)) {
         const next = m.segments[url.length];
-        if (!names.some((n) => sameName(n, next))) names.push(next);
+        if (!names.some((n) => MOUNT_NAMES.sameName(n, next))) names.push(next);
       }
     }
     return names.sort();
@@ -87,8 +102,12 @@ export class MountTable {
 
   /** URL segments at which `path` of `mount` appears for `principal`, or undefined if outside its root. */
   urlFor(mount: Mount, path: string, principal: Principal): string[] | undefined {
-    const segments = driveSegments(path);
-    if (!isPrefix(principal.root, segments)) return undefined;
+    const segments = splitPath(path);
+    if (!isPrefix(principal.root, segments, mount.names)) return undefined;
     return [...mount.segments, ...segments.slice(principal.root.length)];
   }
+}
+
+function isPrefix(prefix: readonly string[], of: readonly string[], names: NameFolding): boolean {
+  return prefix.length <= of.length && prefix.every((s, i) => names.sameName(s, of[i]));
 }

@@ -4,10 +4,10 @@ import { checkIfHeader, checkLocks, checkWriteValidators } from '../protocol/con
 import { driveTarget, forget, header, isNotFound, lookup, send, sendXml, type DavRequest } from '../http/context.js';
 import { ownerOf } from '../stores/property-store.js';
 import { DavError, destinationRefusal, toDavError } from '../protocol/errors.js';
-import { isAncestor } from '../stores/lock-system.js';
-import type { DriveTarget } from '../http/mounts.js';
-import { hrefFor, parseRequestTarget, storeKey } from '../protocol/paths.js';
-import { childPath, parentPath, parseDepth } from '../protocol/views.js';
+import { resourceAt, type DriveTarget } from '../http/mounts.js';
+import { hrefFor, parseRequestTarget } from '../protocol/paths.js';
+import { parseDepth } from '../protocol/views.js';
+import { childPath, isAncestor, parentPath } from '../../util/drive-path.js';
 import { checkMacMetadata, writeTargetChecks } from './write-checks.js';
 import { escapeText } from '../protocol/xml.js';
 
@@ -32,7 +32,7 @@ export async function copyOrMove(ctx: DavRequest, kind: 'copy' | 'move'): Promis
 
   const sameMount = dest.mount === source.mount;
   // Names that differ only in case are one item only where the drive says so.
-  const key = (path: string) => (source.mount.drive.capabilities.caseInsensitive ? storeKey(path) : path);
+  const key = (path: string) => source.mount.names.pathKey(path);
   const sameKey = sameMount && key(source.path) === key(dest.path);
   const caseRename = sameKey && kind === 'move' && source.path !== dest.path;
   if (sameKey && !caseRename) throw new DavError(403, 'The source and the destination are the same.');
@@ -44,16 +44,15 @@ export async function copyOrMove(ctx: DavRequest, kind: 'copy' | 'move'): Promis
   await checkIfHeader(ctx, source);
   checkWriteValidators(ctx, entry);
   const destEntry = caseRename ? null : await lookup(ctx, dest);
+  // A missing destination folder is the drive's parentMissing (409), raised before it changes anything.
   const destParent = parentPath(dest.path);
-  const parentEntry = await lookup(ctx, dest, destParent);
-  if (!parentEntry || !parentEntry.isFolder) throw new DavError(409, 'The destination folder does not exist; create it first.');
   if (destEntry && !overwrite) throw new DavError(412, 'The destination exists and Overwrite is F.');
   if (kind === 'move') await checkLocks(ctx, source, { within: [source.path], members: [parentPath(source.path)] });
   await checkLocks(ctx, dest, { covering: [dest.path], within: destEntry ? [dest.path] : [], members: [destParent] });
 
   const owner = ownerOf(ctx.principal);
-  const from = { mount: source.mount.prefix, path: source.path };
-  const to = { mount: dest.mount.prefix, path: dest.path };
+  const from = resourceAt(source.mount, source.path);
+  const to = resourceAt(dest.mount, dest.path);
   const copyOptions = { user: owner, depth0: depth === '0' };
   // A copy duplicates dead properties: refuse it before any drive work if they would not fit.
   const noRoom = kind === 'copy' ? await ctx.state.properties.copyProblem(from, to, copyOptions) : undefined;
@@ -123,7 +122,14 @@ async function streamTree(
       await to.mount.drive.mkdir(toPath);
     } else {
       const source = await from.mount.drive.read(fromPath);
-      await to.mount.drive.write(toPath, source.body, { size: entry.size, mtime: entry.modified, signal: ctx.signal });
+      try {
+        await to.mount.drive.write(toPath, source.body, { size: entry.size, mtime: entry.modified, signal: ctx.signal });
+      } catch (err) {
+        // Refused before or while reading (a missing destination folder is refused before): let go of the download.
+        source.body.on('error', () => {});
+        source.body.destroy();
+        throw err;
+      }
     }
   } catch (err) {
     if (top) throw err;

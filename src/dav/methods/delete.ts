@@ -1,7 +1,9 @@
 import { checkIfHeader, checkLocks, checkWriteValidators } from '../protocol/conditions.js';
 import { driveTarget, forget, header, isNotFound, lookup, send, type DavRequest } from '../http/context.js';
 import { DavError } from '../protocol/errors.js';
-import { parentPath, parseDepth } from '../protocol/views.js';
+import { parseDepth } from '../protocol/views.js';
+import { resourceAt } from '../http/mounts.js';
+import { parentPath } from '../../util/drive-path.js';
 import { writeTargetChecks } from './write-checks.js';
 
 /**
@@ -27,7 +29,7 @@ export async function del(ctx: DavRequest): Promise<void> {
     if (!isNotFound(err)) throw err;
   }
   forget(ctx, target);
-  const resource = { mount: target.mount.prefix, path: target.path };
+  const resource = resourceAt(target.mount, target.path);
   await Promise.all([ctx.state.locks.removeWithin(resource), ctx.state.properties.removeTree(resource)]);
   send(ctx.res, 204);
 }

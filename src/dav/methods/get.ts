@@ -6,8 +6,8 @@ import { shouldRedirect } from '../http/download-mode.js';
 import { DavError } from '../protocol/errors.js';
 import { renderListing, type ListingRow } from '../http/listing.js';
 import { contentTypeFor } from '../http/mime.js';
-import type { DriveTarget } from '../http/mounts.js';
-import { hrefFor, sameName } from '../protocol/paths.js';
+import { MOUNT_NAMES, type DriveTarget } from '../http/mounts.js';
+import { hrefFor } from '../protocol/paths.js';
 import { entityTag, httpDate } from '../protocol/properties.js';
 import { decideRange } from '../protocol/range.js';
 
@@ -33,7 +33,7 @@ export async function get(ctx: DavRequest): Promise<void> {
 async function getFolder(ctx: DavRequest, target: DriveTarget): Promise<void> {
   const mounted = ctx.state.mounts.childMounts(target.url);
   const rows: ListingRow[] = (await target.mount.drive.list(target.path))
-    .filter((child) => !mounted.some((m) => sameName(m, child.name)))
+    .filter((child) => !mounted.some((m) => MOUNT_NAMES.sameName(m, child.name)))
     .map((child) => ({
       name: child.name,
       href: hrefFor([...target.url, child.name], child.isFolder),

@@ -3,9 +3,10 @@ import { checkIfHeader, checkLocks, heldTokens, hrefOfLock } from '../protocol/c
 import { driveTarget, forget, header, lookup, readSmallBody, send, sendXml, utf8, type DavRequest } from '../http/context.js';
 import { DavError, destinationRefusal } from '../protocol/errors.js';
 import { parseTimeout, secondsLeft, type LockRecord, type LockRequest } from '../stores/lock-system.js';
-import type { DriveTarget } from '../http/mounts.js';
+import { resourceAt, type DriveTarget } from '../http/mounts.js';
 import { activeLockXml } from '../protocol/properties.js';
-import { parentPath, parseDepth } from '../protocol/views.js';
+import { parseDepth } from '../protocol/views.js';
+import { parentPath } from '../../util/drive-path.js';
 import { checkMacMetadata, writeTargetChecks } from './write-checks.js';
 import { DAV_NS, childElements, findChild, parseXml, serializeNodes, escapeText } from '../protocol/xml.js';
 
@@ -26,8 +27,7 @@ export async function lock(ctx: DavRequest): Promise<void> {
   const depth = parseDepth(header(ctx.req, 'depth'), 'infinity', ['0', 'infinity']);
   const { locks } = ctx.state;
   const request: LockRequest = {
-    mount: target.mount.prefix,
-    path: target.path,
+    ...resourceAt(target.mount, target.path),
     depth: depth === '0' ? 0 : 'infinity',
     scope: info.scope,
     owner: info.owner,
@@ -43,11 +43,9 @@ export async function lock(ctx: DavRequest): Promise<void> {
   if (!entry) {
     if (target.isRoot) throw new DavError(404, 'Not found.');
     checkMacMetadata(ctx, target.url[target.url.length - 1]);
-    const parent = parentPath(target.path);
-    const parentEntry = await lookup(ctx, target, parent);
-    if (!parentEntry || !parentEntry.isFolder) throw new DavError(409, 'The parent folder does not exist; create it first.');
-    await checkLocks(ctx, target, { members: [parent] });
+    await checkLocks(ctx, target, { members: [parentPath(target.path)] });
     try {
+      // A missing parent is the drive's parentMissing: 409, and no lock is taken.
       await target.mount.drive.write(target.path, Readable.from([]), { size: 0, signal: ctx.signal });
     } catch (err) {
       throw destinationRefusal(err);
@@ -66,7 +64,7 @@ async function refresh(ctx: DavRequest, target: DriveTarget, timeoutSeconds: num
   if (!header(ctx.req, 'if')) throw new DavError(400, 'A LOCK without a body refreshes a lock: send its token in the If header.');
   const held = await heldTokens(ctx);
   const { locks } = ctx.state;
-  const matching = (await locks.covering({ mount: target.mount.prefix, path: target.path })).filter((l) => held.has(l.token));
+  const matching = (await locks.covering(resourceAt(target.mount, target.path))).filter((l) => held.has(l.token));
   if (matching.length === 0) throw new DavError(412, 'No lock on this resource matches the submitted token.', { condition: 'lock-token-matches-request-uri' });
   const refreshed: LockRecord[] = [];
   for (const l of matching) {
@@ -84,7 +82,7 @@ export async function unlock(ctx: DavRequest): Promise<void> {
   if (!match) throw new DavError(400, 'UNLOCK needs a Lock-Token header: Lock-Token: <token>.');
   const { locks } = ctx.state;
   const token = match[1];
-  const covering = await locks.covering({ mount: target.mount.prefix, path: target.path });
+  const covering = await locks.covering(resourceAt(target.mount, target.path));
   if (!covering.some((l) => l.token === token)) throw notThisUrl();
   const outcome = await locks.unlock(token, ctx.principal.name);
   if (outcome === 'forbidden') throw new DavError(403, 'Only the user who took a lock can remove it.');

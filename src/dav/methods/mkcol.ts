@@ -2,7 +2,7 @@ import { checkIfHeader, checkLocks } from '../protocol/conditions.js';
 import { driveTarget, forget, hasBody, lookup, send, type DavRequest } from '../http/context.js';
 import { isDriveError } from '../../drive/index.js';
 import { DavError } from '../protocol/errors.js';
-import { parentPath } from '../protocol/views.js';
+import { parentPath } from '../../util/drive-path.js';
 import { writeTargetChecks } from './write-checks.js';
 
 /** MKCOL (RFC 4918 §9.3): 201; 405 if something exists; 409 without a parent folder; 415 with a body. */
@@ -13,15 +13,13 @@ export async function mkcol(ctx: DavRequest): Promise<void> {
   if (hasBody(ctx.req)) throw new DavError(415, 'MKCOL with a request body is not supported.');
   if (target.isRoot) throw new DavError(405, 'Something already exists at this path.');
   if (await lookup(ctx, target)) throw new DavError(405, 'Something already exists at this path.');
-  const parent = parentPath(target.path);
-  const parentEntry = await lookup(ctx, target, parent);
-  if (!parentEntry || !parentEntry.isFolder) throw new DavError(409, 'The parent folder does not exist; create it first.');
   await checkIfHeader(ctx, target);
-  await checkLocks(ctx, target, { covering: [target.path], members: [parent] });
+  await checkLocks(ctx, target, { covering: [target.path], members: [parentPath(target.path)] });
   try {
     await target.mount.drive.mkdir(target.path);
   } catch (err) {
-    // Made by someone else since the lookup above: still "something exists" (RFC 4918 §9.3.1).
+    // Made by someone else since the lookup above: still "something exists" (RFC 4918 §9.3.1). A
+    // missing parent is the drive's parentMissing: 409 (§9.3.1).
     if (isDriveError(err, 'exists')) throw new DavError(405, 'Something already exists at this path.');
     throw err;
   }

@@ -1,8 +1,9 @@
+import { MOUNT_NAMES } from '../http/mounts.js';
 import { header, lookup, readSmallBody, sendXml, utf8, type DavRequest } from '../http/context.js';
 import { DavError } from '../protocol/errors.js';
-import { sameName } from '../protocol/paths.js';
 import { multistatus, parsePropfind, renderResponses, type ResourceView } from '../protocol/properties.js';
-import { childPath, driveView, parseDepth, virtualView } from '../protocol/views.js';
+import { driveView, parseDepth, virtualView } from '../protocol/views.js';
+import { childPath } from '../../util/drive-path.js';
 
 /**
  * PROPFIND. Depth 0 and 1 are served; Depth infinity (explicit, or implied by a missing Depth
@@ -28,7 +29,7 @@ export async function propfind(ctx: DavRequest): Promise<void> {
     if (entry.isFolder && depth === '1') {
       const mounted = state.mounts.childMounts(target.url);
       const children = await target.mount.drive.list(target.path);
-      const shown = children.filter((child) => !mounted.some((m) => sameName(m, child.name)));
+      const shown = children.filter((child) => !mounted.some((m) => MOUNT_NAMES.sameName(m, child.name)));
       views.push(...(await Promise.all(shown.map((child) => driveView(ctx, target, [...target.url, child.name], childPath(target.path, child.name), child)))));
       for (const name of mounted) views.push(virtualView([...target.url, name]));
     }

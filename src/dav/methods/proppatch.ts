@@ -1,4 +1,5 @@
 import { STATUS_CODES } from 'node:http';
+import { resourceAt } from '../http/mounts.js';
 import { checkIfHeader, checkLocks } from '../protocol/conditions.js';
 import { driveTarget, forget, lookup, readSmallBody, sendXml, utf8, type DavRequest } from '../http/context.js';
 import { DavError, toDavError } from '../protocol/errors.js';
@@ -26,7 +27,7 @@ export async function proppatch(ctx: DavRequest): Promise<void> {
   await checkLocks(ctx, target, { covering: [target.path] });
 
   const { properties } = ctx.state;
-  const resource = { mount: target.mount.prefix, path: target.path };
+  const resource = resourceAt(target.mount, target.path);
   const changes: PropertyChange[] = [];
   const results: Array<{ el: XmlElement; status: number; description?: string }> = [];
   let mtime: { date: Date; index: number } | undefined;

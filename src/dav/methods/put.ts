@@ -1,10 +1,10 @@
 import { checkIfHeader, checkLocks, checkWriteValidators } from '../protocol/conditions.js';
-import { driveTarget, forget, header, lookup, send, type DavRequest } from '../http/context.js';
+import { continueWhenRead, driveTarget, forget, header, lookup, send, type DavRequest } from '../http/context.js';
 import { isDriveError } from '../../drive/index.js';
 import { DavError } from '../protocol/errors.js';
 import { entityTag } from '../protocol/properties.js';
 import { checkMacMetadata, writeTargetChecks } from './write-checks.js';
-import { parentPath } from '../protocol/views.js';
+import { parentPath } from '../../util/drive-path.js';
 
 /**
  * PUT streams the request body into `drive.write` as it arrives: the drive pulls from the request
@@ -24,17 +24,13 @@ export async function put(ctx: DavRequest): Promise<void> {
   if (entry?.isFolder) throw new DavError(405, 'A folder exists at this path; PUT cannot replace a folder.');
   await checkIfHeader(ctx, target);
   checkWriteValidators(ctx, entry);
-  const parent = parentPath(target.path);
-  if (!entry) {
-    const parentEntry = await lookup(ctx, target, parent);
-    if (!parentEntry || !parentEntry.isFolder) throw new DavError(409, 'The parent folder does not exist; create it first (MKCOL).');
-  }
-  await checkLocks(ctx, target, { covering: [target.path], members: entry ? [] : [parent] });
+  // A missing parent folder is the drive's to refuse (parentMissing → 409), before it reads the body.
+  await checkLocks(ctx, target, { covering: [target.path], members: entry ? [] : [parentPath(target.path)] });
 
   const size = declaredSize(ctx);
   const mtime = clientMtime(ctx);
   const ifMatch = header(ctx.req, 'if-match');
-  if (/100-continue/i.test(header(ctx.req, 'expect') ?? '')) ctx.res.writeContinue();
+  continueWhenRead(ctx);
   const ifNoneMatch = header(ctx.req, 'if-none-match')?.trim() === '*' ? '*' : undefined;
   const written = await target.mount.drive
     .write(target.path, ctx.req, {

@@ -3,7 +3,7 @@ import { header, lookup, type DavRequest } from '../http/context.js';
 import { DavError } from './errors.js';
 import { evaluateIf, parseIfHeader, sameEntityTag, submittedTokens, type IfList } from './if-header.js';
 import type { LockRecord } from '../stores/lock-system.js';
-import type { DriveTarget } from '../http/mounts.js';
+import { resourceAt, type DriveTarget } from '../http/mounts.js';
 import { hrefFor, parseRequestTarget } from './paths.js';
 import { entityTag } from './properties.js';
 import { escapeText } from './xml.js';
@@ -45,7 +45,7 @@ export async function checkIfHeader(ctx: DavRequest, target: DriveTarget): Promi
       t = resolved;
     }
     const entry = await lookup(ctx, t);
-    const locks = await ctx.state.locks.covering({ mount: t.mount.prefix, path: t.path });
+    const locks = await ctx.state.locks.covering(resourceAt(t.mount, t.path));
     return { etag: entry ? entityTag(entry) : undefined, lockTokens: new Set(locks.map((l) => l.token)) };
   });
   if (!holds) throw new DavError(412, 'The If header condition is false (lock token or ETag does not match).');
@@ -97,11 +97,11 @@ function matchesList(header: string, entry: DriveEntry | null): boolean {
  */
 export async function checkLocks(ctx: DavRequest, target: DriveTarget, paths: { covering?: string[]; within?: string[]; members?: string[] }): Promise<void> {
   const held = await heldTokens(ctx);
-  const mount = target.mount.prefix;
+  const { mount } = target;
   const locks = ctx.state.locks;
   const found = await Promise.all([
-    ...[...(paths.covering ?? []), ...(paths.members ?? []), ...(paths.within ?? [])].map((path) => locks.covering({ mount, path })),
-    ...(paths.within ?? []).map((path) => locks.within({ mount, path })),
+    ...[...(paths.covering ?? []), ...(paths.members ?? []), ...(paths.within ?? [])].map((path) => locks.covering(resourceAt(mount, path))),
+    ...(paths.within ?? []).map((path) => locks.within(resourceAt(mount, path))),
   ]);
   // Stores hand out snapshots, so the same lock found twice is two objects: one per token.
   const all = [...new Map(found.flat().map((l) => [l.token, l])).values()];

@@ -79,16 +79,6 @@ export function encodeSegment(segment: string): string {
   return encodeURIComponent(segment).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
 }
 
-/** Drive path from segments: `[]` → `/`, `['a','b']` → `/a/b`. */
-export function drivePath(segments: readonly string[]): string {
-  return segments.length === 0 ? '/' : `/${segments.join('/')}`;
-}
-
-/** Segments of a drive path (`/a/b` → `['a','b']`); the inverse of `drivePath`. */
-export function driveSegments(path: string): string[] {
-  return path.split('/').filter((s) => s !== '');
-}
-
 /** Parses a configured folder (`/Users/alice`, `Users/alice/`) into checked segments. */
 export function parseConfiguredRoot(root: string): string[] {
   return root
@@ -98,23 +88,4 @@ export function parseConfiguredRoot(root: string): string[] {
       checkName(s);
       return s.normalize('NFC');
     });
-}
-
-export function isPrefix(prefix: readonly string[], of: readonly string[]): boolean {
-  if (prefix.length > of.length) return false;
-  return prefix.every((s, i) => sameName(s, of[i]));
-}
-
-/** OneDrive names are case-insensitive: `A.txt` and `a.txt` are the same item. */
-export function sameName(a: string, b: string): boolean {
-  return a === b || a.toLowerCase() === b.toLowerCase();
-}
-
-/** The key under which locks and dead properties of a drive path are stored (case-folded). */
-export function storeKey(path: string): string {
-  return path.toLowerCase();
-}
-
-export function parentSegments(segments: readonly string[]): string[] {
-  return segments.slice(0, -1);
 }

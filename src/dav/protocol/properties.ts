@@ -50,7 +50,7 @@ export interface ResourceView {
   quota?: () => Promise<Quota>;
 }
 
-/** Quota is fetched once per request (only when asked for) and handed to every view. */
+/** The quota is looked up before rendering (only when asked for) and handed to every view. */
 type Live = (view: ResourceView, quota: Quota | undefined) => string | undefined;
 
 const SUPPORTED_LOCK =
@@ -87,13 +87,10 @@ function wantsQuota(request: PropfindRequest): boolean {
   return names.some((n) => n.ns === DAV_NS && NOT_IN_ALLPROP.has(n.local));
 }
 
-export async function renderResponse(view: ResourceView, request: PropfindRequest): Promise<string> {
-  return (await renderResponses([view], request))[0];
-}
-
 /**
- * The `<D:response>` of every view. Everything is synchronous but the quota, fetched once (and only
- * when asked for): a 10,000-item listing is one loop over strings, not 100,000 awaited promises.
+ * The `<D:response>` of every view. Everything is synchronous but the quota (only when asked for;
+ * the drive remembers it, so a listing costs one lookup): a 10,000-item listing is one loop over
+ * strings, not 100,000 awaited promises.
  */
 export async function renderResponses(views: readonly ResourceView[], request: PropfindRequest): Promise<string[]> {
   let quotas: Array<Quota | undefined> | undefined;

@@ -3,14 +3,15 @@ import { hrefOfLock } from './conditions.js';
 import type { DavRequest } from '../http/context.js';
 import { DavError } from './errors.js';
 import { secondsLeft } from '../stores/lock-system.js';
-import type { DriveTarget } from '../http/mounts.js';
+import { resourceAt, type DriveTarget } from '../http/mounts.js';
 import { hrefFor } from './paths.js';
 import type { ResourceView } from './properties.js';
 
 /** A drive item as PROPFIND describes it. `url` and `path` are the item's own (not the parent's). */
 export async function driveView(ctx: DavRequest, target: DriveTarget, url: string[], path: string, entry: DriveEntry): Promise<ResourceView> {
   const { state } = ctx;
-  const resource = { mount: target.mount.prefix, path };
+  const { drive } = target.mount;
+  const resource = resourceAt(target.mount, path);
   const [dead, locks] = await Promise.all([state.properties.get(resource), state.locks.covering(resource)]);
   const now = state.clock.now();
   return {
@@ -22,8 +23,8 @@ export async function driveView(ctx: DavRequest, target: DriveTarget, url: strin
     locks,
     lockRootHref: (lock) => hrefOfLock(ctx, target, lock),
     secondsLeft: (lock) => secondsLeft(lock, now),
-    // RFC 4331 properties only for drives that know their size.
-    quota: target.mount.drive.capabilities.quota ? () => state.quota.get(target.mount.drive) : undefined,
+    // RFC 4331 properties only for drives that know their size; the drive remembers its quota.
+    quota: drive.capabilities.quota && drive.quota ? () => drive.quota!() : undefined,
   };
 }
 
@@ -38,15 +39,6 @@ export function virtualView(url: string[]): ResourceView {
     lockRootHref: () => '',
     secondsLeft: () => 0,
   };
-}
-
-export function childPath(parent: string, name: string): string {
-  return parent === '/' ? `/${name}` : `${parent}/${name}`;
-}
-
-export function parentPath(path: string): string {
-  const slash = path.lastIndexOf('/');
-  return slash <= 0 ? '/' : path.slice(0, slash);
 }
 
 /** Parses a Depth header; `allowed` lists the values the method accepts. */

@@ -2,8 +2,8 @@ import { randomUUID } from 'node:crypto';
 import type { Clock } from '../../util/clock.js';
 import type { Logger } from '../../util/logger.js';
 import { JsonFile } from './json-file.js';
-import { conflictsAmong, isAncestor, type CreateOutcome, type LockRecord, type LockRequest, type LockSystem, type ResourceRef, type UnlockOutcome } from './lock-system.js';
-import { storeKey } from '../protocol/paths.js';
+import { FOLDED_NAMES, isAncestor, isSameOrBelow } from '../../util/drive-path.js';
+import { conflictsAmong, type CreateOutcome, type LockRecord, type LockRequest, type LockSystem, type ResourceRef, type UnlockOutcome } from './lock-system.js';
 
 
 interface StoredLocks {
@@ -30,14 +30,16 @@ export class FileLockSystem implements LockSystem {
     const { file, data } = await JsonFile.load<StoredLocks>(path, { version: 1, locks: [] }, logger);
     const store = new FileLockSystem(file, clock);
     for (const lock of Array.isArray(data.locks) ? data.locks : []) {
-      if (typeof lock?.token === 'string' && lock.expiresAt > clock.now()) store.locks.set(lock.token, lock);
+      if (typeof lock?.token !== 'string' || !(lock.expiresAt > clock.now())) continue;
+      // Files of onedav before keys were stored served OneDrive mounts only, whose keys are folded.
+      store.locks.set(lock.token, { ...lock, key: typeof lock.key === 'string' ? lock.key : FOLDED_NAMES.pathKey(lock.path) });
     }
     return store;
   }
 
   async covering(resource: ResourceRef): Promise<LockRecord[]> {
-    const key = storeKey(resource.path);
-    return copies(this.active().filter((l) => l.mount === resource.mount && (storeKey(l.path) === key || (l.depth === 'infinity' && isAncestor(storeKey(l.path), key)))));
+    const { key } = resource;
+    return copies(this.active().filter((l) => l.mount === resource.mount && (l.key === key || (l.depth === 'infinity' && isAncestor(l.key, key)))));
   }
 
   async within(resource: ResourceRef): Promise<LockRecord[]> {
@@ -45,7 +47,7 @@ export class FileLockSystem implements LockSystem {
   }
 
   async conflicts(request: LockRequest): Promise<LockRecord[]> {
-    return copies(conflictsAmong(this.active(), request, storeKey));
+    return copies(conflictsAmong(this.active(), request));
   }
 
   async get(token: string): Promise<LockRecord | undefined> {
@@ -54,7 +56,7 @@ export class FileLockSystem implements LockSystem {
   }
 
   async create(request: LockRequest): Promise<CreateOutcome> {
-    const conflicts = conflictsAmong(this.active(), request, storeKey);
+    const conflicts = conflictsAmong(this.active(), request);
     if (conflicts.length > 0) return { ok: false, conflicts: copies(conflicts) };
     const lock: LockRecord = { ...request, token: `opaquelocktoken:${randomUUID()}`, expiresAt: this.clock.now() + request.timeoutSeconds * 1000 };
     this.locks.set(lock.token, lock);
@@ -81,10 +83,9 @@ export class FileLockSystem implements LockSystem {
   }
 
   async removeWithin(resource: ResourceRef, options: { keepRoot?: boolean } = {}): Promise<void> {
-    const key = storeKey(resource.path);
     let changed = false;
     for (const lock of this.activeWithin(resource)) {
-      if (options.keepRoot && storeKey(lock.path) === key) continue;
+      if (options.keepRoot && lock.key === resource.key) continue;
       this.locks.delete(lock.token);
       changed = true;
     }
@@ -101,8 +102,7 @@ export class FileLockSystem implements LockSystem {
   }
 
   private activeWithin(resource: ResourceRef): LockRecord[] {
-    const key = storeKey(resource.path);
-    return this.active().filter((l) => l.mount === resource.mount && (storeKey(l.path) === key || isAncestor(key, storeKey(l.path))));
+    return this.active().filter((l) => l.mount === resource.mount && isSameOrBelow(l.key, resource.key));
   }
 
   private active(): LockRecord[] {

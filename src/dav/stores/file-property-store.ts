@@ -1,7 +1,7 @@
 import type { Logger } from '../../util/logger.js';
 import { JsonFile } from './json-file.js';
-import { isAncestor, type ResourceRef } from './lock-system.js';
-import { storeKey } from '../protocol/paths.js';
+import { isSameOrBelow, rebase } from '../../util/drive-path.js';
+import type { ResourceRef } from './lock-system.js';
 import {
   applyChanges,
   DEFAULT_PROPERTY_LIMITS,
@@ -29,8 +29,8 @@ interface StoredProperties {
 }
 
 /**
- * The PropertyStore of one process: one JSON file under the data dir, kept by mount and drive
- * path (without a path, memory only). Each method checks and changes the data without awaiting in
+ * The PropertyStore of one process: one JSON file under the data dir, kept by mount and resource
+ * key (`ResourceRef.key`; without a file path, memory only). Each method checks and changes the data without awaiting in
  * between, which makes it atomic in one process; the save follows.
  */
 export class FilePropertyStore implements PropertyStore {
@@ -58,13 +58,13 @@ export class FilePropertyStore implements PropertyStore {
   }
 
   async get(resource: ResourceRef): Promise<VersionedProperties> {
-    const properties = { ...this.mapAt(resource.mount, storeKey(resource.path)) };
+    const properties = { ...this.mapAt(resource.mount, resource.key) };
     return { properties, version: versionOf(properties) };
   }
 
   async patch(resource: ResourceRef, changes: readonly PropertyChange[], options: { user: string; expectedVersion?: string }): Promise<PatchOutcome> {
     const { mount } = resource;
-    const key = storeKey(resource.path);
+    const key = resource.key;
     const before = this.mapAt(mount, key);
     if (options.expectedVersion !== undefined && versionOf(before) !== options.expectedVersion) return { ok: false, reason: 'changed', version: versionOf(before) };
     const after = applyChanges(before, changes);
@@ -89,7 +89,7 @@ export class FilePropertyStore implements PropertyStore {
     }
     // What the copy replaces at the destination stops counting against whoever owned it.
     const target = this.data.mounts[to.mount] ?? {};
-    for (const key of keysWithin(target, storeKey(to.path))) {
+    for (const key of keysWithin(target, to.key)) {
       if (this.ownerAt(to.mount, key) !== options.user) continue;
       const size = sizeOf(target[key]);
       count -= size.count;
@@ -114,7 +114,7 @@ export class FilePropertyStore implements PropertyStore {
     const byPath = this.data.mounts[resource.mount];
     if (!byPath) return;
     let changed = false;
-    for (const key of keysWithin(byPath, storeKey(resource.path))) {
+    for (const key of keysWithin(byPath, resource.key)) {
       this.drop(resource.mount, key);
       changed = true;
     }
@@ -127,8 +127,8 @@ export class FilePropertyStore implements PropertyStore {
 
   private async transfer(from: ResourceRef, to: ResourceRef, how: 'copy' | 'copy-depth0' | 'move', user: string): Promise<void> {
     const source = this.data.mounts[from.mount] ?? {};
-    const fromKey = storeKey(from.path);
-    const toKey = storeKey(to.path);
+    const fromKey = from.key;
+    const toKey = to.key;
     const target = this.data.mounts[to.mount] ?? {};
     const keys = this.sourceKeys(from, how === 'copy-depth0');
     if (keys.length === 0 && !target[toKey]) return;
@@ -141,7 +141,7 @@ export class FilePropertyStore implements PropertyStore {
 
   private sourceKeys(from: ResourceRef, depth0 = false): string[] {
     const source = this.data.mounts[from.mount] ?? {};
-    const key = storeKey(from.path);
+    const key = from.key;
     return depth0 ? (source[key] ? [key] : []) : keysWithin(source, key);
   }
 
@@ -188,12 +188,5 @@ export class FilePropertyStore implements PropertyStore {
 }
 
 function keysWithin(byPath: Record<string, PropertyMap>, key: string): string[] {
-  return Object.keys(byPath).filter((k) => k === key || isAncestor(key, k));
-}
-
-/** `/a/b/c` moved from `/a` to `/x` → `/x/b/c`. */
-export function rebase(key: string, fromKey: string, toKey: string): string {
-  if (key === fromKey) return toKey;
-  const rest = fromKey === '/' ? key : key.slice(fromKey.length);
-  return toKey === '/' ? rest : toKey + rest;
+  return Object.keys(byPath).filter((k) => isSameOrBelow(k, key));
 }

@@ -1,3 +1,5 @@
+import { isAncestor } from '../../util/drive-path.js';
+
 /**
  * The lock provider seam (mod_dav keeps locks as a provider of its own; golang.org/x/net/webdav's
  * LockSystem is the model): WebDAV write locks (RFC 4918 §6–7) behind an async interface, so that
@@ -11,13 +13,16 @@
  */
 
 /**
- * Where a resource is, as the stores see it: the mount prefix ('/' or '/team') and the drive path
- * (case kept for display; stores compare with `storeKey`). Passed as one object so that a store
- * keyed by item id (issue 13) can take the id beside the path without changing every signature.
+ * Where a resource is, as the stores see it: the mount prefix ('/' or '/team'), the drive path
+ * (case kept for display) and its key, the path as the mount's drive compares names
+ * (`NameFolding.pathKey`: folded on a case-insensitive drive, the path itself otherwise). Stores
+ * compare keys only. Passed as one object so that a store keyed by item id (issue 13) can take the
+ * id beside the path without changing every signature.
  */
 export interface ResourceRef {
   readonly mount: string;
   readonly path: string;
+  readonly key: string;
 }
 
 export type LockDepth = 0 | 'infinity';
@@ -68,23 +73,17 @@ export interface LockSystem {
 export const MAX_LOCK_SECONDS = 24 * 3600;
 export const DEFAULT_LOCK_SECONDS = 3600;
 
-/** True when `ancestorKey` is a strict ancestor of `key` (both store keys). */
-export function isAncestor(ancestorKey: string, key: string): boolean {
-  if (ancestorKey === key) return false;
-  return ancestorKey === '/' ? key.startsWith('/') : key.startsWith(`${ancestorKey}/`);
-}
-
 /**
- * The conflict rule, for every implementation: among `active` locks (store keys compared by the
- * caller's `keyOf`), those that forbid `request`. An exclusive request conflicts with any lock in
+ * The conflict rule, for every implementation: among `active` locks (compared by key), those that
+ * forbid `request`. An exclusive request conflicts with any lock in
  * its scope, a shared one only with exclusive locks; the scope is the resource and its
  * Depth-infinity ancestors, plus everything below it when the request is Depth infinity.
  */
-export function conflictsAmong(active: readonly LockRecord[], request: LockRequest, keyOf: (path: string) => string): LockRecord[] {
-  const key = keyOf(request.path);
+export function conflictsAmong(active: readonly LockRecord[], request: LockRequest): LockRecord[] {
+  const { key } = request;
   return active.filter((l) => {
     if (l.mount !== request.mount) return false;
-    const lockKey = keyOf(l.path);
+    const lockKey = l.key;
     const inScope = lockKey === key || (l.depth === 'infinity' && isAncestor(lockKey, key)) || (request.depth === 'infinity' && isAncestor(key, lockKey));
     return inScope && (request.scope === 'exclusive' || l.scope === 'exclusive');
   });

@@ -3,15 +3,10 @@ import type { Redis } from 'ioredis';
 import type { SharedRedis } from '../../redis/connection.js';
 import { viaRedis } from '../../redis/errors.js';
 import type { Clock } from '../../util/clock.js';
-import { storeKey } from '../protocol/paths.js';
-import { conflictsAmong, isAncestor, type CreateOutcome, type LockRecord, type LockRequest, type LockSystem, type ResourceRef, type UnlockOutcome } from './lock-system.js';
+import { isAncestor } from '../../util/drive-path.js';
+import { conflictsAmong, type CreateOutcome, type LockRecord, type LockRequest, type LockSystem, type ResourceRef, type UnlockOutcome } from './lock-system.js';
 
-/** A lock as kept in Redis: the record plus the store key of its path, which the scripts compare. */
-interface StoredLock extends LockRecord {
-  key: string;
-}
-
-/** Lua: is ARGV-style key `a` a strict ancestor of `b` (the same rule as isAncestor in lock-system.ts, on bytes). */
+/** Lua: is key `a` a strict ancestor of `b` (the same rule as isAncestor in util/drive-path.ts, on bytes). */
 const IS_ANCESTOR = `
 local function isAncestor(a, b)
   if a == b then return false end
@@ -127,10 +122,8 @@ export class RedisLockSystem implements LockSystem {
 
   async create(request: LockRequest): Promise<CreateOutcome> {
     const lock: LockRecord = { ...request, token: `opaquelocktoken:${randomUUID()}`, expiresAt: this.clock.now() + request.timeoutSeconds * 1000 };
-    const key = keyOf(request);
-    const stored: StoredLock = { ...lock, key };
     const reply = await viaRedis('lock', () =>
-      this.redis.davLockCreate(LOCKS_KEY, String(this.clock.now()), request.mount, key, String(request.depth), request.scope, lock.token, JSON.stringify(stored)),
+      this.redis.davLockCreate(LOCKS_KEY, String(this.clock.now()), request.mount, request.key, String(request.depth), request.scope, lock.token, JSON.stringify(lock)),
     );
     if (reply[0] === 1) return { ok: true, lock };
     return { ok: false, conflicts: reply.slice(1).map((raw) => recordOf(String(raw))) };
@@ -154,21 +147,21 @@ export class RedisLockSystem implements LockSystem {
   }
 
   async covering(resource: ResourceRef): Promise<LockRecord[]> {
-    const key = keyOf(resource);
-    return (await this.active()).filter((l) => l.mount === resource.mount && (keyOf(l) === key || (l.depth === 'infinity' && isAncestor(keyOf(l), key))));
+    const { key } = resource;
+    return (await this.active()).filter((l) => l.mount === resource.mount && (l.key === key || (l.depth === 'infinity' && isAncestor(l.key, key))));
   }
 
   async within(resource: ResourceRef): Promise<LockRecord[]> {
-    const key = keyOf(resource);
-    return (await this.active()).filter((l) => l.mount === resource.mount && (keyOf(l) === key || isAncestor(key, keyOf(l))));
+    const { key } = resource;
+    return (await this.active()).filter((l) => l.mount === resource.mount && (l.key === key || isAncestor(key, l.key)));
   }
 
   async conflicts(request: LockRequest): Promise<LockRecord[]> {
-    return conflictsAmong(await this.active(), request, (path) => keyOf({ mount: request.mount, path }));
+    return conflictsAmong(await this.active(), request);
   }
 
   async removeWithin(resource: ResourceRef, options: { keepRoot?: boolean } = {}): Promise<void> {
-    await viaRedis('remove locks', () => this.redis.davLockRemoveWithin(LOCKS_KEY, resource.mount, keyOf(resource), options.keepRoot ? '1' : '0', String(this.clock.now())));
+    await viaRedis('remove locks', () => this.redis.davLockRemoveWithin(LOCKS_KEY, resource.mount, resource.key, options.keepRoot ? '1' : '0', String(this.clock.now())));
   }
 
   /** The connection belongs to the SharedRedis, which its owner closes. */
@@ -181,12 +174,6 @@ export class RedisLockSystem implements LockSystem {
   }
 }
 
-/** The one place this store turns a resource into its key: the file stores' rule (protocol/paths.ts). */
-function keyOf(resource: ResourceRef): string {
-  return storeKey(resource.path);
-}
-
 function recordOf(raw: string): LockRecord {
-  const { key: _key, ...lock } = JSON.parse(raw) as StoredLock;
-  return lock;
+  return JSON.parse(raw) as LockRecord;
 }

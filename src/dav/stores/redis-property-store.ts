@@ -1,7 +1,6 @@
 import type { Redis } from 'ioredis';
 import type { SharedRedis } from '../../redis/connection.js';
 import { viaRedis } from '../../redis/errors.js';
-import { storeKey } from '../protocol/paths.js';
 import type { ResourceRef } from './lock-system.js';
 import {
   applyChanges,
@@ -217,7 +216,7 @@ export class RedisPropertyStore implements PropertyStore {
       const reply = await viaRedis('PROPPATCH', () =>
         this.redis.davPropsPatch(
           ...keysOf(resource.mount),
-          keyOf(resource),
+          resource.key,
           raw,
           size.count > 0 ? JSON.stringify(after) : '',
           `${size.count} ${size.bytes}`,
@@ -248,7 +247,7 @@ export class RedisPropertyStore implements PropertyStore {
   }
 
   async removeTree(resource: ResourceRef): Promise<void> {
-    await viaRedis('remove dead properties', () => this.redis.davPropsRemoveTree(...keysOf(resource.mount), keyOf(resource)));
+    await viaRedis('remove dead properties', () => this.redis.davPropsRemoveTree(...keysOf(resource.mount), resource.key));
   }
 
   async usageOf(user: string): Promise<Usage> {
@@ -260,7 +259,7 @@ export class RedisPropertyStore implements PropertyStore {
   async close(): Promise<void> {}
 
   private async read(resource: ResourceRef): Promise<{ raw: string; map: PropertyMap }> {
-    const raw = (await viaRedis('read dead properties', () => this.redis.hget(propsKey(resource.mount), keyOf(resource)))) ?? '';
+    const raw = (await viaRedis('read dead properties', () => this.redis.hget(propsKey(resource.mount), resource.key))) ?? '';
     return { raw, map: raw ? (JSON.parse(raw) as PropertyMap) : {} };
   }
 
@@ -274,8 +273,8 @@ export class RedisPropertyStore implements PropertyStore {
         sizes,
         owners,
         how,
-        keyOf(from),
-        keyOf(to),
+        from.key,
+        to.key,
         user,
         String(this.limits.maxPerUser),
         String(this.limits.maxBytesPerUser),
@@ -290,11 +289,6 @@ export class RedisPropertyStore implements PropertyStore {
 function budgetProblem(limits: PropertyLimits, user: string, reply: Array<string | number>): string {
   const [, usedCount, usedBytes, extraCount, extraBytes] = reply.map(Number);
   return userProblem(limits, user, { count: usedCount, bytes: usedBytes }, { count: extraCount, bytes: extraBytes }) ?? `The dead properties of "${user}" would exceed the limits.`;
-}
-
-/** The one place this store turns a resource into its key: the file stores' rule (protocol/paths.ts). */
-function keyOf(resource: ResourceRef): string {
-  return storeKey(resource.path);
 }
 
 function propsKey(mount: string): string {
