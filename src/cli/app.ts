@@ -4,7 +4,9 @@ import { secretToSend } from '../auth/client-type.js';
 import { fetchOpenIdConfiguration } from '../auth/discovery.js';
 import { login } from '../auth/login.js';
 import { TokenRefresher } from '../auth/refresher.js';
-import { TokenStore, type StoredAccount } from '../auth/token-store.js';
+import type { SignInStore, StoredAccount } from '../auth/token-store.js';
+import { importFileSignIn, openSignInStore } from './sign-in-store.js';
+import { RedisLoginThrottle } from '../dav/stores/redis-login-throttle.js';
 import type { AccountConfig, Config, MountConfig } from '../config.js';
 import { startDavServer, type RunningDavServer } from '../dav/server.js';
 import { createGraphDrive, type GraphDrive } from '../drive/index.js';
@@ -50,12 +52,15 @@ export interface StartOptions {
 export async function startOneDav(config: Config, options: StartOptions = {}): Promise<RunningOneDav> {
   const logger = options.logger ?? silentLogger;
   keepFreedMemoryForReuse(); // a third less CPU per streamed GiB (see heap-reuse.ts)
-  const store = new TokenStore(config.dataDir);
   const closers: Array<() => Promise<void>> = [];
   const close = async () => {
     for (const fn of closers.reverse()) await fn().catch((err) => logger.warn('shutdown step failed', { error: err as Error }));
   };
   try {
+    // With `redis`, every replica shares the sign-ins (and the refresh lease); files under dataDir otherwise.
+    const signIns = await openSignInStore(config, { logger });
+    closers.push(signIns.close);
+    const store = signIns.store;
     let emulator: RunningEmulator | undefined;
     if (config.emulator.enabled) {
       emulator = await startEmulator({ port: config.emulator.port, dataDir: config.emulator.dataDir, admin: options.emulatorAdmin });
@@ -67,6 +72,7 @@ export async function startOneDav(config: Config, options: StartOptions = {}): P
     const accountFor = async (name: string): Promise<TokenRefresher> => {
       let refresher = accounts.get(name);
       if (!refresher) {
+        if (await importFileSignIn(store, signIns.files, name)) logger.info('copied the sign-in from the token file into Redis; every replica uses it now', { account: name });
         const record = await signedInRecord(name, config, store, emulator, logger);
         const account = config.accounts[name];
         refresher = new TokenRefresher({ store, record, clientSecret: account && secretToSend(account), logger });
@@ -77,7 +83,7 @@ export async function startOneDav(config: Config, options: StartOptions = {}): P
       return refresher;
     };
 
-    const tokenLeftovers = await store.removeLeftovers();
+    const tokenLeftovers = await signIns.files.removeLeftovers();
     if (tokenLeftovers > 0) logger.info('removed temp files of token saves an earlier run did not finish', { count: tokenLeftovers });
 
     const spoolDir = join(config.dataDir, 'spool');
@@ -123,6 +129,8 @@ export async function startOneDav(config: Config, options: StartOptions = {}): P
       realm: config.server.realm,
       mounts: mounts.map(({ prefix, drive }) => ({ prefix, drive })),
       users: config.users,
+      // Failed logins counted fleet-wide, so N replicas do not give a guesser N budgets.
+      ...(signIns.redis ? { failedLogins: new RedisLoginThrottle(signIns.redis) } : {}),
       anonymous: config.anonymous,
       download: config.download,
       macMetadata: config.macMetadata,
@@ -184,7 +192,7 @@ async function graphCloudOf(record: Pick<StoredAccount, 'cloud' | 'tenantCloud' 
  * The saved sign-in of an account. The implicit emulator account is signed in on every start (its
  * URL changes with the port); app-only accounts need no person, so they sign themselves in.
  */
-async function signedInRecord(name: string, config: Config, store: TokenStore, emulator: RunningEmulator | undefined, logger: Logger): Promise<StoredAccount> {
+async function signedInRecord(name: string, config: Config, store: SignInStore, emulator: RunningEmulator | undefined, logger: Logger): Promise<StoredAccount> {
   const account = config.accounts[name];
   if (!account && name === EMULATOR_ACCOUNT && emulator) {
     const record = demoAccount(emulator, name);
