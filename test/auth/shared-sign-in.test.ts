@@ -12,7 +12,9 @@ import { DEMO_USER } from '../../src/emulator/directory.js';
 import { startEmulator, type RunningEmulator } from '../../src/emulator/server.js';
 import { SharedRedis } from '../../src/redis/connection.js';
 import { SecretBox, STATE_KEY_VARIABLE } from '../../src/redis/secret-box.js';
+import { ManualClock } from '../../src/util/clock.js';
 import { sourceCli } from '../helpers/cli.js';
+import { recordingLogger } from '../helpers/recording-logger.js';
 import { HAS_REDIS, startRedis, type RunningRedis } from '../helpers/redis.js';
 import { REPLICA_ACCOUNT, signedInRecord, startReplicas, type Replicas } from '../helpers/replicas.js';
 
@@ -56,8 +58,10 @@ describe.skipIf(!HAS_REDIS)('sign-in shared by replicas through Redis', () => {
   it('three replicas on 5-second tokens with rotation-revoked refresh tokens: no failed request, no invalid_grant, one process worth of refreshes; tokens in Redis are sealed', async () => {
     Object.assign(emulator.state.settings, { accessTokenLifetimeSec: 5, revokeRefreshTokenOnRotation: true });
     // Only the first replica has the token file (a single server moving to a fleet): it is imported into Redis once.
+    const logger = recordingLogger('json');
     const replicas: Replicas = await startReplicas(3, {
       emulator,
+      logger,
       upn: DEMO_USER,
       redisUrl: redis.url,
       keyPrefix: 'fleet-a:',
@@ -104,6 +108,10 @@ describe.skipIf(!HAS_REDIS)('sign-in shared by replicas through Redis', () => {
       expect(stored).not.toContain(saved!.accessToken!.slice(10, 40));
       await expect(new RedisTokenStore(connection, SecretBox.fromEnvironment({ [STATE_KEY_VARIABLE]: OTHER_KEY })).load(REPLICA_ACCOUNT)).rejects.toThrow(/does not open/);
       await expect(new RedisTokenStore(connection, undefined).load(REPLICA_ACCOUNT)).rejects.toThrow(/ONEDAV_STATE_KEY is not set/);
+      const log = logger.lines.join('');
+      expect(log).toContain('copied the sign-in from the token file into Redis');
+      expect(log).not.toContain(saved!.refreshToken!.slice(10, 40));
+      expect(log).not.toContain(saved!.accessToken!.slice(10, 40));
     } finally {
       await replicas.close();
     }
@@ -137,6 +145,31 @@ describe.skipIf(!HAS_REDIS)('sign-in shared by replicas through Redis', () => {
     expect(emulator.identity.stats().grants.refresh_token).toBe(2);
     slow.close();
     quick.close();
+  });
+
+  it('keeps using a valid access token while Redis is down, and answers a transient error (503) once it expires', async () => {
+    const clock = new ManualClock(Date.now());
+    const connection = await connect('fleet-d:');
+    const store = new RedisTokenStore(connection, SecretBox.fromEnvironment());
+    await store.save(signedInRecord(emulator, DEMO_USER));
+    const tokens = new TokenRefresher({ store, record: (await store.load(REPLICA_ACCOUNT))!, clock, retry: { attempts: 2, baseDelayMs: 10 } });
+    const token = await tokens.getAccessToken();
+    tokens.close();
+    await redis.kill();
+    try {
+      clock.advance(10 * 60_000);
+      expect(await tokens.getAccessToken()).toBe(token);
+      clock.advance(60 * 60_000);
+      const failure = await tokens.getAccessToken().then(
+        () => undefined,
+        (err: unknown) => err as Error & { transient?: boolean },
+      );
+      expect(failure?.transient).toBe(true);
+      expect(failure?.message).toMatch(/Shared state is unavailable/);
+      expect(emulator.identity.stats().grants.refresh_token).toBe(1);
+    } finally {
+      await redis.start();
+    }
   });
 
   it('adds failed logins through two replicas into one budget: 429 after the limit whichever replica is hit', async () => {

@@ -8,6 +8,7 @@ import { startOneDav, type RunningOneDav } from '../../src/cli/app.js';
 import { parseConfig } from '../../src/config.js';
 import { DEMO_CLIENT_ID, findUser } from '../../src/emulator/directory.js';
 import type { RunningEmulator } from '../../src/emulator/server.js';
+import type { Logger } from '../../src/util/logger.js';
 
 /** The account every replica serves, as `onedav login --account work` saves it. */
 export const REPLICA_ACCOUNT = 'work';
@@ -40,7 +41,7 @@ export interface Replicas {
  */
 export async function startReplicas(
   n: number,
-  options: { emulator: RunningEmulator; upn: string; redisUrl: string; keyPrefix: string; raw?: Record<string, unknown>; beforeStart?: (dataDirs: string[]) => Promise<void> },
+  options: { emulator: RunningEmulator; upn: string; redisUrl: string; keyPrefix: string; raw?: Record<string, unknown>; logger?: Logger; beforeStart?: (dataDirs: string[]) => Promise<void> },
 ): Promise<Replicas> {
   const user = findUser(options.emulator.state.directory, options.upn);
   const dataDirs = await Promise.all(Array.from({ length: n }, () => mkdtemp(join(tmpdir(), 'onedav-replica-'))));
@@ -64,7 +65,7 @@ export async function startReplicas(
         },
         {},
       );
-      apps.push(await startOneDav(config));
+      apps.push(await startOneDav(config, { logger: options.logger }));
     }
   } catch (err) {
     await close();
