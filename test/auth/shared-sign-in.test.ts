@@ -8,11 +8,14 @@ import { RedisTokenStore } from '../../src/auth/redis-token-store.js';
 import { TokenRefresher } from '../../src/auth/refresher.js';
 import { TokenStore } from '../../src/auth/token-store.js';
 import { hashPassword } from '../../src/dav/access/passwords.js';
-import { DEMO_USER } from '../../src/emulator/directory.js';
 import { startEmulator, type RunningEmulator } from '../../src/emulator/server.js';
 import { SharedRedis } from '../../src/redis/connection.js';
 import { SecretBox, STATE_KEY_VARIABLE } from '../../src/redis/secret-box.js';
 import { ManualClock } from '../../src/util/clock.js';
+import { runLogin, type CliIo } from '../../src/cli/login.js';
+import { runWhoami } from '../../src/cli/whoami.js';
+import { DEMO_USER, WEB_APP_CLIENT_ID, WEB_APP_CLIENT_SECRET } from '../../src/emulator/directory.js';
+import { access } from 'node:fs/promises';
 import { sourceCli } from '../helpers/cli.js';
 import { recordingLogger } from '../helpers/recording-logger.js';
 import { HAS_REDIS, startRedis, type RunningRedis } from '../helpers/redis.js';
@@ -169,6 +172,33 @@ describe.skipIf(!HAS_REDIS)('sign-in shared by replicas through Redis', () => {
       expect(emulator.identity.stats().grants.refresh_token).toBe(1);
     } finally {
       await redis.start();
+    }
+  });
+
+  it('onedav login and whoami with redis in the config: the sign-in goes to Redis, sealed, not to a file', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'onedav-redis-login-'));
+    try {
+      const file = join(dir, 'onedav.json');
+      await writeFile(
+        file,
+        JSON.stringify({
+          dataDir: join(dir, 'data'),
+          redis: { url: redis.url, keyPrefix: 'fleet-e:' },
+          accounts: { daemon: { cloud: 'emulator', tenant: 'contoso.onmicrosoft.com', clientId: WEB_APP_CLIENT_ID, flow: 'clientCredentials', user: 'megan@contoso.onmicrosoft.com' } },
+        }),
+      );
+      const lines: string[] = [];
+      const io: CliIo = { out: (t) => lines.push(t), err: (t) => lines.push(t), env: { ONEDAV_CLIENT_SECRET_DAEMON: WEB_APP_CLIENT_SECRET, [STATE_KEY_VARIABLE]: KEY } };
+      expect(await runLogin(['--config', file, '--account', 'daemon', '--authority', emulator.url], io)).toBe(0);
+      expect(await runWhoami(['--config', file, '--account', 'daemon'], io)).toBe(0);
+      expect(lines.join('')).toContain('Redis key fleet-e:tokens:daemon');
+      await expect(access(join(dir, 'data', 'accounts', 'daemon.json'))).rejects.toThrow();
+      const saved = await new RedisTokenStore(await connect('fleet-e:'), SecretBox.fromEnvironment()).load('daemon');
+      expect(saved?.accessToken).toBeTruthy();
+      expect(JSON.stringify(await raw.hgetall('fleet-e:tokens:daemon'))).not.toContain(saved!.accessToken!.slice(10, 40));
+      expect(lines.join('')).not.toContain(saved!.accessToken!.slice(10, 40));
+    } finally {
+      await rm(dir, { recursive: true, force: true });
     }
   });
 
