@@ -1,7 +1,7 @@
 import { RedisTokenStore } from '../auth/redis-token-store.js';
 import { TokenStore, type SignInStore } from '../auth/token-store.js';
 import type { Config } from '../config.js';
-import { redactedUrl, SharedRedis } from '../redis/connection.js';
+import { isLoopbackRedisUrl, redactedUrl, SharedRedis } from '../redis/connection.js';
 import { SecretBox, STATE_KEY_VARIABLE } from '../redis/secret-box.js';
 import { silentLogger, type Logger } from '../util/logger.js';
 
@@ -36,7 +36,7 @@ export function checkSharedSignIn(config: Config, env: NodeJS.ProcessEnv): { pro
   }
   if (box) return { problems, warnings };
   const where = redactedUrl(config.redis.url);
-  if (isLoopbackRedis(config.redis.url)) {
+  if (isLoopbackRedisUrl(config.redis.url)) {
     warnings.push(`${STATE_KEY_VARIABLE} is not set: sign-ins are stored in the loopback Redis ${where} unsealed (set it to seal them: openssl rand -base64 32)`);
   } else {
     problems.push(`redis.url ${where} is not on this machine and ${STATE_KEY_VARIABLE} is not set: refresh tokens would be stored unsealed. Set ${STATE_KEY_VARIABLE} on every replica (make one with: openssl rand -base64 32)`);
@@ -74,12 +74,4 @@ export async function importFileSignIn(store: SignInStore, files: TokenStore, ac
   const saved = await files.load(account);
   if (!saved) return false;
   return (await store.shared.saveIfGeneration({ ...saved, generation: undefined }, 0)) !== undefined;
-}
-
-function isLoopbackRedis(url: string): boolean {
-  try {
-    return /^(127\.\d+\.\d+\.\d+|::1|\[::1\]|localhost)$/i.test(new URL(url).hostname);
-  } catch {
-    return false;
-  }
 }
