@@ -7,7 +7,7 @@ import { CONSUMERS_TENANT_ID, fetchOpenIdConfiguration } from './discovery.js';
 import { endpointsOf, scopesForRequest } from './endpoints.js';
 import { postForm, type IdentityHttpOptions, type TokenResponse } from './identity-http.js';
 import { readIdTokenClaims } from './jwt.js';
-import type { SignInFlow, StoredAccount, TokenStore } from './token-store.js';
+import type { SignInFlow, SignInStore, StoredAccount } from './token-store.js';
 
 /** The account settings login needs; the shape of `accounts.<name>` in the config. */
 export interface AccountSettings {
@@ -30,7 +30,7 @@ export interface LoginOptions {
   account: string;
   settings: AccountSettings;
   cloud: Cloud;
-  store: TokenStore;
+  store: SignInStore;
   /** Overrides `settings.flow` (e.g. `--device-code`). */
   flow?: SignInFlow;
   print: (line: string) => void;

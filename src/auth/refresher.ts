@@ -5,7 +5,8 @@ import { postForm, type IdentityHttpOptions, type TokenResponse } from './identi
 import { scopesForRequest, tokenEndpointOf } from './endpoints.js';
 import { systemTimers, type Timers } from './timers.js';
 import type { TokenSource } from './token-source.js';
-import type { StoredAccount, TokenStore } from './token-store.js';
+import type { SharedRefresh, SignInStore, StoredAccount } from './token-store.js';
+import { SharedStateUnavailableError } from '../redis/errors.js';
 
 export interface RetryPolicy {
   /** Tries per refresh, the first included (default 5). */
@@ -16,8 +17,12 @@ export interface RetryPolicy {
 }
 
 export interface RefresherOptions {
-  store: TokenStore;
+  store: SignInStore;
   record: StoredAccount;
+  /** With a shared store: how long one replica's refresh lease lasts (default 15 s; extended while it retries). */
+  leaseMs?: number;
+  /** With a shared store: how often a replica waiting for another's refresh looks at the record (default 100 ms). */
+  sharedPollMs?: number;
   /** Only for confidential clients and client credentials: pass `secretToSend(account settings)`. */
   clientSecret?: string;
   clock?: Clock;
@@ -58,7 +63,11 @@ const RETRYABLE_OAUTH = new Set(['temporarily_unavailable', 'server_error']);
  */
 export class TokenRefresher implements TokenSource {
   private record: StoredAccount;
-  private readonly store: TokenStore;
+  private readonly store: SignInStore;
+  private readonly leaseMs: number;
+  private readonly sharedPollMs: number;
+  /** The access token Graph just refused: never adopted from the shared record again. */
+  private rejected: string | undefined;
   private readonly clock: Clock;
   private readonly timers: Timers;
   private readonly retry: RetryPolicy;
@@ -85,12 +94,14 @@ export class TokenRefresher implements TokenSource {
     this.margin = options.refreshMarginMs ?? 5 * 60_000;
     this.logger = (options.logger ?? silentLogger).child({ account: this.record.account });
     this.random = options.random ?? Math.random;
+    this.leaseMs = options.leaseMs ?? 15_000;
+    this.sharedPollMs = options.sharedPollMs ?? 100;
     this.lastRefresh = this.record.obtainedAt;
     if (this.hasUsableToken()) this.schedule();
   }
 
   /** Opens the saved sign-in of an account; SignInRequiredError when there is none. */
-  static async open(store: TokenStore, account: string, options: Omit<RefresherOptions, 'store' | 'record'> = {}): Promise<TokenRefresher> {
+  static async open(store: SignInStore, account: string, options: Omit<RefresherOptions, 'store' | 'record'> = {}): Promise<TokenRefresher> {
     const record = await store.load(account);
     if (!record) throw new SignInRequiredError(account, 'no saved sign-in was found');
     return new TokenRefresher({ ...options, store, record });
@@ -101,8 +112,8 @@ export class TokenRefresher implements TokenSource {
   }
 
   /** The saved account, without its tokens (for whoami and logs). */
-  describe(): Omit<StoredAccount, 'accessToken' | 'refreshToken'> {
-    const { accessToken: _a, refreshToken: _r, ...rest } = this.record;
+  describe(): Omit<StoredAccount, 'accessToken' | 'refreshToken' | 'generation'> {
+    const { accessToken: _a, refreshToken: _r, generation: _g, ...rest } = this.record;
     return rest;
   }
 
@@ -123,6 +134,7 @@ export class TokenRefresher implements TokenSource {
     if (this.fatal && !(await this.adoptNewSignIn())) throw this.fatal;
     if (this.inflight) return this.inflight;
     if (rejected !== this.record.accessToken && this.hasUsableToken()) return this.record.accessToken as string;
+    this.rejected = rejected;
     return this.refresh();
   }
 
@@ -174,7 +186,7 @@ export class TokenRefresher implements TokenSource {
     this.state = 'ok';
     this.lastFailure = undefined;
     this.lastRefresh = saved.obtainedAt;
-    this.logger.info('picked up a new sign-in from the token file', { file: this.store.pathFor(saved.account) });
+    this.logger.info('picked up a new sign-in from the token store', { at: this.store.where(saved.account) });
     if (this.hasUsableToken()) this.schedule();
     return true;
   }
@@ -183,21 +195,26 @@ export class TokenRefresher implements TokenSource {
     return !!this.record.accessToken && this.record.expiresAt !== undefined && this.clock.now() < this.expiresSoonAt();
   }
 
-  private lifetime(): number {
-    const { expiresAt, obtainedAt } = this.record;
+  private lifetime(record = this.record): number {
+    const { expiresAt, obtainedAt } = record;
     return expiresAt !== undefined && obtainedAt !== undefined ? Math.max(0, expiresAt - obtainedAt) : 0;
   }
 
   /** When to refresh: `margin` before expiry, but for short-lived tokens at 80% of their lifetime. */
-  private refreshAt(): number {
-    if (this.record.expiresAt === undefined) return 0;
-    return this.record.expiresAt - Math.min(this.margin, this.lifetime() * 0.2);
+  private refreshAt(record = this.record): number {
+    if (record.expiresAt === undefined) return 0;
+    return record.expiresAt - Math.min(this.margin, this.lifetime(record) * 0.2);
   }
 
   /** Past this point a token is too close to expiry to hand out. */
   private expiresSoonAt(): number {
     if (this.record.expiresAt === undefined) return 0;
     return this.record.expiresAt - Math.min(30_000, this.lifetime() * 0.1);
+  }
+
+  /** A shared record another replica refreshed, whose access token needs no refresh yet. */
+  private isFreshShared(record: StoredAccount | undefined): boolean {
+    return !!record?.accessToken && !record.signInRequired && record.accessToken !== this.rejected && this.clock.now() < this.refreshAt(record);
   }
 
   private schedule(delayMs?: number): void {
@@ -214,11 +231,13 @@ export class TokenRefresher implements TokenSource {
     this.state = 'refreshing';
     for (let attempt = 1; ; attempt++) {
       try {
+        if (this.store.shared) return await this.refreshShared(this.store.shared);
         const response = await this.requestToken();
         return await this.accept(response);
       } catch (err) {
         if (err instanceof OAuthError && !RETRYABLE_OAUTH.has(err.error)) throw await this.fail(err);
-        const transient = err instanceof TransientAuthError || err instanceof OAuthError;
+        // Redis down or slow: like an unreachable identity service, it may pass; the access token in hand stays in use meanwhile.
+        const transient = err instanceof TransientAuthError || err instanceof OAuthError || err instanceof SharedStateUnavailableError;
         if (!transient) {
           this.state = 'ok';
           throw err;
@@ -239,6 +258,92 @@ export class TokenRefresher implements TokenSource {
         await this.timers.sleep(delay);
       }
     }
+  }
+
+  /**
+   * Several replicas share the account: exactly one refreshes (it holds the lease), the others wait
+   * for its result and use it. The save is fenced by the record's generation, so a replica whose
+   * lease ran out mid-refresh (a long pause, a partition) cannot overwrite a newer sign-in with an
+   * older one, nor later redeem a refresh token that rotation has already replaced.
+   */
+  private async refreshShared(shared: SharedRefresh): Promise<string> {
+    const account = this.record.account;
+    const maxPolls = Math.ceil((2 * this.leaseMs) / this.sharedPollMs);
+    for (let poll = 0; ; poll++) {
+      const latest = await this.store.load(account);
+      if (latest && this.isFreshShared(latest)) return this.adoptShared(latest);
+      if (latest?.signInRequired && (latest.generation ?? 0) > (this.record.generation ?? 0)) {
+        this.record = { ...latest };
+        throw new OAuthError(400, 'invalid_grant', latest.signInRequired);
+      }
+      const lease = await shared.acquireLease(account, this.leaseMs);
+      if (lease) {
+        try {
+          return await this.refreshUnderLease(shared, lease);
+        } finally {
+          await lease.release().catch(() => {});
+        }
+      }
+      if (poll >= maxPolls) throw new TransientAuthError(`Another onedav replica has been refreshing the token of account "${account}" for too long`);
+      await this.timers.sleep(this.sharedPollMs);
+    }
+  }
+
+  private async refreshUnderLease(shared: SharedRefresh, lease: { extend(ms: number): Promise<boolean> }): Promise<string> {
+    const account = this.record.account;
+    // Read again under the lease: the refresh token to redeem is the newest one, never one in memory.
+    const current = await this.store.load(account);
+    if (current && this.isFreshShared(current)) return this.adoptShared(current);
+    if (current) this.record = { ...current };
+    const generation = this.record.generation ?? 0;
+    // The load may have been slow: redeem the refresh token only while the lease is still ours.
+    if (!(await lease.extend(this.leaseMs))) throw new TransientAuthError(`The refresh lease of account "${account}" ran out before the token request`);
+    let response: TokenResponse;
+    try {
+      response = await this.requestToken();
+    } catch (err) {
+      // invalid_grant right after another replica rotated the token (its lease ran out while it
+      // redeemed it): its save shows up shortly; use that instead of declaring the sign-in dead.
+      if (err instanceof OAuthError && err.error === 'invalid_grant') {
+        const newer = await this.waitForNewerRecord(generation);
+        if (newer) return this.adoptShared(newer);
+      }
+      throw err;
+    }
+    const next = this.refreshedRecord(response);
+    const saved = await shared.saveIfGeneration(next, generation);
+    if (saved === undefined) {
+      // Fenced off: our lease ran out and another replica saved a newer sign-in meanwhile. Keep theirs.
+      this.logger.warn('token refresh outlived its lease; another replica saved a newer sign-in, which is kept', { at: this.store.where(account) });
+      const newest = await this.store.load(account);
+      if (newest?.accessToken && !newest.signInRequired) return this.adoptShared(newest);
+      throw new TransientAuthError(`The token of account "${account}" was refreshed by another replica meanwhile; try again`);
+    }
+    this.record = { ...next, generation: saved };
+    this.refreshCount++;
+    return this.refreshed();
+  }
+
+  /** Polls the shared record until its generation passes `generation` (bounded by the lease time). */
+  private async waitForNewerRecord(generation: number): Promise<StoredAccount | undefined> {
+    const polls = Math.ceil(this.leaseMs / this.sharedPollMs);
+    for (let i = 0; i < polls; i++) {
+      const latest = await this.store.load(this.record.account);
+      if (latest && (latest.generation ?? 0) > generation && latest.accessToken && !latest.signInRequired) return latest;
+      await this.timers.sleep(this.sharedPollMs);
+    }
+    return undefined;
+  }
+
+  private adoptShared(record: StoredAccount): string {
+    this.record = { ...record };
+    this.rejected = undefined;
+    this.lastRefresh = record.obtainedAt;
+    this.lastFailure = undefined;
+    this.state = 'ok';
+    this.logger.debug('using the token another replica refreshed', { expiresAt: new Date(record.expiresAt as number).toISOString() });
+    this.schedule();
+    return record.accessToken as string;
   }
 
   private requestToken(): Promise<TokenResponse> {
@@ -263,9 +368,9 @@ export class TokenRefresher implements TokenSource {
     );
   }
 
-  private async accept(response: TokenResponse): Promise<string> {
+  private refreshedRecord(response: TokenResponse): StoredAccount {
     const now = this.clock.now();
-    this.record = {
+    return {
       ...this.record,
       accessToken: response.access_token,
       refreshToken: response.refresh_token ?? this.record.refreshToken,
@@ -273,19 +378,28 @@ export class TokenRefresher implements TokenSource {
       obtainedAt: now,
       signInRequired: undefined,
     };
+  }
+
+  private async accept(response: TokenResponse): Promise<string> {
+    this.record = this.refreshedRecord(response);
     this.refreshCount++;
-    this.lastRefresh = now;
-    this.lastFailure = undefined;
     // Persist before handing the token out: with rotation, the old refresh token may already be dead.
     try {
       await this.store.save(this.record);
     } catch (err) {
-      this.logger.error('could not save the refreshed sign-in; a restart will need a new login', { file: this.store.pathFor(this.record.account), reason: (err as Error).message });
+      this.logger.error('could not save the refreshed sign-in; a restart will need a new login', { at: this.store.where(this.record.account), reason: (err as Error).message });
     }
+    return this.refreshed();
+  }
+
+  private refreshed(): string {
+    this.lastRefresh = this.record.obtainedAt;
+    this.lastFailure = undefined;
+    this.rejected = undefined;
     this.state = 'ok';
     this.logger.debug('token refreshed', { expiresAt: new Date(this.record.expiresAt as number).toISOString() });
     this.schedule();
-    return response.access_token;
+    return this.record.accessToken as string;
   }
 
   private async fail(err: OAuthError): Promise<Error> {
@@ -298,7 +412,10 @@ export class TokenRefresher implements TokenSource {
     this.timer = null;
     this.logger.error('token refresh refused; sign-in required', { reason: why, command: `onedav login --account ${this.record.account}` });
     this.record = { ...this.record, accessToken: undefined, expiresAt: undefined, signInRequired: why };
-    await this.store.save(this.record).catch(() => {});
+    const shared = this.store.shared;
+    // Shared: only over the generation this replica read, so a newer sign-in from another replica or `onedav login` survives.
+    if (shared) await shared.saveIfGeneration(this.record, this.record.generation ?? 0).catch(() => undefined);
+    else await this.store.save(this.record).catch(() => {});
     return this.fatal;
   }
 }

@@ -38,11 +38,48 @@ export interface StoredAccount {
   obtainedAt?: number;
   /** Set when a refresh failed for good; cleared by the next login. */
   signInRequired?: string;
+  /**
+   * Version of the shared record (Redis store only): each save makes a new one, and a refresher's
+   * save succeeds only on the version it read, so a stale refresher cannot overwrite a newer sign-in.
+   */
+  generation?: number;
+}
+
+/** Where sign-ins are kept: files under dataDir (one process) or Redis (a fleet of replicas). */
+export interface SignInStore {
+  load(account: string): Promise<StoredAccount | undefined>;
+  /** Saves unconditionally (a new sign-in from `onedav login`). */
+  save(record: StoredAccount): Promise<void>;
+  /** Names of the accounts with a saved sign-in. */
+  list(): Promise<string[]>;
+  remove(account: string): Promise<void>;
+  /** Where an account's sign-in lives, for logs and errors (a file path, a Redis key). */
+  where(account: string): string;
+  /** Present when several processes share the store: they must agree on who refreshes (see refresher.ts). */
+  readonly shared?: SharedRefresh;
+}
+
+/** The lease and the fence that let exactly one replica refresh an account's token at a time. */
+export interface SharedRefresh {
+  /** Takes the account's refresh lease for `ttlMs`, or undefined when another replica holds it. */
+  acquireLease(account: string, ttlMs: number): Promise<RefreshLease | undefined>;
+  /** Saves only when the stored generation is still `expected`; the new generation, or undefined when fenced off. */
+  saveIfGeneration(record: StoredAccount, expected: number): Promise<number | undefined>;
+}
+
+export interface RefreshLease {
+  /** False when the lease has run out and maybe another replica holds it now. */
+  extend(ttlMs: number): Promise<boolean>;
+  release(): Promise<void>;
 }
 
 /** One JSON file per account under `<dataDir>/accounts/`, written atomically with mode 0600. */
-export class TokenStore {
+export class TokenStore implements SignInStore {
   constructor(readonly dataDir: string) {}
+
+  where(account: string): string {
+    return this.pathFor(account);
+  }
 
   pathFor(account: string): string {
     const safe = /^[A-Za-z0-9._-]+$/.test(account) && !account.startsWith('.') ? account : encodeURIComponent(account).replace(/\./g, '%2E');

@@ -4,7 +4,9 @@ import { secretToSend } from '../auth/client-type.js';
 import { fetchOpenIdConfiguration } from '../auth/discovery.js';
 import { login } from '../auth/login.js';
 import { TokenRefresher } from '../auth/refresher.js';
-import { TokenStore, type StoredAccount } from '../auth/token-store.js';
+import type { SignInStore, StoredAccount } from '../auth/token-store.js';
+import { importFileSignIn, openSignInStore } from './sign-in-store.js';
+import { RedisLoginThrottle } from '../dav/stores/redis-login-throttle.js';
 import type { AccountConfig, Config, MountConfig } from '../config.js';
 import { startDavServer, type DavServerOptions, type RunningDavServer } from '../dav/server.js';
 import { createGraphDrive, type GraphDrive } from '../drive/index.js';
@@ -22,8 +24,6 @@ import { demoAccount } from './demo-account.js';
 import { seedDemoDrive } from './demo-drive.js';
 import { RedisLockSystem } from '../dav/stores/redis-lock-system.js';
 import { RedisPropertyStore } from '../dav/stores/redis-property-store.js';
-import { openSharedRedis } from './shared-redis.js';
-import type { SharedRedis } from '../redis/connection.js';
 import { systemClock } from '../util/clock.js';
 import { keepFreedMemoryForReuse } from '../util/heap-reuse.js';
 import { silentLogger, type Logger } from '../util/logger.js';
@@ -55,12 +55,15 @@ export interface StartOptions {
 export async function startOneDav(config: Config, options: StartOptions = {}): Promise<RunningOneDav> {
   const logger = options.logger ?? silentLogger;
   keepFreedMemoryForReuse(); // a third less CPU per streamed GiB (see heap-reuse.ts)
-  const store = new TokenStore(config.dataDir);
   const closers: Array<() => Promise<void>> = [];
   const close = async () => {
     for (const fn of closers.reverse()) await fn().catch((err) => logger.warn('shutdown step failed', { error: err as Error }));
   };
   try {
+    // With `redis`, every replica shares the sign-ins (and the refresh lease); files under dataDir otherwise.
+    const signIns = await openSignInStore(config, { logger });
+    closers.push(signIns.close);
+    const store = signIns.store;
     let emulator: RunningEmulator | undefined;
     if (config.emulator.enabled) {
       emulator = await startEmulator({ port: config.emulator.port, dataDir: config.emulator.dataDir, admin: options.emulatorAdmin });
@@ -68,19 +71,15 @@ export async function startOneDav(config: Config, options: StartOptions = {}): P
       logger.info('built-in Graph emulator started', { url: emulator.url });
     }
 
-    // The fleet's shared state, one connection per process; closed after everything that uses it.
-    let shared: SharedRedis | undefined;
-    if (config.redis) {
-      const redis = openSharedRedis(config.redis, logger);
-      shared = redis;
-      closers.push(() => redis.close());
-      await redis.ready().catch((err: Error) => logger.warn('redis does not answer yet; requests that need shared state answer 503 until it does', { error: err }));
-    }
+    // The fleet's shared state: the one Redis connection of this process, opened with the sign-ins
+    // (closed after everything that uses it); undefined without `redis`.
+    const shared = signIns.redis;
 
     const accounts = new Map<string, TokenRefresher>();
     const accountFor = async (name: string): Promise<TokenRefresher> => {
       let refresher = accounts.get(name);
       if (!refresher) {
+        if (await importFileSignIn(store, signIns.files, name)) logger.info('copied the sign-in from the token file into Redis; every replica uses it now', { account: name });
         const record = await signedInRecord(name, config, store, emulator, logger);
         const account = config.accounts[name];
         refresher = new TokenRefresher({ store, record, clientSecret: account && secretToSend(account), logger });
@@ -91,7 +90,7 @@ export async function startOneDav(config: Config, options: StartOptions = {}): P
       return refresher;
     };
 
-    const tokenLeftovers = await store.removeLeftovers();
+    const tokenLeftovers = await signIns.files.removeLeftovers();
     if (tokenLeftovers > 0) logger.info('removed temp files of token saves an earlier run did not finish', { count: tokenLeftovers });
 
     const spoolDir = join(config.dataDir, 'spool');
@@ -140,6 +139,8 @@ export async function startOneDav(config: Config, options: StartOptions = {}): P
       realm: config.server.realm,
       mounts: mounts.map(({ prefix, drive }, i) => ({ prefix, drive, download: config.mounts[i].download })),
       users: config.users,
+      // Failed logins counted fleet-wide, so N replicas do not give a guesser N budgets.
+      ...(shared ? { failedLogins: new RedisLoginThrottle(shared) } : {}),
       anonymous: config.anonymous,
       download: config.download,
       macMetadata: config.macMetadata,
@@ -202,7 +203,7 @@ async function graphCloudOf(record: Pick<StoredAccount, 'cloud' | 'tenantCloud' 
  * The saved sign-in of an account. The implicit emulator account is signed in on every start (its
  * URL changes with the port); app-only accounts need no person, so they sign themselves in.
  */
-async function signedInRecord(name: string, config: Config, store: TokenStore, emulator: RunningEmulator | undefined, logger: Logger): Promise<StoredAccount> {
+async function signedInRecord(name: string, config: Config, store: SignInStore, emulator: RunningEmulator | undefined, logger: Logger): Promise<StoredAccount> {
   const account = config.accounts[name];
   if (!account && name === EMULATOR_ACCOUNT && emulator) {
     const record = demoAccount(emulator, name);

@@ -3,7 +3,7 @@ import { tryOpenBrowser } from '../auth/browser-login.js';
 import { cloudByName, emulatorCloud, isLoopbackUrl, NATIONAL_CLOUDS, type Cloud } from '../auth/clouds.js';
 import { ClientConfigError, OAuthError, SignInRequiredError } from '../auth/errors.js';
 import { login } from '../auth/login.js';
-import { TokenStore } from '../auth/token-store.js';
+import { openSignInStore } from './sign-in-store.js';
 import { ConfigError, loadConfig, type AccountConfig, type Config } from '../config.js';
 import { EXIT, type Command } from './command.js';
 
@@ -95,7 +95,9 @@ export async function runLogin(argv: string[], io: CliIo = processIo): Promise<n
     const config = await loadConfig(values.config, io.env);
     const { name, account } = pickAccount(config, values.account);
     const cloud = resolveCloud(account, values.authority, config, io.env);
-    const store = new TokenStore(config.dataDir);
+    // With `redis` in the config the sign-in goes to Redis, where every replica finds it.
+    const signIns = await openSignInStore(config, { env: io.env });
+    const store = signIns.store;
     const flow = values['device-code'] ? 'deviceCode' : account.flow;
     io.out(`Signing in account "${name}" (${flow === 'interactive' ? 'browser' : flow === 'deviceCode' ? 'device code' : 'client credentials'}) at ${cloud.loginUrl}/${account.tenant}\n`);
     const record = await login({
@@ -108,11 +110,12 @@ export async function runLogin(argv: string[], io: CliIo = processIo): Promise<n
       openBrowser: values['no-browser'] ? () => {} : (io.openBrowser ?? tryOpenBrowser),
       loginHint: values['login-hint'],
       browserTimeoutMs: values.timeout ? Number(values.timeout) * 1000 : undefined,
-    });
+    }).finally(() => signIns.close());
     const who = record.user ? `${record.user.name ? `${record.user.name} <${record.user.upn}>` : record.user.upn}` : '(app)';
     const kind = record.accountType === 'app' ? `app-only, serving ${who}` : `${record.accountType} account ${who}`;
     io.out(`Signed in: ${kind}; tenant ${record.tenantId ?? record.tenant}; cloud ${cloud.name}${record.tenantCloud?.name && cloud.name === 'emulator' ? ` (tenant's cloud: ${record.tenantCloud.name})` : ''}.\n`);
-    io.out(`Saved to ${store.pathFor(name)} (readable by you only). Check with: onedav whoami --account ${name}\n`);
+    const where = store === signIns.files ? `${store.where(name)} (readable by you only)` : `${store.where(name)} (every replica uses it)`;
+    io.out(`Saved to ${where}. Check with: onedav whoami --account ${name}\n`);
     return EXIT.ok;
   } catch (err) {
     return reportFailure(io, err);
@@ -124,7 +127,7 @@ export const loginCommand: Command = {
   usage: `Usage: onedav login [--config FILE] [--account NAME] [--device-code] [--authority URL] [--login-hint UPN] [--no-browser] [--timeout SEC]
 
 Signs the account in with its configured flow and saves the tokens under <dataDir>/accounts/NAME.json
-(mode 0600). The browser flow listens on the account's loopback redirectUri (register it in Entra ID
+(mode 0600), or in Redis when the config has "redis" (every replica uses it). The browser flow listens on the account's loopback redirectUri (register it in Entra ID
 under "Mobile and desktop applications"). --device-code prints a code to enter on another device.
 --authority points the sign-in at another login host; a loopback URL means the built-in emulator.`,
   run: (argv) => runLogin(argv),

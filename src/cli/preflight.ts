@@ -1,6 +1,7 @@
 import { access, constants } from 'node:fs/promises';
 import { clientTypeOf } from '../auth/client-type.js';
-import { TokenStore } from '../auth/token-store.js';
+import type { SignInStore, StoredAccount } from '../auth/token-store.js';
+import { checkSharedSignIn, openSignInStore } from './sign-in-store.js';
 import { secretVariableOf, type AccountConfig, type Config } from '../config.js';
 import { isPasswordHash } from '../dav/access/passwords.js';
 import { EMULATOR_ACCOUNT } from './app.js';
@@ -64,22 +65,48 @@ export async function preflight(config: Config, options: { insecureDev?: boolean
     const redis = await checkRedis(config.redis, options.env);
     problems.push(...redis.problems);
     warnings.push(...redis.warnings);
+    // An unreachable Redis is said once; the sign-in checks below would only wait for it again.
+    if (redis.problems.length) return { problems, warnings, notes };
   }
 
-  const store = new TokenStore(config.dataDir);
+  const env = options.env ?? process.env;
+  const shared = checkSharedSignIn(config, env);
+  problems.push(...shared.problems);
+  warnings.push(...shared.warnings);
+  if (shared.problems.length) return { problems, warnings, notes };
+  let opened;
+  try {
+    opened = await openSignInStore(config, { env });
+  } catch (err) {
+    problems.push(`redis: ${(err as Error).message}`);
+    return { problems, warnings, notes };
+  }
+  try {
+    await checkSignIns(config, opened.store, opened.files, env, { problems, warnings, notes });
+  } finally {
+    await opened.close();
+  }
+  return { problems, warnings, notes };
+}
+
+/** Every mounted account has a saved sign-in (in Redis, or a token file that serve imports into it). */
+async function checkSignIns(config: Config, store: SignInStore, files: SignInStore, env: NodeJS.ProcessEnv, out: Preflight): Promise<void> {
+  const { problems, warnings, notes } = out;
   for (const name of new Set(config.mounts.map((m) => m.account))) {
     if (name === EMULATOR_ACCOUNT && config.emulator.enabled && !config.accounts[name]) continue;
     const account = config.accounts[name];
-    if (account) checkClient(name, account, options.env ?? process.env, { problems, warnings, notes });
+    if (account) checkClient(name, account, env, { problems, warnings, notes });
     if (account?.flow === 'clientCredentials') continue;
-    const saved = await store.load(name).catch((err: Error) => {
-      problems.push(err.message);
-      return null;
-    });
+    const load = async (from: SignInStore): Promise<StoredAccount | null | undefined> =>
+      from.load(name).catch((err: Error) => {
+        problems.push(err.message);
+        return null;
+      });
+    let saved = await load(store);
+    if (saved === undefined && store !== files) saved = await load(files);
     if (saved === undefined) problems.push(`account "${name}" has not signed in yet: run "onedav login --account ${name} --config <this file>"`);
     else if (saved?.signInRequired) problems.push(`account "${name}" must sign in again (${saved.signInRequired}): run "onedav login --account ${name} --config <this file>"`);
   }
-  return { problems, warnings, notes };
 }
 
 /** Public or confidential: which secret the account sends, and whether it has it. */

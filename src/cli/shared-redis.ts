@@ -2,6 +2,7 @@ import type { Config } from '../config.js';
 import { redactedUrl, SharedRedis } from '../redis/connection.js';
 import { silentLogger, type Logger } from '../util/logger.js';
 
+/** The environment variable for the Redis AUTH password, kept out of the config file. */
 export const REDIS_PASSWORD_VARIABLE = 'ONEDAV_REDIS_PASSWORD';
 
 type RedisConfig = NonNullable<Config['redis']>;

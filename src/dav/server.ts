@@ -33,7 +33,7 @@ import { DavError, toDavError } from './protocol/errors.js';
 import { SharedStateUnavailableError } from '../redis/errors.js';
 import type { LockSystem } from './stores/lock-system.js';
 import { FileLockSystem } from './stores/file-lock-system.js';
-import type { LoginThrottleOptions } from './access/login-throttle.js';
+import type { FailedLoginCounter, LoginThrottleOptions } from './access/login-throttle.js';
 import { copyOrMove } from './methods/copy-move.js';
 import { del } from './methods/delete.js';
 import { get } from './methods/get.js';
@@ -76,6 +76,8 @@ export interface DavServerOptions {
   monitoring?: MonitoringOptions;
   /** Failed Basic logins allowed per client address and minute before 429 (see login-throttle.ts). */
   loginThrottle?: LoginThrottleOptions;
+  /** Failed logins counted elsewhere (Redis, shared by replicas) instead of in this process. */
+  failedLogins?: FailedLoginCounter;
   /** How long slow or silent clients may hold a connection (see DEFAULT_TIMEOUTS). */
   timeouts?: Partial<DavTimeouts>;
   logger?: Logger;
@@ -135,7 +137,7 @@ export async function startDavServer(options: DavServerOptions): Promise<Running
   const clock = options.clock ?? systemClock;
   const storeDir = options.dataDir ? join(options.dataDir, 'dav') : undefined;
   const anonymous: AnonymousAccess = { enabled: options.anonymous?.enabled ?? false, readOnly: options.anonymous?.readOnly ?? true };
-  const auth = new BasicAuthenticator(options.users ?? [], anonymous, clock, options.loginThrottle);
+  const auth = new BasicAuthenticator(options.users ?? [], anonymous, clock, options.failedLogins ?? options.loginThrottle);
   const timeouts: DavTimeouts = { ...DEFAULT_TIMEOUTS, ...options.timeouts };
   if (!auth.hasUsers && !anonymous.enabled) logger.warn('no WebDAV users are configured and anonymous access is off: every request will be refused');
   const state: DavServerState = {

@@ -9,7 +9,12 @@ import type { AccessTokenAuthority } from './access-tokens.js';
 export interface EmulatorSettings {
   accessTokenLifetimeSec: number;
   refreshTokenLifetimeSec: number;
-  /** When true, using a refresh token revokes it (its successor is the only valid one). */
+  /**
+   * When true, using a refresh token revokes it (its successor is the only valid one). Entra itself
+   * "doesn't revoke old refresh tokens when used" but tells apps to delete them and may revoke any
+   * at any time (https://learn.microsoft.com/en-us/entra/identity-platform/refresh-tokens), hence
+   * off by default; on, it is the strictest rotation a client must survive (replicas sharing one sign-in).
+   */
   revokeRefreshTokenOnRotation: boolean;
   downloadUrlLifetimeSec: number;
   /** Idle lifetime of an upload session; each accepted fragment extends it. */

@@ -33,7 +33,7 @@ export class SharedRedis {
     const url = new URL(options.url);
     if (url.protocol !== 'redis:' && url.protocol !== 'rediss:') throw new Error(`redis.url must start with redis:// or rediss:// (got ${url.protocol}//)`);
     this.keyPrefix = options.keyPrefix;
-    this.loopback = LOOPBACK_HOSTS.test(url.hostname);
+    this.loopback = isLoopbackRedisUrl(options.url);
     this.logger = options.logger ?? silentLogger;
     this.commands = this.open('commands', true);
   }
@@ -103,6 +103,15 @@ export class SharedRedis {
       down = false;
     });
     return connection;
+  }
+}
+
+/** Whether the Redis of `url` runs on this machine (where unsealed secrets may be acceptable). */
+export function isLoopbackRedisUrl(text: string): boolean {
+  try {
+    return LOOPBACK_HOSTS.test(new URL(text).hostname);
+  } catch {
+    return false;
   }
 }
 

@@ -1,7 +1,7 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { Clock } from '../../util/clock.js';
-import { LoginThrottle, type LoginThrottleOptions } from './login-throttle.js';
+import { LoginThrottle, type FailedLoginCounter, type LoginThrottleOptions } from './login-throttle.js';
 import { hashPassword, parsePasswordHash, verifyPassword } from './passwords.js';
 import { parseConfiguredRoot } from '../protocol/paths.js';
 
@@ -48,15 +48,16 @@ export class BasicAuthenticator {
   private readonly cacheKey = randomBytes(32);
   private readonly verified = new Map<string, { mac: Buffer; until: number }>();
   private dummyHash: Promise<string> | undefined;
-  private readonly throttle: LoginThrottle;
+  private readonly throttle: FailedLoginCounter;
 
   constructor(
     users: readonly DavUser[],
     private readonly anonymousAccess: AnonymousAccess,
     private readonly clock: Clock,
-    throttle: LoginThrottleOptions = {},
+    /** Options of the in-memory throttle, or a counter shared by several replicas. */
+    throttle: LoginThrottleOptions | FailedLoginCounter = {},
   ) {
-    this.throttle = new LoginThrottle(clock, throttle);
+    this.throttle = 'recordFailure' in throttle ? throttle : new LoginThrottle(clock, throttle);
     for (const user of users) {
       parsePasswordHash(user.password);
       this.users.set(user.name, { ...user, rootSegments: parseConfiguredRoot(user.root ?? '/') });
@@ -78,10 +79,10 @@ export class BasicAuthenticator {
       return { ok: false, reason: 'missing' };
     }
     const address = req.socket.remoteAddress ?? 'unknown';
-    const wait = this.throttle.retryAfterSeconds(address);
+    const wait = await this.throttle.retryAfterSeconds(address);
     if (wait > 0) return { ok: false, reason: 'throttled', retryAfterSeconds: wait };
     const result = await this.check(header);
-    if (!result.ok) this.throttle.recordFailure(address);
+    if (!result.ok) await this.throttle.recordFailure(address);
     return result;
   }
 

@@ -10,12 +10,22 @@ export interface LoginThrottleOptions {
 }
 
 /**
+ * Counts failed Basic logins per client address. In memory for one process (LoginThrottle); in
+ * Redis for a fleet (stores/redis-login-throttle.ts), hence the answers may come later.
+ */
+export interface FailedLoginCounter {
+  /** Seconds the address must wait before trying again, or 0 when it may try now. */
+  retryAfterSeconds(address: string): number | Promise<number>;
+  recordFailure(address: string): void | Promise<void>;
+}
+
+/**
  * Failed Basic logins per client address, in a sliding window: past the limit the address gets
  * 429 with Retry-After until its oldest failure leaves the window, whatever it sends (a correct
  * password too, or guessing would go on). Checked before any password work, so a blocked client
  * costs no scrypt time; an allowed one still gets the same constant-time check as before.
  */
-export class LoginThrottle {
+export class LoginThrottle implements FailedLoginCounter {
   private readonly failures: number;
   private readonly windowMs: number;
   private readonly maxClients: number;

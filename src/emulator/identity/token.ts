@@ -116,6 +116,7 @@ function redeemRefreshToken(form: URLSearchParams, app: AppRegistration, secret:
     scopes.all.push('offline_access');
     scopes.offlineAccess = true;
   }
+  // Entra keeps the used token valid; the setting models a revocation it may do at any time (https://learn.microsoft.com/en-us/entra/identity-platform/refresh-tokens).
   if (shared.settings.revokeRefreshTokenOnRotation) record.revokedAt = now;
   store.changed();
   return issuer.delegated({ user, clientId: app.clientId, scopes, clientType });

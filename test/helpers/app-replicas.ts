@@ -1,0 +1,75 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { emulatorCloud } from '../../src/auth/clouds.js';
+import { accountFromRefreshToken } from '../../src/auth/login.js';
+import type { StoredAccount } from '../../src/auth/token-store.js';
+import { startOneDav, type RunningOneDav } from '../../src/cli/app.js';
+import { parseConfig } from '../../src/config.js';
+import { DEMO_CLIENT_ID, findUser } from '../../src/emulator/directory.js';
+import type { RunningEmulator } from '../../src/emulator/server.js';
+import type { Logger } from '../../src/util/logger.js';
+
+/** The account every replica serves, as `onedav login --account work` saves it. */
+export const REPLICA_ACCOUNT = 'work';
+
+/** A fresh sign-in of `upn` on the emulator (a refresh token, no access token yet), as login saves it. */
+export function signedInRecord(emulator: RunningEmulator, upn: string): StoredAccount {
+  const user = findUser(emulator.state.directory, upn);
+  if (!user) throw new Error(`the emulator has no user ${upn}`);
+  return accountFromRefreshToken({
+    account: REPLICA_ACCOUNT,
+    cloud: emulatorCloud(emulator.url),
+    tenant: user.tenantId,
+    clientId: DEMO_CLIENT_ID,
+    refreshToken: emulator.identity.issueRefreshToken({ upn }),
+    user: { upn: user.userPrincipalName, id: user.id },
+  });
+}
+
+export interface AppReplicas {
+  apps: RunningOneDav[];
+  urls: string[];
+  dataDirs: string[];
+  close(): Promise<void>;
+}
+
+/**
+ * `n` onedav servers as `onedav serve` builds them from a config with `redis`: each its own data
+ * folder, all on one emulator and one Redis. `beforeStart(dataDirs)` may put files in place (a
+ * token file to import). `raw` is merged into every config.
+ */
+export async function startAppReplicas(
+  n: number,
+  options: { emulator: RunningEmulator; upn: string; redisUrl: string; keyPrefix: string; raw?: Record<string, unknown>; logger?: Logger; beforeStart?: (dataDirs: string[]) => Promise<void> },
+): Promise<AppReplicas> {
+  const user = findUser(options.emulator.state.directory, options.upn);
+  const dataDirs = await Promise.all(Array.from({ length: n }, () => mkdtemp(join(tmpdir(), 'onedav-replica-'))));
+  await options.beforeStart?.(dataDirs);
+  const apps: RunningOneDav[] = [];
+  const close = async () => {
+    for (const app of apps) await app.close();
+    for (const dir of dataDirs) await rm(dir, { recursive: true, force: true });
+  };
+  try {
+    for (const dataDir of dataDirs) {
+      const config = parseConfig(
+        {
+          server: { host: '127.0.0.1', port: 0 },
+          anonymous: { enabled: true, readOnly: false },
+          ...options.raw,
+          dataDir,
+          accounts: { [REPLICA_ACCOUNT]: { cloud: 'emulator', tenant: user?.tenantId ?? 'common', clientId: DEMO_CLIENT_ID } },
+          mounts: [{ path: '/', account: REPLICA_ACCOUNT }],
+          redis: { url: options.redisUrl, keyPrefix: options.keyPrefix },
+        },
+        {},
+      );
+      apps.push(await startOneDav(config, { logger: options.logger }));
+    }
+  } catch (err) {
+    await close();
+    throw err;
+  }
+  return { apps, urls: apps.map((a) => a.url), dataDirs, close };
+}
