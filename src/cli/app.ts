@@ -213,8 +213,12 @@ async function signedInRecord(name: string, config: Config, store: SignInStore, 
   }
   const saved = await store.load(name);
   if (saved && account?.cloud === 'emulator' && emulator) {
-    // A configured emulator account follows the embedded emulator wherever it listens now.
-    return { ...saved, loginUrl: emulator.url, graphBaseUrl: `${emulator.url}/v1.0` };
+    // A configured emulator account follows the embedded emulator wherever it listens now; saved,
+    // because a shared sign-in store (Redis) is where the refresher reads the record from.
+    if (saved.loginUrl === emulator.url) return saved;
+    const moved = { ...saved, loginUrl: emulator.url, graphBaseUrl: `${emulator.url}/v1.0` };
+    await store.save(moved);
+    return moved;
   }
   if (saved) return saved;
   if (account?.flow === 'clientCredentials') {

@@ -61,6 +61,10 @@ export async function preflight(config: Config, options: { insecureDev?: boolean
     problems.push('no users are configured and anonymous access is off: add a user (see "onedav hash-password") or enable anonymous');
   }
 
+  const env = options.env ?? process.env;
+  const shared = checkSharedSignIn(config, env);
+  problems.push(...shared.problems);
+  warnings.push(...shared.warnings);
   if (config.redis) {
     const redis = await checkRedis(config.redis, options.env);
     problems.push(...redis.problems);
@@ -68,11 +72,6 @@ export async function preflight(config: Config, options: { insecureDev?: boolean
     // An unreachable Redis is said once; the sign-in checks below would only wait for it again.
     if (redis.problems.length) return { problems, warnings, notes };
   }
-
-  const env = options.env ?? process.env;
-  const shared = checkSharedSignIn(config, env);
-  problems.push(...shared.problems);
-  warnings.push(...shared.warnings);
   if (shared.problems.length) return { problems, warnings, notes };
   let opened;
   try {

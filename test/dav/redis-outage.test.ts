@@ -1,5 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEMO_CLIENT_ID } from '../../src/emulator/directory.js';
+import { TokenStore } from '../../src/auth/token-store.js';
+import { startEmulator } from '../../src/emulator/server.js';
+import { signedInRecord, startAppReplicas } from '../helpers/app-replicas.js';
 import { startConfiguredOneDav, type ConfiguredOneDav } from '../helpers/onedav.js';
 import { HAS_REDIS, startRedis, type RunningRedis } from '../helpers/redis.js';
 import { ADELE, dav } from '../helpers/stack.js';
@@ -12,9 +15,11 @@ const patchBody = `<?xml version="1.0" encoding="utf-8"?><D:propertyupdate xmlns
 describe.skipIf(!HAS_REDIS)('onedav with redis in its config', () => {
   let redis: RunningRedis;
   const apps: ConfiguredOneDav[] = [];
-  const start = async () => {
+  // Each onedav here runs its own built-in emulator (its own OneDrive): they share nothing but
+  // Redis, so each gets a key prefix of its own unless the test wants them to share state.
+  const start = async (keyPrefix: string) => {
     const app = await startConfiguredOneDav(
-      { accounts: { adele: { cloud: 'emulator', tenant: 'contoso.onmicrosoft.com', clientId: DEMO_CLIENT_ID } }, mounts: [{ path: '/', account: 'adele' }], redis: { url: redis.url, keyPrefix: 'serve-test:' } },
+      { accounts: { adele: { cloud: 'emulator', tenant: 'contoso.onmicrosoft.com', clientId: DEMO_CLIENT_ID } }, mounts: [{ path: '/', account: 'adele' }], redis: { url: redis.url, keyPrefix } },
       { signedIn: { adele: ADELE } },
     );
     apps.push(app);
@@ -29,17 +34,33 @@ describe.skipIf(!HAS_REDIS)('onedav with redis in its config', () => {
   });
 
   it('keeps locks in Redis, where another onedav with the same config sees them', async () => {
-    const one = await start();
-    const other = await start();
-    const taken = await dav(one, 'LOCK', '/shared-lock.txt', { headers: { Timeout: 'Second-600' }, body: lockBody });
-    expect(taken.status).toBe(201);
-    expect((await dav(other, 'LOCK', '/shared-lock.txt', { headers: { Timeout: 'Second-600' }, body: lockBody })).status).toBe(423);
+    // Two replicas as serve wires them from one config: one OneDrive (emulator), one Redis, one sign-in.
+    const emulator = await startEmulator({ port: 0 });
+    const replicas = await startAppReplicas(2, {
+      emulator,
+      upn: ADELE,
+      redisUrl: redis.url,
+      keyPrefix: 'serve-test-shared:',
+      beforeStart: async (dirs) => new TokenStore(dirs[0]).save(signedInRecord(emulator, ADELE)),
+    });
+    try {
+      const [one, other] = replicas.urls.map((url) => ({ url }));
+      const taken = await dav(one, 'LOCK', '/shared-lock.txt', { headers: { Timeout: 'Second-600' }, body: lockBody });
+      expect(taken.status).toBe(201);
+      expect((await dav(other, 'LOCK', '/shared-lock.txt', { headers: { Timeout: 'Second-600' }, body: lockBody })).status).toBe(423);
+    } finally {
+      await replicas.close();
+      await emulator.close();
+    }
   });
 
   it('answers LOCK and PROPPATCH with 503 and Retry-After while Redis is down, and works again once it is back', async () => {
-    const { url, app } = await start();
+    const { url, app } = await start('serve-test-outage:');
     const drive = app.app.emulator!.drive;
     await drive.putFile(drive.driveIdOf(ADELE), 'outage.txt', 'kept');
+    // In use before the outage: onedav holds a valid access token (getting one needs the shared sign-in).
+    const before = await dav({ url }, 'GET', '/outage.txt', { redirect: 'follow' });
+    expect(before.status, await before.clone().text()).toBe(200);
     await redis.kill();
     try {
       const locked = await dav({ url }, 'LOCK', '/outage.txt', { headers: { Timeout: 'Second-600' }, body: lockBody });
@@ -65,6 +86,7 @@ describe.skipIf(!HAS_REDIS)('onedav with redis in its config', () => {
       if (status !== 207) await new Promise((r) => setTimeout(r, 100));
     }
     expect(status).toBe(207);
-    expect((await dav({ url }, 'LOCK', '/outage.txt', { headers: { Timeout: 'Second-600' }, body: lockBody })).status).toBe(200);
+    const relocked = await dav({ url }, 'LOCK', '/outage.txt', { headers: { Timeout: 'Second-600' }, body: lockBody });
+    expect(relocked.status, await relocked.clone().text()).toBe(200);
   });
 });
