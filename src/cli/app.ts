@@ -13,6 +13,8 @@ import { graphFeaturesOf } from '../graph/features.js';
 import { resolveLibrary } from '../graph/libraries.js';
 import { cancelUploadSession, removeSpoolLeftovers } from '../graph/upload.js';
 import { UploadJournal } from '../graph/upload-journal.js';
+import { SharedRedis } from '../redis/connection.js';
+import { FleetCoherence } from './fleet-coherence.js';
 import type { TokenSource } from '../auth/token-source.js';
 import type { DriveBase } from '../graph/paths.js';
 import { DEMO_USER } from '../emulator/directory.js';
@@ -86,6 +88,16 @@ export async function startOneDav(config: Config, options: StartOptions = {}): P
 
     const uploadJournal = await UploadJournal.load(join(config.dataDir, 'upload-sessions.json'));
 
+    let fleet: FleetCoherence | undefined;
+    if (config.redis) {
+      const redis = new SharedRedis({ ...config.redis, password: process.env.ONEDAV_REDIS_PASSWORD, logger });
+      closers.push(() => redis.close());
+      await redis.ready();
+      const coherence = new FleetCoherence(redis, { deltaPollSeconds: config.cache.deltaPollSeconds, logger });
+      fleet = coherence;
+      closers.push(() => coherence.close());
+    }
+
     const mounts: RunningOneDav['mounts'] = [];
     for (const mount of config.mounts) {
       const refresher = await accountFor(mount.account);
@@ -93,15 +105,18 @@ export async function startOneDav(config: Config, options: StartOptions = {}): P
       const cloud = await graphCloudOf(record);
       const features = graphFeaturesOf(cloud);
       if (!features.pathAddressing) logger.info('Graph in this cloud serves no path addressing: items are addressed by id', { mount: mount.path, cloud: cloud ?? 'unknown' });
+      const driveBase = await driveBaseOf(mount, config.accounts[mount.account], record.graphBaseUrl, refresher);
       const { drive, client, close: closeDrive } = createGraphDrive({
         graphBaseUrl: record.graphBaseUrl,
         tokens: refresher,
-        drive: await driveBaseOf(mount, config.accounts[mount.account], record.graphBaseUrl, refresher),
+        drive: driveBase,
         cache: config.cache,
         upload: config.upload,
         spoolDir,
         features,
-        uploadJournal,
+        // With several replicas the sessions are registered in Redis, where a live peer can cancel a dead one's.
+        uploadJournal: fleet?.sessions ?? uploadJournal,
+        shared: fleet?.driveState(mount.account, driveBase),
         logger: logger.child({ mount: mount.path }),
       });
       closers.push(closeDrive);
@@ -112,6 +127,7 @@ export async function startOneDav(config: Config, options: StartOptions = {}): P
     if (mounts.length > 0) {
       const cancelled = await uploadJournal.cancelLeftovers((url) => cancelUploadSession(mounts[0].client, url));
       if (cancelled > 0) logger.info('cancelled upload sessions an earlier run left open', { count: cancelled });
+      await fleet?.start((url) => cancelUploadSession(mounts[0].client, url));
     }
 
     let dav: RunningDavServer | undefined;
