@@ -24,7 +24,9 @@ export interface PollLease {
 
 /**
  * Polls Graph's delta feed every `intervalMs` and tells the cache what changed remotely, so other
- * clients' edits show up sooner than the TTL. A `410 Gone` (resync required) clears the cache and
+ * clients' edits show up sooner than the TTL. A poll is a GET of the saved deltaLink, which
+ * answers only what changed since; with nothing changed, one page holding the next deltaLink, so
+ * one Graph call (https://learn.microsoft.com/graph/api/driveitem-delta). A `410 Gone` (resync required) clears the cache and
  * starts again from the latest token; other failures keep the link and try at the next tick.
  */
 export class DeltaPoller {
