@@ -9,6 +9,9 @@ import { clientTypeOf } from './auth/client-type.js';
  * config files or the environment. Validation messages name the field and say what to fix.
  */
 export const FRAGMENT_UNIT = 327_680; // 320 KiB: Graph wants upload fragments in multiples of this.
+/** Short enough that an outside change shows through WebDAV within 5 s (issue 13), with room for Graph's own lag. */
+export const DEFAULT_DELTA_POLL_SECONDS = 2;
+
 const MiB = 1024 * 1024;
 
 const cloudName = z.enum(['global', 'china', 'usgov', 'usgovdod', 'emulator']);
@@ -106,8 +109,12 @@ export const configSchema = z
         ttlSeconds: z.number().min(0).default(60),
         maxEntries: z.number().int().positive().default(200_000),
         maxBytes: z.number().int().positive().default(128 * MiB),
-        /** Poll Graph's delta feed this often (0 = off) to see remote changes before the TTL. */
-        deltaPollSeconds: z.number().min(0).default(0),
+        /**
+         * Poll Graph's delta feed this often (0 = off) to see remote changes before the TTL: with
+         * the default a change made elsewhere shows within 5 s, for one Graph call per poll when
+         * nothing changed. Where the cloud has no delta feed (21Vianet) the TTL applies alone.
+         */
+        deltaPollSeconds: z.number().min(0).default(DEFAULT_DELTA_POLL_SECONDS),
       })
       .strict()
       .prefault({}),

@@ -31,6 +31,12 @@ export interface MetadataCacheOptions<T extends CacheableItem> {
   downloadUrlMarginMs?: number;
 }
 
+/** What a write of this process changed: everything at (and below) `path`, and its parent's listing. */
+export interface LocalChange {
+  path: string;
+  id?: string;
+}
+
 /** A remote change, as the delta feed reports it. */
 export interface RemoteChange {
   id: string;
@@ -77,6 +83,11 @@ export class MetadataCache<T extends CacheableItem> {
   private readonly sizeOf: (item: T) => number;
   private readonly urlMarginMs: number;
   private counters = { hits: 0, misses: 0, evictions: 0, invalidations: 0 };
+  /**
+   * Told what this process's own writes changed (paths, and the item's id when known), so other
+   * replicas can forget it too (coherence.ts). Not told of what it applies from them or from delta.
+   */
+  onLocalChange: ((change: LocalChange) => void) | undefined;
 
   constructor(options: MetadataCacheOptions<T>) {
     this.ttlMs = options.ttlMs;
@@ -224,6 +235,7 @@ export class MetadataCache<T extends CacheableItem> {
   /** A write put `item` at `path`: its entry, its URL and its place in the parent's listing change. */
   recordItem(path: string, item: T): void {
     this.noteInvalidation();
+    this.onLocalChange?.({ path, id: item.id });
     const key = this.names.pathKey(path);
     this.lru.delete(`u:${key}`);
     this.lru.delete(`i:${key}`);
@@ -243,6 +255,7 @@ export class MetadataCache<T extends CacheableItem> {
   /** A delete or move removed whatever was at `path` (and below, for folders). */
   recordRemoval(path: string): void {
     this.noteInvalidation();
+    this.onLocalChange?.({ path });
     this.dropPrefix(path);
     const parentKey = `l:${this.names.pathKey(parentOf(path))}`;
     const parent = this.lru.get(parentKey);
@@ -258,6 +271,7 @@ export class MetadataCache<T extends CacheableItem> {
   /** Forget the item at `path`, its download URL and its parent's listing. */
   invalidateItem(path: string): void {
     this.noteInvalidation();
+    this.onLocalChange?.({ path });
     const key = this.names.pathKey(path);
     this.lru.delete(`i:${key}`);
     this.lru.delete(`u:${key}`);
@@ -269,6 +283,16 @@ export class MetadataCache<T extends CacheableItem> {
     this.noteInvalidation();
     this.dropPrefix(path);
     this.lru.delete(`l:${this.names.pathKey(parentOf(path))}`);
+  }
+
+  /**
+   * Another replica changed `path` (and maybe the item `id`): forget it, everything below it, its
+   * parent's listing, and wherever else this cache holds that id. Tells no one (it is not ours).
+   */
+  forgetChanged(path: string, id?: string): void {
+    const at = id !== undefined ? this.pathById.get(id) : undefined;
+    this.invalidatePrefix(path);
+    if (at !== undefined && at !== this.names.pathKey(path)) this.invalidatePrefix(at);
   }
 
   invalidateAll(): void {

@@ -15,6 +15,7 @@ import { graphFeaturesOf } from '../graph/features.js';
 import { resolveLibrary } from '../graph/libraries.js';
 import { removeSpoolLeftovers } from '../graph/upload.js';
 import { UploadJournal } from '../graph/upload-journal.js';
+import { FleetCoherence } from './fleet-coherence.js';
 import type { TokenSource } from '../auth/token-source.js';
 import type { DriveBase } from '../graph/paths.js';
 import { DEMO_USER } from '../emulator/directory.js';
@@ -99,6 +100,13 @@ export async function startOneDav(config: Config, options: StartOptions = {}): P
 
     const uploadJournal = await UploadJournal.load(join(config.dataDir, 'upload-sessions.json'));
 
+    let fleet: FleetCoherence | undefined;
+    if (shared) {
+      const coherence = new FleetCoherence(shared, { deltaPollSeconds: config.cache.deltaPollSeconds, logger });
+      fleet = coherence;
+      closers.push(() => coherence.close());
+    }
+
     const mounts: RunningOneDav['mounts'] = [];
     for (const mount of config.mounts) {
       const refresher = await accountFor(mount.account);
@@ -106,15 +114,18 @@ export async function startOneDav(config: Config, options: StartOptions = {}): P
       const cloud = await graphCloudOf(record);
       const features = graphFeaturesOf(cloud);
       if (!features.pathAddressing) logger.info('Graph in this cloud serves no path addressing: items are addressed by id', { mount: mount.path, cloud: cloud ?? 'unknown' });
+      const driveBase = await driveBaseOf(mount, config.accounts[mount.account], record.graphBaseUrl, refresher);
       const { drive, client, close: closeDrive } = createGraphDrive({
         graphBaseUrl: record.graphBaseUrl,
         tokens: refresher,
-        drive: await driveBaseOf(mount, config.accounts[mount.account], record.graphBaseUrl, refresher),
+        drive: driveBase,
         cache: config.cache,
         upload: config.upload,
         spoolDir,
         features,
-        uploadJournal,
+        // With several replicas the sessions are registered in Redis, where a live peer can cancel a dead one's.
+        uploadJournal: fleet?.sessions ?? uploadJournal,
+        shared: fleet?.driveState(mount.account, driveBase),
         logger: logger.child({ mount: mount.path }),
       });
       closers.push(closeDrive);
@@ -125,6 +136,7 @@ export async function startOneDav(config: Config, options: StartOptions = {}): P
     if (mounts.length > 0) {
       const cancelled = await uploadJournal.cancelLeftovers((url) => mounts[0].drive.api.cancelUploadSession(url));
       if (cancelled > 0) logger.info('cancelled upload sessions an earlier run left open', { count: cancelled });
+      await fleet?.start((url) => mounts[0].drive.api.cancelUploadSession(url));
     }
 
     // Several replicas: locks and dead properties live in the fleet's Redis; without it, files under dataDir.

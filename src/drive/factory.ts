@@ -21,6 +21,8 @@ export interface CreateGraphDriveOptions {
   /** Extra GraphClient options (concurrency, timeouts, retry, its own clock). */
   client?: Partial<Omit<GraphClientOptions, 'baseUrl' | 'tokens'>>;
   uploadJournal?: GraphDriveOptions['uploadJournal'];
+  /** Several replicas serve this drive (Redis). */
+  shared?: GraphDriveOptions['shared'];
   logger?: GraphDriveOptions['logger'];
   /** How the drive waits between its own retries (an upload session's transient 404s); tests inject one that does not. */
   sleep?: Sleep;
@@ -41,6 +43,7 @@ export function createGraphDrive(options: CreateGraphDriveOptions): { drive: Gra
     spoolDir: options.spoolDir,
     documentLibrary: options.drive.type === 'site',
     uploadJournal: options.uploadJournal,
+    shared: options.shared,
     logger: options.logger,
     clock: options.clock,
   });

@@ -1,12 +1,14 @@
 import type { Readable } from 'node:stream';
-import { DeltaPoller, type DeltaFeed } from '../cache/delta-poller.js';
+import { CacheCoherence } from '../cache/coherence.js';
+import { DeltaPoller, type DeltaFeed, type PollLease } from '../cache/delta-poller.js';
+import type { InvalidationBus } from '../cache/invalidation-bus.js';
 import { MetadataCache, type CacheStats } from '../cache/metadata-cache.js';
 import type { DriveApi, DownloadUrl, ItemRef } from '../graph/drive-api.js';
 import { GraphError } from '../graph/errors.js';
 import type { DriveItem } from '../graph/items.js';
 import { pathFromParentReference } from '../graph/paths.js';
 import { DEFAULT_FRAGMENT_SIZE, SIMPLE_UPLOAD_MAX, uploadFile } from '../graph/upload.js';
-import type { UploadJournal } from '../graph/upload-journal.js';
+import type { SessionJournal } from '../graph/upload-journal.js';
 import { systemClock, type Clock } from '../util/clock.js';
 import { baseName, childPath, nameFolding, parentPath, splitPath, type NameFolding } from '../util/drive-path.js';
 import { KeyedMutex } from '../util/keyed-mutex.js';
@@ -18,6 +20,7 @@ import { driveErrorFromGraph, type DriveOperation } from './graph-errors.js';
 import { mayHaveHappened } from './lost-answer.js';
 import { assertValidPath, MAX_NAME_LENGTH, MAX_PATH_LENGTH, pathProblem } from './names.js';
 import { replaceFile } from './replace.js';
+import type { WriteOwnership } from './write-ownership.js';
 import type { ByteRange, DriveCapabilities, DriveEntry, Quota, ReadBody, RemoteDrive, WriteOptions } from './types.js';
 
 export interface GraphDriveOptions {
@@ -31,9 +34,23 @@ export interface GraphDriveOptions {
   /** The drive is a SharePoint document library (`forms` is reserved at its root). */
   documentLibrary?: boolean;
   /** Where open upload sessions are remembered (`<dataDir>/upload-sessions.json`); see upload-journal.ts. */
-  uploadJournal?: UploadJournal;
+  uploadJournal?: SessionJournal;
+  /** Several replicas serve this drive (Redis): see SharedDriveState. */
+  shared?: SharedDriveState;
   logger?: Logger;
   clock?: Clock;
+}
+
+/** What the replicas of a fleet share about one drive. */
+export interface SharedDriveState {
+  /** The drive's name in the fleet: the same on every replica that serves it. */
+  drive: string;
+  /** Carries each replica's writes to the others' caches, and the poller's remote changes. */
+  bus: InvalidationBus;
+  /** Only its holder polls the delta feed. */
+  pollLease?: PollLease;
+  /** One upload per path fleet-wide. */
+  writeOwnership?: WriteOwnership;
 }
 
 /**
@@ -53,13 +70,15 @@ export class GraphDrive implements RemoteDrive {
   private readonly names: NameFolding;
   readonly cache: MetadataCache<GraphEntry>;
   private readonly poller: DeltaPoller | undefined;
+  private readonly coherence: CacheCoherence<GraphEntry> | undefined;
+  private readonly shared: SharedDriveState | undefined;
   private readonly clock: Clock;
   private readonly ttlMs: number;
   private readonly simpleMax: number;
   private readonly fragmentSize: number;
   private readonly spoolDir: string | undefined;
   private readonly documentLibrary: boolean;
-  private readonly uploadJournal: UploadJournal | undefined;
+  private readonly uploadJournal: SessionJournal | undefined;
   private readonly logger: Logger;
   /** One upload at a time per path: OneDrive for Business allows one open upload session per file. */
   private readonly writesByPath = new KeyedMutex();
@@ -93,6 +112,8 @@ export class GraphDrive implements RemoteDrive {
       sizeOf: entrySize,
       downloadUrlMarginMs: Math.min(30_000, Math.floor(lifetime / 10)),
     });
+    this.shared = options.shared;
+    if (this.shared) this.coherence = new CacheCoherence(this.cache, this.shared.bus, this.shared.drive);
     this.simpleMax = options.upload?.simpleMax ?? SIMPLE_UPLOAD_MAX;
     this.fragmentSize = options.upload?.fragmentSize ?? DEFAULT_FRAGMENT_SIZE;
     this.spoolDir = options.spoolDir;
@@ -105,7 +126,7 @@ export class GraphDrive implements RemoteDrive {
         ttlSeconds: this.ttlMs / 1000,
       });
     } else if (pollSeconds > 0) {
-      this.poller = new DeltaPoller(this.deltaFeed(), this.cache, pollSeconds * 1000);
+      this.poller = new DeltaPoller(this.deltaFeed(), this.coherence?.sink ?? this.cache, pollSeconds * 1000, this.shared?.pollLease);
       this.poller.start();
     }
   }
@@ -204,8 +225,18 @@ export class GraphDrive implements RemoteDrive {
    */
   async write(path: string, body: Readable, options: WriteOptions = {}): Promise<DriveEntry> {
     return this.edge('write', async () => {
-      return this.writesByPath.run(this.names.pathKey(path), () => this.writeNow(path, body, options));
+      const key = this.names.pathKey(path);
+      return this.writesByPath.run(key, () => this.ownedBy(key, () => this.writeNow(path, body, options)));
     });
+  }
+
+  /** With several replicas, a write of a path also waits for the other replicas' writes of it. */
+  private async ownedBy<T>(key: string, work: () => Promise<T>): Promise<T> {
+    const ownership = this.shared?.writeOwnership;
+    if (!ownership) return work();
+    const outcome = await ownership.run(`${this.shared!.drive}:${key}`, work);
+    if ('busy' in outcome) throw new DriveError('busy', outcome.busy, { retryAfter: outcome.retryAfter });
+    return outcome.value;
   }
 
   private async writeNow(path: string, body: Readable, options: WriteOptions): Promise<DriveEntry> {
@@ -390,6 +421,7 @@ export class GraphDrive implements RemoteDrive {
 
   close(): void {
     this.poller?.stop();
+    this.coherence?.close();
   }
 
   // ---- helpers ----

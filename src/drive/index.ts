@@ -1,6 +1,7 @@
 export type { ByteRange, DriveCapabilities, DriveEntry, Quota, ReadBody, RemoteDrive, WriteOptions } from './types.js';
 export { MemoryDrive, type MemoryDriveOptions } from './memory-drive.js';
-export { GraphDrive, toEntry, type GraphDriveOptions } from './graph-drive.js';
+export { GraphDrive, toEntry, type GraphDriveOptions, type SharedDriveState } from './graph-drive.js';
+export type { WriteOwnership } from './write-ownership.js';
 export { createGraphDrive, type CreateGraphDriveOptions } from './factory.js';
 export { nameProblem, pathProblem, assertValidPath } from './names.js';
 /** The error every drive operation fails with; `dav/` maps its kind to WebDAV statuses. */

@@ -2,6 +2,14 @@ import { randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { writeFileAtomic } from '../util/atomic-file.js';
 
+/** Where an upload remembers the session it opened until it is committed or cancelled. */
+export interface SessionJournal {
+  /** Records a session before any byte is sent to it; returns its handle for `closed`. */
+  opened(uploadUrl: string, expirationDateTime?: string): Promise<string>;
+  /** Forgets a session that was committed or cancelled. */
+  closed(id: string): Promise<void>;
+}
+
 interface JournalEntry {
   uploadUrl: string;
   expirationDateTime?: string;
@@ -16,7 +24,7 @@ interface JournalEntry {
  * URL (microsoftgraph/microsoft-graph-docs-contrib#412, #6558): after a crash the file would refuse
  * uploads until the session expires, unless the next start cancels what this journal remembers.
  */
-export class UploadJournal {
+export class UploadJournal implements SessionJournal {
   private readonly open = new Map<string, JournalEntry>();
   private writing: Promise<void> = Promise.resolve();
 

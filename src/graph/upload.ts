@@ -11,7 +11,7 @@ import { fragmentBuffers } from './fragment-buffers.js';
 import type { DriveItem, UploadSession } from './items.js';
 import { QuickXorHash } from './quickxorhash.js';
 import { isRewrittenBySharePoint } from './sharepoint-rewrites.js';
-import type { UploadJournal } from './upload-journal.js';
+import type { SessionJournal } from './upload-journal.js';
 
 /** Graph wants every fragment but the last to be a multiple of 320 KiB. */
 export const FRAGMENT_UNIT = 327_680;
@@ -36,7 +36,7 @@ export interface UploadOptions {
   /** Where chunked bodies larger than simpleMax are spooled (default: the OS temp dir). */
   spoolDir?: string;
   /** Remembers the upload sessions opened, so a restart can cancel what a crash left open. */
-  journal?: UploadJournal;
+  journal?: SessionJournal;
   /** Told (info) when SharePoint stored its own rewrite of an uploaded file. */
   logger?: Logger;
 }

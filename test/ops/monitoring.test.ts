@@ -25,6 +25,8 @@ describe('health and metrics endpoints', () => {
           { path: '/', account: 'adele' },
           { path: '/team', account: 'adele', drive: { type: 'site', site: 'contoso.sharepoint.com:/sites/team' } },
         ],
+        // Exact Graph counts below (one throttle wait): no background delta polls waiting behind the same 429.
+        cache: { deltaPollSeconds: 0 },
       },
       { signedIn: { adele: ADELE }, logger: log },
     );

@@ -1,0 +1,29 @@
+import type { LocalChange, RemoteChange } from './metadata-cache.js';
+
+/** What one replica tells the others about a drive: drop these, apply those, or drop everything. */
+export interface Invalidation {
+  /** Written by a replica: each path (with everything below it and its parent's listing) and the item's id. */
+  changed?: LocalChange[];
+  /** Seen on the delta feed by the replica that polls this drive. */
+  remote?: RemoteChange[];
+  /** Forget the whole drive (the delta feed asked for a resync, or messages may have been missed). */
+  all?: boolean;
+}
+
+/**
+ * Carries invalidations between the replicas of a fleet, per drive. A replica never receives its
+ * own messages back. `resync` handlers run when messages may have been lost (an outage of the bus).
+ */
+export interface InvalidationBus {
+  publish(drive: string, invalidation: Invalidation): void;
+  /** Starts delivering `drive`'s invalidations from other replicas to `handler`; returns the unsubscribe. */
+  subscribe(drive: string, handler: (invalidation: Invalidation) => void): () => void;
+}
+
+/** One process: nobody else caches this drive, so there is no one to tell. */
+export const singleProcessBus: InvalidationBus = {
+  publish() {},
+  subscribe() {
+    return () => {};
+  },
+};

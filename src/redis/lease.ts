@@ -1,0 +1,61 @@
+import type { Redis } from 'ioredis';
+import type { SharedRedis } from './connection.js';
+import { viaRedis } from './errors.js';
+
+type LeaseCommands = Redis & {
+  onedavLeaseHold(key: string, owner: string, ttlMs: number): Promise<number>;
+  onedavLeaseRelease(key: string, owner: string): Promise<number>;
+};
+
+// Take the lease when free, or extend it when `owner` holds it: one atomic step, so two replicas
+// can never both be told they hold it.
+const HOLD = `
+local current = redis.call('GET', KEYS[1])
+if current == ARGV[1] then
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  return 1
+end
+if current then return 0 end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return 1`;
+
+// Delete only our own lease: one that expired and was taken by another replica stays theirs.
+const RELEASE = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0`;
+
+function commandsOf(redis: SharedRedis): LeaseCommands {
+  const commands = redis.commands as LeaseCommands;
+  if (typeof commands.onedavLeaseHold !== 'function') {
+    commands.defineCommand('onedavLeaseHold', { numberOfKeys: 1, lua: HOLD });
+    commands.defineCommand('onedavLeaseRelease', { numberOfKeys: 1, lua: RELEASE });
+  }
+  return commands;
+}
+
+/**
+ * A lease in Redis: a key holding its owner's id with a TTL (SET NX PX), renewed by its holder,
+ * released by compare-and-delete (both in Lua). A holder that dies loses it after `ttlMs`.
+ * Failures to reach Redis throw SharedStateUnavailableError.
+ */
+export class RedisLease {
+  private readonly commands: LeaseCommands;
+
+  constructor(
+    redis: SharedRedis,
+    readonly key: string,
+    readonly owner: string,
+    readonly ttlMs: number,
+  ) {
+    this.commands = commandsOf(redis);
+  }
+
+  /** Takes the lease when it is free, extends it when we hold it; false while someone else holds it. */
+  async hold(): Promise<boolean> {
+    return (await viaRedis('lease', () => this.commands.onedavLeaseHold(this.key, this.owner, this.ttlMs))) === 1;
+  }
+
+  async release(): Promise<void> {
+    await viaRedis('lease release', () => this.commands.onedavLeaseRelease(this.key, this.owner));
+  }
+}
