@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { DriveApi } from '../graph/drive-api.js';
+import { GraphError } from '../graph/errors.js';
 import { DriveError } from './errors.js';
 import type { DriveItem } from '../graph/items.js';
 import type { Logger } from '../util/logger.js';
@@ -112,6 +113,6 @@ async function discard(r: Replacement, aside: DriveItem): Promise<void> {
   } catch (err) {
     // Gone already (a retried DELETE), changed by someone since (412), or Graph unreachable: the
     // move is done either way, and an item we cannot prove is ours stays where it is.
-    keep(err instanceof Error ? err.message : String(err));
+    if (!(err instanceof GraphError && err.isNotFound)) keep(err instanceof Error ? err.message : String(err));
   }
 }
