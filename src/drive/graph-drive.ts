@@ -19,7 +19,7 @@ import { entityTagOf } from './entity-tag.js';
 import { driveErrorFromGraph, type DriveOperation } from './graph-errors.js';
 import { mayHaveHappened } from './lost-answer.js';
 import { assertValidPath, MAX_NAME_LENGTH, MAX_PATH_LENGTH, pathProblem } from './names.js';
-import { replaceFile } from './replace.js';
+import { replaceItem } from './replace.js';
 import type { WriteOwnership } from './write-ownership.js';
 import type { ByteRange, DriveCapabilities, DriveEntry, Quota, ReadBody, RemoteDrive, WriteOptions } from './types.js';
 
@@ -308,9 +308,9 @@ export class GraphDrive implements RemoteDrive {
         item = await this.api.update({ id: source.id }, patch, { conflictBehavior: 'fail' });
       } catch (err) {
         if (!(err instanceof GraphError && err.code === 'nameAlreadyExists' && options.overwrite)) throw this.afterFailure(err, [from, to]);
-        // Overwrite: the old file is set aside, and put back if the move fails (drive/replace.ts).
+        // Overwrite: the old item (file or folder) is set aside, and put back if the move fails (drive/replace.ts).
         try {
-          item = await this.replaceExistingFile(to, err, source.id, {
+          item = await this.replaceExisting(to, source.id, {
             place: () => this.api.update({ id: source.id }, patch, { conflictBehavior: 'fail' }),
             // The move's answer may have been lost after it happened: believe where the source is now.
             landed: async () => {
@@ -349,9 +349,8 @@ export class GraphDrive implements RemoteDrive {
       }
       let item: DriveItem;
       try {
-        if (existing && !existing.isFolder) item = await this.replaceExistingFile(to, undefined, source.id, { place, landed });
+        if (existing) item = await this.replaceExisting(to, source.id, { place, landed });
         else {
-          if (existing) await this.removeExisting(to, source.id);
           try {
             item = await place();
           } catch (err) {
@@ -372,13 +371,20 @@ export class GraphDrive implements RemoteDrive {
     });
   }
 
-  async remove(path: string): Promise<void> {
+  async remove(path: string, options: { ifUnchanged?: { version: string; etag: string } } = {}): Promise<void> {
     return this.edge('remove', async () => {
       if (path === '/' || path === '') throw new DriveError('forbidden', 'The drive root cannot be deleted.');
       const known = this.cache.peekItem(path);
       if (known === null) throw notFound(path);
+      const expected = options.ifUnchanged;
       try {
-        await this.api.delete(known ? { id: known.id } : await this.ref(path));
+        if (expected) {
+          // Read afresh: a folder's eTag misses writes below it, its entity tag does not (entity-tag.ts).
+          const now = await this.api.getItem(known ? { id: known.id } : await this.ref(path));
+          const entry = toEntry(now, path);
+          if (entry.version !== expected.version || entry.etag !== expected.etag) throw new DriveError('changed', `${path} changed since it was read; it was not deleted.`);
+          await this.api.delete({ id: now.id }, { ifMatch: expected.version });
+        } else await this.api.delete(known ? { id: known.id } : await this.ref(path));
       } catch (err) {
         if (err instanceof GraphError && err.isNotFound) this.cache.recordRemoval(path);
         throw err;
@@ -488,17 +494,17 @@ export class GraphDrive implements RemoteDrive {
   }
 
   /**
-   * Puts the source (by `place`) where a file is now, without losing that file if it fails
-   * (drive/replace.ts). `conflict` is rethrown when the destination turns out to be a folder.
+   * Puts the source (by `place`) where a file or a folder is now, without losing that item if it
+   * fails (drive/replace.ts).
    */
-  private async replaceExistingFile(to: string, conflict: unknown, sourceId: string, work: { place: () => Promise<DriveItem>; landed: () => Promise<DriveItem | undefined> }): Promise<DriveItem> {
+  private async replaceExisting(to: string, sourceId: string, work: { place: () => Promise<DriveItem>; landed: () => Promise<DriveItem | undefined> }): Promise<DriveItem> {
     this.cache.invalidateItem(to);
     const old = await this.lookup(to);
     if (!old || old.id === sourceId) return work.place();
-    if (old.isFolder) throw conflict ?? new DriveError('exists', `${to} is a folder; a file cannot replace it.`);
     const folderLength = splitPath(parentPath(to)).join('/').length;
     const maxNameLength = Math.min(MAX_NAME_LENGTH, MAX_PATH_LENGTH - folderLength - 1);
-    return replaceFile({ api: this.api, old: { id: old.id, name: old.name, eTag: old.version, modified: old.modified }, maxNameLength, ...work });
+    const replaced = { id: old.id, name: old.name, eTag: old.version, modified: old.modified, isFolder: old.isFolder };
+    return replaceItem({ api: this.api, old: replaced, maxNameLength, logger: this.logger, ...work });
   }
 
   /** The item at `path` as Graph has it now (not the cache), or undefined. */
@@ -509,18 +515,6 @@ export class GraphDrive implements RemoteDrive {
     } catch {
       return undefined;
     }
-  }
-
-  private async removeExisting(path: string, keepId: string): Promise<void> {
-    const existing = await this.lookup(path);
-    if (!existing || existing.id === keepId) return;
-    try {
-      await this.api.delete({ id: existing.id });
-    } catch (err) {
-      // Gone already (a retried DELETE whose first answer was lost): that is what we wanted.
-      if (!(err instanceof GraphError && err.isNotFound)) throw err;
-    }
-    this.cache.recordRemoval(path);
   }
 
   /**

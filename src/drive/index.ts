@@ -6,3 +6,5 @@ export { createGraphDrive, type CreateGraphDriveOptions } from './factory.js';
 export { nameProblem, pathProblem, assertValidPath } from './names.js';
 /** The error every drive operation fails with; `dav/` maps its kind to WebDAV statuses. */
 export { DriveError, isDriveError, type DriveErrorKind } from './errors.js';
+/** The `.onedav-aside-<random>-<name>` names an item replaced by a COPY or MOVE is kept under until the work is done. */
+export { asideNameFor, ASIDE_PREFIX } from './replace.js';

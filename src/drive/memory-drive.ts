@@ -129,7 +129,7 @@ export class MemoryDrive implements RemoteDrive {
     const { parent, name } = this.parentOf(to);
     if (this.isWithin(parent, source)) throw new DriveError('forbidden', 'A folder cannot be moved into itself.');
     const existing = parent.children!.get(this.names.nameKey(name));
-    if (existing && existing !== source) this.makeRoomFor(existing, source, to, options.overwrite);
+    if (existing && existing !== source) this.makeRoomFor(existing, to, options.overwrite);
     this.detach(this.find(parentPath(from)), source);
     source.name = name;
     source.version++;
@@ -145,15 +145,19 @@ export class MemoryDrive implements RemoteDrive {
     if (existing === source) throw new DriveError('forbidden', 'Source and destination of a copy are the same item.');
     const used = sizeOf(this.root) - (existing ? sizeOf(existing) : 0);
     if (used + sizeOf(source) > this.capacity) throw new DriveError('noSpace', 'The drive is full; free some space and retry.');
-    if (existing) this.makeRoomFor(existing, source, to, options.overwrite);
+    if (existing) this.makeRoomFor(existing, to, options.overwrite);
     const copy = this.clone(source, name);
     this.attach(parent, copy);
     return this.entry(copy, childPath(this.canonical(parentPath(to)), name));
   }
 
-  async remove(path: string): Promise<void> {
+  async remove(path: string, options: { ifUnchanged?: { version: string; etag: string } } = {}): Promise<void> {
     const item = this.find(path);
     if (item === this.root) throw new DriveError('forbidden', 'The drive root cannot be deleted.');
+    const expected = options.ifUnchanged;
+    if (expected && (versionOf(item) !== expected.version || this.entry(item, path).etag !== expected.etag)) {
+      throw new DriveError('changed', `${path} changed since it was read; it was not deleted.`);
+    }
     this.detach(this.find(parentPath(path)), item);
   }
 
@@ -211,10 +215,13 @@ export class MemoryDrive implements RemoteDrive {
     return joinPath(names);
   }
 
-  /** Clears the destination for a move or copy: only with overwrite, and never a folder for a file. */
-  private makeRoomFor(existing: Node, source: Node, to: string, overwrite: boolean | undefined): void {
+  /**
+   * Clears the destination for a move or copy, only with overwrite: a file or a folder with all it
+   * holds, as if deleted (RFC 4918 §9.8.4, §9.9.4). In memory the replacement cannot fail halfway,
+   * so nothing needs setting aside.
+   */
+  private makeRoomFor(existing: Node, to: string, overwrite: boolean | undefined): void {
     if (!overwrite) throw new DriveError('exists', `${to} already exists; overwrite was not allowed.`);
-    if (existing.children && !source.children) throw new DriveError('exists', `${to} is a folder; a file cannot replace it.`);
     this.detach(this.find(parentPath(to)), existing);
   }
 

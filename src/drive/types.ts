@@ -100,14 +100,22 @@ export interface RemoteDrive {
   /** Throws: parentMissing, invalidName, exists, noSpace, forbidden. */
   mkdir(path: string): Promise<DriveEntry>;
   /**
+   * With `overwrite`, whatever is at `to` (a file, or a folder with everything in it) is replaced,
+   * as if deleted first (RFC 4918 §9.9.4), but never lost on failure: if the move fails, the old
+   * item is still at `to` (GraphDrive sets it aside and renames it back: drive/replace.ts), or, when
+   * even that is refused, kept beside it under a `.onedav-aside-` name the error message gives.
    * Throws: notFound (the source), parentMissing (the destination's), invalidName, forbidden (the
-   * root), exists (the destination, without `overwrite`, or a folder there).
+   * root), exists (the destination, without `overwrite`).
    */
   move(from: string, to: string, options?: { overwrite?: boolean }): Promise<DriveEntry>;
-  /** Throws as `move`, plus noSpace. */
+  /** Replaces with `overwrite` as `move` does. Throws as `move`, plus noSpace. */
   copy(from: string, to: string, options?: { overwrite?: boolean }): Promise<DriveEntry>;
-  /** Throws: notFound, forbidden (the root, or refused by the drive). */
-  remove(path: string): Promise<void>;
+  /**
+   * Deletes the item and everything below it. With `ifUnchanged`, only if its `version` and `etag`
+   * are still these (for a folder the etag follows its members), else throws changed.
+   * Throws: notFound, changed, forbidden (the root, or refused by the drive).
+   */
+  remove(path: string, options?: { ifUnchanged?: { version: string; etag: string } }): Promise<void>;
   /** Throws: notFound, forbidden. */
   setModified(path: string, mtime: Date): Promise<DriveEntry>;
   /** With `capabilities.quota`. Throws only the drive-level kinds. */

@@ -156,6 +156,51 @@ describe.each(SUBJECTS)('RemoteDrive conformance: $name', (subject) => {
     expect(await text((await drive.read('/c-cp/tree/f.txt')).body)).toBe('O');
   });
 
+  it('replaces a folder with everything in it, a file by a folder and a folder by a file, only with overwrite', async () => {
+    const names = async (path: string) => (await drive.list(path)).map((e) => e.name).sort();
+    for (const op of ['move', 'copy'] as const) {
+      const at = `/c-ow-${op}`;
+      await drive.mkdir(at);
+      for (const tree of ['src', 'dest']) {
+        await drive.mkdir(`${at}/${tree}`);
+        await drive.mkdir(`${at}/${tree}/sub`);
+        await drive.write(`${at}/${tree}/${tree}-only.txt`, body(tree), { size: tree.length });
+        await drive.write(`${at}/${tree}/sub/both.txt`, body(`${tree}!`), { size: tree.length + 1 });
+      }
+      expect(await kindOf(drive[op](`${at}/src`, `${at}/dest`))).toBe('exists');
+      // Folder over folder: the old members are gone, the source's tree is there.
+      const replaced = await drive[op](`${at}/src`, `${at}/dest`, { overwrite: true });
+      expect(replaced).toMatchObject({ name: 'dest', isFolder: true });
+      expect(await names(`${at}/dest`)).toEqual(['src-only.txt', 'sub']);
+      expect(await names(`${at}/dest/sub`)).toEqual(['both.txt']);
+      expect(await text((await drive.read(`${at}/dest/sub/both.txt`)).body)).toBe('src!');
+      expect(await names(at)).toEqual(op === 'move' ? ['dest'] : ['dest', 'src']);
+      // A file over a folder, then a folder over that file.
+      await drive.write(`${at}/f.txt`, body('file'), { size: 4 });
+      const fileOver = await drive[op](`${at}/f.txt`, `${at}/dest`, { overwrite: true });
+      expect(fileOver.isFolder).toBe(false);
+      expect(await text((await drive.read(`${at}/dest`)).body)).toBe('file');
+      await drive.mkdir(`${at}/g`);
+      await drive.write(`${at}/g/in.txt`, body('in'), { size: 2 });
+      const folderOver = await drive[op](`${at}/g`, `${at}/dest`, { overwrite: true });
+      expect(folderOver.isFolder).toBe(true);
+      expect(await names(`${at}/dest`)).toEqual(['in.txt']);
+      expect((await names(at)).filter((n) => n.startsWith('.onedav-aside-'))).toEqual([]);
+    }
+  });
+
+  it('removes only an unchanged item when asked to (a folder counts as changed when its members do)', async () => {
+    await drive.mkdir('/c-ru');
+    const folder = await drive.mkdir('/c-ru/d');
+    await drive.write('/c-ru/d/new.txt', body('n'), { size: 1 });
+    expect(await kindOf(drive.remove('/c-ru/d', { ifUnchanged: { version: folder.version, etag: folder.etag } }))).toBe('changed');
+    expect(await text((await drive.read('/c-ru/d/new.txt')).body)).toBe('n');
+    const untouched = await drive.mkdir('/c-ru/e');
+    await drive.remove('/c-ru/e', { ifUnchanged: { version: untouched.version, etag: untouched.etag } });
+    expect(await kindOf(drive.stat('/c-ru/e'))).toBe('notFound');
+    expect((await drive.list('/c-ru')).map((e) => e.name)).toEqual(['d']);
+  });
+
   it('removes items with everything below, and refuses the root and what is gone', async () => {
     await drive.mkdir('/c-rm');
     await drive.mkdir('/c-rm/sub');

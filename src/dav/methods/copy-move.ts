@@ -1,7 +1,7 @@
 import { STATUS_CODES } from 'node:http';
-import type { DriveEntry, RemoteDrive } from '../../drive/types.js';
+import type { DriveEntry } from '../../drive/types.js';
 import { checkIfHeader, checkLocks, checkWriteValidators } from '../protocol/conditions.js';
-import { driveTarget, forget, header, isNotFound, lookup, send, sendXml, type DavRequest } from '../http/context.js';
+import { driveTarget, forget, header, lookup, send, sendXml, type DavRequest } from '../http/context.js';
 import { ownerOf } from '../stores/property-store.js';
 import { DavError, destinationRefusal, toDavError } from '../protocol/errors.js';
 import { resourceAt, type DriveTarget } from '../http/mounts.js';
@@ -10,11 +10,13 @@ import { parseDepth } from '../protocol/views.js';
 import { childPath, isAncestor, parentPath } from '../../util/drive-path.js';
 import { checkMacMetadata, writeTargetChecks } from './write-checks.js';
 import { escapeText } from '../protocol/xml.js';
+import { replaceThroughAside } from './set-aside.js';
 
 /**
  * COPY and MOVE (RFC 4918 §9.8, §9.9). Within one mount the drive does the work server-side.
- * An existing destination with `Overwrite: T` is deleted first (§9.8.4), except file-over-file,
- * which the drive replaces so that a failure leaves the old file in place (drive/replace.ts). Between mounts the
+ * An existing destination with `Overwrite: T` ends up deleted as §9.8.4 asks, but only once the work
+ * is done: the drive replaces it (file or folder) so that a failure leaves it in place
+ * (drive/replace.ts), and work done here sets it aside the same way (set-aside.ts). Between mounts the
  * bytes are streamed through onedav item by item; members that fail are reported in a 207
  * multistatus, and a MOVE only deletes its source when every member arrived.
  */
@@ -59,18 +61,27 @@ export async function copyOrMove(ctx: DavRequest, kind: 'copy' | 'move'): Promis
   if (noRoom) throw new DavError(507, noRoom);
 
   const failures: Failure[] = [];
+  let keptAside: string | undefined;
   try {
     // A drive without server-side copy gets its copies streamed through, as between mounts.
     if (sameMount && (kind === 'move' || source.mount.drive.capabilities.serverSideCopy)) {
       const drive = source.mount.drive;
-      const replaceInPlace = destEntry !== null && !destEntry.isFolder && !entry.isFolder;
-      if (destEntry && !replaceInPlace) await removeIfThere(drive, dest.path);
-      if (kind === 'copy' && entry.isFolder && depth === '0') await drive.mkdir(dest.path);
-      else if (kind === 'copy') await drive.copy(source.path, dest.path, { overwrite: replaceInPlace });
-      else await drive.move(source.path, dest.path, { overwrite: replaceInPlace });
+      const overwrite = destEntry !== null;
+      if (kind === 'copy' && entry.isFolder && depth === '0') {
+        await replaceThroughAside(drive, dest.path, destEntry, async () => (await drive.mkdir(dest.path), true), ctx.state.logger);
+      } else if (kind === 'copy') await drive.copy(source.path, dest.path, { overwrite });
+      else await drive.move(source.path, dest.path, { overwrite });
     } else {
-      if (destEntry) await removeIfThere(dest.mount.drive, dest.path);
-      await streamTree(ctx, source, source.path, entry, dest, dest.path, dest.url, depth === 'infinity', failures, true);
+      keptAside = await replaceThroughAside(
+        dest.mount.drive,
+        dest.path,
+        destEntry,
+        async () => {
+          await streamTree(ctx, source, source.path, entry, dest, dest.path, dest.url, depth === 'infinity', failures, true);
+          return failures.length === 0;
+        },
+        ctx.state.logger,
+      );
       if (kind === 'move' && failures.length === 0) await source.mount.drive.remove(source.path);
     }
   } catch (err) {
@@ -93,7 +104,8 @@ export async function copyOrMove(ctx: DavRequest, kind: 'copy' | 'move'): Promis
 
   if (failures.length > 0) {
     const responses = failures.map((f) => `<D:response><D:href>${escapeText(f.href)}</D:href><D:status>HTTP/1.1 ${f.status} ${STATUS_CODES[f.status] ?? ''}</D:status><D:responsedescription>${escapeText(f.reason)}</D:responsedescription></D:response>`);
-    return sendXml(ctx.res, 207, `<D:multistatus xmlns:D="DAV:">${responses.join('')}</D:multistatus>`);
+    const kept = keptAside ? `<D:responsedescription>${escapeText(`What was at the destination before is kept beside it as "${keptAside}"; delete it once it is not needed.`)}</D:responsedescription>` : '';
+    return sendXml(ctx.res, 207, `<D:multistatus xmlns:D="DAV:">${responses.join('')}${kept}</D:multistatus>`);
   }
   send(ctx.res, destEntry ? 204 : 201);
 }
@@ -148,15 +160,6 @@ async function streamTree(
   }
   for (const child of children) {
     await streamTree(ctx, from, childPath(fromPath, child.name), child, to, childPath(toPath, child.name), [...toUrl, child.name], true, failures, false);
-  }
-}
-
-/** Removes what is at `path`; already gone (another client, a retried call) is what was wanted. */
-async function removeIfThere(drive: RemoteDrive, path: string): Promise<void> {
-  try {
-    await drive.remove(path);
-  } catch (err) {
-    if (!isNotFound(err)) throw err;
   }
 }
 
