@@ -61,6 +61,12 @@ for (const kind of DRIVE_KINDS) {
       await other.unlock('Documents/photo.jpg.txt', await other.lock('Documents/photo.jpg.txt'));
     });
 
+    it('copies an empty file in (chunked, no X-Expected-Entity-Length: webdavfs sends it only for a non-zero length)', async () => {
+      expect((await mac.copyIn('Documents/empty.txt', Buffer.alloc(0))).status).toBe(204);
+      expect(stack.emulator.drive.stat(driveId, 'Documents/empty.txt')?.size).toBe(0);
+      expect((await mac.browse('Documents')).find((f) => f.name === 'empty.txt')).toMatchObject({ size: 0, isFolder: false });
+    });
+
     it('saves a document like a Mac app (safe save through a temporary name, ._ file, .DS_Store): no temporary left', async () => {
       await mac.copyIn('Documents/Notes.rtf', Buffer.from('{\\rtf1 first}'), { xattrs: true });
       const { temp } = await mac.saveLikeMacApp('Documents/Notes.rtf', Buffer.from('{\\rtf1 second version}'));

@@ -80,11 +80,30 @@ for (const kind of DRIVE_KINDS) {
       expect(drivePaths().filter((p) => p.startsWith('/Documents/') && !known.includes(p))).toEqual([]);
     });
 
+    it('saves over an open document the way Word does (temporary ~WRD, rename the original to ~WRL, rename, delete): no temporary left', async () => {
+      await stack.emulator.drive.putFile(driveId, 'Documents/Plan.txt', 'plan v1');
+      const statuses = await win.saveOverLikeWord('Documents/Plan.txt', Buffer.from('plan v2'), LOCAL_MTIME);
+      // The UNLOCK answers 409: the lock ended with the MOVE of the locked original (RFC 4918 §7.7).
+      expect(statuses).toEqual([201, 201, 204, 409]);
+      expect((await stack.emulator.drive.readFile(driveId, 'Documents/Plan.txt')).toString()).toBe('plan v2');
+      expect(drivePaths().filter((p) => /~WR[DL]\d+\.tmp/.test(p))).toEqual([]);
+      const listed = (await win.browse('Documents')).find((f) => f.name === 'Plan.txt');
+      expect(listed?.modified.toISOString()).toBe(LOCAL_MTIME.toISOString());
+      // Whatever the UNLOCK said, nothing stays locked: another user can lock the document.
+      const other = new WindowsMiniRedir(stack.url, undefined, 'CONTOSO\\megan');
+      await other.unlock('Documents/Plan.txt', await other.lock('Documents/Plan.txt'));
+    });
+
     it('renames, moves to another folder, and refuses to overwrite (Overwrite: F)', async () => {
       await win.mkdir('Archive');
       expect((await win.rename('Documents/copied.bin', 'Documents/renamed.bin')).status).toBe(201);
       expect((await win.move('Documents/renamed.bin', 'Archive/renamed.bin')).status).toBe(201);
       expect((await win.browse('Archive')).map((f) => f.name)).toEqual(['renamed.bin']);
+      // A new folder renamed, as Explorer does right after "New folder" (no trailing slashes).
+      await win.mkdir('New folder');
+      expect((await win.rename('New folder', 'Projects 2025')).status).toBe(201);
+      expect((await win.browse('')).map((f) => f.name)).toEqual(expect.arrayContaining(['Projects 2025']));
+      expect(stack.emulator.drive.stat(driveId, 'New folder')).toBeUndefined();
       expect((await stack.emulator.drive.readFile(driveId, 'Archive/renamed.bin')).toString()).toBe('copied bytes');
       expect(stack.emulator.drive.stat(driveId, 'Documents/renamed.bin')).toBeUndefined();
       // Explorer asks before replacing, so its MOVE says Overwrite: F; the other file stays intact.

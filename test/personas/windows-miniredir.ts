@@ -16,7 +16,8 @@ import { GeneratedBody, expectStatus, fetchHashed, lockTokenOf, parseMultistatus
  *   Z:Win32CreationTime, Z:Win32LastAccessTime, Z:Win32LastModifiedTime and Z:Win32FileAttributes
  *   (xmlns:Z="urn:schemas-microsoft-com:", RFC 1123 dates) with `If: (<token>)`; UNLOCK with
  *   `Lock-Token: <token>`; MOVE with an absolute Destination and `Overwrite: F`; MKCOL.
- * The header names keep the client's spelling (`translate` in lower case).
+ * The header names keep the client's spelling (`translate` in lower case). Folder URLs carry no
+ * trailing slash (the capture's `MKCOL /Nova%20pasta`): the redirector names files and folders alike.
  */
 export const MINIREDIR_UA = 'Microsoft-WebDAV-MiniRedir/10.0.19045';
 
@@ -55,14 +56,14 @@ export class WindowsMiniRedir {
 
   /** `net use Z: http://…/`: OPTIONS, then PROPFIND Depth 0 with no body (allprop) on the mapped folder. */
   async mount(folder = ''): Promise<{ dav: string; root: DavEntry }> {
-    const options = expectStatus(await this.request('OPTIONS', urlPath(folder, true)), [200], 'OPTIONS');
-    const found = expectStatus(await this.request('PROPFIND', urlPath(folder, true), { Depth: '0', 'Content-Length': '0' }), [207], 'PROPFIND mount');
+    const options = expectStatus(await this.request('OPTIONS', urlPath(folder)), [200], 'OPTIONS');
+    const found = expectStatus(await this.request('PROPFIND', urlPath(folder), { Depth: '0', 'Content-Length': '0' }), [207], 'PROPFIND mount');
     return { dav: String(options.headers.dav ?? ''), root: parseMultistatus(found.text)[0] };
   }
 
   /** Opening a folder in Explorer: PROPFIND Depth 1, empty body (allprop). */
   async browse(folder: string): Promise<WindowsFile[]> {
-    const res = expectStatus(await this.request('PROPFIND', urlPath(folder, true), { Depth: '1', 'Content-Length': '0' }), [207], `PROPFIND ${folder}`);
+    const res = expectStatus(await this.request('PROPFIND', urlPath(folder), { Depth: '1', 'Content-Length': '0' }), [207], `PROPFIND ${folder}`);
     return parseMultistatus(res.text)
       .slice(1)
       .map((e) => ({ name: e.name, isFolder: e.isFolder, size: Number(e.props.get('{DAV:}getcontentlength') ?? 0), modified: new Date(e.props.get('{DAV:}getlastmodified') ?? NaN) }));
@@ -108,18 +109,42 @@ export class WindowsMiniRedir {
     return { lockStatus: locked.status, refreshStatus: refreshed.status };
   }
 
-  /** Renaming in Explorer, and moving to another folder: MOVE with an absolute Destination, Overwrite: F. */
-  async move(from: string, to: string, isFolder = false): Promise<WireResponse> {
-    return this.request('MOVE', urlPath(from, isFolder), { Destination: `${this.base}${urlPath(to, isFolder)}`, Overwrite: 'F', 'Content-Length': '0' });
+  /**
+   * Word saving over a document it has open from the drive (Microsoft KB 211632, "Description of
+   * how Word creates temporary files", and KB 102888: save to a temporary file, then rename, so the
+   * original survives a lost connection): the open document is locked; the new version is written
+   * as ~WRDnnnn.tmp; the original is renamed to ~WRLnnnn.tmp (with its lock token), the temporary
+   * renamed to the document's name, the old version deleted, and the document's UNLOCK sent.
+   * Returns the statuses of the steps after the first write, in order.
+   */
+  async saveOverLikeWord(path: string, bytes: Buffer, modified: Date): Promise<number[]> {
+    const folder = path.slice(0, path.lastIndexOf('/'));
+    const token = await this.lock(path);
+    const temp = `${folder}/~WRD0001.tmp`;
+    const old = `${folder}/~WRL0002.tmp`;
+    await this.copyIn(temp, bytes, modified);
+    const statuses: number[] = [];
+    statuses.push((await this.request('MOVE', urlPath(path), { Destination: `${this.base}${urlPath(old)}`, Overwrite: 'F', 'Content-Length': '0', If: `(<${token}>)` })).status);
+    statuses.push((await this.move(temp, path)).status);
+    // The lock stayed with the old URL and ended with the MOVE (RFC 4918 §7.7: a MOVE must not move the
+    // write lock with the resource); the old version is a plain file now, deleted without a token.
+    statuses.push((await this.request('DELETE', urlPath(old), { 'Content-Length': '0' })).status);
+    statuses.push((await this.request('UNLOCK', urlPath(path), { 'Cache-Control': 'no-cache', Pragma: 'no-cache', 'Lock-Token': `<${token}>` })).status);
+    return statuses;
   }
 
-  async rename(from: string, to: string, isFolder = false): Promise<WireResponse> {
-    return this.move(from, to, isFolder);
+  /** Renaming in Explorer, and moving to another folder: MOVE with an absolute Destination, Overwrite: F. */
+  async move(from: string, to: string): Promise<WireResponse> {
+    return this.request('MOVE', urlPath(from), { Destination: `${this.base}${urlPath(to)}`, Overwrite: 'F', 'Content-Length': '0' });
+  }
+
+  async rename(from: string, to: string): Promise<WireResponse> {
+    return this.move(from, to);
   }
 
   /** New folder. */
   async mkdir(path: string): Promise<void> {
-    expectStatus(await this.request('MKCOL', urlPath(path, true), { 'Content-Length': '0' }), [201], `MKCOL ${path}`);
+    expectStatus(await this.request('MKCOL', urlPath(path), { 'Content-Length': '0' }), [201], `MKCOL ${path}`);
   }
 
   /**
@@ -132,7 +157,7 @@ export class WindowsMiniRedir {
       if (child.isFolder) await this.deleteTree(path);
       else expectStatus(await this.request('DELETE', urlPath(path), { 'Content-Length': '0' }), [204], `DELETE ${path}`);
     }
-    expectStatus(await this.request('DELETE', urlPath(folder, true), { 'Content-Length': '0' }), [204], `DELETE ${folder}`);
+    expectStatus(await this.request('DELETE', urlPath(folder), { 'Content-Length': '0' }), [204], `DELETE ${folder}`);
   }
 
   /**
@@ -141,7 +166,7 @@ export class WindowsMiniRedir {
    */
   async freeSpace(folder = ''): Promise<{ available: number; used: number }> {
     const body = '<?xml version="1.0" encoding="utf-8" ?><D:propfind xmlns:D="DAV:"><D:prop><D:quota-available-bytes/><D:quota-used-bytes/></D:prop></D:propfind>';
-    const res = expectStatus(await this.request('PROPFIND', urlPath(folder, true), { Depth: '0', 'Content-Type': 'text/xml; charset="utf-8"' }, body), [207], 'PROPFIND quota');
+    const res = expectStatus(await this.request('PROPFIND', urlPath(folder), { Depth: '0', 'Content-Type': 'text/xml; charset="utf-8"' }, body), [207], 'PROPFIND quota');
     const props = parseMultistatus(res.text)[0].props;
     return { available: Number(props.get('{DAV:}quota-available-bytes')), used: Number(props.get('{DAV:}quota-used-bytes')) };
   }
