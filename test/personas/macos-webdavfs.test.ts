@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { hashPassword } from '../../src/dav/access/passwords.js';
 import { shouldRedirect } from '../../src/dav/http/download-mode.js';
 import { DRIVE_KINDS, mountOf } from '../helpers/drive-kinds.js';
 import { startDavStack, type DavStack } from '../helpers/stack.js';
@@ -106,6 +107,35 @@ for (const kind of DRIVE_KINDS) {
     });
   });
 }
+
+describe('macOS Finder: who gets a writable volume', () => {
+  const FAST = { N: 1 << 10, r: 8, p: 1 };
+  let stack: DavStack;
+
+  beforeAll(async () => {
+    const users = [
+      { name: 'writer', password: await hashPassword('writer-secret', FAST) },
+      { name: 'reader', password: await hashPassword('reader-secret', FAST), readOnly: true },
+    ];
+    stack = await startDavStack({ mounts: [mountOf(DRIVE_KINDS[0])], dav: { users, anonymous: { enabled: true, readOnly: true } } });
+  });
+  afterAll(() => stack?.close());
+
+  it('a user who may write gets class 2 and a read-write mount', async () => {
+    expect(await new MacWebDavFs(stack.url, { user: 'writer', password: 'writer-secret' }).mount()).toEqual({ davLevel: 2, readOnly: false });
+  });
+
+  it('a read-only user gets no class 2, so Finder mounts the volume read-only instead of failing every change', async () => {
+    const reader = new MacWebDavFs(stack.url, { user: 'reader', password: 'reader-secret' });
+    expect(await reader.mount()).toEqual({ davLevel: 1, readOnly: true });
+    // What a writable mount would have tried is refused anyway.
+    await expect(reader.lock('anything.txt')).rejects.toThrow(/403/);
+  });
+
+  it('a guest who could log in to write still sees class 2 (logging in makes the volume writable)', async () => {
+    expect((await new MacWebDavFs(stack.url).mount()).davLevel).toBe(2);
+  });
+});
 
 describe('macOS Finder with macMetadata: refuse', () => {
   let stack: DavStack;
