@@ -135,6 +135,15 @@ describe('macOS Finder: who gets a writable volume', () => {
   it('a guest who could log in to write still sees class 2 (logging in makes the volume writable)', async () => {
     expect((await new MacWebDavFs(stack.url).mount()).davLevel).toBe(2);
   });
+
+  it('a read-only public share (anonymous read-only, no users) mounts read-only', async () => {
+    const share = await startDavStack({ mounts: [mountOf(DRIVE_KINDS[0])], dav: { anonymous: { enabled: true, readOnly: true } } });
+    try {
+      expect(await new MacWebDavFs(share.url).mount()).toEqual({ davLevel: 1, readOnly: true });
+    } finally {
+      await share.close();
+    }
+  });
 });
 
 describe('macOS Finder with macMetadata: refuse', () => {
