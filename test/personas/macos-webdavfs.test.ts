@@ -62,6 +62,14 @@ for (const kind of DRIVE_KINDS) {
       await other.unlock('Documents/photo.jpg.txt', await other.lock('Documents/photo.jpg.txt'));
     });
 
+    it('copies a file whose name has spaces, #, %, accents and CJK, with its ._ file', async () => {
+      const name = 'Résumé #1 50% 履歴書.txt';
+      await mac.copyIn(`Documents/${name}`, Buffer.from('cv'), { xattrs: true });
+      expect((await stack.emulator.drive.readFile(driveId, `Documents/${name}`)).toString()).toBe('cv');
+      expect(stack.emulator.drive.stat(driveId, `Documents/._${name}`)?.size).toBe(4096);
+      expect((await mac.browse('Documents')).map((f) => f.name)).toContain(name);
+    });
+
     it('copies an empty file in (chunked, no X-Expected-Entity-Length: webdavfs sends it only for a non-zero length)', async () => {
       expect((await mac.copyIn('Documents/empty.txt', Buffer.alloc(0))).status).toBe(204);
       expect(stack.emulator.drive.stat(driveId, 'Documents/empty.txt')?.size).toBe(0);

@@ -58,6 +58,14 @@ for (const kind of DRIVE_KINDS) {
       await other.unlock('Documents/copied.bin', await other.lock('Documents/copied.bin'));
     });
 
+    it('copies a file whose name has spaces, #, % , accents and CJK', async () => {
+      const name = 'Résumé #1 50% 履歴書.txt';
+      await win.copyIn(`Documents/${name}`, Buffer.from('cv'), LOCAL_MTIME);
+      expect((await stack.emulator.drive.readFile(driveId, `Documents/${name}`)).toString()).toBe('cv');
+      expect((await win.browse('Documents')).map((f) => f.name)).toContain(name);
+      expect((await win.open(`Documents/${name}`)).size).toBe(2);
+    });
+
     it('saves a new document the way Office does (LOCK on a new name, refresh, 0-byte PUT, PUT, PROPPATCH, UNLOCK)', async () => {
       const doc = Buffer.from('PK\u0003\u0004 a Word document');
       const { lockStatus, refreshStatus } = await win.saveLikeOffice('Documents/Letter.docx', doc, LOCAL_MTIME);
@@ -75,7 +83,7 @@ for (const kind of DRIVE_KINDS) {
       // No lock left, no temporary file on the drive.
       const found = await send(stack.url, { method: 'PROPFIND', path: '/Documents/Letter.docx', headers: { Depth: '0', 'Content-Type': 'text/xml' }, body: '<D:propfind xmlns:D="DAV:"><D:prop><D:lockdiscovery/></D:prop></D:propfind>' });
       expect(found.text).not.toContain('activelock');
-      const known = ['/Documents/', '/Documents/Letter.docx', '/Documents/Sub/', '/Documents/Sub/notes é 中.txt', '/Documents/copied.bin', '/Documents/report.txt'];
+      const known = ['/Documents/', '/Documents/Letter.docx', '/Documents/Résumé #1 50% 履歴書.txt', '/Documents/Sub/', '/Documents/Sub/notes é 中.txt', '/Documents/copied.bin', '/Documents/report.txt'];
       expect(drivePaths()).toContain('/Documents/Letter.docx');
       expect(drivePaths().filter((p) => p.startsWith('/Documents/') && !known.includes(p))).toEqual([]);
     });
