@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hashPassword } from '../../src/dav/access/passwords.js';
 import { shouldRedirect } from '../../src/dav/http/download-mode.js';
 import { DRIVE_KINDS, mountOf } from '../helpers/drive-kinds.js';
-import { startDavStack, type DavStack } from '../helpers/stack.js';
+import { ADELE, MEGAN, startDavStack, type DavStack } from '../helpers/stack.js';
 import { MacWebDavFs, WEBDAVFS_UA, appleDouble, davLevelOf } from './macos-webdavfs.js';
 import { GeneratedBody } from './wire.js';
 
@@ -112,9 +112,29 @@ for (const kind of DRIVE_KINDS) {
       expect(shown.available).toBe(quota.remaining);
       expect(shown.total).toBe(quota.remaining + quota.used);
       expect(shown.total).toBeGreaterThan(0);
+      expect(shown.known).toBe(true);
     });
   });
 }
+
+describe('macOS Finder on a server with several mounts', () => {
+  it('mounting the list of mounts shows no capacity (Finder then uses its defaults, never "full"); each mount shows its drive', async () => {
+    const stack = await startDavStack({ mounts: [{ prefix: '/adele', user: ADELE }, { prefix: '/megan', user: MEGAN }] });
+    try {
+      const mac = new MacWebDavFs(stack.url);
+      expect(await mac.mount()).toEqual({ davLevel: 2, readOnly: false });
+      expect((await mac.browse('')).map((f) => f.name).sort()).toEqual(['adele', 'megan']);
+      // Not "0 bytes available", which would make Finder refuse every copy.
+      expect((await mac.freeSpace()).known).toBe(false);
+      const adele = await mac.freeSpace('adele');
+      expect(adele).toMatchObject({ known: true, available: (await stack.drives[0].quota!()).remaining });
+      await mac.copyIn('adele/through-the-list.txt', Buffer.from('ok'));
+      expect((await stack.emulator.drive.readFile(stack.driveIds[0], 'through-the-list.txt')).toString()).toBe('ok');
+    } finally {
+      await stack.close();
+    }
+  });
+});
 
 describe('macOS Finder: who gets a writable volume', () => {
   const FAST = { N: 1 << 10, r: 8, p: 1 };

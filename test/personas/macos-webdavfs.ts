@@ -175,17 +175,21 @@ export class MacWebDavFs {
     expectStatus(await this.request('DELETE', urlPath(folder, true)), [204], `DELETE ${folder}`);
   }
 
-  /** statfs(2): what Finder shows as capacity and "available" (parse_statfs). */
-  async freeSpace(folder = ''): Promise<{ available: number; total: number }> {
+  /**
+   * statfs(2): what Finder shows as capacity and "available" (parse_statfs). When the server gives
+   * no capacity (f_blocks 0), the kernel side substitutes its own large constants
+   * (webdav_fs.kextproj webdav_vfsops.c, webdav_statfs: WEBDAV_NUM_BLOCKS/WEBDAV_FREE_BLOCKS): `known` false.
+   */
+  async freeSpace(folder = ''): Promise<{ available: number; total: number; known: boolean }> {
     const res = expectStatus(await this.request('PROPFIND', urlPath(folder, true), { 'Content-Type': 'text/xml', Depth: '0' }, STATFS_BODY), [207], 'PROPFIND statfs');
     const props = parseMultistatus(res.text)[0].props;
     const available = props.get('{DAV:}quota-available-bytes');
     const used = props.get('{DAV:}quota-used-bytes');
-    if (available !== undefined && used !== undefined) return { available: Number(available), total: Number(available) + Number(used) };
+    if (available !== undefined && used !== undefined) return { available: Number(available), total: Number(available) + Number(used), known: true };
     // The deprecated pair, or nothing: Finder then shows no capacity (zeroes).
     const quota = Number(props.get('{DAV:}quota') ?? 0);
     const quotaUsed = Number(props.get('{DAV:}quotaused') ?? 0);
-    return { available: quota > quotaUsed ? quota - quotaUsed : 0, total: quota };
+    return { available: quota > quotaUsed ? quota - quotaUsed : 0, total: quota, known: quota !== 0 };
   }
 
   async lock(path: string): Promise<string> {
