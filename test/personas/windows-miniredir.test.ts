@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { hashPassword } from '../../src/dav/access/passwords.js';
 import { shouldRedirect } from '../../src/dav/http/download-mode.js';
 import { DRIVE_KINDS, mountOf } from '../helpers/drive-kinds.js';
 import { startDavStack, type DavStack } from '../helpers/stack.js';
@@ -34,6 +35,10 @@ for (const kind of DRIVE_KINDS) {
       const { dav, root } = await win.mount();
       expect(dav.split(',').map((s) => s.trim())).toContain('2');
       expect(root.isFolder).toBe(true);
+      // Date formats Windows parses: ISO 8601 creationdate ending in Z ("mandatory on Windows >= 7",
+      // orthanc OrthancFramework/Sources/HttpServer/IWebDavBucket.cpp) and RFC 1123 getlastmodified.
+      expect(root.props.get('{DAV:}creationdate')).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$/);
+      expect(root.props.get('{DAV:}getlastmodified')).toMatch(/^[A-Z][a-z]{2}, \d\d [A-Z][a-z]{2} \d{4} \d\d:\d\d:\d\d GMT$/);
       expect((await win.browse('')).map((f) => f.name)).toContain('Documents');
       const docs = await win.browse('Documents');
       expect(docs.map((f) => `${f.name}${f.isFolder ? '/' : ''}`).sort()).toEqual(['Sub/', 'report.txt']);
@@ -176,6 +181,28 @@ describe('Windows Explorer on a business drive: the big cases', () => {
     expect(back).toMatchObject({ status: 200, size: 200 * MiB, quickXorHash: stored?.quickXorHash });
     expect(back.peakArrayBuffers - before).toBeLessThan(96 * MiB);
   }, 300_000);
+});
+
+describe('Windows Explorer mapping with a password', () => {
+  let stack: DavStack;
+
+  beforeAll(async () => {
+    const users = [{ name: 'alice', password: await hashPassword('alice-secret', { N: 1 << 10, r: 8, p: 1 }) }];
+    stack = await startDavStack({ mounts: [mountOf(DRIVE_KINDS[0])], dav: { users, anonymous: { enabled: false } } });
+  });
+  afterAll(() => stack?.close());
+
+  it('is challenged for Basic credentials first, then maps and writes with them', async () => {
+    // The WebClient's first request carries no credentials; the Basic challenge makes Windows ask
+    // (and, with BasicAuthLevel 1, send them only over HTTPS: see windows.md).
+    const anonymous = await send(stack.url, { method: 'OPTIONS', path: '/', headers: { 'User-Agent': MINIREDIR_UA, translate: 'f' } });
+    expect(anonymous.status).toBe(401);
+    expect(String(anonymous.headers['www-authenticate'])).toMatch(/^Basic realm="/);
+    const win = new WindowsMiniRedir(stack.url, { user: 'alice', password: 'alice-secret' });
+    await win.mount();
+    await win.copyIn('from-windows.txt', Buffer.from('hello'), LOCAL_MTIME);
+    expect((await stack.emulator.drive.readFile(stack.driveIds[0], 'from-windows.txt')).toString()).toBe('hello');
+  });
 });
 
 describe('Windows Explorer and download mode auto', () => {
