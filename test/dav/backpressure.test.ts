@@ -134,7 +134,7 @@ describe.skipIf(!hasProgram('openssl'))('TLS', () => {
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'onedav-tls-'));
     execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=127.0.0.1', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem')], { stdio: 'ignore' });
-    server = await startDavServer({ mounts: [{ prefix: '/', drive: new HoldingDrive() }], anonymous: { enabled: true }, tls: { cert: join(dir, 'cert.pem'), key: join(dir, 'key.pem') } });
+    server = await startDavServer({ mounts: [{ prefix: '/', drive: new HoldingDrive() }], anonymous: { enabled: true, readOnly: false }, tls: { cert: join(dir, 'cert.pem'), key: join(dir, 'key.pem') } });
   });
   afterAll(async () => {
     await server.close();

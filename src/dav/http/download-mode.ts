@@ -21,7 +21,11 @@ export type DownloadMode = 'redirect' | 'proxy' | 'auto';
  * - Windows WebClient (`Microsoft-WebDAV-MiniRedir/…`): mishandles 3xx on WebDAV requests (the
  *   reason Apache ships `redirect-carefully` for it), and mapped drives of 302-redirecting servers
  *   (alist/OpenList "302 mode") list folders but cannot copy files → proxy.
- * - macOS Finder (`WebDAVFS/…`), GNOME gvfs (`gvfs/`), KDE KIO (`KIO/`, says `Mozilla/` first), davx5,
+ * - macOS Finder (`WebDAVFS/…`): webdavfs asks CFNetwork to follow redirects on GET
+ *   (apple-oss-distributions/webdavfs webdav_network.c, stream_get_transaction and network_read set
+ *   kCFStreamPropertyHTTPShouldAutoredirect; test/personas/macos-webdavfs.test.ts replays it on a
+ *   redirect mount), but a real Mac following a cross-host 302 with credentials is unverified → proxy.
+ * - GNOME gvfs (`gvfs/`), KDE KIO (`KIO/`, says `Mozilla/` first), davx5,
  *   Cyberduck, WinSCP, curl without -L: no reliable evidence that a cross-host 302 on GET works → proxy.
  * - With Basic credentials, ffprobe follows the first 302 but seeks by re-opening the original URL
  *   without them (401, "partial file": seen with ffprobe 5.1 against onedav). Players built the same
