@@ -1,4 +1,5 @@
 import { request } from 'node:http';
+import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEMO_USER } from '../../src/emulator/directory.js';
 import { startEmulator, type RunningEmulator } from '../../src/emulator/server.js';
@@ -184,6 +185,18 @@ describe.skipIf(!HAS_REDIS)('two replicas on one emulator and one Redis', () => 
       upload.write(Buffer.alloc(400 * 1024, 1));
       for (let i = 0; i < 200 && emulator.drive.openUploadSessions() === openBefore; i++) await sleep(50);
       expect(emulator.drive.openUploadSessions()).toBe(openBefore + 1);
+      // The guarantee is for sessions the replica has registered: the URL exists only once Graph
+      // answered, so a kill between that answer and the registration cannot be covered by anyone
+      // (Graph cannot list a drive's upload sessions). Kill it once the registration is there.
+      const raw = new Redis(redis.url);
+      let registered = 0;
+      for (let i = 0; i < 200 && registered === 0; i++) {
+        const keys = await raw.keys(`${fleet.redis.keyPrefix}sessions:*`);
+        for (const key of keys) registered += await raw.hlen(key);
+        if (registered === 0) await sleep(50);
+      }
+      await raw.quit();
+      expect(registered).toBe(1);
       const dead = new Promise<void>((resolve) => {
         const check = setInterval(() => {
           try {

@@ -115,7 +115,8 @@ export async function startFleet(options: FleetOptions = {}): Promise<Fleet> {
 
 function replica(configPath: string, port: number): Replica {
   let child: ChildProcess | undefined;
-  const printed: Printed = { text: '' };
+  // What the current process printed (a new one for each start: the old "listening" line must not count).
+  let printed: Printed = { text: '' };
   const exited = (c: ChildProcess) => c.exitCode !== null || c.signalCode !== null;
   async function end(signal: NodeJS.Signals): Promise<void> {
     const c = child;
@@ -132,6 +133,7 @@ function replica(configPath: string, port: number): Replica {
     kill: () => end('SIGKILL'),
     stop: () => end('SIGTERM'),
     async start() {
+      printed = { text: '' };
       child = spawn(process.execPath, sourceCli('serve', '--config', configPath), { stdio: ['ignore', 'pipe', 'pipe'] });
       await serveUrl(child, printed, 90_000);
     },
