@@ -4,7 +4,7 @@ import { shouldRedirect } from '../../src/dav/http/download-mode.js';
 import { DRIVE_KINDS, mountOf } from '../helpers/drive-kinds.js';
 import { ADELE, MEGAN, startDavStack, type DavStack } from '../helpers/stack.js';
 import { MacWebDavFs, WEBDAVFS_UA, appleDouble, davLevelOf } from './macos-webdavfs.js';
-import { GeneratedBody } from './wire.js';
+import { GeneratedBody, startPersonaDrive } from './wire.js';
 
 /**
  * macOS Finder on a volume mounted from onedav, through the webdavfs persona (macos-webdavfs.ts
@@ -21,10 +21,7 @@ for (const kind of DRIVE_KINDS) {
     const drivePaths = () => stack.emulator.drive.listPaths(driveId);
 
     beforeAll(async () => {
-      stack = await startDavStack({ mounts: [mountOf(kind)] });
-      driveId = stack.driveIds[0];
-      await stack.emulator.drive.putFile(driveId, 'Documents/report.txt', 'quarterly report');
-      await stack.emulator.drive.putFile(driveId, 'Documents/Sub/notes é 中.txt', 'notes');
+      ({ stack, driveId } = await startPersonaDrive(kind));
       mac = new MacWebDavFs(stack.url);
     });
     afterAll(() => stack?.close());

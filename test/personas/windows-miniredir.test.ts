@@ -4,7 +4,7 @@ import { shouldRedirect } from '../../src/dav/http/download-mode.js';
 import { DRIVE_KINDS, mountOf } from '../helpers/drive-kinds.js';
 import { startDavStack, type DavStack } from '../helpers/stack.js';
 import { MINIREDIR_UA, WindowsMiniRedir } from './windows-miniredir.js';
-import { GeneratedBody, send } from './wire.js';
+import { GeneratedBody, send, startPersonaDrive } from './wire.js';
 
 /**
  * Windows Explorer on a drive letter mapped to onedav, through the Mini-Redirector persona
@@ -23,10 +23,7 @@ for (const kind of DRIVE_KINDS) {
     const drivePaths = () => stack.emulator.drive.listPaths(driveId);
 
     beforeAll(async () => {
-      stack = await startDavStack({ mounts: [mountOf(kind)] });
-      driveId = stack.driveIds[0];
-      await stack.emulator.drive.putFile(driveId, 'Documents/report.txt', 'quarterly report');
-      await stack.emulator.drive.putFile(driveId, 'Documents/Sub/notes é 中.txt', 'notes');
+      ({ stack, driveId } = await startPersonaDrive(kind));
       win = new WindowsMiniRedir(stack.url);
     });
     afterAll(() => stack?.close());

@@ -3,6 +3,8 @@ import { request, type IncomingHttpHeaders } from 'node:http';
 import { Readable } from 'node:stream';
 import { QuickXorHash } from '../../src/graph/quickxorhash.js';
 import { DAV_NS, childElements, findChild, parseXml, textContent, type XmlElement } from '../../src/dav/protocol/xml.js';
+import { mountOf, type DriveKind } from '../helpers/drive-kinds.js';
+import { startDavStack, type DavStack } from '../helpers/stack.js';
 
 /**
  * The wire under the client personas: one HTTP/1.1 request exactly as given (method, headers in the
@@ -144,4 +146,16 @@ export function lockTokenOf(res: WireResponse): string {
 export function expectStatus(res: WireResponse, accepted: number[], what: string): WireResponse {
   if (!accepted.includes(res.status)) throw new Error(`${what}: ${res.status} ${res.text.slice(0, 300)}`);
   return res;
+}
+
+/**
+ * The drive both personas start from: onedav on the emulator with one mount of `kind`, holding a
+ * report and a note in a sub-folder whose name has an accent and a CJK character.
+ */
+export async function startPersonaDrive(kind: DriveKind): Promise<{ stack: DavStack; driveId: string }> {
+  const stack = await startDavStack({ mounts: [mountOf(kind)] });
+  const driveId = stack.driveIds[0];
+  await stack.emulator.drive.putFile(driveId, 'Documents/report.txt', 'quarterly report');
+  await stack.emulator.drive.putFile(driveId, 'Documents/Sub/notes é 中.txt', 'notes');
+  return { stack, driveId };
 }
