@@ -149,3 +149,31 @@ describe('locks belong to the user who took them', () => {
     expect((await dav(stack, 'PUT', '/shared.txt', { body: 'a', headers: { ...ann, If: `(<${lock.token}>)` } })).status).toBe(204);
   });
 });
+
+describe('lockdiscovery in a Depth 1 listing', () => {
+  let stack: DavStack;
+  beforeAll(async () => {
+    stack = await startDavStack();
+    const drive = stack.driveIds[0];
+    for (const path of ['shelf/a.txt', 'shelf/b.txt', 'shelf/inner/deep.txt']) await stack.emulator.drive.putFile(drive, path, 'x');
+  });
+  afterAll(() => stack.close());
+
+  it('shows on each member the locks that cover it: the folder’s Depth-infinity lock and its own, not a lock further down', async () => {
+    const own = await takeLock(stack, '/shelf/a.txt', 'shared');
+    const deep = await takeLock(stack, '/shelf/inner/deep.txt', 'shared');
+    const folder = await takeLock(stack, '/shelf', 'shared', { Depth: 'infinity' });
+    const folderZero = await takeLock(stack, '/shelf', 'shared', { Depth: '0' });
+    for (const lock of [own, deep, folder, folderZero]) expect(lock.status).toBe(200);
+    const body = '<D:propfind xmlns:D="DAV:"><D:prop><D:lockdiscovery/></D:prop></D:propfind>';
+    const listed = parseMultistatus(await (await dav(stack, 'PROPFIND', '/shelf/', { headers: { Depth: '1' }, body })).text());
+    const tokensOf = (href: string) => {
+      const xml = listed.find((r) => r.href === href)?.props[D('lockdiscovery')] ?? '';
+      return [own, deep, folder, folderZero].map((l) => l.token).filter((t) => xml.includes(t));
+    };
+    expect(tokensOf('/shelf/').sort()).toEqual([folder.token, folderZero.token].sort());
+    expect(tokensOf('/shelf/a.txt').sort()).toEqual([folder.token, own.token].sort());
+    expect(tokensOf('/shelf/b.txt')).toEqual([folder.token]);
+    expect(tokensOf('/shelf/inner/')).toEqual([folder.token]);
+  });
+});

@@ -244,6 +244,17 @@ export function describeStoreConformance(backend: StoreBackend): void {
         expect(await props.usageOf('alice')).toEqual({ count: 2, bytes: 2 * (ns('b').length + el('b', '2').length) });
       });
 
+      it('reads many resources at once, in order, by key and mount, as get reads each', async () => {
+        const props = await propsOn();
+        await props.patch(at('/d/one'), [{ name: ns('a'), value: el('a', '1') }], { user: 'alice' });
+        await props.patch(at('/d/three', '/team'), [{ name: ns('b'), value: el('b', '3') }], { user: 'alice' });
+        const wanted = [at('/d/one'), at('/d/two'), at('/d/three', '/team'), at('/d/three'), at('/D/ONE', '/', '/d/one')];
+        const many = await props.getMany(wanted);
+        expect(many).toEqual([{ [ns('a')]: el('a', '1') }, {}, { [ns('b')]: el('b', '3') }, {}, { [ns('a')]: el('a', '1') }]);
+        for (const [i, resource] of wanted.entries()) expect(many[i]).toEqual((await props.get(resource)).properties);
+        expect(await props.getMany([])).toEqual([]);
+      });
+
       it('with an expected version, applies only when the properties are still at it', async () => {
         const props = await propsOn();
         await props.patch(at('/v'), [{ name: ns('a'), value: el('a', '1') }], { user: 'alice' });

@@ -2,7 +2,7 @@ import { MOUNT_NAMES } from '../http/mounts.js';
 import { header, lookup, readSmallBody, sendXml, utf8, type DavRequest } from '../http/context.js';
 import { DavError } from '../protocol/errors.js';
 import { multistatus, parsePropfind, renderResponses, type ResourceView } from '../protocol/properties.js';
-import { driveView, parseDepth, virtualView } from '../protocol/views.js';
+import { driveView, memberViews, parseDepth, virtualView } from '../protocol/views.js';
 import { childPath } from '../../util/drive-path.js';
 
 /**
@@ -30,7 +30,7 @@ export async function propfind(ctx: DavRequest): Promise<void> {
       const mounted = state.mounts.childMounts(target.url);
       const children = await target.mount.drive.list(target.path);
       const shown = children.filter((child) => !mounted.some((m) => MOUNT_NAMES.sameName(m, child.name)));
-      views.push(...(await Promise.all(shown.map((child) => driveView(ctx, target, [...target.url, child.name], childPath(target.path, child.name), child)))));
+      views.push(...(await memberViews(ctx, target, shown.map((child) => ({ url: [...target.url, child.name], path: childPath(target.path, child.name), entry: child })))));
       for (const name of mounted) views.push(virtualView([...target.url, name]));
     }
   }

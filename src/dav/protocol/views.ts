@@ -2,24 +2,58 @@ import type { DriveEntry } from '../../drive/types.js';
 import { hrefOfLock } from './conditions.js';
 import type { DavRequest } from '../http/context.js';
 import { DavError } from './errors.js';
-import { secondsLeft } from '../stores/lock-system.js';
+import { secondsLeft, type LockRecord } from '../stores/lock-system.js';
 import { resourceAt, type DriveTarget } from '../http/mounts.js';
 import { hrefFor } from './paths.js';
 import type { ResourceView } from './properties.js';
 
 /** A drive item as PROPFIND describes it. `url` and `path` are the item's own (not the parent's). */
 export async function driveView(ctx: DavRequest, target: DriveTarget, url: string[], path: string, entry: DriveEntry): Promise<ResourceView> {
-  const { state } = ctx;
-  const { drive } = target.mount;
   const resource = resourceAt(target.mount, path);
-  const [dead, locks] = await Promise.all([state.properties.get(resource), state.locks.covering(resource)]);
-  const now = state.clock.now();
+  const [dead, locks] = await Promise.all([ctx.state.properties.get(resource), ctx.state.locks.covering(resource)]);
+  return viewOf(ctx, target, url, entry, dead.properties, locks, ctx.state.clock.now());
+}
+
+/** One item of a folder's listing: its URL, drive path and entry. */
+export interface ListedItem {
+  url: string[];
+  path: string;
+  entry: DriveEntry;
+}
+
+/**
+ * The views of a folder's members, with three store calls for the whole listing (not two per
+ * member: 10,000 children would otherwise cost 20,000 awaited store calls, and as many Redis
+ * round trips with shared stores). A member is covered by the folder's covering locks of Depth
+ * infinity and by the locks rooted at the member itself.
+ */
+export async function memberViews(ctx: DavRequest, target: DriveTarget, members: readonly ListedItem[]): Promise<ResourceView[]> {
+  const { locks, properties } = ctx.state;
+  const folder = resourceAt(target.mount, target.path);
+  const resources = members.map((m) => resourceAt(target.mount, m.path));
+  const [dead, covering, within] = await Promise.all([properties.getMany(resources), locks.covering(folder), locks.within(folder)]);
+  const inherited = covering.filter((l) => l.depth === 'infinity');
+  const rootedAt = new Map<string, LockRecord[]>();
+  for (const lock of within) {
+    const list = rootedAt.get(lock.key);
+    if (list) list.push(lock);
+    else rootedAt.set(lock.key, [lock]);
+  }
+  const now = ctx.state.clock.now();
+  return members.map((m, i) => {
+    const own = rootedAt.get(resources[i].key);
+    return viewOf(ctx, target, m.url, m.entry, dead[i], own ? [...inherited, ...own] : inherited, now);
+  });
+}
+
+function viewOf(ctx: DavRequest, target: DriveTarget, url: string[], entry: DriveEntry, dead: ResourceView['dead'], locks: LockRecord[], now: number): ResourceView {
+  const { drive } = target.mount;
   return {
     href: hrefFor(url, entry.isFolder),
     isCollection: entry.isFolder,
     displayName: url.length > 0 ? url[url.length - 1] : entry.name,
     entry,
-    dead: dead.properties,
+    dead,
     locks,
     lockRootHref: (lock) => hrefOfLock(ctx, target, lock),
     secondsLeft: (lock) => secondsLeft(lock, now),

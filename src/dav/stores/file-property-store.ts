@@ -62,6 +62,10 @@ export class FilePropertyStore implements PropertyStore {
     return { properties, version: versionOf(properties) };
   }
 
+  async getMany(resources: readonly ResourceRef[]): Promise<PropertyMap[]> {
+    return resources.map((r) => this.mapAt(r.mount, r.key));
+  }
+
   async patch(resource: ResourceRef, changes: readonly PropertyChange[], options: { user: string; expectedVersion?: string }): Promise<PatchOutcome> {
     const { mount } = resource;
     const key = resource.key;

@@ -65,6 +65,12 @@ export type CopyOutcome = { ok: true } | { ok: false; reason: 'limit'; message: 
 export interface PropertyStore {
   get(resource: ResourceRef): Promise<VersionedProperties>;
   /**
+   * The properties of many resources at once, in order, without versions: what a Depth 1 PROPFIND
+   * shows for every child (one store round trip for the listing, not one per child). The maps are
+   * read-only.
+   */
+  getMany(resources: readonly ResourceRef[]): Promise<PropertyMap[]>;
+  /**
    * Applies the changes in order, all or none, charged to `user`: refused when a limit would be
    * exceeded, or when `expectedVersion` is given and the properties have moved on from it.
    */

@@ -205,6 +205,27 @@ export class RedisPropertyStore implements PropertyStore {
     return { properties, version: versionOf(properties) };
   }
 
+  async getMany(resources: readonly ResourceRef[]): Promise<PropertyMap[]> {
+    const out: PropertyMap[] = resources.map(() => EMPTY);
+    // One HMGET per mount (a listing is one mount): one round trip, not one per child.
+    const byMount = new Map<string, number[]>();
+    resources.forEach((r, i) => {
+      const indexes = byMount.get(r.mount);
+      if (indexes) indexes.push(i);
+      else byMount.set(r.mount, [i]);
+    });
+    await Promise.all(
+      [...byMount].map(async ([mount, indexes]) => {
+        if (indexes.length === 0) return;
+        const raws = await viaRedis('read dead properties', () => this.redis.hmget(propsKey(mount), ...indexes.map((i) => resources[i].key)));
+        raws.forEach((raw, j) => {
+          if (raw) out[indexes[j]] = JSON.parse(raw) as PropertyMap;
+        });
+      }),
+    );
+    return out;
+  }
+
   async patch(resource: ResourceRef, changes: readonly PropertyChange[], options: { user: string; expectedVersion?: string }): Promise<PatchOutcome> {
     for (let attempt = 0; attempt < MAX_PATCH_ATTEMPTS; attempt++) {
       const { raw, map: before } = await this.read(resource);
@@ -290,6 +311,9 @@ function budgetProblem(limits: PropertyLimits, user: string, reply: Array<string
   const [, usedCount, usedBytes, extraCount, extraBytes] = reply.map(Number);
   return userProblem(limits, user, { count: usedCount, bytes: usedBytes }, { count: extraCount, bytes: extraBytes }) ?? `The dead properties of "${user}" would exceed the limits.`;
 }
+
+/** What a resource without dead properties has (shared, read-only). */
+const EMPTY: PropertyMap = Object.freeze({}) as PropertyMap;
 
 function propsKey(mount: string): string {
   return `dav:props:${mount}`;
