@@ -1,9 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Invalidation } from '../../src/cache/invalidation-bus.js';
 import { RedisInvalidationBus } from '../../src/cache/redis-invalidation-bus.js';
-import { SharedRedis } from '../../src/redis/connection.js';
-import { HAS_REDIS, startRedis, type RunningRedis } from '../helpers/redis.js';
-import { fleetPrefix } from '../helpers/app-replicas.js';
+import { connectReplicas, HAS_REDIS, startRedis, type RunningRedis } from '../helpers/redis.js';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -22,8 +20,7 @@ describe.skipIf(!HAS_REDIS)('RedisInvalidationBus', () => {
   });
 
   it("delivers a replica's invalidations to the others of the same drive, not back to itself nor to other drives", async () => {
-    const prefix = fleetPrefix();
-    const [ra, rb] = [new SharedRedis({ url: redis.url, keyPrefix: prefix }), new SharedRedis({ url: redis.url, keyPrefix: prefix })];
+    const [ra, rb] = await connectReplicas(redis, 2);
     const [a, b] = [new RedisInvalidationBus(ra, 'replica-a'), new RedisInvalidationBus(rb, 'replica-b')];
     const got = { a: [] as Invalidation[], b: [] as Invalidation[], bOther: [] as Invalidation[] };
     a.subscribe('drive-1', (i) => got.a.push(i));
@@ -40,8 +37,7 @@ describe.skipIf(!HAS_REDIS)('RedisInvalidationBus', () => {
   });
 
   it('after a Redis outage the subscriber listens again and its replica forgets everything once', async () => {
-    const prefix = fleetPrefix();
-    const [ra, rb] = [new SharedRedis({ url: redis.url, keyPrefix: prefix }), new SharedRedis({ url: redis.url, keyPrefix: prefix })];
+    const [ra, rb] = await connectReplicas(redis, 2);
     const [a, b] = [new RedisInvalidationBus(ra, 'replica-a'), new RedisInvalidationBus(rb, 'replica-b')];
     const got: Invalidation[] = [];
     b.subscribe('drive-1', (i) => got.push(i));

@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -85,11 +84,6 @@ export interface Replica {
   running: RunningOneDav;
   dataDir: string;
   close(): Promise<void>;
-}
-
-/** A fresh key prefix, so test files sharing one Redis never see each other's keys. */
-export function fleetPrefix(): string {
-  return `fleet-${randomUUID().slice(0, 8)}:`;
 }
 
 /** The config a replica of the demo user's drive (`/`) runs with; `extra` goes over it. */
