@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { afterAll, beforeAll } from 'vitest';
 import { SharedRedis } from '../../src/redis/connection.js';
 import { hasProgram } from '../clients/tools.js';
 import { freePort } from './ports.js';
@@ -72,6 +73,26 @@ export async function startRedis(options: { password?: string } = {}): Promise<R
     async stop() {
       await kill();
       await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/**
+ * A redis-server for the tests of one file: call it inside the file's `describe`; it starts before
+ * them and stops after them. Read `.redis` inside the tests (or later hooks).
+ */
+export function redisForTests(options: { password?: string } = {}): { readonly redis: RunningRedis } {
+  let running: RunningRedis | undefined;
+  beforeAll(async () => {
+    running = await startRedis(options);
+  });
+  afterAll(async () => {
+    await running?.stop();
+  });
+  return {
+    get redis(): RunningRedis {
+      if (!running) throw new Error('redis-server is not started yet: read .redis inside a test or a later hook');
+      return running;
     },
   };
 }

@@ -2,18 +2,16 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SharedRedis } from '../../src/redis/connection.js';
 import { RedisLease } from '../../src/redis/lease.js';
 import { eventually } from '../helpers/eventually.js';
-import { connectReplicas, HAS_REDIS, startRedis, type RunningRedis } from '../helpers/redis.js';
+import { connectReplicas, HAS_REDIS, redisForTests } from '../helpers/redis.js';
 
 describe.skipIf(!HAS_REDIS)('RedisLease', () => {
-  let redis: RunningRedis;
+  const server = redisForTests();
   let shared: SharedRedis;
   beforeAll(async () => {
-    redis = await startRedis();
-    [shared] = await connectReplicas(redis, 1);
+    [shared] = await connectReplicas(server.redis, 1);
   });
   afterAll(async () => {
     await shared?.close();
-    await redis?.stop();
   });
 
   it('one holder at a time: only the holder extends it, a release by anyone else leaves it held', async () => {
