@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { SharedRedis } from '../redis/connection.js';
 import { viaRedis } from '../redis/errors.js';
+import { RedisLease } from '../redis/lease.js';
 import { isSealed, STATE_KEY_VARIABLE, type SecretBox } from '../redis/secret-box.js';
 import type { RefreshLease, SharedRefresh, SignInStore, StoredAccount } from './token-store.js';
 
@@ -19,15 +20,9 @@ local nextGen = current + 1
 redis.call('HSET', KEYS[1], 'gen', nextGen, 'record', ARGV[2])
 redis.call('SADD', KEYS[2], ARGV[3])
 return nextGen`;
-/** Compare-and-delete: only the owner releases its lease (an expired owner must not free a successor's). */
-const RELEASE_LEASE = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`;
-/** Compare-and-extend, for the same reason. */
-const EXTEND_LEASE = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end return 0`;
 
 interface TokenCommands extends Redis {
   onedavSaveIfGeneration(record: string, accounts: string, expected: string, json: string, account: string): Promise<number>;
-  onedavReleaseLease(key: string, owner: string): Promise<number>;
-  onedavExtendLease(key: string, owner: string, ttlMs: string): Promise<number>;
 }
 
 /**
@@ -47,8 +42,6 @@ export class RedisTokenStore implements SignInStore, SharedRefresh {
     this.redis = connection.commands as TokenCommands;
     if (!this.redis.onedavSaveIfGeneration) {
       this.redis.defineCommand('onedavSaveIfGeneration', { numberOfKeys: 2, lua: SAVE_IF_GENERATION });
-      this.redis.defineCommand('onedavReleaseLease', { numberOfKeys: 1, lua: RELEASE_LEASE });
-      this.redis.defineCommand('onedavExtendLease', { numberOfKeys: 1, lua: EXTEND_LEASE });
     }
   }
 
@@ -90,16 +83,9 @@ export class RedisTokenStore implements SignInStore, SharedRefresh {
   }
 
   async acquireLease(account: string, ttlMs: number): Promise<RefreshLease | undefined> {
-    const key = leaseKey(account);
-    const owner = randomBytes(16).toString('hex');
-    const granted = await viaRedis('take refresh lease', () => this.redis.set(key, owner, 'PX', ttlMs, 'NX'));
-    if (granted !== 'OK') return undefined;
-    return {
-      extend: async (ms) => (await viaRedis('extend refresh lease', () => this.redis.onedavExtendLease(key, owner, String(ms)))) === 1,
-      release: async () => {
-        await viaRedis('release refresh lease', () => this.redis.onedavReleaseLease(key, owner));
-      },
-    };
+    // A fresh owner per refresh: `hold` then only ever takes a free lease, never renews another's.
+    const lease = new RedisLease(this.connection, leaseKey(account), randomBytes(16).toString('hex'), ttlMs);
+    return (await lease.hold()) ? lease : undefined;
   }
 
   private async write(record: StoredAccount, expected: number): Promise<number | undefined> {

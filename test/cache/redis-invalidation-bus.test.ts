@@ -1,9 +1,7 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Invalidation } from '../../src/cache/invalidation-bus.js';
 import { RedisInvalidationBus } from '../../src/cache/redis-invalidation-bus.js';
-import { SharedRedis } from '../../src/redis/connection.js';
-import { HAS_REDIS, startRedis, type RunningRedis } from '../helpers/redis.js';
-import { fleetPrefix } from '../helpers/app-replicas.js';
+import { connectReplicas, HAS_REDIS, redisForTests } from '../helpers/redis.js';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -13,17 +11,10 @@ async function until(check: () => boolean, attempts = 200): Promise<boolean> {
 }
 
 describe.skipIf(!HAS_REDIS)('RedisInvalidationBus', () => {
-  let redis: RunningRedis;
-  beforeAll(async () => {
-    redis = await startRedis();
-  });
-  afterAll(async () => {
-    await redis?.stop();
-  });
+  const server = redisForTests();
 
   it("delivers a replica's invalidations to the others of the same drive, not back to itself nor to other drives", async () => {
-    const prefix = fleetPrefix();
-    const [ra, rb] = [new SharedRedis({ url: redis.url, keyPrefix: prefix }), new SharedRedis({ url: redis.url, keyPrefix: prefix })];
+    const [ra, rb] = await connectReplicas(server.redis, 2);
     const [a, b] = [new RedisInvalidationBus(ra, 'replica-a'), new RedisInvalidationBus(rb, 'replica-b')];
     const got = { a: [] as Invalidation[], b: [] as Invalidation[], bOther: [] as Invalidation[] };
     a.subscribe('drive-1', (i) => got.a.push(i));
@@ -40,14 +31,13 @@ describe.skipIf(!HAS_REDIS)('RedisInvalidationBus', () => {
   });
 
   it('after a Redis outage the subscriber listens again and its replica forgets everything once', async () => {
-    const prefix = fleetPrefix();
-    const [ra, rb] = [new SharedRedis({ url: redis.url, keyPrefix: prefix }), new SharedRedis({ url: redis.url, keyPrefix: prefix })];
+    const [ra, rb] = await connectReplicas(server.redis, 2);
     const [a, b] = [new RedisInvalidationBus(ra, 'replica-a'), new RedisInvalidationBus(rb, 'replica-b')];
     const got: Invalidation[] = [];
     b.subscribe('drive-1', (i) => got.push(i));
     await b.ready();
-    await redis.kill();
-    await redis.start();
+    await server.redis.kill();
+    await server.redis.start();
     expect(await until(() => got.some((i) => i.all === true))).toBe(true);
     expect(got.filter((i) => i.all)).toHaveLength(1);
     // Resubscribed: messages flow again.

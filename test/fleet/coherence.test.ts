@@ -3,9 +3,10 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEMO_USER } from '../../src/emulator/directory.js';
 import { startEmulator, type RunningEmulator } from '../../src/emulator/server.js';
-import { HAS_REDIS, startRedis, type RunningRedis } from '../helpers/redis.js';
+import { fleetPrefix, HAS_REDIS, startRedis, type RunningRedis } from '../helpers/redis.js';
+import { eventually } from '../helpers/eventually.js';
 import { startOneDavChild } from '../helpers/onedav-process.js';
-import { fleetPrefix, startReplica, startReplicas, type Replica } from '../helpers/app-replicas.js';
+import { startReplica, startReplicas, type Replica } from '../helpers/app-replicas.js';
 import { EmulatorTokenSource } from '../helpers/stack.js';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -71,12 +72,7 @@ describe.skipIf(!HAS_REDIS)('two replicas on one emulator and one Redis', () => 
         expect(await propfindStatus(b.url, path)).toBe(404); // B now knows it absent, for the whole TTL
         expect((await put(a.url, path, `body ${i}`)).status).toBe(201);
         const written = performance.now();
-        let status = 0;
-        for (let attempt = 0; attempt < 400 && status !== 207; attempt++) {
-          status = await propfindStatus(b.url, path);
-          if (status !== 207) await sleep(5);
-        }
-        expect(status).toBe(207);
+        await eventually(async () => (await propfindStatus(b.url, path)) === 207, `${path} written through A is seen through B`, { everyMs: 5 });
         waits.push(performance.now() - written);
       }
       console.log(`write through A, seen through B: p99 ${p99(waits).toFixed(1)} ms, median ${[...waits].sort((x, y) => x - y)[50].toFixed(1)} ms over ${waits.length} trials`);
@@ -84,22 +80,12 @@ describe.skipIf(!HAS_REDIS)('two replicas on one emulator and one Redis', () => 
       // New bytes of a file B had read (metadata and download URL cached) are what B serves next.
       expect((await getText(b.url, '/seen/f-0.txt')).text).toBe('body 0');
       expect((await put(a.url, '/seen/f-0.txt', 'replaced through A')).status).toBe(204);
-      let text = '';
-      for (let attempt = 0; attempt < 400 && text !== 'replaced through A'; attempt++) {
-        text = (await getText(b.url, '/seen/f-0.txt')).text;
-        if (text !== 'replaced through A') await sleep(5);
-      }
-      expect(text).toBe('replaced through A');
+      await eventually(async () => (await getText(b.url, '/seen/f-0.txt')).text === 'replaced through A', 'B serves the new bytes', { everyMs: 5 });
 
       // A delete through B is seen through A.
       expect(await propfindStatus(a.url, '/seen/f-1.txt')).toBe(207);
       expect((await fetch(`${b.url}/seen/f-1.txt`, { method: 'DELETE' })).status).toBe(204);
-      let gone = 0;
-      for (let attempt = 0; attempt < 400 && gone !== 404; attempt++) {
-        gone = await propfindStatus(a.url, '/seen/f-1.txt');
-        if (gone !== 404) await sleep(5);
-      }
-      expect(gone).toBe(404);
+      await eventually(async () => (await propfindStatus(a.url, '/seen/f-1.txt')) === 404, 'the delete through B is seen through A', { everyMs: 5 });
     } finally {
       await Promise.all([a.close(), b.close()]);
     }
@@ -138,12 +124,7 @@ describe.skipIf(!HAS_REDIS)('two replicas on one emulator and one Redis', () => 
       await putThroughGraph(emulator, '/outside.txt', 'changed again');
       expect(await propfindStatus(b.url, '/outside-2.txt')).toBe(404);
       await putThroughGraph(emulator, '/outside-2.txt', 'made after the holder left');
-      let status = 0;
-      for (let attempt = 0; attempt < 300 && status !== 207; attempt++) {
-        status = await propfindStatus(b.url, '/outside-2.txt');
-        if (status !== 207) await sleep(100);
-      }
-      expect(status).toBe(207);
+      await eventually(async () => (await propfindStatus(b.url, '/outside-2.txt')) === 207, 'the replica left polls and sees the change', { tries: 300, everyMs: 100 });
     } finally {
       await Promise.all([closedA ? undefined : a.close(), b.close()]);
     }
@@ -183,7 +164,7 @@ describe.skipIf(!HAS_REDIS)('two replicas on one emulator and one Redis', () => 
       const upload = request({ host: hostname, port, method: 'PUT', path: '/killed-mid-upload.bin', headers: { 'content-length': String(2 * 1024 * 1024) } });
       upload.on('error', () => undefined); // the server dies under it
       upload.write(Buffer.alloc(400 * 1024, 1));
-      for (let i = 0; i < 200 && emulator.drive.openUploadSessions() === openBefore; i++) await sleep(50);
+      await eventually(() => emulator.drive.openUploadSessions() !== openBefore, 'the upload session opens', { tries: 200, everyMs: 50 });
       expect(emulator.drive.openUploadSessions()).toBe(openBefore + 1);
       // The guarantee is for sessions the replica has registered: the URL exists only once Graph
       // answered, so a kill between that answer and the registration cannot be covered by anyone
@@ -212,7 +193,7 @@ describe.skipIf(!HAS_REDIS)('two replicas on one emulator and one Redis', () => 
       console.log('killed; open sessions', emulator.drive.openUploadSessions());
 
       // Its heartbeat lapses (15 s), a live replica looks every 5 s: bounded well within a minute.
-      for (let i = 0; i < 600 && emulator.drive.openUploadSessions() > openBefore; i++) await sleep(100);
+      await eventually(() => emulator.drive.openUploadSessions() <= openBefore, "the dead replica's session is cancelled", { tries: 600, everyMs: 100 });
       expect(emulator.drive.openUploadSessions()).toBe(openBefore);
       upload.destroy();
     } finally {

@@ -1,9 +1,6 @@
-import { randomUUID } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { emulatorCloud } from '../../src/auth/clouds.js';
-import { accountFromRefreshToken } from '../../src/auth/login.js';
 import { TokenStore, type StoredAccount } from '../../src/auth/token-store.js';
 import { startOneDav, type RunningOneDav } from '../../src/cli/app.js';
 import { demoAccount } from '../../src/cli/demo-account.js';
@@ -17,16 +14,7 @@ export const REPLICA_ACCOUNT = 'work';
 
 /** A fresh sign-in of `upn` on the emulator (a refresh token, no access token yet), as login saves it. */
 export function signedInRecord(emulator: RunningEmulator, upn: string): StoredAccount {
-  const user = findUser(emulator.state.directory, upn);
-  if (!user) throw new Error(`the emulator has no user ${upn}`);
-  return accountFromRefreshToken({
-    account: REPLICA_ACCOUNT,
-    cloud: emulatorCloud(emulator.url),
-    tenant: user.tenantId,
-    clientId: DEMO_CLIENT_ID,
-    refreshToken: emulator.identity.issueRefreshToken({ upn }),
-    user: { upn: user.userPrincipalName, id: user.id },
-  });
+  return demoAccount(emulator, REPLICA_ACCOUNT, upn);
 }
 
 export interface AppReplicas {
@@ -87,19 +75,17 @@ export interface Replica {
   close(): Promise<void>;
 }
 
-/** A fresh key prefix, so test files sharing one Redis never see each other's keys. */
-export function fleetPrefix(): string {
-  return `fleet-${randomUUID().slice(0, 8)}:`;
-}
-
-/** The config a replica of the demo user's drive (`/`) runs with; `extra` goes over it. */
-export function replicaConfig(emulator: RunningEmulator, dataDir: string, extra: Record<string, unknown> = {}): Record<string, unknown> {
+/**
+ * The config a server of the demo user's drive (`/`) runs with, signed in as `account` from its
+ * token file in `dataDir`: loopback, anonymous read-write. `extra` goes over it.
+ */
+export function replicaConfig(emulator: RunningEmulator, dataDir: string, extra: Record<string, unknown> = {}, account = OWN_FILE_ACCOUNT): Record<string, unknown> {
   const user = findUser(emulator.state.directory, DEMO_USER)!;
   return {
     server: { host: '127.0.0.1', port: 0 },
     dataDir,
-    accounts: { [OWN_FILE_ACCOUNT]: { cloud: 'emulator', tenant: user.tenantId, clientId: DEMO_CLIENT_ID } },
-    mounts: [{ path: '/', account: OWN_FILE_ACCOUNT }],
+    accounts: { [account]: { cloud: 'emulator', tenant: user.tenantId, clientId: DEMO_CLIENT_ID } },
+    mounts: [{ path: '/', account }],
     anonymous: { enabled: true, readOnly: false },
     log: { level: 'warn' },
     ...extra,

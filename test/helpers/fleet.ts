@@ -2,10 +2,9 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { emulatorCloud } from '../../src/auth/clouds.js';
-import { accountFromRefreshToken } from '../../src/auth/login.js';
 import { TokenStore } from '../../src/auth/token-store.js';
-import { DEMO_CLIENT_ID, findUser } from '../../src/emulator/directory.js';
+import { demoAccount } from '../../src/cli/demo-account.js';
+import { DEMO_CLIENT_ID } from '../../src/emulator/directory.js';
 import { startEmulator, type EmulatorOptions, type RunningEmulator } from '../../src/emulator/server.js';
 import { startBalancer, type RunningBalancer } from './balancer.js';
 import { serveUrl, sourceCli, type Printed } from './cli.js';
@@ -56,22 +55,13 @@ export async function startFleet(options: FleetOptions = {}): Promise<Fleet> {
   const redis = await startRedis();
   const emulator = await startEmulator({ port: 0, dataDir: join(dir, 'emulator'), admin: true, ...options.emulator });
   const driveId = emulator.drive.driveIdOf(ADELE);
-  const user = findUser(emulator.state.directory, ADELE)!;
-  const refreshToken = emulator.identity.issueRefreshToken({ upn: ADELE, clientId: DEMO_CLIENT_ID });
+  // One sign-in copied to every replica's data folder, as an operator would.
+  const signIn = demoAccount(emulator, 'adele', ADELE);
   const replicas: Replica[] = [];
   for (let i = 0; i < (options.replicas ?? 3); i++) {
     const dataDir = join(dir, `replica-${i}`);
     await mkdir(dataDir, { recursive: true });
-    await new TokenStore(dataDir).save(
-      accountFromRefreshToken({
-        account: 'adele',
-        cloud: emulatorCloud(emulator.url),
-        tenant: user.tenantId,
-        clientId: DEMO_CLIENT_ID,
-        refreshToken,
-        user: { upn: user.userPrincipalName, name: user.displayName, id: user.id },
-      }),
-    );
+    await new TokenStore(dataDir).save(signIn);
     const port = await freePort();
     const configPath = join(dir, `replica-${i}.json`);
     await writeFile(

@@ -3,8 +3,9 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { TokenStore } from '../../src/auth/token-store.js';
 import { demoAccount } from '../../src/cli/demo-account.js';
-import { DEMO_CLIENT_ID, DEMO_USER, findUser } from '../../src/emulator/directory.js';
+import { DEMO_USER } from '../../src/emulator/directory.js';
 import type { RunningEmulator } from '../../src/emulator/server.js';
+import { replicaConfig } from './app-replicas.js';
 
 const CHILD = fileURLToPath(new URL('./onedav-child.ts', import.meta.url));
 const ACCOUNT = 'child';
@@ -32,10 +33,9 @@ export interface OneDavChild {
  * Starts onedav (`startOneDav`, as `onedav serve` does) in a child process against a running
  * emulator, signed in as the demo user through a saved refresh token (as `onedav login` leaves it),
  * so that the server's memory is measured apart from the test runner and the emulator.
- * `config` is merged over a loopback, anonymous read-write config with `dataDir`.
+ * `config` goes over the config replicas of that drive run with (replicaConfig).
  */
 export async function startOneDavChild(emulator: RunningEmulator, dataDir: string, config: Record<string, unknown> = {}): Promise<OneDavChild> {
-  const user = findUser(emulator.state.directory, DEMO_USER)!;
   await new TokenStore(dataDir).save(demoAccount(emulator, ACCOUNT));
   const child = fork(CHILD, [], { execArgv: ['--import', 'tsx', '--expose-gc'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   const url = await new Promise<string>((resolve, reject) => {
@@ -46,17 +46,7 @@ export async function startOneDavChild(emulator: RunningEmulator, dataDir: strin
       if (msg.ready && msg.url) resolve(msg.url);
       else reject(new Error(`the onedav child failed to start: ${msg.error ?? JSON.stringify(msg)}`));
     });
-    child.send({
-      config: {
-        server: { host: '127.0.0.1', port: 0 },
-        dataDir,
-        accounts: { [ACCOUNT]: { cloud: 'emulator', tenant: user.tenantId, clientId: DEMO_CLIENT_ID } },
-        mounts: [{ path: '/', account: ACCOUNT }],
-        anonymous: { enabled: true, readOnly: false },
-        log: { level: 'warn' },
-        ...config,
-      },
-    });
+    child.send({ config: replicaConfig(emulator, dataDir, config, ACCOUNT) });
   });
   child.removeAllListeners('exit');
   const pid = child.pid!;

@@ -1,7 +1,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { afterAll, beforeAll } from 'vitest';
+import { SharedRedis } from '../../src/redis/connection.js';
 import { hasProgram } from '../clients/tools.js';
 import { freePort } from './ports.js';
 
@@ -72,4 +75,37 @@ export async function startRedis(options: { password?: string } = {}): Promise<R
       await rm(dir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * A redis-server for the tests of one file: call it inside the file's `describe`; it starts before
+ * them and stops after them. Read `.redis` inside the tests (or later hooks).
+ */
+export function redisForTests(options: { password?: string } = {}): { readonly redis: RunningRedis } {
+  let running: RunningRedis | undefined;
+  beforeAll(async () => {
+    running = await startRedis(options);
+  });
+  afterAll(async () => {
+    await running?.stop();
+  });
+  return {
+    get redis(): RunningRedis {
+      if (!running) throw new Error('redis-server is not started yet: read .redis inside a test or a later hook');
+      return running;
+    },
+  };
+}
+
+/** A fresh key prefix, so test files sharing one Redis never see each other's keys. */
+export function fleetPrefix(): string {
+  return `fleet-${randomUUID().slice(0, 8)}:`;
+}
+
+/** `n` ready connections to `redis` under one fresh key prefix, as `n` replicas of one fleet hold them. */
+export async function connectReplicas(redis: RunningRedis, n: number): Promise<SharedRedis[]> {
+  const keyPrefix = fleetPrefix();
+  const connections = Array.from({ length: n }, () => new SharedRedis({ url: redis.url, keyPrefix }));
+  await Promise.all(connections.map((c) => c.ready()));
+  return connections;
 }

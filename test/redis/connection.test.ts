@@ -1,43 +1,37 @@
 import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/config.js';
 import { redactedUrl, SharedRedis } from '../../src/redis/connection.js';
 import { SharedStateUnavailableError, viaRedis } from '../../src/redis/errors.js';
 import { parseKey, SecretBox, STATE_KEY_VARIABLE } from '../../src/redis/secret-box.js';
-import { HAS_REDIS, startRedis, type RunningRedis } from '../helpers/redis.js';
+import { HAS_REDIS, redisForTests } from '../helpers/redis.js';
 
 describe.skipIf(!HAS_REDIS)('SharedRedis on a real redis-server', () => {
-  let redis: RunningRedis;
-  beforeAll(async () => {
-    redis = await startRedis({ password: 'fleet-secret' });
-  });
-  afterAll(async () => {
-    await redis?.stop();
-  });
+  const server = redisForTests({ password: 'fleet-secret' });
 
   it('prefixes every key, authenticates, and refuses a wrong password', async () => {
-    const shared = new SharedRedis({ url: redis.url, keyPrefix: 'fleet-a:' });
+    const shared = new SharedRedis({ url: server.redis.url, keyPrefix: 'fleet-a:' });
     await shared.ready();
     await shared.commands.set('greeting', 'hello');
-    const raw = new Redis({ port: redis.port, host: '127.0.0.1', password: 'fleet-secret' });
+    const raw = new Redis({ port: server.redis.port, host: '127.0.0.1', password: 'fleet-secret' });
     expect(await raw.get('fleet-a:greeting')).toBe('hello');
     expect(await raw.get('greeting')).toBeNull();
     await raw.quit();
     await shared.close();
 
-    const wrong = new SharedRedis({ url: `redis://:nope@127.0.0.1:${redis.port}`, keyPrefix: 'x:' });
+    const wrong = new SharedRedis({ url: `redis://:nope@127.0.0.1:${server.redis.port}`, keyPrefix: 'x:' });
     await expect(wrong.ready(1500)).rejects.toThrow(/did not answer/);
     await wrong.close();
   });
 
   it('fails at once with SharedStateUnavailableError while Redis is down, and reconnects by itself', async () => {
-    const shared = new SharedRedis({ url: redis.url, keyPrefix: 'fleet-b:' });
+    const shared = new SharedRedis({ url: server.redis.url, keyPrefix: 'fleet-b:' });
     await shared.ready();
-    await redis.kill();
+    await server.redis.kill();
     const failure = await viaRedis('set', () => shared.commands.set('k', 'v')).catch((err: unknown) => err);
     expect(failure).toBeInstanceOf(SharedStateUnavailableError);
     expect((failure as SharedStateUnavailableError).retryAfter).toBeGreaterThan(0);
-    await redis.start();
+    await server.redis.start();
     let ok = false;
     for (let i = 0; i < 100 && !ok; i++) {
       ok = await shared.ping().then(() => true, () => false);

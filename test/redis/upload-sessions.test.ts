@@ -1,27 +1,17 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SharedRedis } from '../../src/redis/connection.js';
+import { describe, expect, it } from 'vitest';
 import { RedisUploadOwnership } from '../../src/redis/upload-ownership.js';
 import { RedisUploadSessions } from '../../src/redis/upload-sessions.js';
 import { SecretBox, STATE_KEY_VARIABLE } from '../../src/redis/secret-box.js';
-import { HAS_REDIS, startRedis, type RunningRedis } from '../helpers/redis.js';
-import { fleetPrefix } from '../helpers/app-replicas.js';
+import { connectReplicas, HAS_REDIS, redisForTests } from '../helpers/redis.js';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe.skipIf(!HAS_REDIS)('upload sessions and upload ownership in Redis', () => {
-  let redis: RunningRedis;
-  beforeAll(async () => {
-    redis = await startRedis();
-  });
-  afterAll(async () => {
-    await redis?.stop();
-  });
+  const server = redisForTests();
 
   it("never cancels a live replica's session; cancels it once that replica's heartbeat is gone; URLs are sealed at rest", async () => {
-    const prefix = fleetPrefix();
     const box = SecretBox.fromEnvironment({ [STATE_KEY_VARIABLE]: Buffer.alloc(32, 3).toString('base64') });
-    const [ra, rb] = [new SharedRedis({ url: redis.url, keyPrefix: prefix }), new SharedRedis({ url: redis.url, keyPrefix: prefix })];
-    await Promise.all([ra.ready(), rb.ready()]);
+    const [ra, rb] = await connectReplicas(server.redis, 2);
     const options = { heartbeatTtlMs: 600, reapEveryMs: 100_000, box };
     const a = new RedisUploadSessions(ra, 'replica-a', options);
     const b = new RedisUploadSessions(rb, 'replica-b', options);
@@ -57,9 +47,7 @@ describe.skipIf(!HAS_REDIS)('upload sessions and upload ownership in Redis', () 
   });
 
   it('a second writer of a path waits for the first, and is answered busy with a Retry-After past the wait bound', async () => {
-    const prefix = fleetPrefix();
-    const [ra, rb] = [new SharedRedis({ url: redis.url, keyPrefix: prefix }), new SharedRedis({ url: redis.url, keyPrefix: prefix })];
-    await Promise.all([ra.ready(), rb.ready()]);
+    const [ra, rb] = await connectReplicas(server.redis, 2);
     const a = new RedisUploadOwnership(ra, 'replica-a', { waitMs: 300 });
     const b = new RedisUploadOwnership(rb, 'replica-b', { waitMs: 300 });
     let release!: () => void;

@@ -6,8 +6,8 @@ import type { Clock } from '../../util/clock.js';
 import { isAncestor } from '../../util/drive-path.js';
 import { conflictsAmong, type CreateOutcome, type LockRecord, type LockRequest, type LockSystem, type ResourceRef, type UnlockOutcome } from './lock-system.js';
 
-/** Lua: is key `a` a strict ancestor of `b` (the same rule as isAncestor in util/drive-path.ts, on bytes). */
-const IS_ANCESTOR = `
+/** Lua: is key `a` a strict ancestor of `b` (the same rule as isAncestor in util/drive-path.ts, on bytes). Also used by redis-property-store.ts. */
+export const IS_ANCESTOR = `
 local function isAncestor(a, b)
   if a == b then return false end
   if a == '/' then return string.sub(b, 1, 1) == '/' end

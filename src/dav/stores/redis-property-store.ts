@@ -2,6 +2,7 @@ import type { Redis } from 'ioredis';
 import type { SharedRedis } from '../../redis/connection.js';
 import { viaRedis } from '../../redis/errors.js';
 import type { ResourceRef } from './lock-system.js';
+import { IS_ANCESTOR } from './redis-lock-system.js';
 import {
   applyChanges,
   DEFAULT_PROPERTY_LIMITS,
@@ -29,13 +30,8 @@ import {
  * A resource's JSON, size and owner change together, only inside the scripts below.
  */
 
-/** Lua helpers shared by the scripts: sizes, charging, and the ancestor rule of lock-system.ts. */
-const HELPERS = `
-local function isAncestor(a, b)
-  if a == b then return false end
-  if a == '/' then return string.sub(b, 1, 1) == '/' end
-  return string.sub(b, 1, #a + 1) == a .. '/'
-end
+/** Lua helpers shared by the scripts: the ancestor rule of lock-system.ts, sizes, charging. */
+const HELPERS = `${IS_ANCESTOR}
 local function sizeAt(sizes, key)
   local s = redis.call('HGET', sizes, key)
   if not s then return 0, 0 end
