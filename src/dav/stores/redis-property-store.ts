@@ -2,6 +2,7 @@ import type { Redis } from 'ioredis';
 import type { SharedRedis } from '../../redis/connection.js';
 import { viaRedis } from '../../redis/errors.js';
 import type { ResourceRef } from './lock-system.js';
+import { SameTickReads } from './same-tick-reads.js';
 import {
   applyChanges,
   DEFAULT_PROPERTY_LIMITS,
@@ -190,6 +191,8 @@ const MAX_PATCH_ATTEMPTS = 50;
 export class RedisPropertyStore implements PropertyStore {
   private readonly redis: Redis & PropertyCommands;
   private readonly limits: PropertyLimits;
+  /** The raw maps asked for in one tick, one HMGET per mount. */
+  private readonly raws = new SameTickReads<ResourceRef, string>((resources) => this.readRaws(resources));
 
   constructor(shared: SharedRedis, limits: Partial<PropertyLimits> = {}) {
     const redis = shared.commands;
@@ -259,8 +262,23 @@ export class RedisPropertyStore implements PropertyStore {
   async close(): Promise<void> {}
 
   private async read(resource: ResourceRef): Promise<{ raw: string; map: PropertyMap }> {
-    const raw = (await viaRedis('read dead properties', () => this.redis.hget(propsKey(resource.mount), resource.key))) ?? '';
+    const raw = await this.raws.read(resource);
     return { raw, map: raw ? (JSON.parse(raw) as PropertyMap) : {} };
+  }
+
+  private async readRaws(resources: ResourceRef[]): Promise<string[]> {
+    const byMount = new Map<string, number[]>();
+    resources.forEach((r, i) => byMount.set(r.mount, [...(byMount.get(r.mount) ?? []), i]));
+    const raws = new Array<string>(resources.length).fill('');
+    await viaRedis('read dead properties', () =>
+      Promise.all(
+        [...byMount].map(async ([mount, indexes]) => {
+          const values = await this.redis.hmget(propsKey(mount), ...indexes.map((i) => resources[i].key));
+          indexes.forEach((at, n) => (raws[at] = values[n] ?? ''));
+        }),
+      ),
+    );
+    return raws;
   }
 
   /** Runs TRANSFER; for a copy or check over the budget, the sentence for the 507 answer. */
