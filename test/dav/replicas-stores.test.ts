@@ -111,4 +111,15 @@ describe.skipIf(!HAS_REDIS)('replicas sharing locks and dead properties through 
       raw.disconnect();
     }
   });
+  it('the dead properties of 100,000 resources asked for in one tick (many large listings at once) are all read, the one set among them included', async () => {
+    const shared = new SharedRedis({ url: redis.url, keyPrefix: 'replicas:' });
+    connections.push(shared);
+    await shared.ready();
+    const store = new RedisPropertyStore(shared);
+    const at = (i: number) => ({ mount: '/', key: `/wide/f${i}.txt`, path: `/wide/f${i}.txt` });
+    expect((await store.patch(at(77_777), [{ name: `{${X}}color`, value: 'green' }], { user: 'tester' })).ok).toBe(true);
+    const read = await Promise.all(Array.from({ length: 100_000 }, (_, i) => store.get(at(i))));
+    expect(read.filter((r) => Object.keys(r.properties).length > 0).length).toBe(1);
+    expect(Object.values(read[77_777].properties)[0]).toContain('green');
+  }, 60_000);
 });
