@@ -1,11 +1,12 @@
 /**
- * onedav benchmarks: `npm run bench` (or `npx tsx bench/run.ts`) prints four tables.
+ * onedav benchmarks: `npm run bench` (or `npx tsx bench/run.ts`) prints five tables.
  *
  *   --quick            smaller sizes (a smoke test that finishes in about two minutes)
- *   --table 1,3        only these tables (1 Graph calls, 2 throughput/memory, 3 latency, 4 large listing)
- *   --size 256M        bytes per transfer in table 2 (default 1G; K/M/G suffixes)
- *   --duration 10      seconds of load per row in table 3
- *   --clients 64       concurrent clients in table 3
+ *   --table 1,3        only these tables (1 Graph calls, 2 throughput/memory, 3 latency, 4 large listing,
+ *                      5 replicas: Redis-backed state vs files, 1 vs 2 replicas)
+ *   --size 256M        bytes per transfer in tables 2 and 5 (default 1G in table 2, 256M in table 5; K/M/G suffixes)
+ *   --duration 10      seconds of load per row in table 3 (per round and backend in table 5)
+ *   --clients 64       concurrent clients in tables 3 and 5
  *   --items 10000      children of the folder listed in table 4
  *   --profile DIR      write a V8 CPU profile of every onedav server process into DIR
  *                      (summarise one with: npx tsx bench/profile-summary.ts DIR/<file>.cpuprofile)
@@ -24,6 +25,7 @@ import { printTable, type Table } from './lib/report.js';
 import { FULL_GRAPH_CALLS, graphCallsTable, QUICK_GRAPH_CALLS } from './tables/graph-calls.js';
 import { largeListingTable } from './tables/large-listing.js';
 import { latencyTable } from './tables/latency.js';
+import { replicasTable } from './tables/replicas.js';
 import { throughputTable } from './tables/throughput.js';
 
 const { values } = parseArgs({
@@ -47,7 +49,7 @@ if (values.help) {
 }
 
 const quick = values.quick;
-const tables = new Set((values.table ?? ['1,2,3,4']).flatMap((t) => t.split(',')).map((t) => Number(t.trim())));
+const tables = new Set((values.table ?? ['1,2,3,4,5']).flatMap((t) => t.split(',')).map((t) => Number(t.trim())));
 const cpuProfileDir = values.profile ? resolve(values.profile) : undefined;
 if (cpuProfileDir) mkdirSync(cpuProfileDir, { recursive: true });
 
@@ -91,10 +93,21 @@ const runners: Record<number, () => Promise<Table>> = {
       coldSamples: quick ? 1 : 3,
       cpuProfileDir,
     }),
+  5: () =>
+    replicasTable({
+      clients: values.clients ? Number(values.clients) : 64,
+      roundMs: (values.duration ? Number(values.duration) : quick ? 2 : 5) * 1000,
+      rounds: quick ? 2 : 4,
+      items: 1000,
+      size: values.size ? bytes(values.size) : quick ? 32 * MiB : 256 * MiB,
+      downloads: 4,
+      downloadRounds: quick ? 1 : 3,
+      cpuProfileDir,
+    }),
 };
 
 let failed = false;
-for (const n of [1, 2, 3, 4]) {
+for (const n of [1, 2, 3, 4, 5]) {
   if (!tables.has(n)) continue;
   const t0 = performance.now();
   const loadBefore = loadavg()[0];

@@ -22,6 +22,10 @@ export interface LoadResult {
   p99: number;
   max: number;
   bytes: number;
+  /** Elapsed ms of the timed part. */
+  elapsedMs: number;
+  /** Every successful answer's latency (ms), sorted: lets a caller pool several runs. */
+  latencies: number[];
 }
 
 /**
@@ -71,5 +75,7 @@ export async function closedLoop(spec: LoadSpec): Promise<LoadResult> {
     p99: percentile(latencies, 99),
     max: latencies[latencies.length - 1] ?? NaN,
     bytes,
+    elapsedMs: elapsed,
+    latencies,
   };
 }

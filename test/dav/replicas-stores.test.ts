@@ -1,3 +1,4 @@
+import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RedisLockSystem } from '../../src/dav/stores/redis-lock-system.js';
 import { RedisPropertyStore } from '../../src/dav/stores/redis-property-store.js';
@@ -87,4 +88,38 @@ describe.skipIf(!HAS_REDIS)('replicas sharing locks and dead properties through 
       expect(tries.map((t) => t.status).sort()).toEqual([201, 423]);
     }
   });
+  it('a Depth 1 PROPFIND of a large folder shows the dead properties and locks with a few Redis commands, not some per child', async () => {
+    const names = Array.from({ length: 300 }, (_, i) => `f${String(i).padStart(3, '0')}.txt`);
+    for (const name of names) await fleet.emulator.drive.putFile(fleet.driveId, `big/${name}`, 'x');
+    expect((await dav(a, 'PROPPATCH', '/big/f007.txt', { body: patch('<D:set><D:prop><X:color>red</X:color></D:prop></D:set>') })).status).toBe(207);
+    expect((await lock(a, '/big/f123.txt')).status).toBe(200);
+    const raw = new Redis({ host: '127.0.0.1', port: redis.port });
+    const commands = async () => Number(/total_commands_processed:(\d+)/.exec(await raw.info('stats'))![1]);
+    try {
+      await (await dav(b, 'PROPFIND', '/big/', { headers: { Depth: '1' }, body: getProps('<X:color/><D:lockdiscovery/>') })).text(); // warm B's listing cache
+      const before = await commands();
+      const res = await dav(b, 'PROPFIND', '/big/', { headers: { Depth: '1' }, body: getProps('<X:color/><D:lockdiscovery/>') });
+      const listed = parseMultistatus(await res.text());
+      const used = (await commands()) - before - 1; // minus the INFO itself
+      expect(res.status).toBe(207);
+      expect(listed).toHaveLength(names.length + 1);
+      expect(listed.find((r) => r.path.endsWith('/f007.txt'))!.props[`{${X}}color`]).toBe('red');
+      expect(listed.find((r) => r.path.endsWith('/f123.txt'))!.props['{DAV:}lockdiscovery']).toContain('tester@example.com');
+      expect(listed.find((r) => r.path.endsWith('/f124.txt'))!.props['{DAV:}lockdiscovery'] ?? '').not.toContain('tester@example.com');
+      expect(used).toBeLessThan(10);
+    } finally {
+      raw.disconnect();
+    }
+  });
+  it('the dead properties of 100,000 resources asked for in one tick (many large listings at once) are all read, the one set among them included', async () => {
+    const shared = new SharedRedis({ url: redis.url, keyPrefix: 'replicas:' });
+    connections.push(shared);
+    await shared.ready();
+    const store = new RedisPropertyStore(shared);
+    const at = (i: number) => ({ mount: '/', key: `/wide/f${i}.txt`, path: `/wide/f${i}.txt` });
+    expect((await store.patch(at(77_777), [{ name: `{${X}}color`, value: 'green' }], { user: 'tester' })).ok).toBe(true);
+    const read = await Promise.all(Array.from({ length: 100_000 }, (_, i) => store.get(at(i))));
+    expect(read.filter((r) => Object.keys(r.properties).length > 0).length).toBe(1);
+    expect(Object.values(read[77_777].properties)[0]).toContain('green');
+  }, 60_000);
 });

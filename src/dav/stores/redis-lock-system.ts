@@ -5,6 +5,7 @@ import { viaRedis } from '../../redis/errors.js';
 import type { Clock } from '../../util/clock.js';
 import { isAncestor } from '../../util/drive-path.js';
 import { conflictsAmong, type CreateOutcome, type LockRecord, type LockRequest, type LockSystem, type ResourceRef, type UnlockOutcome } from './lock-system.js';
+import { SameTickReads } from './same-tick-reads.js';
 
 /** Lua: is key `a` a strict ancestor of `b` (the same rule as isAncestor in util/drive-path.ts, on bytes). Also used by redis-property-store.ts. */
 export const IS_ANCESTOR = `
@@ -107,6 +108,11 @@ const LOCKS_KEY = 'dav:locks';
  */
 export class RedisLockSystem implements LockSystem {
   private readonly redis: Redis & LockCommands;
+  /** Every lock record, read once for all the callers of one tick (a PROPFIND asks per child). */
+  private readonly allLocks = new SameTickReads<undefined, string[]>(async (callers) => {
+    const all = await viaRedis('read locks', () => this.redis.hvals(LOCKS_KEY));
+    return callers.map(() => all);
+  });
 
   constructor(
     shared: SharedRedis,
@@ -168,7 +174,7 @@ export class RedisLockSystem implements LockSystem {
   async close(): Promise<void> {}
 
   private async active(): Promise<LockRecord[]> {
-    const all = await viaRedis('read locks', () => this.redis.hvals(LOCKS_KEY));
+    const all = await this.allLocks.read(undefined);
     const now = this.clock.now();
     return all.map(recordOf).filter((l) => l.expiresAt > now);
   }
