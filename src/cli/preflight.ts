@@ -6,6 +6,7 @@ import { secretVariableOf, type AccountConfig, type Config } from '../config.js'
 import { isPasswordHash } from '../dav/access/passwords.js';
 import { EMULATOR_ACCOUNT } from './app.js';
 import { checkRedis } from './shared-redis.js';
+import { isLoopbackHost } from '../util/loopback.js';
 
 export interface Preflight {
   /** Reasons not to start. */
@@ -15,8 +16,6 @@ export interface Preflight {
   /** How each mounted account signs in (check-config prints them). */
   notes: string[];
 }
-
-const LOOPBACK = /^(127\.\d+\.\d+\.\d+|::1|localhost)$/i;
 
 /**
  * Checks what the schema cannot: password hashes, TLS files, exposure of Basic auth over plain
@@ -39,16 +38,16 @@ export async function preflight(config: Config, options: { insecureDev?: boolean
     for (const [key, path] of Object.entries(config.server.tls)) {
       await access(path, constants.R_OK).catch(() => problems.push(`server.tls.${key}: cannot read ${path}`));
     }
-  } else if (!LOOPBACK.test(config.server.host) && (config.users.length > 0 || config.anonymous.enabled)) {
+  } else if (!isLoopbackHost(config.server.host) && (config.users.length > 0 || config.anonymous.enabled)) {
     warnings.push(
       `server.host is ${config.server.host} without TLS: Basic-auth passwords cross the network in clear text. ` +
         'Put onedav behind an HTTPS proxy or set server.tls (Windows Explorer also refuses Basic auth over plain HTTP).',
     );
   }
-  if (config.anonymous.enabled && !LOOPBACK.test(config.server.host)) {
+  if (config.anonymous.enabled && !isLoopbackHost(config.server.host)) {
     warnings.push(`anonymous access is on and server.host is ${config.server.host}: anyone who can reach this port can ${config.anonymous.readOnly ? 'read' : 'read and change'} the drive`);
   }
-  if (config.server.monitoring === 'open' && !LOOPBACK.test(config.server.host)) {
+  if (config.server.monitoring === 'open' && !isLoopbackHost(config.server.host)) {
     warnings.push(
       `server.monitoring is "open" and server.host is ${config.server.host}: anyone who can reach this port can read /.well-known/onedav/healthz and /metrics ` +
         '(account names, mount paths, traffic counts; never tokens). Set server.monitoring to "users" to ask for a WebDAV user\'s password.',

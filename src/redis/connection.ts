@@ -1,5 +1,6 @@
 import { Redis } from 'ioredis';
 import { silentLogger, type Logger } from '../util/logger.js';
+import { isLoopbackHost } from '../util/loopback.js';
 import { viaRedis } from './errors.js';
 
 export interface SharedRedisOptions {
@@ -13,8 +14,6 @@ export interface SharedRedisOptions {
   /** How long one command may take before it counts as an outage (ms). */
   commandTimeoutMs?: number;
 }
-
-const LOOPBACK_HOSTS = /^(127\.\d+\.\d+\.\d+|::1|\[::1\]|localhost)$/i;
 
 /**
  * One Redis server shared by the replicas of a fleet. Commands fail at once while the connection is
@@ -109,7 +108,7 @@ export class SharedRedis {
 /** Whether the Redis of `url` runs on this machine (where unsealed secrets may be acceptable). */
 export function isLoopbackRedisUrl(text: string): boolean {
   try {
-    return LOOPBACK_HOSTS.test(new URL(text).hostname);
+    return isLoopbackHost(new URL(text).hostname);
   } catch {
     return false;
   }
