@@ -48,6 +48,7 @@ import { monitoringTarget, serveMonitoring, type MonitoringOptions } from './htt
 import { MountTable, type DavMount } from './http/mounts.js';
 import { parseRequestTarget } from './protocol/paths.js';
 import { loggableDestination, loggablePath, logRequest, UploadProgress } from './http/request-log.js';
+import { NOSNIFF } from './http/security-headers.js';
 import { countTraffic, type Traffic } from './http/traffic.js';
 
 export interface DavServerOptions {
@@ -227,6 +228,7 @@ async function handle(state: DavServerState, req: IncomingMessage, res: ServerRe
   res.setHeader('DAV', DAV_CLASSES);
   res.setHeader('MS-Author-Via', 'DAV');
   res.setHeader('Server', 'onedav');
+  res.setHeader('X-Content-Type-Options', NOSNIFF);
   let user = '-';
   try {
     if (method === 'OPTIONS' && req.url === '*') return send(res, 200, { Allow: ALLOWED_METHODS });

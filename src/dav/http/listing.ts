@@ -19,7 +19,7 @@ export interface Crumb {
   href: string;
 }
 
-const STYLE = `
+export const LISTING_STYLE = `
 :root{color-scheme:light dark;--muted:#6b7280;--line:#8883;--accent:#0b57d0}
 body{font:15px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,"Helvetica Neue",sans-serif;margin:0;padding:1.5rem 2rem;max-width:64rem}
 h1{font-size:1.3rem;font-weight:600;margin:0 0 1rem;overflow-wrap:anywhere}
@@ -67,7 +67,7 @@ export function renderListing(title: string, parentHref: string | undefined, row
   const summary = `${folders} folder${folders === 1 ? '' : 's'}, ${files} file${files === 1 ? '' : 's'}${files ? ` (${formatSize(bytes)})` : ''}`;
   return `<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>${escapeHtml(title)}</title>
-<style>${STYLE}</style>
+<style>${LISTING_STYLE}</style>
 </head><body><h1>${heading}</h1>
 <table><thead><tr><th>Name</th><th class="n">Size</th><th>Modified (UTC)</th></tr></thead><tbody>
 ${parent}${lines.join('\n')}

@@ -4,7 +4,8 @@ import { checkIfHeader, readValidators } from '../protocol/conditions.js';
 import { header, lookup, send, type DavRequest } from '../http/context.js';
 import { shouldRedirect } from '../http/download-mode.js';
 import { DavError } from '../protocol/errors.js';
-import { renderListing, type ListingRow } from '../http/listing.js';
+import { LISTING_STYLE, renderListing, type ListingRow } from '../http/listing.js';
+import { fileContentHeaders, pageHeaders } from '../http/security-headers.js';
 import { contentTypeFor } from '../http/mime.js';
 import { MOUNT_NAMES, type DriveTarget } from '../http/mounts.js';
 import { hrefFor } from '../protocol/paths.js';
@@ -49,7 +50,7 @@ function sendListing(ctx: DavRequest, url: string[], rows: ListingRow[]): void {
   const title = url.length === 0 ? '/' : `/${url.join('/')}/`;
   const parent = url.length > 0 ? hrefFor(url.slice(0, -1), true) : undefined;
   const crumbs = [{ name: ctx.state.realm, href: '/' }, ...url.map((name, i) => ({ name, href: hrefFor(url.slice(0, i + 1), true) }))];
-  send(ctx.res, 200, { 'Content-Type': 'text/html; charset=utf-8', 'Cache-Control': 'no-cache' }, renderListing(title, parent, rows, crumbs));
+  send(ctx.res, 200, { 'Content-Type': 'text/html; charset=utf-8', 'Cache-Control': 'no-cache', ...pageHeaders(LISTING_STYLE) }, renderListing(title, parent, rows, crumbs));
 }
 
 async function getFile(ctx: DavRequest, target: DriveTarget, entry: DriveEntry): Promise<void> {
@@ -58,7 +59,9 @@ async function getFile(ctx: DavRequest, target: DriveTarget, entry: DriveEntry):
   const validators = { ETag: etag, 'Last-Modified': httpDate(entry.modified) };
   if (readValidators(ctx, entry) === 'not-modified') return send(res, 304, validators);
 
-  const common = { ...validators, 'Accept-Ranges': 'bytes', 'Content-Type': contentTypeFor(entry.name, entry.mimeType) };
+  const contentType = contentTypeFor(entry.name, entry.mimeType);
+  // The bytes come from onedav's own origin on every path below (redirects excepted): see security-headers.ts.
+  const common = { ...validators, 'Accept-Ranges': 'bytes', 'Content-Type': contentType, ...fileContentHeaders(contentType) };
   if (ctx.method === 'HEAD') {
     res.statusCode = 200;
     for (const [k, v] of Object.entries(common)) res.setHeader(k, v);
