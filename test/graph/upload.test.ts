@@ -154,11 +154,14 @@ describe('upload session writer', () => {
     await emulator.drive.putFile(driveId, 'up/keep.txt', old);
     const controller = new AbortController();
     let sent = 0;
+    let stalled = false;
+    const firstFragmentStored = () => emulator.drive.uploadFragments().some((log) => log.name === 'keep.txt' && log.outcome === 'open' && log.fragments.length >= 1);
     const body = new Readable({
       read() {
         if (sent >= 2 * FRAGMENT_UNIT) {
-          // The client stalls after two fragments' worth; then it goes away.
-          setTimeout(() => controller.abort(), 20);
+          // The client stalls after two fragments' worth; once the drive holds the first, it goes away.
+          if (!stalled) void eventually(firstFragmentStored, 'the first fragment on the drive').then(() => controller.abort());
+          stalled = true;
           return;
         }
         this.push(randomBytes(FRAGMENT_UNIT));
