@@ -73,15 +73,25 @@ export const EXACT_NAMES: NameFolding = {
 };
 
 /**
- * Names that differ only in case are one (OneDrive, SharePoint). `toLowerCase` is the fold onedav
- * has always stored its lock and property keys with, so existing stores keep their meaning.
+ * OneDrive's own collation, as far as it is known: names that differ only in case are one
+ * (https://learn.microsoft.com/onedrive/developer/rest-api/concepts/case-sensitivity); so are
+ * canonically equivalent spellings, the NFD names macOS Finder sends and the NFC everybody else
+ * sends (rclone/rclone#8634: OneDrive keeps the form it was given but treats both as one name); and `æ` is `ae` (OneDrive/onedrive-api-docs#856: nameAlreadyExists). Folding at
+ * least as much as OneDrive keeps onedav from taking two names for two files where OneDrive has
+ * one, and writing over the other. NFC names without `æ` (nearly all) fold to what onedav always
+ * stored its lock and property keys with, so existing stores keep their meaning.
  */
 export const FOLDED_NAMES: NameFolding = {
   caseInsensitive: true,
-  nameKey: (name) => name.toLowerCase(),
-  pathKey: (path) => path.toLowerCase(),
-  sameName: (a, b) => a === b || a.toLowerCase() === b.toLowerCase(),
+  nameKey: foldName,
+  pathKey: foldName,
+  sameName: (a, b) => a === b || foldName(a) === foldName(b),
 };
+
+function foldName(name: string): string {
+  const lower = /^[\x00-\x7f]*$/.test(name) ? name.toLowerCase() : name.normalize('NFC').toLowerCase();
+  return lower.includes('æ') ? lower.replaceAll('æ', 'ae') : lower;
+}
 
 export function nameFolding(caseInsensitive: boolean): NameFolding {
   return caseInsensitive ? FOLDED_NAMES : EXACT_NAMES;

@@ -123,3 +123,50 @@ describe('folder trees within one drive', () => {
     expect(paths('/archive/tree/sub/')).toHaveLength(4);
   });
 });
+
+/**
+ * Apple software names files decomposed (NFD), Windows and Linux composed (NFC); OneDrive keeps the
+ * form it was given but treats the two as one name (rclone/rclone#8634), and `æ` as `ae`
+ * (OneDrive/onedrive-api-docs#856). onedav reads every request path as NFC (dav/protocol/paths.ts).
+ */
+describe('names in the forms OneDrive treats as one', () => {
+  let stack: DavStack;
+  let drive: string;
+  const nfc = 'Résumé Ærø'.normalize('NFC');
+  const nfd = nfc.normalize('NFD');
+  const href = (...names: string[]) => `/${names.map(encodeURIComponent).join('/')}`;
+
+  beforeAll(async () => {
+    stack = await startDavStack();
+    drive = stack.driveIds[0];
+    // Stored decomposed, as the OneDrive app on a Mac uploads them.
+    await stack.emulator.drive.putFile(drive, `Names/${nfd}.txt`, 'decomposed on a Mac');
+    await stack.emulator.drive.putFile(drive, `Names/${nfd}/inside.txt`, 'inside');
+  });
+  afterAll(() => stack.close());
+
+  it('a file stored decomposed is found by either form after its folder was listed, and written over rather than beside', async () => {
+    expect((await dav(stack, 'PROPFIND', '/Names/', { headers: { Depth: '1' } })).status).toBe(207);
+    for (const name of [nfc, nfd]) {
+      const got = await dav(stack, 'GET', href('Names', `${name}.txt`));
+      expect(got.status).toBe(200);
+      expect(await got.text()).toBe('decomposed on a Mac');
+    }
+    expect((await dav(stack, 'PUT', href('Names', `${nfc}.txt`), { body: 'saved on Windows' })).status).toBe(204);
+    const listing = await (await dav(stack, 'PROPFIND', '/Names/', { headers: { Depth: '1' } })).text();
+    expect(listing.match(/<D:response>/g)).toHaveLength(3); // the folder, the file, the subfolder
+    expect((await stack.emulator.drive.readFile(drive, `Names/${nfd}.txt`)).toString()).toBe('saved on Windows');
+  });
+
+  it('MKCOL of the composed name of a decomposed folder is 405, and its members are reachable by either form', async () => {
+    expect((await dav(stack, 'MKCOL', href('Names', nfc))).status).toBe(405);
+    expect(await (await dav(stack, 'GET', href('Names', nfd, 'inside.txt'))).text()).toBe('inside');
+    expect(await (await dav(stack, 'GET', href('Names', nfc, 'inside.txt'))).text()).toBe('inside');
+  });
+
+  it('"ae" and "æ" name one file', async () => {
+    await stack.emulator.drive.putFile(drive, 'Ligature/Maersk.txt', 'shipping');
+    expect((await dav(stack, 'PROPFIND', '/Ligature/', { headers: { Depth: '1' } })).status).toBe(207);
+    expect(await (await dav(stack, 'GET', href('Ligature', 'Mærsk.txt'))).text()).toBe('shipping');
+  });
+});

@@ -14,8 +14,16 @@ function range(prefix: string): string[] {
   return Array.from({ length: 10 }, (_, i) => `${prefix}${i}`);
 }
 
+/**
+ * The key under which a folder holds a name: OneDrive's collation compares names without case
+ * (https://learn.microsoft.com/onedrive/developer/rest-api/concepts/case-sensitivity), without
+ * regard to Unicode normalization (rclone/rclone#8634: an NFD name and its NFC form are one name;
+ * the name keeps the form it was given) and with `æ` equal to `ae`
+ * (OneDrive/onedrive-api-docs#856: "the collation ... considers "ae" == "æ"", 409 nameAlreadyExists).
+ */
 export function nameKey(name: string): string {
-  return name.toLowerCase();
+  const lower = name.normalize('NFC').toLowerCase();
+  return lower.includes('æ') ? lower.replaceAll('æ', 'ae') : lower;
 }
 
 /** Throws Graph's error for a name OneDrive would refuse. */

@@ -182,6 +182,21 @@ describe('items', () => {
     expect((await emu.drive.readFile('b!contoso-adele', 'Conf/a.txt')).toString()).toBe('five');
   });
 
+  it("compares names as OneDrive's collation does: NFC and NFD are one name, æ is ae; the stored name keeps its form", async () => {
+    const nfc = 'Über Mærsk.txt'.normalize('NFC');
+    const nfd = 'Über Mærsk.txt'.normalize('NFD');
+    const path = (name: string) => `/me/drive/root:/Collation/${encodeURIComponent(name)}:/content`;
+    const first = await expectStatus(call(emu, 'PUT', path(nfd), { token, body: 'decomposed' }), 201);
+    expect(first.name).toBe(nfd);
+    const fail = await expectStatus(call(emu, 'PUT', `${path(nfc)}?@microsoft.graph.conflictBehavior=fail`, { token, body: 'composed' }), 409);
+    expect(fail.error.code).toBe('nameAlreadyExists');
+    const ligature = await expectStatus(call(emu, 'PUT', `${path('über maersk.txt')}?@microsoft.graph.conflictBehavior=fail`, { token, body: 'ascii' }), 409);
+    expect(ligature.error.code).toBe('nameAlreadyExists');
+    const found = await expectStatus(call(emu, 'GET', `/me/drive/root:/Collation/${encodeURIComponent(nfc)}`, { token }), 200);
+    expect(found.id).toBe(first.id);
+    expect(found.name).toBe(nfd);
+  });
+
   it('applies conflictBehavior on folder creation', async () => {
     await expectStatus(call(emu, 'POST', '/me/drive/root/children', { token, body: { name: 'Dup', folder: {} } }), 201);
     const fail = await expectStatus(call(emu, 'POST', '/me/drive/root/children', { token, body: { name: 'dup', folder: {} } }), 409);
