@@ -10,9 +10,9 @@ import { RedisLoginThrottle } from '../dav/stores/redis-login-throttle.js';
 import type { AccountConfig, Config, MountConfig } from '../config.js';
 import { startDavServer, type DavServerOptions, type RunningDavServer } from '../dav/server.js';
 import { createGraphDrive, type GraphDrive } from '../drive/index.js';
+import { AccountApi } from '../graph/account-api.js';
 import { GraphClient } from '../graph/client.js';
 import { graphFeaturesOf } from '../graph/features.js';
-import { resolveLibrary } from '../graph/libraries.js';
 import { removeSpoolLeftovers } from '../graph/upload.js';
 import { UploadJournal } from '../graph/upload-journal.js';
 import { FleetCoherence } from './fleet-coherence.js';
@@ -185,7 +185,7 @@ async function driveBaseOf(mount: MountConfig, account: AccountConfig | undefine
     if (!drive.library) return { type: 'site', site: drive.site };
     const client = new GraphClient({ baseUrl: graphBaseUrl, tokens });
     try {
-      return { type: 'id', id: await resolveLibrary(client, drive.site, drive.library) };
+      return { type: 'id', id: await new AccountApi(client).libraryDriveId(drive.site, drive.library) };
     } catch (err) {
       throw new Error(`mount ${mount.path}: ${(err as Error).message}`);
     } finally {

@@ -5,25 +5,14 @@ import { discover, DiscoveryCache, type Discovery } from '../auth/discovery.js';
 import { TokenRefresher } from '../auth/refresher.js';
 import { TokenStore, type StoredAccount } from '../auth/token-store.js';
 import { loadConfig, type Config } from '../config.js';
+import { AccountApi, type DriveOwner, type DriveSummary } from '../graph/account-api.js';
 import { GraphClient } from '../graph/client.js';
 import { inBinaryUnits } from '../util/binary-units.js';
 import { pickAccount, processIo, reportFailure, resolveCloud, type CliIo } from './login.js';
 import { EXIT, type Command } from './command.js';
 
-interface Quota {
-  total?: number;
-  used?: number;
-  remaining?: number;
-  state?: string;
-}
-
-interface DriveView {
-  id: string;
-  name?: string;
-  driveType?: string;
-  webUrl?: string;
-  quota?: Quota;
-  /** The site a document library belongs to. */
+/** A drive as `discover` shows it; `site` names the site a document library belongs to. */
+interface DriveView extends DriveSummary {
   site?: string;
 }
 
@@ -37,21 +26,11 @@ export interface SignedInView {
   problems: string[];
 }
 
-function driveView(raw: Record<string, unknown>, site?: string): DriveView {
-  return {
-    id: String(raw.id),
-    name: raw.name as string | undefined,
-    driveType: raw.driveType as string | undefined,
-    webUrl: raw.webUrl as string | undefined,
-    quota: raw.quota as Quota | undefined,
-    site,
-  };
-}
-
 /** What a signed-in account can mount: MyFiles, the root site, its drives and those of followed sites. */
 async function signedInView(record: StoredAccount, graph: GraphClient): Promise<SignedInView> {
   const view: SignedInView = { account: record.account, user: record.user?.upn, drives: [], problems: [] };
-  const owner = record.accountType === 'app' ? `/users/${encodeURIComponent(record.user?.upn ?? '')}` : '/me';
+  const account = new AccountApi(graph);
+  const owner: DriveOwner = record.accountType === 'app' ? { by: 'user', upn: record.user?.upn ?? '' } : { by: 'me' };
   const attempt = async <T>(what: string, call: () => Promise<T>): Promise<T | undefined> => {
     try {
       return await call();
@@ -60,25 +39,18 @@ async function signedInView(record: StoredAccount, graph: GraphClient): Promise<
       return undefined;
     }
   };
-  const get = async <T>(path: string) => (await graph.request<T>({ method: 'GET', path })).body;
-  const myFiles = await attempt('MyFiles', () => get<Record<string, unknown>>(`${owner}/drive`));
-  if (myFiles) view.myFiles = driveView(myFiles);
-  if (record.accountType !== 'personal') {
-    const site = await attempt('RootSite', () => get<Record<string, unknown>>('/sites/root'));
-    if (site) view.rootSite = { id: site.id as string, webUrl: site.webUrl as string, displayName: site.displayName as string };
-  }
+  view.myFiles = await attempt('MyFiles', () => account.defaultDrive(owner));
+  if (record.accountType !== 'personal') view.rootSite = await attempt('RootSite', () => account.rootSite());
   const seen = new Set<string>();
   const add = (d: DriveView) => {
     if (!seen.has(d.id)) view.drives.push(d);
     seen.add(d.id);
   };
-  const own = await attempt('drives', () => get<{ value?: Record<string, unknown>[] }>(`${owner}/drives`));
-  for (const d of own?.value ?? []) add(driveView(d));
+  for (const d of (await attempt('drives', () => account.drives(owner))) ?? []) add(d);
   if (record.accountType === 'organizational') {
-    const followed = await attempt('followed sites', () => get<{ value?: Record<string, unknown>[] }>('/me/followedSites'));
-    for (const site of followed?.value ?? []) {
-      const drives = await attempt(`drives of ${String(site.displayName ?? site.id)}`, () => get<{ value?: Record<string, unknown>[] }>(`/sites/${encodeURIComponent(String(site.id))}/drives`));
-      for (const d of drives?.value ?? []) add(driveView(d, String(site.displayName ?? site.webUrl ?? site.id)));
+    for (const site of (await attempt('followed sites', () => account.followedSites())) ?? []) {
+      const name = site.displayName ?? site.id;
+      for (const d of (await attempt(`drives of ${name}`, () => account.siteDrives(site.id))) ?? []) add({ ...d, site: site.displayName ?? site.webUrl ?? site.id });
     }
   }
   return view;
