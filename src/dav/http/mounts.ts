@@ -30,12 +30,13 @@ export interface Mount extends DavMount {
 }
 
 /**
- * A drive path of a mount as the lock and property stores see it: its key, the id of the item
- * there when the caller has its entry, and (asked only when a Depth-infinity lock tied to an id
- * could cover it) its ancestors with their ids, from the drive's cache like any stat.
+ * A drive path of a mount as the lock and property stores see it: its key; the item there when
+ * the caller looked it up (its id; or null, nothing there: no record tied to an id is at this
+ * path); and (asked only when a Depth-infinity lock tied to an id could cover it) its ancestors
+ * with their ids, from the drive's cache like any stat.
  */
-export function resourceAt(mount: Mount, path: string, id?: string): ResourceRef {
-  return { mount: mount.prefix, path, key: mount.names.pathKey(path), ...(id !== undefined ? { id } : {}), ancestors: () => ancestorsOf(mount, path) };
+export function resourceAt(mount: Mount, path: string, item?: { id: string } | null): ResourceRef {
+  return { mount: mount.prefix, path, key: mount.names.pathKey(path), ...(item ? { id: item.id } : {}), absent: item === null, ancestors: () => ancestorsOf(mount, path) };
 }
 
 async function ancestorsOf(mount: Mount, path: string): Promise<ResourceRef[]> {

@@ -53,8 +53,8 @@ export async function copyOrMove(ctx: DavRequest, kind: 'copy' | 'move'): Promis
   await checkLocks(ctx, dest, { covering: [dest.path], within: destEntry ? [dest.path] : [], members: [destParent] });
 
   const owner = ownerOf(ctx.principal);
-  const from = resourceAt(source.mount, source.path, entry.id);
-  const replaced = resourceAt(dest.mount, dest.path, destEntry?.id);
+  const from = resourceAt(source.mount, source.path, entry);
+  const replaced = resourceAt(dest.mount, dest.path, destEntry ?? undefined);
   const copyOptions = { user: owner, depth0: depth === '0' };
   // A copy duplicates dead properties: refuse it before any drive work if they would not fit.
   const noRoom = kind === 'copy' ? await ctx.state.properties.copyProblem(from, replaced, copyOptions) : undefined;
@@ -93,7 +93,7 @@ export async function copyOrMove(ctx: DavRequest, kind: 'copy' | 'move'): Promis
   forget(ctx, dest);
 
   const { locks, properties } = ctx.state;
-  const to = resourceAt(dest.mount, dest.path, placed?.id);
+  const to = resourceAt(dest.mount, dest.path, placed);
   const moved = kind === 'move' && failures.length === 0;
   // The source's locks go (before the destination's kept locks are tied to the moved item, which has the source's id).
   if (moved) await locks.removeWithin(from);

@@ -9,7 +9,7 @@ import type { ResourceView } from './properties.js';
 
 /** A drive item as PROPFIND describes it. `url` and `path` are the item's own (not the parent's). */
 export async function driveView(ctx: DavRequest, target: DriveTarget, url: string[], path: string, entry: DriveEntry): Promise<ResourceView> {
-  const resource = resourceAt(target.mount, path, entry.id);
+  const resource = resourceAt(target.mount, path, entry);
   const [dead, locks] = await Promise.all([ctx.state.properties.get(resource), ctx.state.locks.covering(resource)]);
   return viewOf(ctx, target, url, entry, dead.properties, locks, ctx.state.clock.now());
 }
@@ -31,8 +31,8 @@ export interface ListedItem {
  */
 export async function memberViews(ctx: DavRequest, target: DriveTarget, folderEntry: DriveEntry, members: readonly ListedItem[]): Promise<ResourceView[]> {
   const { locks, properties } = ctx.state;
-  const folder = resourceAt(target.mount, target.path, folderEntry.id);
-  const resources = members.map((m) => resourceAt(target.mount, m.path, m.entry.id));
+  const folder = resourceAt(target.mount, target.path, folderEntry);
+  const resources = members.map((m) => resourceAt(target.mount, m.path, m.entry));
   const [dead, covering, all] = await Promise.all([properties.getMany(resources), locks.covering(folder), locks.within(resourceAt(target.mount, '/'))]);
   const inherited = covering.filter((l) => l.depth === 'infinity');
   const byId = new Map<string, LockRecord[]>();

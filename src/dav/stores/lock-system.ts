@@ -34,6 +34,8 @@ export interface ResourceRef {
   readonly path: string;
   readonly key: string;
   readonly id?: string;
+  /** Known to have no item now (looked up, not found): no record tied to an id is rooted here. */
+  readonly absent?: boolean;
   /**
    * The folders above the resource, the drive root first, each with its id. Asked only when a
    * Depth-infinity lock tied to an id may cover the resource from above, so that a folder renamed
@@ -103,6 +105,7 @@ export const DEFAULT_LOCK_SECONDS = 3600;
 
 /** Whether `lock` is rooted at the resource: by item id when both know one, else by key. */
 export function rootedAt(lock: { id?: string; key: string }, resource: ResourceRef): boolean {
+  if (lock.id !== undefined && resource.absent) return false;
   return lock.id !== undefined && resource.id !== undefined ? lock.id === resource.id : lock.key === resource.key;
 }
 
