@@ -263,14 +263,6 @@ export function describeStoreConformance(backend: StoreBackend): void {
         expect(await locks.covering(item('/d/a', 'A'))).toEqual([]);
       });
 
-      it('a lock taken without an id (before ids were kept) still locks its path, for the item found there', async () => {
-        const locks = await locksOn();
-        const old = await locks.create(request('/legacy.txt', 0));
-        if (!old.ok) throw new Error('expected the lock');
-        expect((await locks.covering(item('/legacy.txt', 'L'))).map((l) => l.token)).toEqual([old.lock.token]);
-        expect((await locks.create(request('/legacy.txt', 0, 'exclusive', { id: 'L', principal: 'bob' }))).ok).toBe(false);
-      });
-
       it.runIf(backend.persistent)('keeps its locks across a reopen, without the ones that expired meanwhile', async () => {
         const before = await locksOn();
         const kept = await before.create(request('/keep', 'infinity', 'shared', { owner: '<D:href>x</D:href>' }));
