@@ -263,6 +263,15 @@ export function describeStoreConformance(backend: StoreBackend): void {
         expect(await locks.covering(item('/d/a', 'A'))).toEqual([]);
       });
 
+      it('ties a lock taken without an id (before ids were kept) to the item first seen at its path, which it then follows', async () => {
+        const locks = await locksOn();
+        const old = await locks.create(request('/legacy.txt', 0));
+        if (!old.ok) throw new Error('expected the lock');
+        expect((await locks.covering(item('/legacy.txt', 'L'))).map((l) => l.token)).toEqual([old.lock.token]);
+        expect((await locks.covering(item('/renamed.txt', 'L'))).map((l) => l.token)).toEqual([old.lock.token]);
+        expect(await locks.covering(item('/legacy.txt', 'N'))).toEqual([]);
+      });
+
       it.runIf(backend.persistent)('keeps its locks across a reopen, without the ones that expired meanwhile', async () => {
         const before = await locksOn();
         const kept = await before.create(request('/keep', 'infinity', 'shared', { owner: '<D:href>x</D:href>' }));

@@ -26,8 +26,8 @@ import { isAncestor } from '../../util/drive-path.js';
  * and rclone relies on it (rclone/rclone backend/onedrive/onedrive.go Move: a PATCH of srcObj.id,
  * the moved Object keeps that id); an id is "the unique identifier of the item within the Drive"
  * (https://learn.microsoft.com/graph/api/resources/driveitem), so a new file never has a deleted
- * one's. Without an id
- * (nothing there yet, or a record written before ids were kept) the key decides, as before.
+ * one's. Without an id (nothing there yet, or a record written before ids were kept) the key
+ * decides, as before.
  */
 export interface ResourceRef {
   readonly mount: string;

@@ -128,11 +128,28 @@ end
 return 1
 `;
 
+/**
+ * KEYS[1] locks. ARGV: mount, key, id. Ties the locks rooted at the key that have no id yet (taken
+ * before ids were kept) to the item `id` seen there.
+ */
+const ATTACH = `
+local all = redis.call('HGETALL', KEYS[1])
+for i = 1, #all, 2 do
+  local lock = cjson.decode(all[i + 1])
+  if not lock.id and lock.mount == ARGV[1] and lock.key == ARGV[2] then
+    lock.id = ARGV[3]
+    redis.call('HSET', KEYS[1], all[i], cjson.encode(lock))
+  end
+end
+return 1
+`;
+
 interface LockCommands {
   davLockCreate(key: string, ...args: string[]): Promise<Array<number | string>>;
   davLockRefresh(key: string, ...args: string[]): Promise<string | null>;
   davLockUnlock(key: string, ...args: string[]): Promise<UnlockOutcome>;
   davLockRemoveWithin(key: string, ...args: string[]): Promise<number>;
+  davLockAttach(key: string, ...args: string[]): Promise<number>;
 }
 
 const LOCKS_KEY = 'dav:locks';
@@ -165,6 +182,7 @@ export class RedisLockSystem implements LockSystem {
     redis.defineCommand('davLockRefresh', { numberOfKeys: 1, lua: REFRESH });
     redis.defineCommand('davLockUnlock', { numberOfKeys: 1, lua: UNLOCK });
     redis.defineCommand('davLockRemoveWithin', { numberOfKeys: 1, lua: REMOVE_WITHIN });
+    redis.defineCommand('davLockAttach', { numberOfKeys: 1, lua: ATTACH });
     this.redis = redis as Redis & LockCommands;
   }
 
@@ -208,6 +226,11 @@ export class RedisLockSystem implements LockSystem {
 
   async covering(resource: ResourceRef): Promise<LockRecord[]> {
     const active = await this.active();
+    const { id } = resource;
+    // Rare: a lock from before ids were kept, at the path of an item seen now (one script; otherwise no write).
+    if (id !== undefined && active.some((l) => l.id === undefined && l.mount === resource.mount && l.key === resource.key)) {
+      await viaRedis('tie a lock to its item', () => this.redis.davLockAttach(LOCKS_KEY, resource.mount, resource.key, id));
+    }
     return coveringAmong(active, resource, await ancestorsFor(active, resource));
   }
 
