@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { LockRequest, LockSystem } from '../../src/dav/stores/lock-system.js';
+import type { LockRequest, LockSystem, ResourceRef } from '../../src/dav/stores/lock-system.js';
 import type { PropertyLimits, PropertyStore } from '../../src/dav/stores/property-store.js';
 import { ManualClock, type Clock } from '../../src/util/clock.js';
 
@@ -38,6 +38,12 @@ const request = (path: string, depth: 0 | 'infinity', scope: 'exclusive' | 'shar
 });
 /** A resource whose key is its path (a case-sensitive drive) unless `key` says otherwise. */
 const at = (path: string, mount = '/', key = path) => ({ mount, path, key });
+/** The item `id` at `path`, with the ids of its ancestors (`path → id`) when given. */
+const item = (path: string, id: string, ancestors?: Record<string, string>): ResourceRef => ({
+  ...at(path),
+  id,
+  ...(ancestors ? { ancestors: async () => Object.entries(ancestors).map(([p, i]) => ({ ...at(p), id: i })) } : {}),
+});
 const ns = (local: string) => `{urn:x:}${local}`;
 const el = (local: string, value: string) => `<${local} xmlns="urn:x:">${value}</${local}>`;
 
@@ -216,6 +222,56 @@ export function describeStoreConformance(backend: StoreBackend): void {
         expect(await locks.get(created.lock.token)).toMatchObject({ principal: 'alice', expiresAt: T0 + 60_000 });
       });
 
+      it('a lock tied to an item id follows the item to any path, and a new item at its old path is not locked', async () => {
+        const locks = await locksOn();
+        const taken = await locks.create(request('/a.txt', 0, 'exclusive', { id: 'A' }));
+        if (!taken.ok) throw new Error('expected the lock');
+        // Renamed by another client: the item A is at /b.txt now.
+        expect((await locks.covering(item('/b.txt', 'A'))).map((l) => [l.token, l.path])).toEqual([[taken.lock.token, '/b.txt']]);
+        expect((await locks.within(item('/b.txt', 'A'))).map((l) => l.token)).toEqual([taken.lock.token]);
+        expect((await locks.conflicts(request('/b.txt', 0, 'exclusive', { id: 'A' }))).map((l) => l.token)).toEqual([taken.lock.token]);
+        // A new item (another id) at the old path: not locked, and may be locked by anyone.
+        expect(await locks.covering(item('/a.txt', 'N'))).toEqual([]);
+        expect(await locks.within(item('/a.txt', 'N'))).toEqual([]);
+        expect((await locks.create(request('/a.txt', 0, 'exclusive', { id: 'N', principal: 'bob' }))).ok).toBe(true);
+        await locks.removeWithin(item('/a.txt', 'N'));
+        expect(await locks.get(taken.lock.token)).toBeDefined();
+        await locks.removeWithin(item('/b.txt', 'A'));
+        expect(await locks.get(taken.lock.token)).toBeUndefined();
+      });
+
+      it('a Depth-infinity lock tied to a folder id covers its members wherever the folder is now, by their ancestors’ ids', async () => {
+        const locks = await locksOn();
+        const deep = await locks.create(request('/dir', 'infinity', 'exclusive', { id: 'D' }));
+        if (!deep.ok) throw new Error('expected the lock');
+        const renamed = { '/': 'R', '/renamed': 'D' };
+        expect((await locks.covering(item('/renamed/x.txt', 'X', renamed))).map((l) => [l.token, l.path])).toEqual([[deep.lock.token, '/renamed']]);
+        expect((await locks.create(request('/renamed/y.txt', 0, 'exclusive', { principal: 'bob', ancestors: async () => [{ ...at('/'), id: 'R' }, { ...at('/renamed'), id: 'D' }] }))).ok).toBe(false);
+        // A new folder (another id) where the locked one was: its members are not covered.
+        expect(await locks.covering(item('/dir/x.txt', 'Y', { '/': 'R', '/dir': 'E' }))).toEqual([]);
+        expect((await locks.create(request('/dir/z.txt', 0, 'exclusive', { id: 'Z', principal: 'bob', ancestors: async () => [{ ...at('/'), id: 'R' }, { ...at('/dir'), id: 'E' }] }))).ok).toBe(true);
+      });
+
+      it('keeps the locks of an overwritten destination on the item now there', async () => {
+        const locks = await locksOn();
+        const root = await locks.create(request('/d', 0, 'exclusive', { id: 'OLD' }));
+        await locks.create(request('/d/a', 0, 'exclusive', { id: 'A' }));
+        if (!root.ok) throw new Error('expected the lock');
+        await locks.removeWithin(item('/d', 'OLD'), { keepRoot: true, rootIdNow: 'NEW' });
+        expect((await locks.covering(item('/d', 'NEW'))).map((l) => l.token)).toEqual([root.lock.token]);
+        expect(await locks.covering(item('/d', 'OLD'))).toEqual([]);
+        expect(await locks.covering(item('/d/a', 'A'))).toEqual([]);
+      });
+
+      it('ties a lock taken without an id (before ids were kept) to the item first seen at its path, which it then follows', async () => {
+        const locks = await locksOn();
+        const old = await locks.create(request('/legacy.txt', 0));
+        if (!old.ok) throw new Error('expected the lock');
+        expect((await locks.covering(item('/legacy.txt', 'L'))).map((l) => l.token)).toEqual([old.lock.token]);
+        expect((await locks.covering(item('/renamed.txt', 'L'))).map((l) => l.token)).toEqual([old.lock.token]);
+        expect(await locks.covering(item('/legacy.txt', 'N'))).toEqual([]);
+      });
+
       it.runIf(backend.persistent)('keeps its locks across a reopen, without the ones that expired meanwhile', async () => {
         const before = await locksOn();
         const kept = await before.create(request('/keep', 'infinity', 'shared', { owner: '<D:href>x</D:href>' }));
@@ -345,6 +401,53 @@ export function describeStoreConformance(backend: StoreBackend): void {
         expect(await props.copy(at('/src'), at('/dst'), { user: 'alice' })).toMatchObject({ ok: false, reason: 'limit' });
         expect((await props.get(at('/dst'))).properties).toEqual({});
         expect(await props.copyProblem(at('/src'), at('/dst'), { user: 'bob' })).toBeUndefined();
+      });
+
+      it('properties tied to an item id follow it to any path; a new item at its old path has none', async () => {
+        const props = await propsOn();
+        await props.patch(item('/a.txt', 'A'), [{ name: ns('p'), value: el('p', '1') }], { user: 'alice' });
+        expect((await props.get(item('/b.txt', 'A'))).properties).toEqual({ [ns('p')]: el('p', '1') });
+        expect((await props.get(item('/a.txt', 'N'))).properties).toEqual({});
+        expect(await props.getMany([item('/a.txt', 'N'), item('/b.txt', 'A')])).toEqual([{}, { [ns('p')]: el('p', '1') }]);
+        // Writing the new item's own leaves the renamed one's alone; removing the new one's too.
+        await props.patch(item('/a.txt', 'N'), [{ name: ns('n'), value: el('n', '2') }], { user: 'alice' });
+        await props.removeTree(item('/a.txt', 'N'));
+        expect((await props.get(item('/b.txt', 'A'))).properties).toEqual({ [ns('p')]: el('p', '1') });
+        expect(await props.usageOf('alice')).toMatchObject({ count: 1 });
+      });
+
+      it('ties a record kept under a path (written before ids) to the item first seen there, which then keeps it when renamed', async () => {
+        const props = await propsOn();
+        await props.patch(at('/one.txt'), [{ name: ns('p'), value: el('p', '1') }], { user: 'alice' });
+        await props.patch(at('/two.txt'), [{ name: ns('q'), value: el('q', '2') }], { user: 'alice' });
+        await props.patch(at('/three.txt'), [{ name: ns('r'), value: el('r', '3') }], { user: 'alice' });
+        expect((await props.get(item('/one.txt', 'ONE'))).properties).toEqual({ [ns('p')]: el('p', '1') });
+        expect(await props.getMany([item('/two.txt', 'TWO')])).toEqual([{ [ns('q')]: el('q', '2') }]);
+        expect(await props.patch(item('/three.txt', 'THREE'), [{ name: ns('s'), value: 'x' }], { user: 'alice' })).toMatchObject({ ok: true });
+        expect((await props.get(item('/renamed-one.txt', 'ONE'))).properties).toEqual({ [ns('p')]: el('p', '1') });
+        expect((await props.get(item('/renamed-two.txt', 'TWO'))).properties).toEqual({ [ns('q')]: el('q', '2') });
+        expect((await props.get(item('/renamed-three.txt', 'THREE'))).properties).toEqual({ [ns('r')]: el('r', '3'), [ns('s')]: 'x' });
+        expect((await props.get(item('/one.txt', 'NEW'))).properties).toEqual({});
+        expect(await props.usageOf('alice')).toMatchObject({ count: 4 });
+      });
+
+      it('a move within a mount keeps the items’ records; a copy gives the copy records of its own', async () => {
+        const props = await propsOn();
+        await props.patch(item('/f', 'F'), [{ name: ns('p'), value: el('p', '1') }], { user: 'alice' });
+        await props.patch(item('/f/c.txt', 'C'), [{ name: ns('q'), value: el('q', '2') }], { user: 'alice' });
+        expect(await props.copy(item('/f', 'F'), item('/g', 'G'), { user: 'bob' })).toEqual({ ok: true });
+        expect((await props.get(item('/g-renamed', 'G'))).properties).toEqual({ [ns('p')]: el('p', '1') });
+        // The copied member lands on the copy's member, first seen at its path.
+        expect((await props.get(item('/g/c.txt', 'C2'))).properties).toEqual({ [ns('q')]: el('q', '2') });
+        expect((await props.get(item('/elsewhere.txt', 'C2'))).properties).toEqual({ [ns('q')]: el('q', '2') });
+        await props.patch(item('/g-renamed', 'G'), [{ name: ns('p') }], { user: 'bob' });
+        expect((await props.get(item('/f', 'F'))).properties).toEqual({ [ns('p')]: el('p', '1') });
+        await props.move(item('/f', 'F'), item('/h', 'F'));
+        expect((await props.get(item('/h', 'F'))).properties).toEqual({ [ns('p')]: el('p', '1') });
+        expect((await props.get(item('/h/c.txt', 'C'))).properties).toEqual({ [ns('q')]: el('q', '2') });
+        await props.removeTree(item('/h', 'F'));
+        expect((await props.get(item('/h/c.txt', 'C'))).properties).toEqual({});
+        expect(await props.usageOf('alice')).toMatchObject({ count: 0 });
       });
 
       it.runIf(backend.persistent)('keeps properties and their owners across a reopen', async () => {

@@ -189,6 +189,23 @@ describe.each(SUBJECTS)('RemoteDrive conformance: $name', (subject) => {
     }
   });
 
+  it('keeps an item’s id when its bytes are replaced, and when it is renamed or moved; gives a new item at a removed one’s path a new id (locks and dead properties follow ids)', async () => {
+    await drive.mkdir('/ids');
+    await drive.mkdir('/ids/sub');
+    const made = await drive.write('/ids/a.txt', body('one'));
+    expect(typeof made.id).toBe('string');
+    expect((await drive.write('/ids/a.txt', body('two'))).id).toBe(made.id);
+    expect((await drive.move('/ids/a.txt', '/ids/b.txt')).id).toBe(made.id);
+    expect((await drive.move('/ids/b.txt', '/ids/sub/b.txt')).id).toBe(made.id);
+    expect((await drive.stat('/ids/sub/b.txt')).id).toBe(made.id);
+    const folder = await drive.stat('/ids/sub');
+    expect((await drive.move('/ids/sub', '/ids/renamed')).id).toBe(folder.id);
+    expect((await drive.list('/ids/renamed')).map((e) => e.id)).toEqual([made.id]);
+    await drive.remove('/ids/renamed/b.txt');
+    expect((await drive.write('/ids/renamed/b.txt', body('new'))).id).not.toBe(made.id);
+    expect((await drive.copy('/ids/renamed/b.txt', '/ids/copy.txt')).id).not.toBe((await drive.stat('/ids/renamed/b.txt')).id);
+  });
+
   it('removes only an unchanged item when asked to (a folder counts as changed when its members do)', async () => {
     await drive.mkdir('/c-ru');
     const folder = await drive.mkdir('/c-ru/d');

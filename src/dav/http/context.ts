@@ -47,6 +47,11 @@ export function lookup(ctx: DavRequest, target: DriveTarget, path = target.path)
   return found;
 }
 
+/** What this request already looked up at `path`, if it did (no drive call). */
+export function lookedUp(ctx: DavRequest, target: DriveTarget, path = target.path): Promise<DriveEntry | null> | undefined {
+  return ctx.entries.get(`${target.mount.prefix}\0${path}`);
+}
+
 export function forget(ctx: DavRequest, target: DriveTarget, path = target.path): void {
   ctx.entries.delete(`${target.mount.prefix}\0${path}`);
 }

@@ -4,7 +4,8 @@ import type { DownloadMode } from './download-mode.js';
 import { DavError } from '../protocol/errors.js';
 import { checkName } from '../protocol/paths.js';
 import type { ResourceRef } from '../stores/lock-system.js';
-import { FOLDED_NAMES, joinPath, nameFolding, splitPath, type NameFolding } from '../../util/drive-path.js';
+import { FOLDED_NAMES, joinPath, nameFolding, parentPath, splitPath, type NameFolding } from '../../util/drive-path.js';
+import { statOrNull } from './context.js';
 
 /**
  * How mount prefixes are matched against URLs: case-insensitively, as they always were (they are
@@ -28,9 +29,24 @@ export interface Mount extends DavMount {
   names: NameFolding;
 }
 
-/** A drive path of a mount as the lock and property stores key it. */
-export function resourceAt(mount: Mount, path: string): ResourceRef {
-  return { mount: mount.prefix, path, key: mount.names.pathKey(path) };
+/**
+ * A drive path of a mount as the lock and property stores see it: its key; the item there when
+ * the caller looked it up (its id; or null, nothing there: no record tied to an id is at this
+ * path); and (asked only when a Depth-infinity lock tied to an id could cover it) its ancestors
+ * with their ids, from the drive's cache like any stat.
+ */
+export function resourceAt(mount: Mount, path: string, item?: { id: string } | null): ResourceRef {
+  return { mount: mount.prefix, path, key: mount.names.pathKey(path), ...(item ? { id: item.id } : {}), absent: item === null, ancestors: () => ancestorsOf(mount, path) };
+}
+
+async function ancestorsOf(mount: Mount, path: string): Promise<ResourceRef[]> {
+  const paths: string[] = [];
+  for (let p = path; p !== '/' && p !== ''; ) {
+    p = parentPath(p);
+    paths.unshift(p);
+  }
+  const entries = await Promise.all(paths.map((p) => statOrNull(mount.drive, p)));
+  return paths.map((p, i) => ({ mount: mount.prefix, path: p, key: mount.names.pathKey(p), ...(entries[i] ? { id: entries[i].id } : {}) }));
 }
 
 /** A URL that names something inside a drive. */

@@ -53,31 +53,33 @@ export async function copyOrMove(ctx: DavRequest, kind: 'copy' | 'move'): Promis
   await checkLocks(ctx, dest, { covering: [dest.path], within: destEntry ? [dest.path] : [], members: [destParent] });
 
   const owner = ownerOf(ctx.principal);
-  const from = resourceAt(source.mount, source.path);
-  const to = resourceAt(dest.mount, dest.path);
+  const from = resourceAt(source.mount, source.path, entry);
+  const replaced = resourceAt(dest.mount, dest.path, destEntry ?? undefined);
   const copyOptions = { user: owner, depth0: depth === '0' };
   // A copy duplicates dead properties: refuse it before any drive work if they would not fit.
-  const noRoom = kind === 'copy' ? await ctx.state.properties.copyProblem(from, to, copyOptions) : undefined;
+  const noRoom = kind === 'copy' ? await ctx.state.properties.copyProblem(from, replaced, copyOptions) : undefined;
   if (noRoom) throw new DavError(507, noRoom);
 
   const failures: Failure[] = [];
   let keptAside: string | undefined;
+  /** The item now at the destination, when the drive said: the copy's records are tied to its id. */
+  let placed: DriveEntry | undefined;
   try {
     // A drive without server-side copy gets its copies streamed through, as between mounts.
     if (sameMount && (kind === 'move' || source.mount.drive.capabilities.serverSideCopy)) {
       const drive = source.mount.drive;
       const overwrite = destEntry !== null;
       if (kind === 'copy' && entry.isFolder && depth === '0') {
-        await replaceThroughAside(drive, dest.path, destEntry, async () => (await drive.mkdir(dest.path), true), ctx.state.logger);
-      } else if (kind === 'copy') await drive.copy(source.path, dest.path, { overwrite });
-      else await drive.move(source.path, dest.path, { overwrite });
+        await replaceThroughAside(drive, dest.path, destEntry, async () => ((placed = await drive.mkdir(dest.path)), true), ctx.state.logger);
+      } else if (kind === 'copy') placed = await drive.copy(source.path, dest.path, { overwrite });
+      else placed = await drive.move(source.path, dest.path, { overwrite });
     } else {
       keptAside = await replaceThroughAside(
         dest.mount.drive,
         dest.path,
         destEntry,
         async () => {
-          await streamTree(ctx, source, source.path, entry, dest, dest.path, dest.url, depth === 'infinity', failures, true);
+          placed = await streamTree(ctx, source, source.path, entry, dest, dest.path, dest.url, depth === 'infinity', failures, true);
           return failures.length === 0;
         },
         ctx.state.logger,
@@ -91,11 +93,17 @@ export async function copyOrMove(ctx: DavRequest, kind: 'copy' | 'move'): Promis
   forget(ctx, dest);
 
   const { locks, properties } = ctx.state;
-  if (destEntry) await locks.removeWithin(to, { keepRoot: true });
+  const to = resourceAt(dest.mount, dest.path, placed);
   const moved = kind === 'move' && failures.length === 0;
+  // The source's locks go (before the destination's kept locks are tied to the moved item, which has the source's id).
+  if (moved) await locks.removeWithin(from);
+  if (destEntry) {
+    // Locks on the destination URL stay, on the item now there; what was below it, and the replaced item's properties, go.
+    await locks.removeWithin(replaced, { keepRoot: true, rootIdNow: placed?.id });
+    if (placed?.id !== destEntry.id) await properties.removeTree(replaced);
+  }
   if (moved) {
     await properties.move(from, to);
-    await locks.removeWithin(from);
   } else {
     const copied = await properties.copy(from, to, copyOptions);
     // Another request used up the room since the check above: the bytes are copied, their dead properties are not.
@@ -128,14 +136,15 @@ async function streamTree(
   deep: boolean,
   failures: Failure[],
   top: boolean,
-): Promise<void> {
+): Promise<DriveEntry | undefined> {
+  let made: DriveEntry;
   try {
     if (entry.isFolder) {
-      await to.mount.drive.mkdir(toPath);
+      made = await to.mount.drive.mkdir(toPath);
     } else {
       const source = await from.mount.drive.read(fromPath);
       try {
-        await to.mount.drive.write(toPath, source.body, { size: entry.size, mtime: entry.modified, signal: ctx.signal });
+        made = await to.mount.drive.write(toPath, source.body, { size: entry.size, mtime: entry.modified, signal: ctx.signal });
       } catch (err) {
         // Refused before or while reading (a missing destination folder is refused before): let go of the download.
         source.body.on('error', () => {});
@@ -147,20 +156,21 @@ async function streamTree(
     if (top) throw err;
     const mapped = destinationRefusal(err);
     failures.push({ href: hrefFor(toUrl, entry.isFolder), status: mapped.status, reason: mapped.message });
-    return;
+    return undefined;
   }
-  if (!entry.isFolder || !deep) return;
+  if (!entry.isFolder || !deep) return made;
   let children: DriveEntry[];
   try {
     children = await from.mount.drive.list(fromPath);
   } catch (err) {
     const mapped = toDavError(err);
     failures.push({ href: hrefFor(toUrl, true), status: mapped.status, reason: mapped.message });
-    return;
+    return made;
   }
   for (const child of children) {
     await streamTree(ctx, from, childPath(fromPath, child.name), child, to, childPath(toPath, child.name), [...toUrl, child.name], true, failures, false);
   }
+  return made;
 }
 
 function destinationOf(ctx: DavRequest): DriveTarget {

@@ -29,7 +29,7 @@ export async function del(ctx: DavRequest): Promise<void> {
     if (!isNotFound(err)) throw err;
   }
   forget(ctx, target);
-  const resource = resourceAt(target.mount, target.path);
+  const resource = resourceAt(target.mount, target.path, entry);
   await Promise.all([ctx.state.locks.removeWithin(resource), ctx.state.properties.removeTree(resource)]);
   send(ctx.res, 204);
 }

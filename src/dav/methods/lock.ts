@@ -26,8 +26,9 @@ export async function lock(ctx: DavRequest): Promise<void> {
   const info = parseLockInfo(body);
   const depth = parseDepth(header(ctx.req, 'depth'), 'infinity', ['0', 'infinity']);
   const { locks } = ctx.state;
+  const entry = await lookup(ctx, target);
   const request: LockRequest = {
-    ...resourceAt(target.mount, target.path),
+    ...resourceAt(target.mount, target.path, entry),
     depth: depth === '0' ? 0 : 'infinity',
     scope: info.scope,
     owner: info.owner,
@@ -39,21 +40,22 @@ export async function lock(ctx: DavRequest): Promise<void> {
   if (conflicts.length > 0) throw alreadyLocked(ctx, target, conflicts);
   await checkIfHeader(ctx, target);
 
-  const entry = await lookup(ctx, target);
+  let made: { id: string } | undefined;
   if (!entry) {
     if (target.isRoot) throw new DavError(404, 'Not found.');
     checkMacMetadata(ctx, target.url[target.url.length - 1]);
     await checkLocks(ctx, target, { members: [parentPath(target.path)] });
     try {
       // A missing parent is the drive's parentMissing: 409, and no lock is taken.
-      await target.mount.drive.write(target.path, Readable.from([]), { size: 0, signal: ctx.signal });
+      made = await target.mount.drive.write(target.path, Readable.from([]), { size: 0, signal: ctx.signal });
     } catch (err) {
       throw destinationRefusal(err);
     }
     forget(ctx, target);
   }
 
-  const created = await locks.create(request);
+  // Tied to the item (the empty file just made, where there was none), so it follows renames made elsewhere.
+  const created = await locks.create({ ...request, ...resourceAt(target.mount, target.path, entry ?? made) });
   // Another request took a conflicting lock meanwhile (an empty file made above stays, as after any LOCK).
   if (!created.ok) throw alreadyLocked(ctx, target, created.conflicts);
   const record = created.lock;
@@ -64,7 +66,7 @@ async function refresh(ctx: DavRequest, target: DriveTarget, timeoutSeconds: num
   if (!header(ctx.req, 'if')) throw new DavError(400, 'A LOCK without a body refreshes a lock: send its token in the If header.');
   const held = await heldTokens(ctx);
   const { locks } = ctx.state;
-  const matching = (await locks.covering(resourceAt(target.mount, target.path))).filter((l) => held.has(l.token));
+  const matching = (await locks.covering(resourceAt(target.mount, target.path, await lookup(ctx, target)))).filter((l) => held.has(l.token));
   if (matching.length === 0) throw new DavError(412, 'No lock on this resource matches the submitted token.', { condition: 'lock-token-matches-request-uri' });
   const refreshed: LockRecord[] = [];
   for (const l of matching) {
@@ -82,7 +84,7 @@ export async function unlock(ctx: DavRequest): Promise<void> {
   if (!match) throw new DavError(400, 'UNLOCK needs a Lock-Token header: Lock-Token: <token>.');
   const { locks } = ctx.state;
   const token = match[1];
-  const covering = await locks.covering(resourceAt(target.mount, target.path));
+  const covering = await locks.covering(resourceAt(target.mount, target.path, await lookup(ctx, target)));
   if (!covering.some((l) => l.token === token)) throw notThisUrl();
   const outcome = await locks.unlock(token, ctx.principal.name);
   if (outcome === 'forbidden') throw new DavError(403, 'Only the user who took a lock can remove it.');

@@ -30,7 +30,7 @@ export async function propfind(ctx: DavRequest): Promise<void> {
       const mounted = state.mounts.childMounts(target.url);
       const children = await target.mount.drive.list(target.path);
       const shown = children.filter((child) => !mounted.some((m) => MOUNT_NAMES.sameName(m, child.name)));
-      views.push(...(await memberViews(ctx, target, shown.map((child) => ({ url: [...target.url, child.name], path: childPath(target.path, child.name), entry: child })))));
+      views.push(...(await memberViews(ctx, target, entry, shown.map((child) => ({ url: [...target.url, child.name], path: childPath(target.path, child.name), entry: child })))));
       for (const name of mounted) views.push(virtualView([...target.url, name]));
     }
   }

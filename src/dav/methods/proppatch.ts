@@ -27,7 +27,7 @@ export async function proppatch(ctx: DavRequest): Promise<void> {
   await checkLocks(ctx, target, { covering: [target.path] });
 
   const { properties } = ctx.state;
-  const resource = resourceAt(target.mount, target.path);
+  const resource = resourceAt(target.mount, target.path, entry);
   const changes: PropertyChange[] = [];
   const results: Array<{ el: XmlElement; status: number; description?: string }> = [];
   let mtime: { date: Date; index: number } | undefined;

@@ -1,5 +1,5 @@
 import type { DriveEntry } from '../../drive/types.js';
-import { header, lookup, type DavRequest } from '../http/context.js';
+import { header, lookedUp, lookup, type DavRequest } from '../http/context.js';
 import { DavError } from './errors.js';
 import { evaluateIf, parseIfHeader, sameEntityTag, submittedTokens, type IfList } from './if-header.js';
 import type { LockRecord } from '../stores/lock-system.js';
@@ -45,7 +45,7 @@ export async function checkIfHeader(ctx: DavRequest, target: DriveTarget): Promi
       t = resolved;
     }
     const entry = await lookup(ctx, t);
-    const locks = await ctx.state.locks.covering(resourceAt(t.mount, t.path));
+    const locks = await ctx.state.locks.covering(resourceAt(t.mount, t.path, entry));
     return { etag: entry ? entityTag(entry) : undefined, lockTokens: new Set(locks.map((l) => l.token)) };
   });
   if (!holds) throw new DavError(412, 'The If header condition is false (lock token or ETag does not match).');
@@ -99,9 +99,18 @@ export async function checkLocks(ctx: DavRequest, target: DriveTarget, paths: { 
   const held = await heldTokens(ctx);
   const { mount } = target;
   const locks = ctx.state.locks;
+  // Items this request has looked up are known by id (a lock follows its item); others by path, with no drive call added.
+  const refOf = async (path: string) => resourceAt(mount, path, await lookedUp(ctx, target, path));
+  const covering = async (path: string) => {
+    const ref = await refOf(path);
+    const found = await locks.covering(ref);
+    // A lock tied to an id recorded at this path (a parent folder's): whether its item is still here is asked only then.
+    if (ref.id !== undefined || ref.absent || !found.some((l) => l.id !== undefined && l.key === ref.key)) return found;
+    return locks.covering(resourceAt(mount, path, await lookup(ctx, target, path)));
+  };
   const found = await Promise.all([
-    ...[...(paths.covering ?? []), ...(paths.members ?? []), ...(paths.within ?? [])].map((path) => locks.covering(resourceAt(mount, path))),
-    ...(paths.within ?? []).map((path) => locks.within(resourceAt(mount, path))),
+    ...[...(paths.covering ?? []), ...(paths.members ?? []), ...(paths.within ?? [])].map(covering),
+    ...(paths.within ?? []).map(async (path) => locks.within(await refOf(path))),
   ]);
   // Stores hand out snapshots, so the same lock found twice is two objects: one per token.
   const all = [...new Map(found.flat().map((l) => [l.token, l])).values()];

@@ -9,7 +9,7 @@ import type { ResourceView } from './properties.js';
 
 /** A drive item as PROPFIND describes it. `url` and `path` are the item's own (not the parent's). */
 export async function driveView(ctx: DavRequest, target: DriveTarget, url: string[], path: string, entry: DriveEntry): Promise<ResourceView> {
-  const resource = resourceAt(target.mount, path);
+  const resource = resourceAt(target.mount, path, entry);
   const [dead, locks] = await Promise.all([ctx.state.properties.get(resource), ctx.state.locks.covering(resource)]);
   return viewOf(ctx, target, url, entry, dead.properties, locks, ctx.state.clock.now());
 }
@@ -25,24 +25,29 @@ export interface ListedItem {
  * The views of a folder's members, with three store calls for the whole listing (not two per
  * member: 10,000 children would otherwise cost 20,000 awaited store calls, and as many Redis
  * round trips with shared stores). A member is covered by the folder's covering locks of Depth
- * infinity and by the locks rooted at the member itself.
+ * infinity and by the locks rooted at the member itself: found by its id among the mount's locks
+ * (the stores read them all anyway), so a lock whose file another client moved here shows here.
+ * The ids come with the listing: no drive call is added.
  */
-export async function memberViews(ctx: DavRequest, target: DriveTarget, members: readonly ListedItem[]): Promise<ResourceView[]> {
+export async function memberViews(ctx: DavRequest, target: DriveTarget, folderEntry: DriveEntry, members: readonly ListedItem[]): Promise<ResourceView[]> {
   const { locks, properties } = ctx.state;
-  const folder = resourceAt(target.mount, target.path);
-  const resources = members.map((m) => resourceAt(target.mount, m.path));
-  const [dead, covering, within] = await Promise.all([properties.getMany(resources), locks.covering(folder), locks.within(folder)]);
+  const folder = resourceAt(target.mount, target.path, folderEntry);
+  const resources = members.map((m) => resourceAt(target.mount, m.path, m.entry));
+  const [dead, covering, all] = await Promise.all([properties.getMany(resources), locks.covering(folder), locks.within(resourceAt(target.mount, '/'))]);
   const inherited = covering.filter((l) => l.depth === 'infinity');
-  const rootedAt = new Map<string, LockRecord[]>();
-  for (const lock of within) {
-    const list = rootedAt.get(lock.key);
+  const byId = new Map<string, LockRecord[]>();
+  const byKey = new Map<string, LockRecord[]>();
+  for (const lock of all) {
+    const [index, key] = lock.id !== undefined ? [byId, lock.id] : [byKey, lock.key];
+    const list = index.get(key);
     if (list) list.push(lock);
-    else rootedAt.set(lock.key, [lock]);
+    else index.set(key, [lock]);
   }
   const now = ctx.state.clock.now();
   return members.map((m, i) => {
-    const own = rootedAt.get(resources[i].key);
-    return viewOf(ctx, target, m.url, m.entry, dead[i], own ? [...inherited, ...own] : inherited, now);
+    const here = resources[i];
+    const own = [...(byId.get(m.entry.id) ?? []), ...(byKey.get(here.key) ?? [])].map((l) => (l.key === here.key ? l : { ...l, path: here.path, key: here.key }));
+    return viewOf(ctx, target, m.url, m.entry, dead[i], own.length > 0 ? [...inherited, ...own] : inherited, now);
   });
 }
 

@@ -2,8 +2,22 @@ import { randomUUID } from 'node:crypto';
 import type { Clock } from '../../util/clock.js';
 import type { Logger } from '../../util/logger.js';
 import { JsonFile } from './json-file.js';
-import { FOLDED_NAMES, isAncestor, isSameOrBelow } from '../../util/drive-path.js';
-import { conflictsAmong, type CreateOutcome, type LockRecord, type LockRequest, type LockSystem, type ResourceRef, type UnlockOutcome } from './lock-system.js';
+import { FOLDED_NAMES } from '../../util/drive-path.js';
+import {
+  ancestorsFor,
+  conflictsAmong,
+  coveringAmong,
+  isWithin,
+  recordOf,
+  rootedAt,
+  type CreateOutcome,
+  type LockRecord,
+  type LockRequest,
+  type LockSystem,
+  type RemoveOptions,
+  type ResourceRef,
+  type UnlockOutcome,
+} from './lock-system.js';
 
 
 interface StoredLocks {
@@ -38,16 +52,20 @@ export class FileLockSystem implements LockSystem {
   }
 
   async covering(resource: ResourceRef): Promise<LockRecord[]> {
-    const { key } = resource;
-    return copies(this.active().filter((l) => l.mount === resource.mount && (l.key === key || (l.depth === 'infinity' && isAncestor(l.key, key)))));
+    const active = this.active();
+    const ancestors = await ancestorsFor(active, resource);
+    this.attach(resource);
+    return coveringAmong(this.active(), resource, ancestors);
   }
 
   async within(resource: ResourceRef): Promise<LockRecord[]> {
+    this.attach(resource);
     return copies(this.activeWithin(resource));
   }
 
   async conflicts(request: LockRequest): Promise<LockRecord[]> {
-    return copies(conflictsAmong(this.active(), request));
+    const ancestors = await ancestorsFor(this.active(), request);
+    return copies(conflictsAmong(this.active(), request, ancestors));
   }
 
   async get(token: string): Promise<LockRecord | undefined> {
@@ -56,9 +74,11 @@ export class FileLockSystem implements LockSystem {
   }
 
   async create(request: LockRequest): Promise<CreateOutcome> {
-    const conflicts = conflictsAmong(this.active(), request);
+    // The ancestors are resolved before the atomic step (they may need the drive); the step itself does not await.
+    const ancestors = await ancestorsFor(this.active(), request);
+    const conflicts = conflictsAmong(this.active(), request, ancestors);
     if (conflicts.length > 0) return { ok: false, conflicts: copies(conflicts) };
-    const lock: LockRecord = { ...request, token: `opaquelocktoken:${randomUUID()}`, expiresAt: this.clock.now() + request.timeoutSeconds * 1000 };
+    const lock = recordOf(request, `opaquelocktoken:${randomUUID()}`, this.clock.now() + request.timeoutSeconds * 1000);
     this.locks.set(lock.token, lock);
     await this.persist();
     return { ok: true, lock: { ...lock } };
@@ -82,10 +102,16 @@ export class FileLockSystem implements LockSystem {
     return 'unlocked';
   }
 
-  async removeWithin(resource: ResourceRef, options: { keepRoot?: boolean } = {}): Promise<void> {
+  async removeWithin(resource: ResourceRef, options: RemoveOptions = {}): Promise<void> {
     let changed = false;
     for (const lock of this.activeWithin(resource)) {
-      if (options.keepRoot && lock.key === resource.key) continue;
+      if (options.keepRoot && rootedAt(lock, resource)) {
+        if (options.rootIdNow !== undefined && lock.id !== options.rootIdNow) {
+          lock.id = options.rootIdNow;
+          changed = true;
+        }
+        continue;
+      }
       this.locks.delete(lock.token);
       changed = true;
     }
@@ -102,7 +128,23 @@ export class FileLockSystem implements LockSystem {
   }
 
   private activeWithin(resource: ResourceRef): LockRecord[] {
-    return this.active().filter((l) => l.mount === resource.mount && isSameOrBelow(l.key, resource.key));
+    return this.active().filter((l) => isWithin(l, resource));
+  }
+
+  /**
+   * Locks written before ids were kept (or taken where no item stood) are tied to the item found at
+   * their path the first time one is seen there.
+   */
+  private attach(resource: ResourceRef): void {
+    if (resource.id === undefined) return;
+    let changed = false;
+    for (const lock of this.active()) {
+      if (lock.id === undefined && lock.mount === resource.mount && lock.key === resource.key) {
+        lock.id = resource.id;
+        changed = true;
+      }
+    }
+    if (changed) void this.persist();
   }
 
   private active(): LockRecord[] {

@@ -1,10 +1,14 @@
 import type { Logger } from '../../util/logger.js';
 import { JsonFile } from './json-file.js';
-import { isSameOrBelow, rebase } from '../../util/drive-path.js';
 import type { ResourceRef } from './lock-system.js';
 import {
   applyChanges,
   DEFAULT_PROPERTY_LIMITS,
+  fieldOf,
+  fieldsWithin,
+  isIdField,
+  placeOf,
+  type RecordIndex,
   resourceProblem,
   sizeOf,
   userProblem,
@@ -22,15 +26,19 @@ import {
 
 interface StoredProperties {
   version: 1;
-  /** mount → path key → properties */
+  /** mount → record field (fieldOf: `#id`, or a path key in files written before ids) → properties */
   mounts: Record<string, Record<string, PropertyMap>>;
-  /** mount → path key → the user charged for that resource's properties (absent in older files). */
+  /** mount → record field → the user charged for that resource's properties (absent in older files). */
   owners?: Record<string, Record<string, string>>;
+  /** mount → `#id` field → the path key its item was last seen at (absent in files written before ids). */
+  paths?: Record<string, Record<string, string>>;
 }
 
 /**
- * The PropertyStore of one process: one JSON file under the data dir, kept by mount and resource
- * key (`ResourceRef.key`; without a file path, memory only). Each method checks and changes the data without awaiting in
+ * The PropertyStore of one process: one JSON file under the data dir, kept by mount and record
+ * field (property-store.ts: the item id, or the path key where there is none; without a file
+ * path, memory only). A file written before ids were kept holds path keys only: each is tied to
+ * the item's id the first time the item is seen. Each method checks and changes the data without awaiting in
  * between, which makes it atomic in one process; the save follows.
  */
 export class FilePropertyStore implements PropertyStore {
@@ -50,6 +58,7 @@ export class FilePropertyStore implements PropertyStore {
     const { file, data } = await JsonFile.load<StoredProperties>(path, { version: 1, mounts: {} }, logger);
     if (!data.mounts || typeof data.mounts !== 'object') data.mounts = {};
     if (!data.owners || typeof data.owners !== 'object') data.owners = {};
+    if (!data.paths || typeof data.paths !== 'object') data.paths = {};
     return new FilePropertyStore(file, data, { ...DEFAULT_PROPERTY_LIMITS, ...limits });
   }
 
@@ -58,26 +67,26 @@ export class FilePropertyStore implements PropertyStore {
   }
 
   async get(resource: ResourceRef): Promise<VersionedProperties> {
-    const properties = { ...this.mapAt(resource.mount, resource.key) };
+    const properties = { ...this.mapAt(resource.mount, this.fieldFor(resource)) };
     return { properties, version: versionOf(properties) };
   }
 
   async getMany(resources: readonly ResourceRef[]): Promise<PropertyMap[]> {
-    return resources.map((r) => this.mapAt(r.mount, r.key));
+    return resources.map((r) => this.mapAt(r.mount, this.fieldFor(r)));
   }
 
   async patch(resource: ResourceRef, changes: readonly PropertyChange[], options: { user: string; expectedVersion?: string }): Promise<PatchOutcome> {
     const { mount } = resource;
-    const key = resource.key;
-    const before = this.mapAt(mount, key);
+    const field = this.fieldFor(resource);
+    const before = this.mapAt(mount, field);
     if (options.expectedVersion !== undefined && versionOf(before) !== options.expectedVersion) return { ok: false, reason: 'changed', version: versionOf(before) };
     const after = applyChanges(before, changes);
-    const mine = this.ownerAt(mount, key) === options.user ? sizeOf(before) : { count: 0, bytes: 0 };
+    const mine = this.ownerAt(mount, field) === options.user ? sizeOf(before) : { count: 0, bytes: 0 };
     const grows = sizeOf(after);
     const problem = resourceProblem(this.limits, before, after) ?? userProblem(this.limits, options.user, this.usedBy(options.user), { count: grows.count - mine.count, bytes: grows.bytes - mine.bytes });
     if (problem) return { ok: false, reason: 'limit', message: problem };
-    this.drop(mount, key);
-    if (Object.keys(after).length > 0) this.put(mount, key, after, options.user);
+    this.drop(mount, field);
+    if (Object.keys(after).length > 0) this.put(mount, fieldOf(resource), resource.key, after, options.user);
     await this.persist();
     return { ok: true, version: versionOf(after), before: { ...before } };
   }
@@ -86,16 +95,16 @@ export class FilePropertyStore implements PropertyStore {
     const source = this.data.mounts[from.mount] ?? {};
     let count = 0;
     let bytes = 0;
-    for (const key of this.sourceKeys(from, options.depth0)) {
-      const size = sizeOf(source[key]);
+    for (const field of this.fieldsWithin(from, options.depth0)) {
+      const size = sizeOf(source[field]);
       count += size.count;
       bytes += size.bytes;
     }
     // What the copy replaces at the destination stops counting against whoever owned it.
     const target = this.data.mounts[to.mount] ?? {};
-    for (const key of keysWithin(target, to.key)) {
-      if (this.ownerAt(to.mount, key) !== options.user) continue;
-      const size = sizeOf(target[key]);
+    for (const field of this.fieldsWithin(to)) {
+      if (this.ownerAt(to.mount, field) !== options.user) continue;
+      const size = sizeOf(target[field]);
       count -= size.count;
       bytes -= size.bytes;
     }
@@ -115,14 +124,9 @@ export class FilePropertyStore implements PropertyStore {
   }
 
   async removeTree(resource: ResourceRef): Promise<void> {
-    const byPath = this.data.mounts[resource.mount];
-    if (!byPath) return;
-    let changed = false;
-    for (const key of keysWithin(byPath, resource.key)) {
-      this.drop(resource.mount, key);
-      changed = true;
-    }
-    if (changed) await this.persist();
+    const fields = this.fieldsWithin(resource);
+    for (const field of fields) this.drop(resource.mount, field);
+    if (fields.length > 0) await this.persist();
   }
 
   close(): Promise<void> {
@@ -130,50 +134,84 @@ export class FilePropertyStore implements PropertyStore {
   }
 
   private async transfer(from: ResourceRef, to: ResourceRef, how: 'copy' | 'copy-depth0' | 'move', user: string): Promise<void> {
+    const fields = this.fieldsWithin(from, how === 'copy-depth0');
+    const moving = new Set(from.mount === to.mount ? fields : []);
+    const replaced = this.fieldsWithin(to).filter((f) => !moving.has(f));
+    if (fields.length === 0 && replaced.length === 0) return;
     const source = this.data.mounts[from.mount] ?? {};
-    const fromKey = from.key;
-    const toKey = to.key;
-    const target = this.data.mounts[to.mount] ?? {};
-    const keys = this.sourceKeys(from, how === 'copy-depth0');
-    if (keys.length === 0 && !target[toKey]) return;
-    const moved = keys.map((key) => ({ key: rebase(key, fromKey, toKey), props: source[key], owner: how === 'move' ? this.ownerAt(from.mount, key) : user }));
-    for (const key of keysWithin(target, toKey)) this.drop(to.mount, key);
-    if (how === 'move') for (const key of keys) this.drop(from.mount, key);
-    for (const { key, props, owner } of moved) this.put(to.mount, key, { ...props }, owner);
+    const top = fields[0] !== undefined && this.isTop(from, fields[0]) ? fields[0] : undefined;
+    const moved = fields.map((field) => {
+      const place = placeOf(field, this.pathOf(from.mount, field), { from, to, top, keepIds: how === 'move' && from.mount === to.mount });
+      return { ...place, props: source[field], owner: how === 'move' ? this.ownerAt(from.mount, field) : user };
+    });
+    for (const field of replaced) this.drop(to.mount, field);
+    if (how === 'move') for (const field of fields) this.drop(from.mount, field);
+    for (const { field, path, props, owner } of moved) this.put(to.mount, field, path, { ...props }, owner);
     await this.persist();
   }
 
-  private sourceKeys(from: ResourceRef, depth0 = false): string[] {
-    const source = this.data.mounts[from.mount] ?? {};
-    const key = from.key;
-    return depth0 ? (source[key] ? [key] : []) : keysWithin(source, key);
+  /** Whether `field` holds the properties of `resource` itself (not of something below it). */
+  private isTop(resource: ResourceRef, field: string): boolean {
+    return field === fieldOf(resource) || field === resource.key;
   }
 
-  private mapAt(mount: string, key: string): PropertyMap {
-    return this.data.mounts[mount]?.[key] ?? {};
+  /**
+   * The field holding the resource's properties. One written before ids (a path key) is tied to the
+   * item's id now, the first time the item is seen: that is how older files carry over.
+   */
+  private fieldFor(resource: ResourceRef): string {
+    const field = fieldOf(resource);
+    if (field === resource.key) return field;
+    const byField = this.data.mounts[resource.mount];
+    if (!byField || byField[field] || !byField[resource.key]) return field;
+    const owner = this.ownerAt(resource.mount, resource.key);
+    const props = byField[resource.key];
+    this.drop(resource.mount, resource.key);
+    this.put(resource.mount, field, resource.key, props, owner);
+    void this.persist();
+    return field;
+  }
+
+  private fieldsWithin(resource: ResourceRef, depth0 = false): string[] {
+    return fieldsWithin(this.index(resource.mount), resource, depth0);
+  }
+
+  private index(mount: string): RecordIndex {
+    const byField = this.data.mounts[mount] ?? {};
+    return { has: (field) => Object.hasOwn(byField, field), fields: () => Object.keys(byField), pathOf: (field) => this.pathOf(mount, field) };
+  }
+
+  private pathOf(mount: string, field: string): string {
+    return isIdField(field) ? (this.data.paths?.[mount]?.[field] ?? '') : field;
+  }
+
+  private mapAt(mount: string, field: string): PropertyMap {
+    return this.data.mounts[mount]?.[field] ?? {};
   }
 
   private usedBy(user: string): Usage {
     return { ...(this.usage.get(user) ?? { count: 0, bytes: 0 }) };
   }
 
-  private ownerAt(mount: string, key: string): string {
-    return this.data.owners?.[mount]?.[key] ?? '';
+  private ownerAt(mount: string, field: string): string {
+    return this.data.owners?.[mount]?.[field] ?? '';
   }
 
-  private put(mount: string, key: string, props: PropertyMap, owner: string): void {
-    (this.data.mounts[mount] ??= {})[key] = props;
+  private put(mount: string, field: string, path: string, props: PropertyMap, owner: string): void {
+    (this.data.mounts[mount] ??= {})[field] = props;
     const owners = (this.data.owners ??= {});
-    if (owner) (owners[mount] ??= {})[key] = owner;
+    if (owner) (owners[mount] ??= {})[field] = owner;
+    if (isIdField(field)) ((this.data.paths ??= {})[mount] ??= {})[field] = path;
     this.charge(owner, props, 1);
   }
 
-  private drop(mount: string, key: string): void {
-    const props = this.data.mounts[mount]?.[key];
+  private drop(mount: string, field: string): void {
+    const props = this.data.mounts[mount]?.[field];
     if (!props) return;
-    this.charge(this.ownerAt(mount, key), props, -1);
-    delete this.data.mounts[mount][key];
-    if (this.data.owners?.[mount]) delete this.data.owners[mount][key];
+    this.charge(this.ownerAt(mount, field), props, -1);
+    delete this.data.mounts[mount][field];
+    if (this.data.owners?.[mount]) delete this.data.owners[mount][field];
+    if (this.data.paths?.[mount]) delete this.data.paths[mount][field];
   }
 
   private charge(owner: string, props: PropertyMap, sign: 1 | -1): void {
@@ -189,8 +227,4 @@ export class FilePropertyStore implements PropertyStore {
   private persist(): Promise<void> {
     return this.file.save(() => this.data);
   }
-}
-
-function keysWithin(byPath: Record<string, PropertyMap>, key: string): string[] {
-  return Object.keys(byPath).filter((k) => isSameOrBelow(k, key));
 }

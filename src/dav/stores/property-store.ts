@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Principal } from '../access/basic-auth.js';
+import { isAncestor, rebase } from '../../util/drive-path.js';
 import type { ResourceRef } from './lock-system.js';
 
 /**
@@ -157,4 +158,56 @@ export function userProblem(limits: PropertyLimits, user: string, used: Usage, e
     return `Each user's dead properties may take at most ${limits.maxBytesPerUser} bytes; "${user}" has ${used.bytes} stored. Remove some first.`;
   }
   return undefined;
+}
+
+/*
+ * Records by item id. A resource's properties are kept under `#` and its item's id (lock-system.ts
+ * ResourceRef says why ids), with the path key the item was last seen at; where no id is known (a
+ * record written before ids were kept, or one copied to a path whose item onedav has not seen yet)
+ * under the path key itself, until the item there is first seen. Path keys start with '/', so the
+ * two kinds of field never meet.
+ */
+
+/** The field a resource's record is kept under. */
+export function fieldOf(resource: ResourceRef): string {
+  return resource.id !== undefined ? `#${resource.id}` : resource.key;
+}
+
+export function isIdField(field: string): boolean {
+  return field.startsWith('#');
+}
+
+/** A mount's records as the tree operations see them. */
+export interface RecordIndex {
+  has(field: string): boolean;
+  fields(): string[];
+  /** Where the record's item was last seen: its path key ('' when unknown). */
+  pathOf(field: string): string;
+}
+
+/**
+ * The records at and below a resource, its own first: its own by id (else the one at its path
+ * key), then (unless depth0) every record last seen strictly below its path. A record at the same
+ * path but of another id belongs to another item (replaced, or renamed elsewhere): not this one's.
+ * A member renamed elsewhere by another client is found where it was last seen.
+ */
+export function fieldsWithin(index: RecordIndex, resource: ResourceRef, depth0 = false): string[] {
+  const own = fieldOf(resource);
+  const top = index.has(own) ? own : index.has(resource.key) ? resource.key : undefined;
+  const out = top !== undefined ? [top] : [];
+  if (depth0) return out;
+  for (const field of index.fields()) if (field !== top && isAncestor(resource.key, index.pathOf(field))) out.push(field);
+  return out;
+}
+
+/**
+ * Where a record found at `path` below (or at: `top`) `from` goes when it is moved or copied to
+ * `to`. A move within one mount keeps the items, so their records keep their ids; anything else
+ * lands on new items: the top on `to`'s id when known, the rest at their new paths until seen.
+ */
+export function placeOf(field: string, path: string, move: { from: ResourceRef; to: ResourceRef; top: string | undefined; keepIds: boolean }): { field: string; path: string } {
+  const { to } = move;
+  if (field === move.top) return { field: to.id !== undefined ? `#${to.id}` : move.keepIds && isIdField(field) ? field : to.key, path: to.key };
+  const moved = rebase(path, move.from.key, to.key);
+  return move.keepIds && isIdField(field) ? { field, path: moved } : { field: moved, path: moved };
 }

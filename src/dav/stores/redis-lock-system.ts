@@ -3,8 +3,20 @@ import type { Redis } from 'ioredis';
 import type { SharedRedis } from '../../redis/connection.js';
 import { viaRedis } from '../../redis/errors.js';
 import type { Clock } from '../../util/clock.js';
-import { isAncestor } from '../../util/drive-path.js';
-import { conflictsAmong, type CreateOutcome, type LockRecord, type LockRequest, type LockSystem, type ResourceRef, type UnlockOutcome } from './lock-system.js';
+import {
+  ancestorsFor,
+  conflictsAmong,
+  coveringAmong,
+  isWithin,
+  recordOf,
+  type CreateOutcome,
+  type LockRecord,
+  type LockRequest,
+  type LockSystem,
+  type RemoveOptions,
+  type ResourceRef,
+  type UnlockOutcome,
+} from './lock-system.js';
 import { SameTickReads } from './same-tick-reads.js';
 
 /** Lua: is key `a` a strict ancestor of `b` (the same rule as isAncestor in util/drive-path.ts, on bytes). Also used by redis-property-store.ts. */
@@ -16,14 +28,35 @@ local function isAncestor(a, b)
 end
 `;
 
+/** Lua: lock-system.ts's rootedAt (by id when both know one, else by key); '' is no id. */
+const ROOTED_AT = `
+local function rootedAt(lock, id, key)
+  if lock.id and id ~= '' then return lock.id == id end
+  return lock.key == key
+end
+`;
+
 /**
- * KEYS[1] the locks hash (token → stored lock JSON). ARGV: now, mount, key, depth, scope, token, JSON.
+ * KEYS[1] the locks hash (token → stored lock JSON). ARGV: now, mount, key, depth, scope, token,
+ * JSON, id ('' without), the resolved ancestors as JSON [{id, key}] ('' when not resolved).
  * Drops expired locks, then takes the lock unless an active one conflicts (conflictsAmong's rule):
  * returns {1} or {0, conflicting lock JSON…}.
  */
-const CREATE = `${IS_ANCESTOR}
+const CREATE = `${IS_ANCESTOR}${ROOTED_AT}
 local now = tonumber(ARGV[1])
-local mount, key, depth, scope = ARGV[2], ARGV[3], ARGV[4], ARGV[5]
+local mount, key, depth, scope, id = ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[8]
+local ancestors = nil
+if ARGV[9] ~= '' then ancestors = cjson.decode(ARGV[9]) end
+local function fromAbove(lock)
+  if lock.depth ~= 'infinity' then return false end
+  if ancestors and lock.id then
+    for _, a in ipairs(ancestors) do
+      if rootedAt(lock, a.id or '', a.key) then return true end
+    end
+    return false
+  end
+  return isAncestor(lock.key, key)
+end
 local all = redis.call('HGETALL', KEYS[1])
 local conflicts = {}
 for i = 1, #all, 2 do
@@ -31,7 +64,7 @@ for i = 1, #all, 2 do
   if lock.expiresAt <= now then
     redis.call('HDEL', KEYS[1], all[i])
   elseif lock.mount == mount then
-    local inScope = lock.key == key or (lock.depth == 'infinity' and isAncestor(lock.key, key)) or (depth == 'infinity' and isAncestor(key, lock.key))
+    local inScope = rootedAt(lock, id, key) or fromAbove(lock) or (depth == 'infinity' and isAncestor(key, lock.key))
     if inScope and (scope == 'exclusive' or lock.scope == 'exclusive') then table.insert(conflicts, all[i + 1]) end
   end
 end
@@ -74,14 +107,39 @@ redis.call('HDEL', KEYS[1], ARGV[1])
 return 'unlocked'
 `;
 
-/** KEYS[1] locks. ARGV: mount, key, keepRoot ('1'/'0'), now. Drops the locks rooted at or below key (and expired ones). */
-const REMOVE_WITHIN = `${IS_ANCESTOR}
-local mount, key, keepRoot, now = ARGV[1], ARGV[2], ARGV[3] == '1', tonumber(ARGV[4])
+/**
+ * KEYS[1] locks. ARGV: mount, key, keepRoot ('1'/'0'), now, id ('' without), the id the kept root
+ * locks are tied to now ('' to leave them). Drops the locks rooted at or below the resource (and
+ * expired ones).
+ */
+const REMOVE_WITHIN = `${IS_ANCESTOR}${ROOTED_AT}
+local mount, key, keepRoot, now, id, rootIdNow = ARGV[1], ARGV[2], ARGV[3] == '1', tonumber(ARGV[4]), ARGV[5], ARGV[6]
 local all = redis.call('HGETALL', KEYS[1])
 for i = 1, #all, 2 do
   local lock = cjson.decode(all[i + 1])
-  local below = lock.mount == mount and (isAncestor(key, lock.key) or (lock.key == key and not keepRoot))
-  if below or lock.expiresAt <= now then redis.call('HDEL', KEYS[1], all[i]) end
+  local root = lock.mount == mount and rootedAt(lock, id, key)
+  if lock.expiresAt <= now or (lock.mount == mount and isAncestor(key, lock.key)) or (root and not keepRoot) then
+    redis.call('HDEL', KEYS[1], all[i])
+  elseif root and rootIdNow ~= '' and lock.id ~= rootIdNow then
+    lock.id = rootIdNow
+    redis.call('HSET', KEYS[1], all[i], cjson.encode(lock))
+  end
+end
+return 1
+`;
+
+/**
+ * KEYS[1] locks. ARGV: mount, key, id. Ties the locks rooted at the key that have no id yet (taken
+ * before ids were kept) to the item `id` seen there.
+ */
+const ATTACH = `
+local all = redis.call('HGETALL', KEYS[1])
+for i = 1, #all, 2 do
+  local lock = cjson.decode(all[i + 1])
+  if not lock.id and lock.mount == ARGV[1] and lock.key == ARGV[2] then
+    lock.id = ARGV[3]
+    redis.call('HSET', KEYS[1], all[i], cjson.encode(lock))
+  end
 end
 return 1
 `;
@@ -91,6 +149,7 @@ interface LockCommands {
   davLockRefresh(key: string, ...args: string[]): Promise<string | null>;
   davLockUnlock(key: string, ...args: string[]): Promise<UnlockOutcome>;
   davLockRemoveWithin(key: string, ...args: string[]): Promise<number>;
+  davLockAttach(key: string, ...args: string[]): Promise<number>;
 }
 
 const LOCKS_KEY = 'dav:locks';
@@ -123,22 +182,35 @@ export class RedisLockSystem implements LockSystem {
     redis.defineCommand('davLockRefresh', { numberOfKeys: 1, lua: REFRESH });
     redis.defineCommand('davLockUnlock', { numberOfKeys: 1, lua: UNLOCK });
     redis.defineCommand('davLockRemoveWithin', { numberOfKeys: 1, lua: REMOVE_WITHIN });
+    redis.defineCommand('davLockAttach', { numberOfKeys: 1, lua: ATTACH });
     this.redis = redis as Redis & LockCommands;
   }
 
   async create(request: LockRequest): Promise<CreateOutcome> {
-    const lock: LockRecord = { ...request, token: `opaquelocktoken:${randomUUID()}`, expiresAt: this.clock.now() + request.timeoutSeconds * 1000 };
+    const ancestors = await ancestorsFor(await this.active(), request);
+    const lock = recordOf(request, `opaquelocktoken:${randomUUID()}`, this.clock.now() + request.timeoutSeconds * 1000);
     const reply = await viaRedis('lock', () =>
-      this.redis.davLockCreate(LOCKS_KEY, String(this.clock.now()), request.mount, request.key, String(request.depth), request.scope, lock.token, JSON.stringify(lock)),
+      this.redis.davLockCreate(
+        LOCKS_KEY,
+        String(this.clock.now()),
+        request.mount,
+        request.key,
+        String(request.depth),
+        request.scope,
+        lock.token,
+        JSON.stringify(lock),
+        request.id ?? '',
+        ancestors ? JSON.stringify(ancestors.map((a) => ({ key: a.key, ...(a.id !== undefined ? { id: a.id } : {}) }))) : '',
+      ),
     );
     if (reply[0] === 1) return { ok: true, lock };
-    return { ok: false, conflicts: reply.slice(1).map((raw) => recordOf(String(raw))) };
+    return { ok: false, conflicts: reply.slice(1).map((raw) => parsed(String(raw))) };
   }
 
   async refresh(token: string, principal: string, timeoutSeconds: number): Promise<LockRecord | undefined> {
     const now = this.clock.now();
     const raw = await viaRedis('refresh a lock', () => this.redis.davLockRefresh(LOCKS_KEY, token, principal, String(now), String(timeoutSeconds), String(now + timeoutSeconds * 1000)));
-    return raw ? recordOf(raw) : undefined;
+    return raw ? parsed(raw) : undefined;
   }
 
   unlock(token: string, principal: string): Promise<UnlockOutcome> {
@@ -148,26 +220,33 @@ export class RedisLockSystem implements LockSystem {
   async get(token: string): Promise<LockRecord | undefined> {
     const raw = await viaRedis('read a lock', () => this.redis.hget(LOCKS_KEY, token));
     if (!raw) return undefined;
-    const lock = recordOf(raw);
+    const lock = parsed(raw);
     return lock.expiresAt > this.clock.now() ? lock : undefined;
   }
 
   async covering(resource: ResourceRef): Promise<LockRecord[]> {
-    const { key } = resource;
-    return (await this.active()).filter((l) => l.mount === resource.mount && (l.key === key || (l.depth === 'infinity' && isAncestor(l.key, key))));
+    const active = await this.active();
+    const { id } = resource;
+    // Rare: a lock from before ids were kept, at the path of an item seen now (one script; otherwise no write).
+    if (id !== undefined && active.some((l) => l.id === undefined && l.mount === resource.mount && l.key === resource.key)) {
+      await viaRedis('tie a lock to its item', () => this.redis.davLockAttach(LOCKS_KEY, resource.mount, resource.key, id));
+    }
+    return coveringAmong(active, resource, await ancestorsFor(active, resource));
   }
 
   async within(resource: ResourceRef): Promise<LockRecord[]> {
-    const { key } = resource;
-    return (await this.active()).filter((l) => l.mount === resource.mount && (l.key === key || isAncestor(key, l.key)));
+    return (await this.active()).filter((l) => isWithin(l, resource));
   }
 
   async conflicts(request: LockRequest): Promise<LockRecord[]> {
-    return conflictsAmong(await this.active(), request);
+    const active = await this.active();
+    return conflictsAmong(active, request, await ancestorsFor(active, request));
   }
 
-  async removeWithin(resource: ResourceRef, options: { keepRoot?: boolean } = {}): Promise<void> {
-    await viaRedis('remove locks', () => this.redis.davLockRemoveWithin(LOCKS_KEY, resource.mount, resource.key, options.keepRoot ? '1' : '0', String(this.clock.now())));
+  async removeWithin(resource: ResourceRef, options: RemoveOptions = {}): Promise<void> {
+    await viaRedis('remove locks', () =>
+      this.redis.davLockRemoveWithin(LOCKS_KEY, resource.mount, resource.key, options.keepRoot ? '1' : '0', String(this.clock.now()), resource.id ?? '', options.rootIdNow ?? ''),
+    );
   }
 
   /** The connection belongs to the SharedRedis, which its owner closes. */
@@ -176,10 +255,10 @@ export class RedisLockSystem implements LockSystem {
   private async active(): Promise<LockRecord[]> {
     const all = await this.allLocks.read(undefined);
     const now = this.clock.now();
-    return all.map(recordOf).filter((l) => l.expiresAt > now);
+    return all.map(parsed).filter((l) => l.expiresAt > now);
   }
 }
 
-function recordOf(raw: string): LockRecord {
+function parsed(raw: string): LockRecord {
   return JSON.parse(raw) as LockRecord;
 }
