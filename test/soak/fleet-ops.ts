@@ -15,8 +15,8 @@ import { outcomeOf, type SoakStats } from './workload.js';
 export const PROP_NS = 'urn:onedav-soak';
 export const PROP_KEY = `{${PROP_NS}}v`;
 const FILES = 3;
-/** Locks of a cycle outlive any retry: a lock whose UNLOCK answer was lost blocks its file no longer than this. */
-const LOCK_SECONDS = 20;
+/** Locks of a cycle outlive any retry (a write waiting out a dead replica's upload lease takes 30 s); one whose UNLOCK answer was lost blocks its file no longer than this. */
+const LOCK_SECONDS = 120;
 
 export interface LockPropCounts {
   proppatches: number;
