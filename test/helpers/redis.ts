@@ -19,6 +19,9 @@ export interface RunningRedis {
   /** Starts it again on the same port, from its folder: empty, or as it was with `persistent`. */
   start(): Promise<void>;
   stop(): Promise<void>;
+  /** SIGSTOP / SIGCONT: a Redis that hangs (connections stay open, nothing is answered), and back. */
+  pause(): void;
+  resume(): void;
 }
 
 /**
@@ -73,6 +76,8 @@ export async function startRedis(options: { password?: string; persistent?: bool
     port,
     kill,
     start,
+    pause: () => void child?.kill('SIGSTOP'),
+    resume: () => void child?.kill('SIGCONT'),
     async stop() {
       await kill();
       await rm(dir, { recursive: true, force: true });
