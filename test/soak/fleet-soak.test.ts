@@ -106,7 +106,7 @@ describe.skipIf(!HAS_REDIS || !HAS_HAPROXY)('soak, multi-replica mode: three one
     for (const locker of lockers) await locker.setup();
 
     // The kill: once a third of the work is done, as soon as a replica has an upload session open.
-    let kill: { pid: number; replica: number; sessionsOpen: number; opsBefore: number } | undefined;
+    let kill: { pid: number; replica: number; sessionsOpen: number; opsBefore: number; sessionIds: string[] } | undefined;
     const killer = (async () => {
       await eventually(() => stats.ops >= OPS / 3, 'a third of the operations done', { tries: 4000, everyMs: 25 });
       for (let i = 0; i < 2000 && !kill; i++) {
@@ -115,7 +115,9 @@ describe.skipIf(!HAS_REDIS || !HAS_HAPROXY)('soak, multi-replica mode: three one
           const keys = await raw.keys(`fleet:sessions:*-${pid}-*`);
           const open = keys.length ? await raw.hlen(keys[0]) : 0;
           if (pid && open > 0) {
-            kill = { pid, replica: index, sessionsOpen: open, opsBefore: stats.ops };
+            // On a loopback Redis without ONEDAV_STATE_KEY the registry holds the upload URLs as they are: …/up/<session id>.
+            const sessionIds = (await raw.hvals(keys[0])).map((v) => (JSON.parse(v) as { uploadUrl: string }).uploadUrl.split('/').pop()!);
+            kill = { pid, replica: index, sessionsOpen: open, opsBefore: stats.ops, sessionIds };
             await replica.kill();
             break;
           }
@@ -135,6 +137,8 @@ describe.skipIf(!HAS_REDIS || !HAS_HAPROXY)('soak, multi-replica mode: three one
     await eventually(async () => (await raw.keys(`fleet:sessions:*-${killed.pid}-*`)).length === 0, 'the dead replica’s upload sessions swept', { tries: 480, everyMs: 250 });
     for (let i = 0; i < 200 && fleet.emulator.drive.fragmentsInFlight() > 0; i++) await new Promise((r) => setTimeout(r, 50));
     const sessionsLeft = await openSessions(fleet);
+    // Each session the dead replica had recorded: cancelled by the sweep, or committed had its last fragment landed.
+    const deadReplicaSessions = killed.sessionIds.map((id) => fleet.emulator.drive.uploadFragments().find((log) => log.sessionId === id)?.outcome ?? 'unknown');
 
     // Through each replica on its own (the restarted one included): the lock taken before the kill, its property.
     const direct = fleet.replicas.map((r) => new SoakHttp(new URL(r.url)));
@@ -200,6 +204,7 @@ describe.skipIf(!HAS_REDIS || !HAS_HAPROXY)('soak, multi-replica mode: three one
       proppatches: counts.proppatches,
       wrongProperties: wrongProperties.length,
       lockTakenBeforeKill: { putWithoutTokenPerReplica: heldAnswers, propertyPerReplica: heldProperties, unlockThroughRestarted: unlock.status },
+      deadReplicaSessions,
       uploadSessionsOpenWhenTheWorkEnded: sessionsAfterWorkload.used + sessionsAfterWorkload.neverUsed,
       uploadSessionsLeftOpen: sessionsLeft.used,
       uploadSessionsNeverUsed: sessionsLeft.neverUsed,
@@ -235,6 +240,8 @@ describe.skipIf(!HAS_REDIS || !HAS_HAPROXY)('soak, multi-replica mode: three one
     expect(heldProperties).toEqual(['before-the-kill', 'before-the-kill', 'before-the-kill']);
     expect(heldBytes).toBe('held');
     expect(unlock.status).toBe(204);
+    expect(deadReplicaSessions.length).toBeGreaterThan(0);
+    for (const outcome of deadReplicaSessions) expect(['cancelled', 'committed']).toContain(outcome);
     expect(sessionsLeft.used).toBe(0);
     expect(sessionsLeft.neverUsed).toBeLessThanOrEqual(1); // the kill's window: see openSessions
   });
