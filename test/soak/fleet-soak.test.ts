@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HAS_HAPROXY } from '../helpers/balancer.js';
@@ -159,7 +160,7 @@ describe.skipIf(!HAS_REDIS || !HAS_HAPROXY)('soak, multi-replica mode: three one
       for (const path of locker.files.keys()) {
         lockFiles.files++;
         const bytes = await fleet.emulator.drive.readFile(fleet.driveId, path.slice(1));
-        const sha = (await import('node:crypto')).createHash('sha256').update(bytes).digest('hex');
+        const sha = createHash('sha256').update(bytes).digest('hex');
         if (locker.matches(path, bytes.length, sha)) continue;
         if (locker.partialOf(path, bytes.length, sha)) lockFiles.partial++;
         else lockFiles.mismatches++;
