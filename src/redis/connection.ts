@@ -11,9 +11,15 @@ export interface SharedRedisOptions {
   /** AUTH password when it is kept out of the URL (ONEDAV_REDIS_PASSWORD). */
   password?: string;
   logger?: Logger;
-  /** How long one command may take before it counts as an outage (ms). */
-  commandTimeoutMs?: number;
 }
+
+/**
+ * ioredis's own per-command timeout, a backstop only: it counts wall time, so at 2 s a saturated
+ * replica took a healthy Redis for a dead one (10 of 240, then 71 of 160 PROPFINDs answered 503 in
+ * test/redis/saturation.test.ts). The outage deadline is viaRedis's, counted in event-loop time
+ * (deadline.ts); this one only ends commands sent outside it (publish) on a Redis that hangs.
+ */
+const BACKSTOP_COMMAND_TIMEOUT_MS = 30_000;
 
 /**
  * One Redis server shared by the replicas of a fleet. Commands fail at once while the connection is
@@ -87,7 +93,7 @@ export class SharedRedis {
       // tick go to Redis as one pipeline (one round trip) instead of one each.
       enableAutoPipelining: role !== 'subscriber',
       maxRetriesPerRequest: 0,
-      commandTimeout: this.options.commandTimeoutMs ?? 2000,
+      commandTimeout: BACKSTOP_COMMAND_TIMEOUT_MS,
       connectTimeout: 2000,
       retryStrategy: (attempt) => Math.min(100 * attempt, 2000),
       lazyConnect: false,

@@ -1,3 +1,5 @@
+import { REDIS_DEADLINE_MS, withinDeadline } from './deadline.js';
+
 /**
  * Shared state (locks, dead properties, tokens, upload ownership) is out of reach: Redis is down,
  * restarting or too slow. Operations that need it fail with this instead of guessing — a replica
@@ -15,11 +17,16 @@ export class SharedStateUnavailableError extends Error {
   }
 }
 
-/** Runs one Redis operation; a connection failure, a closed stream or a timeout becomes SharedStateUnavailableError. */
+/**
+ * Runs one Redis operation; a connection failure, a closed stream or no answer within
+ * REDIS_DEADLINE_MS of event-loop time (withinDeadline: a busy replica is not a dead Redis) becomes
+ * SharedStateUnavailableError.
+ */
 export async function viaRedis<T>(what: string, run: () => Promise<T>): Promise<T> {
   try {
-    return await run();
+    return await withinDeadline(run(), REDIS_DEADLINE_MS, () => new SharedStateUnavailableError(`Shared state is unavailable (${what}): Redis did not answer within ${REDIS_DEADLINE_MS} ms`));
   } catch (err) {
+    if (err instanceof SharedStateUnavailableError) throw err;
     if (isConnectionFailure(err)) throw new SharedStateUnavailableError(`Shared state is unavailable (${what}): ${(err as Error).message}`);
     throw err;
   }

@@ -22,6 +22,9 @@ import { HAS_REDIS, startRedis, type RunningRedis } from '../helpers/redis.js';
 import { REPLICA_ACCOUNT, signedInRecord, startAppReplicas, type AppReplicas } from '../helpers/app-replicas.js';
 
 const KEY = Buffer.alloc(32, 42).toString('base64');
+/** The mixed load of the three-replica sign-in test: twelve 5-second token lifetimes (issue 13: 60 s). */
+const MIXED_LOAD_MS = 60_000;
+const LOCKINFO = '<?xml version="1.0" encoding="utf-8"?><D:lockinfo xmlns:D="DAV:"><D:lockscope><D:exclusive/></D:lockscope><D:locktype><D:write/></D:locktype></D:lockinfo>';
 const OTHER_KEY = Buffer.alloc(32, 43).toString('base64');
 
 describe.skipIf(!HAS_REDIS)('sign-in shared by replicas through Redis', () => {
@@ -58,7 +61,7 @@ describe.skipIf(!HAS_REDIS)('sign-in shared by replicas through Redis', () => {
     emulator.identity.resetStats();
   });
 
-  it('three replicas on 5-second tokens with rotation-revoked refresh tokens: no failed request, no invalid_grant, one process worth of refreshes; tokens in Redis are sealed', async () => {
+  it('three replicas on 5-second tokens with rotation-revoked refresh tokens, 60 s of PROPFIND/GET/PUT/LOCK: no failed request, no invalid_grant, one process worth of refreshes; tokens in Redis are sealed', async () => {
     Object.assign(emulator.state.settings, { accessTokenLifetimeSec: 5, revokeRefreshTokenOnRotation: true });
     // Only the first replica has the token file (a single server moving to a fleet): it is imported into Redis once.
     const logger = recordingLogger('json');
@@ -71,30 +74,47 @@ describe.skipIf(!HAS_REDIS)('sign-in shared by replicas through Redis', () => {
       beforeStart: async (dirs) => new TokenStore(dirs[0]).save(signedInRecord(emulator, DEMO_USER)),
     });
     const failed: string[] = [];
+    const byMethod = new Map<string, number>();
     const started = Date.now();
     let round = 0;
+    let requests = 0;
     try {
-      const request = async (url: string, method: string, path: string, body?: string) => {
-        const res = await fetch(`${url}${path}`, { method, body, redirect: 'manual', headers: method === 'PROPFIND' ? { depth: '1' } : {} });
+      const request = async (url: string, method: string, path: string, options: { body?: string; headers?: Record<string, string> } = {}) => {
+        const res = await fetch(`${url}${path}`, { method, body: options.body, redirect: 'manual', headers: method === 'PROPFIND' ? { depth: '1' } : (options.headers ?? {}) });
         await res.arrayBuffer();
+        requests++;
+        byMethod.set(method, (byMethod.get(method) ?? 0) + 1);
         if (res.status >= 400) failed.push(`${method} ${path} via replica ${replicas.urls.indexOf(url)}: ${res.status}`);
+        return res;
       };
-      await request(replicas.urls[0], 'PUT', '/fixed.txt', 'stays');
-      // About 24 s: six 5-second token lifetimes, each request possibly on another replica.
-      while (Date.now() - started < 24_000 && round < 2000) {
+      // A lock taken through one replica, released through the next.
+      const lockCycle = async (i: number) => {
+        const path = `/l${i}.txt`;
+        const res = await request(replicas.urls[i], 'LOCK', path, { body: LOCKINFO, headers: { 'content-type': 'application/xml', timeout: 'Second-60' } });
+        const token = res.headers.get('lock-token');
+        if (token) await request(replicas.urls[(i + 1) % 3], 'UNLOCK', path, { headers: { 'lock-token': token } });
+      };
+      await request(replicas.urls[0], 'PUT', '/fixed.txt', { body: 'stays' });
+      for (let i = 0; i < 3; i++) await request(replicas.urls[i], 'PUT', `/l${i}.txt`, { body: 'locked now and then' });
+      // 60 s: twelve 5-second token lifetimes, each request possibly on another replica.
+      while (Date.now() - started < MIXED_LOAD_MS && round < 5000) {
         round++;
         await Promise.all(
           replicas.urls.map((url, i) => {
             const name = `/r${(round + i) % 4}.txt`;
-            return i === round % 3 ? request(url, 'PUT', name, `round ${round}`) : i === (round + 1) % 3 ? request(url, 'PROPFIND', '/') : request(url, 'GET', '/fixed.txt');
+            const op = (round + i) % 4;
+            return op === 0 ? request(url, 'PUT', name, { body: `round ${round}` }) : op === 1 ? request(url, 'PROPFIND', '/') : op === 2 ? request(url, 'GET', '/fixed.txt') : lockCycle(i);
           }),
         );
         await new Promise((r) => setTimeout(r, 50));
       }
       const elapsed = Date.now() - started;
       const stats = emulator.identity.stats();
-      console.info(`3 replicas, ${Math.round(elapsed / 1000)} s, ${round * 3 + 1} requests: ${stats.grants.refresh_token} refreshes (one process: ≤ ${Math.ceil(elapsed / 4000) + 1}), invalid_grant ${stats.failures.invalid_grant ?? 0}, failed requests ${failed.length}`);
+      console.info(
+        `3 replicas, ${Math.round(elapsed / 1000)} s, ${requests} requests (${[...byMethod].map(([m, n]) => `${m} ${n}`).join(', ')}): ${stats.grants.refresh_token} refreshes (one process: ≤ ${Math.ceil(elapsed / 4000) + 1}), invalid_grant ${stats.failures.invalid_grant ?? 0}, failed requests ${failed.length} (401: ${failed.filter((f) => f.endsWith(': 401')).length}, 5xx: ${failed.filter((f) => /: 5\d\d$/.test(f)).length})`,
+      );
       expect(failed).toEqual([]);
+      for (const method of ['PUT', 'PROPFIND', 'GET', 'LOCK', 'UNLOCK']) expect(byMethod.get(method), method).toBeGreaterThan(0);
       expect(stats.failures.invalid_grant ?? 0).toBe(0);
       // One process refreshes at 80% of each lifetime (every 4 s), plus its first token; three uncoordinated ones three times that.
       const oneProcess = Math.ceil(elapsed / 4000) + 1;
@@ -118,7 +138,7 @@ describe.skipIf(!HAS_REDIS)('sign-in shared by replicas through Redis', () => {
     } finally {
       await replicas.close();
     }
-  }, 90_000);
+  }, MIXED_LOAD_MS + 90_000);
 
   it('fences a refresher whose lease ran out mid-refresh: the newer sign-in saved meanwhile is kept, and both use it', async () => {
     const connection = await connect('fleet-b:');

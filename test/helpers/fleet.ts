@@ -23,6 +23,8 @@ export interface Replica {
   /** Starts it again (same port, same data folder). */
   start(): Promise<void>;
   output(): string;
+  /** The process id of the running process (undefined when it is not running). */
+  pid(): number | undefined;
 }
 
 export interface Fleet {
@@ -42,6 +44,8 @@ export interface FleetOptions {
   /** Merged over each replica's config (top-level keys replace). */
   config?: Record<string, unknown>;
   emulator?: Partial<EmulatorOptions>;
+  /** Redis keeps its data across `fleet.redis.kill()` and `start()` (an append-only file). */
+  persistentRedis?: boolean;
 }
 
 /**
@@ -52,7 +56,7 @@ export interface FleetOptions {
  */
 export async function startFleet(options: FleetOptions = {}): Promise<Fleet> {
   const dir = await mkdtemp(join(tmpdir(), 'onedav-fleet-'));
-  const redis = await startRedis();
+  const redis = await startRedis({ persistent: options.persistentRedis });
   const emulator = await startEmulator({ port: 0, dataDir: join(dir, 'emulator'), admin: true, ...options.emulator });
   const driveId = emulator.drive.driveIdOf(ADELE);
   // One sign-in copied to every replica's data folder, as an operator would.
@@ -128,5 +132,6 @@ function replica(configPath: string, port: number): Replica {
       await serveUrl(child, printed, 90_000);
     },
     output: () => printed.text,
+    pid: () => (child && !exited(child) ? child.pid : undefined),
   };
 }

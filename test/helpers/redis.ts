@@ -14,22 +14,28 @@ export const HAS_REDIS = hasProgram('redis-server');
 export interface RunningRedis {
   url: string;
   port: number;
-  /** SIGKILL: as if the machine running Redis died (nothing saved: persistence is off). */
+  /** SIGKILL: as if the machine running Redis died (nothing saved unless `persistent`). */
   kill(): Promise<void>;
-  /** Starts it again on the same port (empty, since persistence is off). */
+  /** Starts it again on the same port, from its folder: empty, or as it was with `persistent`. */
   start(): Promise<void>;
   stop(): Promise<void>;
+  /** SIGSTOP / SIGCONT: a Redis that hangs (connections stay open, nothing is answered), and back. */
+  pause(): void;
+  resume(): void;
 }
 
 /**
  * A real redis-server on 127.0.0.1 in a temporary folder, without persistence. `password` turns
- * on AUTH (requirepass). Stopped by `stop()`; never left running after the test file.
+ * on AUTH (requirepass); `persistent` keeps every write in an append-only file synced before each
+ * reply (appendfsync always), so `kill()` then `start()` brings everything back, as a Redis
+ * restarted on its data folder does. Stopped by `stop()`; never left running after the test file.
  */
-export async function startRedis(options: { password?: string } = {}): Promise<RunningRedis> {
+export async function startRedis(options: { password?: string; persistent?: boolean } = {}): Promise<RunningRedis> {
   const dir = await mkdtemp(join(tmpdir(), 'onedav-redis-'));
   const port = await freePort();
   let child: ChildProcess | undefined;
-  const args = ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'no', '--protected-mode', 'yes'];
+  const persistence = options.persistent ? ['--appendonly', 'yes', '--appendfsync', 'always'] : ['--appendonly', 'no'];
+  const args = ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', ...persistence, '--protected-mode', 'yes'];
   if (options.password) args.push('--requirepass', options.password);
 
   async function start(): Promise<void> {
@@ -70,6 +76,8 @@ export async function startRedis(options: { password?: string } = {}): Promise<R
     port,
     kill,
     start,
+    pause: () => void child?.kill('SIGSTOP'),
+    resume: () => void child?.kill('SIGCONT'),
     async stop() {
       await kill();
       await rm(dir, { recursive: true, force: true });

@@ -21,26 +21,66 @@ export interface SoakResponse {
   aborted?: boolean;
   /** The answer's body was cut after the headers. */
   truncated?: boolean;
+  /**
+   * Earlier attempts of this request (a retrying client) that may have done some or all of the
+   * work: no answer, or a 5xx. The final answer alone does not tell what happened then.
+   */
+  uncertainAttempts?: number;
+  /** Attempts made in all (1 without retries). */
+  attempts?: number;
 }
 
 export interface SoakRequest {
   method: string;
   path: string;
   headers?: Record<string, string>;
-  /** Request body: a Buffer, or chunks produced lazily. */
-  body?: Buffer | Iterable<Buffer>;
+  /** Request body: a Buffer, or chunks produced lazily (a function makes them anew for each attempt). */
+  body?: Buffer | Iterable<Buffer> | (() => Iterable<Buffer>);
   /** Destroy the request after this many body bytes were written. */
   abortAfter?: number;
   keepBody?: boolean;
   timeoutMs?: number;
 }
 
+/**
+ * A client behind a load balancer tries again, a bounded number of times, when the connection
+ * broke or the answer was 502/503/504 (a replica died, or shared state was briefly unavailable),
+ * waiting Retry-After (capped) between attempts.
+ */
+export interface RetryPolicy {
+  attempts: number;
+  /** Pause when the answer gave no Retry-After (ms). */
+  pauseMs: number;
+  /** Longest pause, whatever Retry-After says (ms). */
+  maxPauseMs: number;
+}
+
 export class SoakHttp {
   readonly agent = new Agent({ keepAlive: true, maxSockets: 4 });
+  /** Retries made, by the status that caused them (0: no answer). */
+  readonly retried = new Map<number, number>();
 
-  constructor(readonly base: URL) {}
+  constructor(
+    readonly base: URL,
+    private readonly retry?: RetryPolicy,
+  ) {}
 
-  send(spec: SoakRequest): Promise<SoakResponse> {
+  async send(spec: SoakRequest): Promise<SoakResponse> {
+    const attempts = this.retry?.attempts ?? 1;
+    let uncertain = 0;
+    for (let attempt = 1; ; attempt++) {
+      const res = await this.sendOnce(spec);
+      const retryable = (res.status === 0 && !res.aborted && res.error !== 'timeout') || [502, 503, 504].includes(res.status);
+      if (!retryable || attempt >= attempts || !this.retry) return { ...res, uncertainAttempts: uncertain, attempts: attempt };
+      uncertain++;
+      this.retried.set(res.status, (this.retried.get(res.status) ?? 0) + 1);
+      const retryAfter = Number(res.headers['retry-after']);
+      const pause = Number.isFinite(retryAfter) && retryAfter > 0 ? retryAfter * 1000 : this.retry.pauseMs;
+      await new Promise((r) => setTimeout(r, Math.min(pause, this.retry!.maxPauseMs)));
+    }
+  }
+
+  private sendOnce(spec: SoakRequest): Promise<SoakResponse> {
     return new Promise((resolve) => {
       const hash = createHash('sha256');
       const parts: Buffer[] = [];
@@ -104,8 +144,9 @@ async function writeBody(req: ReturnType<typeof request>, spec: SoakRequest, onA
     req.end(spec.body);
     return;
   }
+  const body = typeof spec.body === 'function' ? spec.body() : spec.body;
   let written = 0;
-  for (const chunk of spec.body) {
+  for (const chunk of body) {
     if (req.destroyed) return;
     let piece = chunk;
     if (spec.abortAfter !== undefined && written + piece.length >= spec.abortAfter) {

@@ -129,20 +129,20 @@ export class SoakClient {
     if (this.random() < 0.1) headers['X-OC-Mtime'] = String(1_600_000_000 + Math.floor(this.random() * 1e8));
     const abortAfter = size >= 2 && this.random() < 0.06 ? 1 + Math.floor(this.random() * (size - 1)) : undefined;
     const before = this.certainty(path);
-    const res = await this.http.send({ method: 'PUT', path: hrefOf(path), headers, body: contentChunks(version.key, 0, size, 64 * KiB), abortAfter, keepBody: true });
+    const res = await this.http.send({ method: 'PUT', path: hrefOf(path), headers, body: () => contentChunks(version.key, 0, size, 64 * KiB), abortAfter, keepBody: true });
     this.stats.count(abortAfter !== undefined ? 'PUT(abort)' : 'PUT', res, `${path} v${version.id}:${size}`);
     if (res.status !== 0 || !res.aborted) this.stats.bytesUp += abortAfter ?? size;
     const outcome = outcomeOf(res);
     this.checkServerError('PUT', path, res);
     // 423: the business drive still holds an upload session for this file (a lost createUploadSession
     // answer); Graph refuses a second one (OneDrive/onedrive-api-docs#747), so nothing was written.
-    if (outcome !== 'unknown' && outcome !== 'failed' && res.status !== 423) {
+    if (outcome !== 'unknown' && outcome !== 'failed' && res.status !== 423 && !res.uncertainAttempts) {
       if (before.parentFolder && before.notFolder && res.status !== 0) {
         const expected = before.absent ? [201] : before.file ? [204] : [201, 204];
         if (!expected.includes(res.status)) this.stats.violation('wrongAnswer', 'PUT', `${path}: ${res.status}, expected ${expected.join('/')} (${describe(res)})`);
       }
     }
-    this.model.create(path, version.id, outcome, this.root);
+    this.settle(res, outcome, (o) => this.model.create(path, version.id, o, this.root));
   }
 
   private async get(): Promise<void> {
@@ -271,11 +271,11 @@ export class SoakClient {
     this.stats.count('MKCOL', res, path);
     this.checkServerError('MKCOL', path, res);
     const outcome = outcomeOf(res);
-    if (outcome === 'ok' || outcome === 'refused') {
+    if ((outcome === 'ok' || outcome === 'refused') && !res.uncertainAttempts) {
       const expected = before.parentFolder && before.absent ? [201] : before.exists ? [405] : undefined;
       if (expected && !expected.includes(res.status)) this.stats.violation('wrongAnswer', 'MKCOL', `${path}: ${res.status}, expected ${expected.join('/')} (${describe(res)})`);
     }
-    this.model.create(path, 'folder', outcome, this.root);
+    this.settle(res, outcome, (o) => this.model.create(path, 'folder', o, this.root));
   }
 
   private async delete(): Promise<void> {
@@ -286,11 +286,11 @@ export class SoakClient {
     this.stats.count('DELETE', res, path);
     this.checkServerError('DELETE', path, res);
     const outcome = outcomeOf(res);
-    if (outcome === 'ok' || outcome === 'refused') {
+    if ((outcome === 'ok' || outcome === 'refused') && !res.uncertainAttempts) {
       const expected = before.exists ? [204] : before.absent ? [404] : undefined;
       if (expected && !expected.includes(res.status)) this.stats.violation('wrongAnswer', 'DELETE', `${path}: ${res.status}, expected ${expected.join('/')} (${describe(res)})`);
     }
-    this.model.remove(path, outcome);
+    this.settle(res, outcome, (o) => this.model.remove(path, o));
   }
 
   private async transfer(method: 'MOVE' | 'COPY'): Promise<void> {
@@ -322,13 +322,13 @@ export class SoakClient {
     let outcome = outcomeOf(res);
     if (res.status === 207) outcome = 'failed'; // some members failed (cross-mount only)
     const inside = to === from || to.startsWith(`${from}/`) || from.startsWith(`${to}/`);
-    if ((outcome === 'ok' || outcome === 'refused') && !inside && before.from.exists && before.to.parentFolder) {
+    if ((outcome === 'ok' || outcome === 'refused') && !res.uncertainAttempts && !inside && before.from.exists && before.to.parentFolder) {
       const expected = before.to.absent ? [201] : before.to.exists ? (overwrite === 'T' ? [204] : [412]) : undefined;
       if (expected && !expected.includes(res.status)) this.stats.violation('wrongAnswer', method, `${from} → ${to} (Overwrite ${overwrite}): ${res.status}, expected ${expected.join('/')} (${describe(res)})`);
     }
     if (inside && outcome === 'ok') this.stats.violation('wrongAnswer', method, `${from} → ${to}: ${res.status} for a move or copy into itself or onto its own ancestor`);
     const fileOverFile = before.to.file && !this.model.mayBeFolder(from);
-    this.model.transfer(from, to, method === 'MOVE' ? 'move' : 'copy', outcome, this.root);
+    this.settle(res, outcome, (o) => this.model.transfer(from, to, method === 'MOVE' ? 'move' : 'copy', o, this.root));
     // The file it was to replace must still be there, old or new: look now, before a later write could hide a loss.
     if (outcome === 'failed' && fileOverFile) await this.checkKept(to);
   }
@@ -341,6 +341,16 @@ export class SoakClient {
   }
 
   // ---- helpers -----------------------------------------------------------------------------
+
+  /**
+   * Applies an operation's outcome to the model. Earlier attempts of a retried request (through a
+   * balancer, after a replica died or answered 503) may have done the work, or may still: that
+   * counts as an answer that never came, before the final one.
+   */
+  private settle(res: SoakResponse, outcome: Outcome, apply: (o: Outcome) => void): void {
+    if (res.uncertainAttempts) apply('unknown');
+    apply(outcome);
+  }
 
   private checkServerError(op: string, path: string, res: SoakResponse): void {
     if (res.status === 500) this.stats.violation('internalError', op, `${path}: 500 ${describe(res)}`);
