@@ -104,9 +104,9 @@ function alreadyLocked(ctx: DavRequest, target: DriveTarget, conflicts: LockReco
   });
 }
 
+/** The locks just granted or refreshed, each with the timeout granted (RFC 4918 §9.10.2), not what is left after the store's round trip. */
 function lockDiscovery(ctx: DavRequest, target: DriveTarget, records: LockRecord[]): string {
-  const now = ctx.state.clock.now();
-  const active = records.map((r) => activeLockXml(r, hrefOfLock(ctx, target, r), secondsLeft(r, now))).join('');
+  const active = records.map((r) => activeLockXml(r, hrefOfLock(ctx, target, r), r.timeoutSeconds)).join('');
   return `<D:prop xmlns:D="DAV:"><D:lockdiscovery>${active}</D:lockdiscovery></D:prop>`;
 }
 
