@@ -263,7 +263,10 @@ async function handle(state: DavServerState, req: IncomingMessage, res: ServerRe
       res.destroy();
       return;
     }
-    if (!req.complete) res.setHeader('Connection', 'close');
+    if (!req.complete) {
+      res.setHeader('Connection', 'close');
+      halfCloseAfterAnswer(req);
+    }
     sendDavError(res, dav);
     if (!req.complete) drainThenClose(req, drainMs);
   } finally {
@@ -345,6 +348,20 @@ function timeBodyIdle(req: IncomingMessage, res: ServerResponse, idleMs: number)
   const stop = () => clearInterval(timer);
   req.once('end', stop);
   res.once('close', stop);
+}
+
+/**
+ * Node ends a `Connection: close` answer with `socket.destroySoon()`, which closes both ways once
+ * the answer is out, resetting the connection over a body still arriving: the client (one that
+ * writes the whole body before reading, like kioclient5's first, credential-less PUT) then never
+ * sees the status. Here it only half-closes, so drainThenClose can read on (RFC 9112 §9.6).
+ */
+function halfCloseAfterAnswer(req: IncomingMessage): void {
+  const socket = req.socket;
+  if (!socket || socket.destroyed) return;
+  socket.destroySoon = function halfClose(this: typeof socket) {
+    this.end();
+  };
 }
 
 /**
