@@ -265,9 +265,14 @@ async function handle(state: DavServerState, req: IncomingMessage, res: ServerRe
       res.destroy();
       return;
     }
-    if (!req.complete) res.setHeader('Connection', 'close');
+    const bodyPending = !req.complete;
+    const keepConnection = bodyPending && bodyWorthReading(req);
+    if (bodyPending && !keepConnection) {
+      res.setHeader('Connection', 'close');
+      halfCloseAfterAnswer(req);
+    }
     sendDavError(res, dav);
-    if (!req.complete) drainThenClose(req, drainMs);
+    if (bodyPending) drainThenClose(req, drainMs, keepConnection);
   } finally {
     const ms = state.clock.now() - started;
     const status = aborter.signal.aborted && !res.writableFinished ? 499 : res.statusCode;
@@ -350,19 +355,50 @@ function timeBodyIdle(req: IncomingMessage, res: ServerResponse, idleMs: number)
 }
 
 /**
- * After answering early (before reading the body), swallow what the client still sends for a
- * moment so it can read the answer, then drop the connection (closing with unread data would
- * reset it and the client might never see the status).
+ * Node ends a `Connection: close` answer with `socket.destroySoon()`, which closes both ways once
+ * the answer is out, resetting the connection over a body still arriving: the client (one that
+ * writes the whole body before reading, like kioclient5's first, credential-less PUT) then never
+ * sees the status. Here it only half-closes, so drainThenClose can read on (RFC 9112 §9.6).
  */
-function drainThenClose(req: IncomingMessage, drainMs: number): void {
+function halfCloseAfterAnswer(req: IncomingMessage): void {
+  const socket = req.socket;
+  if (!socket || socket.destroyed) return;
+  socket.destroySoon = function halfClose(this: typeof socket) {
+    this.end();
+  };
+}
+
+/** Most of a refused body onedav reads and drops (beyond it, the connection is dropped instead). */
+const DRAIN_LIMIT_BYTES = 8 * 1024 * 1024;
+
+/**
+ * Whether to read a refused body to its end and keep the connection: when its announced length
+ * is modest and the client is already sending it (no `Expect: 100-continue`, whose clients may
+ * never send it). Clients built on Qt (KIO: Dolphin, kioclient5) take any close while they send,
+ * even a half-close, as a broken connection and never read the 401 they would retry after.
+ */
+function bodyWorthReading(req: IncomingMessage): boolean {
+  if (/100-continue/i.test(String(req.headers.expect ?? ''))) return false;
+  const length = header(req, 'content-length');
+  return length !== undefined && /^\d+$/.test(length.trim()) && Number(length) <= DRAIN_LIMIT_BYTES;
+}
+
+/**
+ * After answering early (before reading the body), swallow what the client still sends for a
+ * moment so it can read the answer (closing with unread data would reset the connection and the
+ * client might never see the status); then drop the connection, unless `keep` and the whole
+ * body arrived in time (the client may then send its next request, with credentials, on it).
+ */
+function drainThenClose(req: IncomingMessage, drainMs: number, keep = false): void {
   const socket = req.socket;
   if (!socket || socket.destroyed) return; // the client is gone already
   let received = 0;
   req.on('data', (chunk: Buffer) => {
     received += chunk.length;
-    if (received > 8 * 1024 * 1024) socket.destroy();
+    if (received > DRAIN_LIMIT_BYTES) socket.destroy();
   });
   req.on('error', () => {});
+  const timer = setTimeout(() => socket.destroy(), drainMs).unref();
+  if (keep) req.once('end', () => clearTimeout(timer));
   req.resume();
-  setTimeout(() => socket.destroy(), drainMs).unref();
 }

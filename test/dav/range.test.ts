@@ -33,6 +33,7 @@ describe('shouldRedirect', () => {
   it.each([
     ['rclone/v1.60.1', true],
     ['Lavf/59.27.100', true],
+    ['libmpv', true], // mpv's default --user-agent (mpv 0.35); test/clients/mpv.test.ts follows the 302
     ['VLC/3.0.18 LibVLC/3.0.18', true],
     ['Kodi/20.2 (X11; Linux x86_64)', true],
     ['Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 Chrome/120.0 Safari/537.36', true],
@@ -51,6 +52,7 @@ describe('shouldRedirect', () => {
   it.each([
     ['Lavf/59.27.100', false],
     ['mpv 0.35.1', false],
+    ['libmpv', false],
     ['VLC/3.0.18 LibVLC/3.0.18', false],
     ['rclone/v1.60.1', true],
     ['Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 Chrome/120.0 Safari/537.36', true],

@@ -1,8 +1,13 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hashPassword } from '../../src/dav/access/passwords.js';
 import { shouldRedirect } from '../../src/dav/http/download-mode.js';
 import { DRIVE_KINDS, mountOf } from '../helpers/drive-kinds.js';
 import { startDavStack, type DavStack } from '../helpers/stack.js';
+import { hasProgram } from '../clients/tools.js';
 import { MINIREDIR_UA, WindowsMiniRedir } from './windows-miniredir.js';
 import { GeneratedBody, send, startPersonaDrive } from './wire.js';
 
@@ -199,6 +204,40 @@ describe('Windows Explorer mapping with a password', () => {
     await win.mount();
     await win.copyIn('from-windows.txt', Buffer.from('hello'), LOCAL_MTIME);
     expect((await stack.emulator.drive.readFile(stack.driveIds[0], 'from-windows.txt')).toString()).toBe('hello');
+  });
+});
+
+describe.skipIf(!hasProgram('openssl'))('Windows Explorer mapping with a password over HTTPS', () => {
+  let stack: DavStack;
+  let certDir: string;
+
+  beforeAll(async () => {
+    certDir = await mkdtemp(join(tmpdir(), 'onedav-win-tls-'));
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=127.0.0.1', '-keyout', join(certDir, 'key.pem'), '-out', join(certDir, 'cert.pem')], { stdio: 'ignore' });
+    const users = [{ name: 'alice', password: await hashPassword('alice-secret', { N: 1 << 10, r: 8, p: 1 }) }];
+    stack = await startDavStack({
+      mounts: [mountOf(DRIVE_KINDS[0])],
+      dav: { users, anonymous: { enabled: false }, tls: { cert: join(certDir, 'cert.pem'), key: join(certDir, 'key.pem') } },
+    });
+  });
+  afterAll(async () => {
+    await stack?.close();
+    await rm(certDir, { recursive: true, force: true });
+  });
+
+  // BasicAuthLevel 1, the WebClient's default, sends Basic credentials only over HTTPS
+  // (docs/clients/windows.md): this is the setup a Windows user without registry changes needs.
+  it('is challenged over TLS, then maps, copies in and reads back with Basic credentials', async () => {
+    expect(stack.url).toMatch(/^https:\/\//);
+    const anonymous = await send(stack.url, { method: 'OPTIONS', path: '/', headers: { 'User-Agent': MINIREDIR_UA, translate: 'f' } });
+    expect(anonymous.status).toBe(401);
+    expect(String(anonymous.headers['www-authenticate'])).toMatch(/^Basic realm="/);
+    const win = new WindowsMiniRedir(stack.url, { user: 'alice', password: 'alice-secret' });
+    await win.mount();
+    await win.copyIn('über TLS #1.txt', Buffer.from('sicher'), LOCAL_MTIME);
+    expect((await stack.emulator.drive.readFile(stack.driveIds[0], 'über TLS #1.txt')).toString()).toBe('sicher');
+    const opened = await win.open('über TLS #1.txt');
+    expect(opened.size).toBe(6);
   });
 });
 

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { request, type IncomingHttpHeaders } from 'node:http';
+import { request as httpRequest, type ClientRequest, type IncomingHttpHeaders, type IncomingMessage, type RequestOptions } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import { Readable } from 'node:stream';
 import { QuickXorHash } from '../../src/graph/quickxorhash.js';
 import { DAV_NS, childElements, findChild, parseXml, textContent, type XmlElement } from '../../src/dav/protocol/xml.js';
@@ -52,10 +53,16 @@ export class GeneratedBody {
   }
 }
 
+/** node:http or, for an `https:` base, node:https trusting the tests' self-signed loopback certificate. */
+function request(url: string, options: RequestOptions, onResponse: (res: IncomingMessage) => void): ClientRequest {
+  if (new URL(url).protocol === 'https:') return httpsRequest({ ...options, rejectUnauthorized: false }, onResponse);
+  return httpRequest(options, onResponse);
+}
+
 export function send(base: string, req: WireRequest): Promise<WireResponse> {
   const { hostname, port } = new URL(base);
   return new Promise((resolve, reject) => {
-    const out = request({ host: hostname, port, method: req.method, path: req.path, headers: req.headers }, (res) => {
+    const out = request(base, { host: hostname, port, method: req.method, path: req.path, headers: req.headers }, (res) => {
       const parts: Buffer[] = [];
       res.on('data', (d: Buffer) => parts.push(d));
       res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, text: Buffer.concat(parts).toString('utf8') }));
@@ -72,7 +79,7 @@ export function send(base: string, req: WireRequest): Promise<WireResponse> {
 export function fetchHashed(url: string, headers: Record<string, string>, followRedirects: boolean, hops = 0): Promise<{ status: number; size: number; quickXorHash: string; peakArrayBuffers: number }> {
   const target = new URL(url);
   return new Promise((resolve, reject) => {
-    const out = request({ host: target.hostname, port: target.port, method: 'GET', path: `${target.pathname}${target.search}`, headers }, (res) => {
+    const out = request(url, { host: target.hostname, port: target.port, method: 'GET', path: `${target.pathname}${target.search}`, headers }, (res) => {
       const status = res.statusCode ?? 0;
       if (followRedirects && status >= 300 && status < 400 && res.headers.location && hops < 10) {
         res.resume();

@@ -14,8 +14,9 @@ export type DownloadMode = 'redirect' | 'proxy' | 'auto';
  * - rclone (`rclone/v…`): Go's net/http follows up to 10 redirects for GET and drops the
  *   Authorization header on cross-host hops; verified by test/clients/rclone.test.ts in redirect mode.
  * - ffmpeg/ffprobe (`Lavf/…`), VLC (`VLC/`, `LibVLC/`), Kodi (`Kodi/`, libcurl with
- *   FOLLOWLOCATION), mpv (`mpv`, uses ffmpeg's http) and browsers (`Mozilla/…`): follow 3xx for
- *   media and downloads; ffprobe verified by test/clients/ffprobe.test.ts in redirect mode.
+ *   FOLLOWLOCATION), mpv (`libmpv`, its default --user-agent; uses ffmpeg's http) and browsers
+ *   (`Mozilla/…`): follow 3xx for media and downloads; ffprobe verified by
+ *   test/clients/ffprobe.test.ts and mpv seeking by test/clients/mpv.test.ts in redirect mode.
  * - neon-based clients — cadaver, davfs2, litmus (`neon/`): neon follows no redirect unless the
  *   application registers its redirect module, and then only reports it → proxy.
  * - Windows WebClient (`Microsoft-WebDAV-MiniRedir/…`): mishandles 3xx on WebDAV requests (the
@@ -32,13 +33,13 @@ export type DownloadMode = 'redirect' | 'proxy' | 'auto';
  *   way (mpv on ffmpeg; VLC and Kodi unverified) therefore get the proxy when the request carried
  *   credentials; anonymous shares still redirect them.
  */
-const FOLLOWS_REDIRECTS: RegExp[] = [/^rclone\//i, /\bLavf\//, /\b(VLC|LibVLC)\//i, /\bKodi\//i, /\bmpv\b/i, /^Mozilla\//];
+const FOLLOWS_REDIRECTS: RegExp[] = [/^rclone\//i, /\bLavf\//, /\b(VLC|LibVLC)\//i, /\bKodi\//i, /\b(lib)?mpv\b/i, /^Mozilla\//];
 
 /** Clients that must never get a redirect even if another rule matched (e.g. Mozilla-like UAs). */
 const NEVER_REDIRECT: RegExp[] = [/Microsoft-WebDAV-MiniRedir/i, /WebDAVFS/i, /\bneon\//i, /\bgvfs\//i, /davfs2/i, /\bKIO\//];
 
 /** Media players that lose Basic credentials once redirected (see above). */
-const DROPS_CREDENTIALS: RegExp[] = [/\bLavf\//, /\b(VLC|LibVLC)\//i, /\bKodi\//i, /\bmpv\b/i];
+const DROPS_CREDENTIALS: RegExp[] = [/\bLavf\//, /\b(VLC|LibVLC)\//i, /\bKodi\//i, /\b(lib)?mpv\b/i];
 
 export function shouldRedirect(mode: DownloadMode, userAgent: string | undefined, withCredentials = false): boolean {
   if (mode === 'redirect') return true;
