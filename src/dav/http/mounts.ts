@@ -18,6 +18,8 @@ export interface DavMount {
   drive: RemoteDrive;
   /** This mount's own download mode; the server's when absent (see download-mode.ts). */
   download?: { mode: DownloadMode };
+  /** How the lock and property stores name this mount; the prefix when absent. Per-person drives all sit at `/` and need their own. */
+  storeScope?: string;
 }
 
 export interface Mount extends DavMount {
@@ -30,7 +32,7 @@ export interface Mount extends DavMount {
 
 /** A drive path of a mount as the lock and property stores key it. */
 export function resourceAt(mount: Mount, path: string): ResourceRef {
-  return { mount: mount.prefix, path, key: mount.names.pathKey(path) };
+  return { mount: mount.storeScope ?? mount.prefix, path, key: mount.names.pathKey(path) };
 }
 
 /** A URL that names something inside a drive. */
@@ -61,7 +63,6 @@ export class MountTable {
 
   /** `downloadModeOf` gives each mount's download mode (see download-mode.ts). */
   constructor(mounts: readonly DavMount[], downloadModeOf: (mount: DavMount) => DownloadMode) {
-    if (mounts.length === 0) throw new Error('startDavServer needs at least one mount');
     this.mounts = mounts
       .map((m) => {
         const segments = splitPath(m.prefix);
