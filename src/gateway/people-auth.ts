@@ -83,6 +83,6 @@ export class AppPasswordAuth implements PeoplePasswords {
       p.lastSeenAt = now;
       return p;
     });
-    if (first) this.audit.event('app password first used', person, { passwordName: used.name });
+    if (first) this.audit.event('app password first used', person, { label: used.name });
   }
 }

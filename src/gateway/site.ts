@@ -216,7 +216,7 @@ export class GatewaySite {
     const record = { id: newId(), name, hash: await hashPassword(password), createdAt: this.o.clock.now() };
     const updated = await this.o.people.update(person.oid, (p) => p && { ...p, appPasswords: [...p.appPasswords, record] });
     if (!updated) return this.redirect(res, SITE_PREFIX);
-    this.o.audit.event('app password created', updated, { passwordName: name, passwordId: record.id });
+    this.o.audit.event('app password created', updated, { label: name, labelId: record.id });
     this.html(res, 200, accountPage(this.links, { ...view, person: updated, created: { name, password } }));
   }
 
@@ -227,7 +227,7 @@ export class GatewaySite {
     const gone = posted.person.appPasswords.find((p) => p.id === id);
     if (gone) {
       const updated = await this.o.people.update(posted.person.oid, (p) => p && { ...p, appPasswords: p.appPasswords.filter((x) => x.id !== id) });
-      this.o.audit.event('app password revoked', updated ?? posted.person, { passwordName: gone.name, passwordId: gone.id });
+      this.o.audit.event('app password revoked', updated ?? posted.person, { label: gone.name, labelId: gone.id });
     }
     this.redirect(res, SITE_PREFIX);
   }
