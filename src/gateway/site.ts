@@ -30,14 +30,14 @@ const MAX_FORM_BYTES = 16 * 1024;
 
 /**
  * Strict by default: no script at all, only our one style (by hash), forms only to ourselves, never
- * framed (clickjacking on the "create password" and "revoke" buttons), no referrer (the callback URL
+ * framed (clickjacking on the "create password" and "revoke" buttons), no referrer to other sites (the callback URL
  * carries a code).
  */
 const SECURITY_HEADERS: Record<string, string> = {
   'Content-Security-Policy': `default-src 'none'; style-src ${STYLE_HASH}; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'`,
   'X-Content-Type-Options': 'nosniff',
   'X-Frame-Options': 'DENY',
-  'Referrer-Policy': 'no-referrer',
+  'Referrer-Policy': 'same-origin',
   'Cross-Origin-Opener-Policy': 'same-origin',
   'Cache-Control': 'no-store',
 };
