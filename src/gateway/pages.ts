@@ -18,10 +18,11 @@ dl{display:grid;grid-template-columns:max-content 1fr;gap:.35rem 1rem;margin:0}
 dt{color:var(--muted)}dd.plain{font-family:inherit!important}dd{margin:0;overflow-wrap:anywhere;font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace}
 table{border-collapse:collapse;width:100%}
 th,td{padding:.4rem .6rem;text-align:left;border-bottom:1px solid var(--line);vertical-align:middle}
-th{font-size:.8rem;font-weight:600;text-transform:uppercase;letter-spacing:.04em;color:var(--muted);border-bottom-width:2px}
+th{font-size:.8rem;font-weight:600;text-transform:uppercase;letter-spacing:.04em;color:var(--muted);border-bottom-width:2px;white-space:nowrap}
 td.date{font-variant-numeric:tabular-nums;color:var(--muted);white-space:nowrap}
 td.name{overflow-wrap:anywhere;width:100%}
 form.inline{display:inline;margin:0}
+form.create{margin:.6rem 0 1rem}
 .row{display:flex;gap:.5rem;flex-wrap:wrap}
 input[type=text]{font:inherit;padding:.45rem .6rem;border:1px solid var(--line);border-radius:6px;flex:1 1 12rem;min-width:0;background:transparent;color:inherit}
 button,.button{font:inherit;padding:.45rem 1rem;border-radius:6px;border:1px solid var(--accent);background:var(--accent);color:#fff;cursor:pointer;display:inline-block}
@@ -32,7 +33,7 @@ button.danger{background:transparent;border-color:#c2410c;color:#c2410c;padding:
 .muted{color:var(--muted)}
 header{display:flex;justify-content:space-between;align-items:baseline;gap:1rem;flex-wrap:wrap;border-bottom:1px solid var(--line);padding-bottom:.6rem;margin-bottom:1rem}
 footer{margin-top:2rem;color:var(--muted);font-size:.85rem}
-@media (max-width:30rem){th.date,td.date.created{display:none}}
+@media (max-width:30rem){.created{display:none}dl{grid-template-columns:1fr;gap:0}dd{margin-bottom:.5rem}}
 `;
 
 /** `style-src` for the CSP: exactly this style, by hash. */
@@ -95,7 +96,7 @@ export function accountPage(links: PageLinks, view: AccountView): string {
   const message = view.message ? `<p class="notice" role="status">${escapeHtml(view.message)}</p>` : '';
   const rows = person.appPasswords.map((p: AppPasswordRecord) => `<tr><td class="name">${escapeHtml(p.name)}</td><td class="date created">${when(p.createdAt)}</td><td class="date">${when(p.lastUsedAt)}</td><td><form class="inline" method="post" action="${escapeHtml(links.base)}passwords/revoke">${hidden(csrf)}<input type="hidden" name="id" value="${escapeHtml(p.id)}"><button class="danger" type="submit" aria-label="Revoke ${escapeHtml(p.name)}">Revoke</button></form></td></tr>`);
   const table = rows.length
-    ? `<table id="passwords"><thead><tr><th>Name</th><th class="date">Created (UTC)</th><th class="date">Last used (UTC)</th><th></th></tr></thead><tbody>${rows.join('')}</tbody></table>`
+    ? `<table id="passwords"><thead><tr><th>Name</th><th class="date created">Created (UTC)</th><th class="date">Last used</th><th></th></tr></thead><tbody>${rows.join('')}</tbody></table>`
     : '<p class="muted" id="passwords">No app passwords yet.</p>';
   return page(
     'Your WebDAV access · onedav',
@@ -105,7 +106,7 @@ ${again}${message}${created}
 <dl><dt>Address</dt><dd id="webdav-url">${escapeHtml(view.webdavUrl)}</dd><dt>User name</dt><dd id="username">${escapeHtml(person.upn)}</dd><dt>Password</dt><dd class="plain">an app password from below</dd></dl>
 <h2>App passwords</h2>
 <p>One per device, so you can revoke one without touching the others.</p>
-<form method="post" action="${escapeHtml(links.base)}passwords">${hidden(csrf)}<div class="row"><input type="text" name="name" id="password-name" required maxlength="60" placeholder="Name, e.g. laptop" aria-label="Name of the new app password"><button type="submit" id="create-password">Create app password</button></div></form>
+<form class="create" method="post" action="${escapeHtml(links.base)}passwords">${hidden(csrf)}<div class="row"><input type="text" name="name" id="password-name" required maxlength="60" placeholder="Name, e.g. laptop" aria-label="Name of the new app password"><button type="submit" id="create-password">Create app password</button></div></form>
 ${table}`,
   );
 }
