@@ -35,7 +35,7 @@ async function freePort(): Promise<number> {
  * onedav in gateway mode on loopback, with the built-in emulator as Microsoft (its confidential web
  * app, which has the site's callback registered); only Contoso's people are allowed.
  */
-export async function startGatewayStack(gateway: Record<string, unknown> = {}): Promise<GatewayStack> {
+export async function startGatewayStack(gateway: Record<string, unknown> = {}, top: Record<string, unknown> = {}): Promise<GatewayStack> {
   process.env.ONEDAV_STATE_KEY = STATE_KEY;
   const dataDir = await mkdtemp(join(tmpdir(), 'onedav-gateway-'));
   const port = await freePort();
@@ -54,6 +54,7 @@ export async function startGatewayStack(gateway: Record<string, unknown> = {}): 
       app: { clientId: WEB_APP_CLIENT_ID, clientSecret: WEB_APP_CLIENT_SECRET, cloud: 'emulator' },
       ...gateway,
     },
+    ...top,
   });
   const app = await startOneDav(config, { logger, emulatorAdmin: true, emulatorClock: clock });
   return {
