@@ -97,6 +97,8 @@ export function startGateway(deps: GatewayDeps): RunningGateway {
     logger,
     clock,
     idleMs: deps.idleMs,
+    // A revoked person's refresher must not save their tokens back (its own timer would, at expiry).
+    stillThere: async (oid) => (await people.get(oid)) !== undefined,
     async onSignInRequired(person, reason) {
       const updated = await people.update(person.oid, (p) => (p && !p.signInRequired ? { ...p, signInRequired: reason } : false));
       if (updated) audit.event('sign-in required', person, { reason });

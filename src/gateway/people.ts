@@ -61,6 +61,7 @@ export function hashId(value: string): string {
 /** People, their sessions and sign-ins under way, on a GatewayKv. */
 export class People {
   private readonly mutex = new KeyedMutex();
+  private pendingSaves = 0;
 
   constructor(readonly kv: GatewayKv) {}
 
@@ -117,8 +118,10 @@ export class People {
     for (const id of person.sessions) await this.kv.delete(`session:${id}`);
   }
 
-  savePending(stateHash: string, pending: PendingSignIn, ttlMs: number): Promise<void> {
-    return this.kv.set(`pending:${stateHash}`, pending, ttlMs);
+  async savePending(stateHash: string, pending: PendingSignIn, ttlMs: number): Promise<void> {
+    await this.kv.set(`pending:${stateHash}`, pending, ttlMs);
+    // Sign-ins nobody finished would pile up in the file store (Redis expires them itself): now and then, drop the expired ones.
+    if (++this.pendingSaves % 50 === 0) for (const key of await this.kv.keys('pending:')) await this.kv.get(key);
   }
 
   takePending(stateHash: string): Promise<PendingSignIn | undefined> {

@@ -30,6 +30,8 @@ export interface PersonDrivesOptions {
   clock?: Clock;
   /** A person's drive and token refresher are closed after this long without a request (default 10 min). */
   idleMs?: number;
+  /** False once the person was revoked (`onedav users revoke`, maybe by another process): their drive closes at the next sweep. */
+  stillThere?(oid: string): Promise<boolean>;
 }
 
 /**
@@ -98,7 +100,8 @@ export class PersonDrives {
     const horizon = this.clock.now() - this.idleMs;
     for (const [oid, entry] of this.open) {
       const opened = await entry.catch(() => undefined);
-      if (opened && opened.lastUsed <= horizon && this.open.get(oid) === entry) {
+      const gone = opened && this.options.stillThere ? !(await this.options.stillThere(oid).catch(() => true)) : false;
+      if (opened && (gone || opened.lastUsed <= horizon) && this.open.get(oid) === entry) {
         this.open.delete(oid);
         await opened.close().catch(() => {});
       }

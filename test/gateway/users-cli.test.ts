@@ -33,11 +33,12 @@ describe('onedav users', () => {
     const adelePassword = await createAppPassword(stack, adele, 'laptop');
     const meganPassword = await createAppPassword(stack, megan, 'phone');
     expect((await propfind(stack, ADELE, adelePassword)).status).toBe(207);
+    expect((await propfind(stack, MEGAN, meganPassword)).status).toBe(207);
 
     const listed = await cli(['list', '--config', configFile]);
     expect(listed.code).toBe(0);
     expect(listed.out).toMatch(new RegExp(`${ADELE}\\s+\\S+ \\S+\\s+\\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d\\s+1\\s+ok`));
-    expect(listed.out).toMatch(new RegExp(`${MEGAN}\\s+\\S+ \\S+\\s+-\\s+1\\s+ok`));
+    expect(listed.out).toMatch(new RegExp(`${MEGAN}\\s+\\S+ \\S+\\s+\\S+ \\S+\\s+1\\s+ok`));
     const json = JSON.parse((await cli(['list', '--json', '--config', configFile])).out) as Array<{ upn: string; appPasswords: Array<{ name: string; lastUsedAt: string | null }> }>;
     expect(json.find((p) => p.upn === ADELE)!.appPasswords[0]).toMatchObject({ name: 'laptop' });
     expect(json.find((p) => p.upn === ADELE)!.appPasswords[0].lastUsedAt).not.toBeNull();
@@ -55,6 +56,10 @@ describe('onedav users', () => {
     const page = await (await fetch(stack.site, { headers: { cookie: cookieHeader(adele.cookies) } })).text();
     expect(page).toContain('Sign in with Microsoft');
     await expect(access(join(stack.dataDir, 'accounts', `person%3A${oid.replace(/\./g, '%2E')}.json`))).rejects.toThrow();
+    // Her drive and token refresher close at the next sweep (their timer must not save her tokens back).
+    expect(stack.app.gateway!.drives.openCount).toBe(2);
+    await stack.app.gateway!.drives.sweep();
+    expect(stack.app.gateway!.drives.openCount).toBe(1);
     // Megan is untouched.
     expect((await propfind(stack, MEGAN, meganPassword)).status).toBe(207);
     expect((await cli(['list', '--config', configFile])).out).not.toContain(ADELE);
