@@ -44,6 +44,7 @@ export function checkCredentials(dir: Directory, login: string, password: string
 /** Who may sign in here: the tenant's users, or everyone for common/organizations/consumers as they fit. */
 function usersIn(dir: Directory, scope: TenantScope): User[] {
   if (scope.kind === 'tenant' || scope.kind === 'consumers') return dir.users.filter((u) => u.tenantId === scope.tenant.id);
+  if (scope.kind === 'organizations') return dir.users.filter((u) => dir.tenants.find((t) => t.id === u.tenantId)?.kind === 'organization');
   return dir.users;
 }
 
