@@ -85,6 +85,38 @@ const userSchema = z
   })
   .strict();
 
+/**
+ * Gateway mode (docs/gateway.md): the organisation's people sign in with their own Microsoft
+ * accounts on onedav's site (`/.well-known/onedav/account/`) and get app passwords; WebDAV with
+ * `UPN + app password` serves that person's own drive with their own delegated token.
+ */
+const gatewaySchema = z
+  .object({
+    /** The address people and WebDAV clients use, e.g. https://dav.example.org (its sign-in redirect URI is `<publicUrl>/.well-known/onedav/account/callback`). */
+    publicUrl: z.url({ message: 'must be the URL people use, e.g. https://dav.example.org' }).refine((u) => /^https?:\/\/[^/]+\/?$/.test(u), 'must be an origin without a path, e.g. https://dav.example.org'),
+    /** Tenants whose people may sign in: tenant ids (GUIDs) or verified domains (contoso.com). */
+    tenants: z.array(z.string().min(1)).min(1, 'name at least one tenant id or domain whose people may sign in'),
+    /** Tenant path segment of the sign-in: the one tenant when there is one, `organizations` when there are several. */
+    authority: z.string().min(1).optional(),
+    app: z
+      .object({
+        clientId: z.string().min(1, 'set the Application (client) ID of the web app registration'),
+        /** Prefer ONEDAV_GATEWAY_CLIENT_SECRET over writing it here. */
+        clientSecret: z.string().min(1).optional(),
+        cloud: cloudName.default('global'),
+      })
+      .strict(),
+    /** Delegated permissions asked of each person (`openid profile` are added). */
+    scopes: z.array(z.string()).default(['Files.ReadWrite', 'offline_access', 'User.Read']),
+    /** True when a TLS-terminating proxy sits in front of a plain-HTTP onedav (the site refuses plain HTTP beyond loopback otherwise). */
+    behindTls: z.boolean().default(false),
+    /** How long a browser session on the site lasts. */
+    sessionHours: z.number().positive().max(24 * 30).default(8),
+    /** App passwords one person may hold. */
+    maxAppPasswords: z.number().int().min(1).max(100).default(20),
+  })
+  .strict();
+
 export const configSchema = z
   .object({
     server: z
@@ -157,6 +189,7 @@ export const configSchema = z
       })
       .strict()
       .optional(),
+    gateway: gatewaySchema.optional(),
     /** How to treat macOS `._*` AppleDouble files and `.DS_Store`. */
     macMetadata: z.enum(['store', 'refuse']).default('store'),
     emulator: z
@@ -183,6 +216,10 @@ export type Config = z.infer<typeof configSchema>;
 export type AccountConfig = z.infer<typeof accountSchema>;
 export type MountConfig = z.infer<typeof mountSchema>;
 export type UserConfig = z.infer<typeof userSchema>;
+export type GatewayConfig = z.infer<typeof gatewaySchema>;
+
+/** Where the gateway's client secret comes from when the config file leaves it out. */
+export const GATEWAY_SECRET_VARIABLE = 'ONEDAV_GATEWAY_CLIENT_SECRET';
 
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {
@@ -204,6 +241,7 @@ export function parseConfig(raw: unknown, env: NodeJS.ProcessEnv = process.env):
     const fromEnv = env[secretVariableOf(name)] ?? env.ONEDAV_CLIENT_SECRET;
     if (!account.clientSecret && fromEnv) account.clientSecret = fromEnv;
   }
+  if (config.gateway && !config.gateway.app.clientSecret && env[GATEWAY_SECRET_VARIABLE]) config.gateway.app.clientSecret = env[GATEWAY_SECRET_VARIABLE];
   const problems: string[] = [];
   config.mounts.forEach((mount, i) => {
     if (!config.accounts[mount.account] && !(config.emulator.enabled && mount.account === 'emulator')) {

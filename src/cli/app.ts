@@ -25,9 +25,11 @@ import { demoAccount } from './demo-account.js';
 import { seedDemoDrive } from './demo-drive.js';
 import { RedisLockSystem } from '../dav/stores/redis-lock-system.js';
 import { RedisPropertyStore } from '../dav/stores/redis-property-store.js';
-import { systemClock } from '../util/clock.js';
+import { systemClock, type Clock } from '../util/clock.js';
 import { keepFreedMemoryForReuse } from '../util/heap-reuse.js';
 import { silentLogger, type Logger } from '../util/logger.js';
+import { startGateway, type RunningGateway } from '../gateway/gateway.js';
+import { accountOf } from '../gateway/people.js';
 
 /** The name of the account `npm start` signs in to the built-in emulator. */
 export const EMULATOR_ACCOUNT = 'emulator';
@@ -40,6 +42,8 @@ export interface RunningOneDav {
   mounts: Array<{ prefix: string; drive: GraphDrive; client: GraphClient }>;
   /** What `/.well-known/onedav/healthz` answers. */
   health: HealthChecker;
+  /** Gateway mode: the people's site, passwords and drives. */
+  gateway?: RunningGateway;
   close(): Promise<void>;
 }
 
@@ -47,6 +51,8 @@ export interface StartOptions {
   logger?: Logger;
   /** Start the emulator with its admin endpoint (tests, benchmarks). */
   emulatorAdmin?: boolean;
+  /** The built-in emulator's clock (tests move it to expire tokens). */
+  emulatorClock?: Clock;
 }
 
 /**
@@ -67,7 +73,7 @@ export async function startOneDav(config: Config, options: StartOptions = {}): P
     const store = signIns.store;
     let emulator: RunningEmulator | undefined;
     if (config.emulator.enabled) {
-      emulator = await startEmulator({ port: config.emulator.port, dataDir: config.emulator.dataDir, admin: options.emulatorAdmin });
+      emulator = await startEmulator({ port: config.emulator.port, dataDir: config.emulator.dataDir, admin: options.emulatorAdmin, clock: options.emulatorClock });
       closers.push(() => emulator!.close());
       logger.info('built-in Graph emulator started', { url: emulator.url });
     }
@@ -142,6 +148,41 @@ export async function startOneDav(config: Config, options: StartOptions = {}): P
     // Several replicas: locks and dead properties live in the fleet's Redis; without it, files under dataDir.
     const stores: DavServerOptions['stores'] = shared && { locks: new RedisLockSystem(shared, systemClock), properties: new RedisPropertyStore(shared, config.deadProperties) };
 
+    let gateway: RunningGateway | undefined;
+    if (config.gateway) {
+      const gatewayConfig = config.gateway;
+      const graphCloud = gatewayConfig.app.cloud === 'emulator' ? 'global' : gatewayConfig.app.cloud;
+      gateway = startGateway({
+        config: gatewayConfig,
+        server: { host: config.server.host, tls: !!config.server.tls },
+        dataDir: config.dataDir,
+        signIns: store,
+        redis: shared,
+        emulatorUrl: emulator?.url,
+        downloadMode: config.download.mode,
+        logger,
+        // Each person's own drive (`/me/drive`) with their own delegated token.
+        factory: (tokens, person) => {
+          const drive = { type: 'me' as const };
+          const created = createGraphDrive({
+            graphBaseUrl: tokensCloudBase(gatewayConfig.app.cloud, emulator),
+            tokens,
+            drive,
+            cache: config.cache,
+            upload: config.upload,
+            spoolDir,
+            features: graphFeaturesOf(graphCloud),
+            uploadJournal: fleet?.sessions ?? uploadJournal,
+            shared: fleet?.driveState(accountOf(person.oid), drive),
+            logger: logger.child({ person: person.upn }),
+          });
+          return { drive: created.drive, close: created.close };
+        },
+      });
+      const running = gateway;
+      closers.push(() => running.close());
+    }
+
     let dav: RunningDavServer | undefined;
     const monitor = createMonitoring({ accounts, mounts: mounts.map((m, i) => ({ ...m, account: config.mounts[i].account })), dav: () => dav?.metrics });
     dav = await startDavServer({
@@ -160,15 +201,22 @@ export async function startOneDav(config: Config, options: StartOptions = {}): P
       dataDir: config.dataDir,
       stores,
       monitoring: config.server.monitoring === 'off' ? undefined : { access: config.server.monitoring, endpoints: monitor.endpoints },
+      people: gateway?.passwords,
+      site: gateway?.site,
       logger,
     });
     const running = dav;
     closers.push(() => running.close());
-    return { url: dav.url, dav, emulator, accounts, mounts, health: monitor.health, close };
+    return { url: dav.url, dav, emulator, accounts, mounts, health: monitor.health, gateway, close };
   } catch (err) {
     await close();
     throw err;
   }
+}
+
+/** Graph v1.0 root of the gateway's cloud (the embedded emulator's when the cloud is `emulator`). */
+function tokensCloudBase(cloud: AccountConfig['cloud'], emulator: RunningEmulator | undefined): string {
+  return (cloud === 'emulator' ? emulatorCloud(emulator?.url ?? '') : cloudByName(cloud)).graphBaseUrl;
 }
 
 /**

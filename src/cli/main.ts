@@ -11,6 +11,7 @@ const commands: Record<string, () => Promise<Command>> = {
   whoami: async () => (await import('./whoami.js')).whoamiCommand,
   'hash-password': async () => (await import('./hash-password.js')).hashPasswordCommand,
   'check-config': async () => (await import('./check-config.js')).checkConfigCommand,
+  users: async () => (await import('./users.js')).usersCommand,
 };
 
 export async function main(argv: string[]): Promise<number> {

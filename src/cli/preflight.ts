@@ -7,6 +7,7 @@ import { isPasswordHash } from '../dav/access/passwords.js';
 import { EMULATOR_ACCOUNT } from './app.js';
 import { checkRedis } from './shared-redis.js';
 import { isLoopbackHost } from '../util/loopback.js';
+import { gatewayProblems } from '../gateway/gateway.js';
 
 export interface Preflight {
   /** Reasons not to start. */
@@ -56,7 +57,11 @@ export async function preflight(config: Config, options: { insecureDev?: boolean
   if (config.server.monitoring === 'users' && config.users.length === 0) {
     warnings.push('server.monitoring is "users" but no users are configured: /.well-known/onedav/healthz and /metrics will refuse everyone');
   }
-  if (config.users.length === 0 && !config.anonymous.enabled) {
+  if (config.gateway) {
+    problems.push(...gatewayProblems(config.gateway, { host: config.server.host, tls: !!config.server.tls }, options.env ?? process.env));
+    notes.push(`gateway: people of ${config.gateway.tenants.join(', ')} sign in at ${config.gateway.publicUrl.replace(/\/+$/, '')}/.well-known/onedav/account/`);
+  }
+  if (config.users.length === 0 && !config.anonymous.enabled && !config.gateway) {
     problems.push('no users are configured and anonymous access is off: add a user (see "onedav hash-password") or enable anonymous');
   }
 

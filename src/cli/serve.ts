@@ -52,6 +52,7 @@ emulator and serves its demo drive on http://127.0.0.1:8080/ (anonymous, loopbac
     if (app.emulator) process.stdout.write(`Graph emulator on ${app.emulator.url}\n`);
     for (const mount of app.mounts) process.stdout.write(`Mounted ${mount.prefix} → ${mount.client.baseUrl}\n`);
     process.stdout.write(`WebDAV server listening on ${app.url}/\n`);
+    if (config.gateway) process.stdout.write(`People sign in at ${config.gateway.publicUrl.replace(/\/+$/, '')}/.well-known/onedav/account/\n`);
     await stopped;
     await app.close();
     return EXIT.ok;

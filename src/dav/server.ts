@@ -24,7 +24,8 @@ import { join } from 'node:path';
 import { systemClock, type Clock } from '../util/clock.js';
 import { silentLogger, type Logger } from '../util/logger.js';
 import { newRequestScope, runInRequestScope, type RequestScope } from '../util/request-scope.js';
-import { basicChallenge, BasicAuthenticator, type AnonymousAccess, type DavUser, type Principal } from './access/basic-auth.js';
+import { basicChallenge, BasicAuthenticator, type AnonymousAccess, type DavUser, type PeoplePasswords, type Principal } from './access/basic-auth.js';
+import { isDriveError } from '../drive/index.js';
 import { header, send, sendDavError, type DavRequest, type DavServerState } from './http/context.js';
 import { downloadModeOf, type DownloadMode } from './http/download-mode.js';
 import { FilePropertyStore } from './stores/file-property-store.js';
@@ -81,6 +82,10 @@ export interface DavServerOptions {
   failedLogins?: FailedLoginCounter;
   /** How long slow or silent clients may hold a connection (see DEFAULT_TIMEOUTS). */
   timeouts?: Partial<DavTimeouts>;
+  /** Gateway people: app passwords beside `users`, each person with their own drive (src/gateway). */
+  people?: PeoplePasswords;
+  /** A site served under its own reserved prefix instead of WebDAV (the gateway's sign-in site). */
+  site?: { owns(url: string | undefined): boolean; handle(req: IncomingMessage, res: ServerResponse): Promise<void> };
   logger?: Logger;
   clock?: Clock;
 }
@@ -138,7 +143,8 @@ export async function startDavServer(options: DavServerOptions): Promise<Running
   const clock = options.clock ?? systemClock;
   const storeDir = options.dataDir ? join(options.dataDir, 'dav') : undefined;
   const anonymous: AnonymousAccess = { enabled: options.anonymous?.enabled ?? false, readOnly: options.anonymous?.readOnly ?? true };
-  const auth = new BasicAuthenticator(options.users ?? [], anonymous, clock, options.failedLogins ?? options.loginThrottle);
+  if (options.mounts.length === 0 && !options.people) throw new Error('startDavServer needs at least one mount');
+  const auth = new BasicAuthenticator(options.users ?? [], anonymous, clock, options.failedLogins ?? options.loginThrottle, options.people);
   const timeouts: DavTimeouts = { ...DEFAULT_TIMEOUTS, ...options.timeouts };
   if (!auth.hasUsers && !anonymous.enabled) logger.warn('no WebDAV users are configured and anonymous access is off: every request will be refused');
   const state: DavServerState = {
@@ -161,7 +167,8 @@ export async function startDavServer(options: DavServerOptions): Promise<Running
   };
   const onRequest = (req: IncomingMessage, res: ServerResponse) => {
     const endpoint = monitoring ? monitoringTarget(req.url) : undefined;
-    const served = monitoring && endpoint !== undefined ? serveMonitoring(state, monitoring, endpoint, req, res) : serveDav(req, res);
+    const site = options.site?.owns(req.url) ? options.site : undefined;
+    const served = site ? site.handle(req, res) : monitoring && endpoint !== undefined ? serveMonitoring(state, monitoring, endpoint, req, res) : serveDav(req, res);
     served.catch((err) => {
       logger.error('WebDAV request failed outside its handler', { error: err as Error });
       if (!res.headersSent) sendDavError(res, new DavError(500, 'Internal server error; see the onedav log.'));
@@ -230,6 +237,7 @@ async function handle(state: DavServerState, req: IncomingMessage, res: ServerRe
   res.setHeader('Server', 'onedav');
   res.setHeader('X-Content-Type-Options', NOSNIFF);
   let user = '-';
+  let principal: Principal | undefined;
   try {
     if (method === 'OPTIONS' && req.url === '*') return send(res, 200, { Allow: ALLOWED_METHODS });
     const path = parseRequestTarget(req.url ?? '/');
@@ -240,11 +248,13 @@ async function handle(state: DavServerState, req: IncomingMessage, res: ServerRe
       });
     }
     if (!auth.ok) {
-      throw new DavError(401, auth.reason === 'missing' ? 'Authentication required.' : 'Wrong user name or password.', {
-        headers: { 'WWW-Authenticate': basicChallenge(state.realm) },
-      });
+      const message = auth.reason === 'missing' ? 'Authentication required.' : auth.reason === 'signInAgain' ? auth.message : 'Wrong user name or password.';
+      throw new DavError(401, message, { headers: { 'WWW-Authenticate': basicChallenge(state.realm) } });
     }
     user = auth.principal.name;
+    principal = auth.principal;
+    // A gateway person sees only their own drives: the request runs against their mount table.
+    if (auth.principal.mounts) state = { ...state, mounts: auth.principal.mounts };
     if (method === 'PUT') watchUpload(state, req, traffic, user);
     const handler = HANDLERS[method];
     if (!handler) {
@@ -258,7 +268,7 @@ async function handle(state: DavServerState, req: IncomingMessage, res: ServerRe
       state.logger.debug('client went away', { method, url: req.url, user });
       return;
     }
-    const dav = toDavError(err);
+    const dav = principal?.signInPage && isDriveError(err, 'signInNeeded') ? signInAgain(state, principal.signInPage) : toDavError(err);
     if (dav.status === 500) state.logger.error('WebDAV request failed', { method, url: req.url, user, error: err as Error, stack: (err as Error)?.stack });
     else if (dav.status >= 502) state.logger.warn(err instanceof SharedStateUnavailableError ? 'shared state (Redis) unavailable' : 'OneDrive request failed', { method, url: req.url, user, status: dav.status, error: err as Error });
     if (res.headersSent) {
@@ -290,6 +300,13 @@ async function handle(state: DavServerState, req: IncomingMessage, res: ServerRe
     };
     logRequest(state.logger, record);
   }
+}
+
+/** A gateway person whose Microsoft sign-in is gone: 401, and where to sign in again. */
+function signInAgain(state: DavServerState, page: string): DavError {
+  return new DavError(401, `Your Microsoft sign-in has expired or was revoked. Sign in again at ${page} (your app passwords keep working afterwards).`, {
+    headers: { 'WWW-Authenticate': basicChallenge(state.realm) },
+  });
 }
 
 /** Logs the progress of an upload that takes a while (see UploadProgress). */

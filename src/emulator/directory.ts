@@ -140,7 +140,8 @@ export function defaultDirectory(): Directory {
         displayName: 'onedav (emulator confidential web app)',
         secrets: [WEB_APP_CLIENT_SECRET],
         publicClientRedirectUris: [],
-        webRedirectUris: [WEB_APP_REDIRECT_URI, 'http://localhost/onedav/callback'],
+        // The gateway's sign-in site (docs/register-app.md, "onedav as a gateway") is registered beside the older path.
+        webRedirectUris: [WEB_APP_REDIRECT_URI, 'http://localhost/onedav/callback', GATEWAY_REDIRECT_URI, 'http://localhost/.well-known/onedav/account/callback'],
         tenantId: contoso,
         multiTenant: true,
         allowPersonalAccounts: false,
@@ -165,6 +166,8 @@ export const WEB_APP_CLIENT_SECRET = 'emulator-web-app-secret';
 /** Its Web redirect URI on loopback (any port, as for every loopback registration). */
 export const WEB_APP_REDIRECT_URI = 'http://127.0.0.1/onedav/callback';
 export const DEMO_USER = 'adele@contoso.onmicrosoft.com';
+/** The gateway site's callback on loopback (any port). */
+export const GATEWAY_REDIRECT_URI = 'http://127.0.0.1/.well-known/onedav/account/callback';
 
 export function findTenant(dir: Directory, idOrDomain: string): Tenant | undefined {
   const key = idOrDomain.toLowerCase();

@@ -4,6 +4,7 @@ import type { Clock } from '../../util/clock.js';
 import { LoginThrottle, type FailedLoginCounter, type LoginThrottleOptions } from './login-throttle.js';
 import { hashPassword, parsePasswordHash, verifyPassword } from './passwords.js';
 import { parseConfiguredRoot } from '../protocol/paths.js';
+import type { MountTable } from '../http/mounts.js';
 
 /** Who is asking: a configured user, or the anonymous visitor. */
 export interface Principal {
@@ -12,6 +13,18 @@ export interface Principal {
   /** Segments of the folder inside each mount that this principal sees as `/`. */
   root: string[];
   readOnly: boolean;
+  /** This principal's own drives (a gateway person: their OneDrive at `/`); the server's mounts when absent. */
+  mounts?: MountTable;
+  /** Where this principal signs in again when their drive needs it (gateway people). */
+  signInPage?: string;
+}
+
+/**
+ * People whose passwords live outside the config (the gateway's app passwords). Consulted for names
+ * that are not configured users; the answer is undefined when the name is not one of them.
+ */
+export interface PeoplePasswords {
+  check(name: string, password: string): Promise<AuthResult | undefined>;
 }
 
 export interface DavUser {
@@ -30,6 +43,8 @@ export interface AnonymousAccess {
 export type AuthResult =
   | { ok: true; principal: Principal }
   | { ok: false; reason: 'missing' | 'invalid' | 'malformed' }
+  /** The password is right, but the person's Microsoft sign-in is gone; `message` says where to sign in again. */
+  | { ok: false; reason: 'signInAgain'; message: string }
   /** Too many failed logins from this address lately (see LoginThrottle). */
   | { ok: false; reason: 'throttled'; retryAfterSeconds: number };
 
@@ -56,6 +71,8 @@ export class BasicAuthenticator {
     private readonly clock: Clock,
     /** Options of the in-memory throttle, or a counter shared by several replicas. */
     throttle: LoginThrottleOptions | FailedLoginCounter = {},
+    /** App passwords of gateway people, checked after the configured users under the same throttle. */
+    private readonly people?: PeoplePasswords,
   ) {
     this.throttle = 'recordFailure' in throttle ? throttle : new LoginThrottle(clock, throttle);
     for (const user of users) {
@@ -65,7 +82,7 @@ export class BasicAuthenticator {
   }
 
   get hasUsers(): boolean {
-    return this.users.size > 0;
+    return this.users.size > 0 || this.people !== undefined;
   }
 
   get anonymous(): AnonymousAccess {
@@ -82,7 +99,7 @@ export class BasicAuthenticator {
     const wait = await this.throttle.retryAfterSeconds(address);
     if (wait > 0) return { ok: false, reason: 'throttled', retryAfterSeconds: wait };
     const result = await this.check(header);
-    if (!result.ok) await this.throttle.recordFailure(address);
+    if (!result.ok && result.reason !== 'signInAgain') await this.throttle.recordFailure(address);
     return result;
   }
 
@@ -95,6 +112,10 @@ export class BasicAuthenticator {
     const name = decoded.slice(0, colon);
     const password = decoded.slice(colon + 1);
     const user = this.users.get(name);
+    if (!user && this.people) {
+      const person = await this.people.check(name, password);
+      if (person) return person;
+    }
     if (!user) {
       await verifyPassword(password, await this.dummy()).catch(() => false);
       return { ok: false, reason: 'invalid' };

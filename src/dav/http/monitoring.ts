@@ -46,7 +46,8 @@ export async function serveMonitoring(state: DavServerState, options: Monitoring
     if (!auth.ok && auth.reason === 'throttled') {
       return send(res, 429, { ...noStore, 'Retry-After': String(auth.retryAfterSeconds) }, `Too many failed logins from your address; try again in ${auth.retryAfterSeconds} seconds.\n`);
     }
-    if (!auth.ok || auth.principal.anonymous) {
+    // Gateway people (a principal with drives of its own) are not the operators the setting means.
+    if (!auth.ok || auth.principal.anonymous || auth.principal.mounts) {
       return send(res, 401, { ...noStore, 'WWW-Authenticate': basicChallenge(state.realm) }, 'The monitoring endpoints need a WebDAV user name and password (server.monitoring is "users").\n');
     }
   }

@@ -19,6 +19,8 @@ export interface DavMount {
   drive: RemoteDrive;
   /** This mount's own download mode; the server's when absent (see download-mode.ts). */
   download?: { mode: DownloadMode };
+  /** How the lock and property stores name this mount; the prefix when absent. Per-person drives all sit at `/` and need their own. */
+  storeScope?: string;
 }
 
 export interface Mount extends DavMount {
@@ -36,7 +38,7 @@ export interface Mount extends DavMount {
  * with their ids, from the drive's cache like any stat.
  */
 export function resourceAt(mount: Mount, path: string, item?: { id: string } | null): ResourceRef {
-  return { mount: mount.prefix, path, key: mount.names.pathKey(path), ...(item ? { id: item.id } : {}), absent: item === null, ancestors: () => ancestorsOf(mount, path) };
+  return { mount: storeScopeOf(mount), path, key: mount.names.pathKey(path), ...(item ? { id: item.id } : {}), absent: item === null, ancestors: () => ancestorsOf(mount, path) };
 }
 
 async function ancestorsOf(mount: Mount, path: string): Promise<ResourceRef[]> {
@@ -46,7 +48,12 @@ async function ancestorsOf(mount: Mount, path: string): Promise<ResourceRef[]> {
     paths.unshift(p);
   }
   const entries = await Promise.all(paths.map((p) => statOrNull(mount.drive, p)));
-  return paths.map((p, i) => ({ mount: mount.prefix, path: p, key: mount.names.pathKey(p), ...(entries[i] ? { id: entries[i].id } : {}) }));
+  return paths.map((p, i) => ({ mount: storeScopeOf(mount), path: p, key: mount.names.pathKey(p), ...(entries[i] ? { id: entries[i].id } : {}) }));
+}
+
+/** Whose locks and properties: the mount's own scope (one person's, in the gateway), else its prefix. */
+function storeScopeOf(mount: Mount): string {
+  return mount.storeScope ?? mount.prefix;
 }
 
 /** A URL that names something inside a drive. */
@@ -77,7 +84,6 @@ export class MountTable {
 
   /** `downloadModeOf` gives each mount's download mode (see download-mode.ts). */
   constructor(mounts: readonly DavMount[], downloadModeOf: (mount: DavMount) => DownloadMode) {
-    if (mounts.length === 0) throw new Error('startDavServer needs at least one mount');
     this.mounts = mounts
       .map((m) => {
         const segments = splitPath(m.prefix);

@@ -4,15 +4,19 @@ import type { AppRegistration } from '../directory.js';
 import { AAD, IdentityError, describe, errorIds, sendErrorPage } from './errors.js';
 import { hashSecret, newOpaqueToken, type IdentityStore } from './store.js';
 import { findApp, parseDelegatedScopes, pickUser, resolveTenantSegment } from './tenancy.js';
+import { readForm } from '../request-io.js';
+import { checkCredentials, sendSignInPage, wantsSignInForm } from './sign-in-page.js';
 import { redirectClientType, type EmulatedClientType } from './client-auth.js';
 
 /** Authorization codes live 10 minutes, as Entra ID's do. */
 const AUTH_CODE_LIFETIME_MS = 10 * 60 * 1000;
 
 /**
- * `GET /{tenant}/oauth2/v2.0/authorize`. There is no sign-in page: the user named by `login_hint`
- * (or the tenant's first user) signs in and consents at once, and the browser is sent back to the
- * redirect URI with a code. Problems found before the redirect URI is trusted (tenant, app,
+ * `GET /{tenant}/oauth2/v2.0/authorize`. Without `prompt`, the browser is taken to have a session:
+ * the user named by `login_hint` (or the tenant's first user) signs in and consents at once, and the
+ * browser is sent back to the redirect URI with a code. With `prompt=login` or `prompt=select_account`
+ * the sign-in form is shown (sign-in-page.ts); it posts the user's name and password back here
+ * (`POST` with the same query), and the code is issued for that user. Problems found before the redirect URI is trusted (tenant, app,
  * redirect URI, unknown user) show an error page; the rest go back to the app as `error=`.
  */
 export async function handleAuthorize(ctx: RequestContext, segment: string, shared: SharedState, store: IdentityStore): Promise<void> {
@@ -51,9 +55,18 @@ export async function handleAuthorize(ctx: RequestContext, segment: string, shar
       if (method !== 'S256' && method !== 'plain') throw AAD.malformed();
       if (challenge.length < 43 || challenge.length > 128) throw AAD.challengeSize();
     }
+    let hint = q.get('login_hint') ?? undefined;
+    if (ctx.method === 'POST') {
+      const form = await readForm(ctx.req);
+      const checked = checkCredentials(shared.directory, form.get('login') ?? '', form.get('passwd') ?? '');
+      if ('error' in checked) return sendSignInPage(ctx.res, shared.directory, scope!, ctx.url.search.slice(1), { login: form.get('login') ?? '', error: checked.error });
+      hint = checked.user.userPrincipalName;
+    } else if (wantsSignInForm(q.get('prompt'))) {
+      return sendSignInPage(ctx.res, shared.directory, scope!, ctx.url.search.slice(1), { login: hint });
+    }
     let user;
     try {
-      user = pickUser(shared.directory, scope, app, q.get('login_hint') ?? undefined);
+      user = pickUser(shared.directory, scope!, app, hint);
     } catch (err) {
       // A real sign-in page would stop here and tell the user; it never redirects.
       if (err instanceof IdentityError) return sendErrorPage(ctx.req, ctx.res, err, now);
