@@ -14,6 +14,9 @@ export interface CachedDownloadUrl {
   url: string;
   /** ms since the epoch. */
   expiresAt: number;
+  /** The item the URL was issued for, and its version then (the caller checks them before handing the URL out). */
+  id?: string;
+  version?: string;
 }
 
 export interface MetadataCacheOptions<T extends CacheableItem> {
@@ -208,14 +211,23 @@ export class MetadataCache<T extends CacheableItem> {
 
   // ---- download URLs ----
 
-  async downloadUrl<U extends CachedDownloadUrl>(path: string, load: () => Promise<U>): Promise<U> {
+  /**
+   * A download URL, from the cache while it is fresh and `valid` accepts it (the caller checks it
+   * still belongs to the item it knows at `path`), or from `load` (single-flight). A load may bring
+   * the item along: it is stored with the URL.
+   */
+  async downloadUrl<U extends CachedDownloadUrl>(path: string, load: () => Promise<U & { item?: T }>, valid: (url: CachedDownloadUrl) => boolean = () => true): Promise<U> {
     const entry = this.lru.get(`u:${this.names.pathKey(path)}`);
-    if (entry?.kind === 'url' && entry.url.expiresAt - this.urlMarginMs > this.clock.now()) {
+    if (entry?.kind === 'url' && entry.url.expiresAt - this.urlMarginMs > this.clock.now() && valid(entry.url)) {
       this.counters.hits++;
       return entry.url as U;
     }
     this.counters.misses++;
-    return this.flights.run(`u:${this.names.pathKey(path)}`, load, (value) => this.setDownloadUrl(path, value as U)) as Promise<U>;
+    return this.flights.run(`u:${this.names.pathKey(path)}`, load, (value) => {
+      const { url, expiresAt, id, version, item } = value as U & { item?: T };
+      if (item) this.setItem(path, item);
+      this.setDownloadUrl(path, { url, expiresAt, id, version });
+    }) as Promise<U>;
   }
 
   setDownloadUrl(path: string, url: CachedDownloadUrl): void {
@@ -441,7 +453,7 @@ export class MetadataCache<T extends CacheableItem> {
       case 'listing':
         return base + entry.children.reduce((sum, c) => sum + this.sizeOf(c), 0);
       case 'url':
-        return base + entry.url.url.length * 2 + 16;
+        return base + 2 * (entry.url.url.length + (entry.url.id?.length ?? 0) + (entry.url.version?.length ?? 0)) + 16;
     }
   }
 }

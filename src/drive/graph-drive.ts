@@ -53,6 +53,9 @@ export interface SharedDriveState {
   writeOwnership?: WriteOwnership;
 }
 
+/** Download URLs kept from one listing (one page of Graph's largest). */
+const LISTED_URLS_KEPT = 1000;
+
 /**
  * What GraphDrive knows of an item beyond the seam's DriveEntry: its hashes, to tell whether a copy
  * whose answer was lost was made (copy's `landed`). They stay inside src/drive.
@@ -141,12 +144,17 @@ export class GraphDrive implements RemoteDrive {
     });
   }
 
-  /** One Graph call per cold folder (all pages, `$top` at the maximum); its children's stats follow from it. */
+  /**
+   * One Graph call per cold folder (all pages, `$top` at the maximum); its children's stats follow
+   * from it, and so do their download URLs: a GET after a listing costs no call.
+   */
   async list(path: string): Promise<DriveEntry[]> {
     return this.edge('list', async () => {
       return this.cache.listing(path, async () => {
-        const items = await this.api.listChildren(await this.ref(path));
+        const fetchedAt = this.clock.now();
+        const items = await this.api.listChildren(await this.ref(path), undefined, { withDownloadUrls: true });
         const children = items.map((item) => toEntry(item, childPath(path, item.name)));
+        this.keepListedDownloadUrls(path, items, fetchedAt);
         const folderId = items[0]?.parentReference?.id ?? this.cache.peekItem(path)?.id;
         return { folderId, children };
       });
@@ -160,17 +168,29 @@ export class GraphDrive implements RemoteDrive {
       if (known === undefined && !this.api.features.pathAddressing) known = await this.lookup(path);
       if (known === null) throw notFound(path);
       if (known?.isFolder) throw notAFile(path);
-      return this.cache.downloadUrl(path, async () => {
-        let fetched: DownloadUrl;
-        try {
-          fetched = await this.api.getDownloadUrl(await this.ref(path));
-        } catch (err) {
-          if (err instanceof GraphError && err.isNotFound) this.cache.setItem(path, null);
-          throw err;
-        }
-        const entry = toEntry(fetched.item, statPath(path, fetched.item));
-        return { url: fetched.url, expiresAt: fetched.expiresAt, entry };
-      });
+      const cached = await this.cache.downloadUrl(
+        path,
+        async () => {
+          let fetched: DownloadUrl;
+          try {
+            fetched = await this.api.getDownloadUrl(await this.ref(path));
+          } catch (err) {
+            if (err instanceof GraphError && err.isNotFound) this.cache.setItem(path, null);
+            throw err;
+          }
+          const item = toEntry(fetched.item, statPath(path, fetched.item));
+          return { url: fetched.url, expiresAt: fetched.expiresAt, id: item.id, version: item.version, item };
+        },
+        // Only while the cache still knows the very item (and version) the URL was issued for:
+        // after an overwrite, a move or the metadata's expiry, a URL is fetched afresh.
+        (url) => {
+          const now = this.cache.peekItem(path);
+          return !!now && now.id === url.id && now.version === url.version;
+        },
+      );
+      const entry = this.cache.peekItem(path) ?? known;
+      if (!entry) throw notFound(path);
+      return { url: cached.url, expiresAt: cached.expiresAt, entry };
     });
   }
 
@@ -453,13 +473,29 @@ export class GraphDrive implements RemoteDrive {
         const fetchedAt = this.clock.now();
         const item = await this.api.getItem(ref, { withDownloadUrl: true });
         const url = item['@microsoft.graph.downloadUrl'];
-        if (url && item.folder === undefined) this.cache.setDownloadUrl(path, { url, expiresAt: fetchedAt + this.api.downloadUrlLifetimeMs });
-        return toEntry(item, statPath(path, item));
+        const entry = toEntry(item, statPath(path, item));
+        if (url && !entry.isFolder) this.cache.setDownloadUrl(path, { url, expiresAt: fetchedAt + this.api.downloadUrlLifetimeMs, id: entry.id, version: entry.version });
+        return entry;
       } catch (err) {
         if (err instanceof GraphError && err.isNotFound) return null;
         throw err;
       }
     });
+  }
+
+  /**
+   * The download URLs a listing brought, each trusted as long as one fetched by itself (from when
+   * the listing was asked for). At most LISTED_URLS_KEPT per folder: a URL costs its length in
+   * memory (a SharePoint one is over 1 KB) and a 100,000-item folder must not fill the cache with them.
+   */
+  private keepListedDownloadUrls(folder: string, items: DriveItem[], fetchedAt: number): void {
+    let kept = 0;
+    for (const item of items) {
+      const url = item['@microsoft.graph.downloadUrl'];
+      if (!url || item.folder !== undefined || item.eTag === undefined) continue;
+      if (kept++ >= LISTED_URLS_KEPT) break;
+      this.cache.setDownloadUrl(childPath(folder, item.name), { url, expiresAt: fetchedAt + this.api.downloadUrlLifetimeMs, id: item.id, version: item.eTag });
+    }
   }
 
   /**

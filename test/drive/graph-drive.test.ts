@@ -158,6 +158,37 @@ describe('GraphDrive reads', () => {
     expect((await calls(() => drive.stat('/along'))).calls).toBe(1); // folders have no URL; nothing breaks
   });
 
+  it('takes download URLs from the listing: a GET after a PROPFIND Depth 1 costs no call', async () => {
+    await seed('listed/a.txt', 'alpha');
+    await seed('listed/b.txt', 'bravo');
+    expect((await calls(() => drive.list('/listed'))).calls).toBe(1);
+    const got = await calls(async () => Promise.all(['a', 'b'].map((n) => drive.downloadUrl(`/listed/${n}.txt`))));
+    expect(got.calls).toBe(0);
+    expect(await Promise.all(got.value.map(async (u) => (await fetch(u.url)).text()))).toEqual(['alpha', 'bravo']);
+    const read = await calls(async () => Buffer.concat(await (await drive.read('/listed/a.txt')).body.toArray()).toString());
+    expect(read).toEqual({ value: 'alpha', calls: 0 });
+  });
+
+  it('never hands out a download URL for an item the cache no longer vouches for', async () => {
+    await seed('stale/f.txt', 'old bytes');
+    await drive.list('/stale');
+    // Our own overwrite: the listed URL (and entry) are replaced; the GET gets the new bytes.
+    await drive.write('/stale/f.txt', body('new bytes'), { size: 9 });
+    const afterWrite = await calls(() => drive.downloadUrl('/stale/f.txt'));
+    expect(await (await fetch(afterWrite.value.url)).text()).toBe('new bytes');
+    // Replaced behind our back by another item: once the metadata has expired (the URL has not),
+    // the URL of the old item is not handed out; a fresh one is fetched.
+    await drive.list('/stale');
+    await drive.downloadUrl('/stale/f.txt');
+    const other = await fetch(`${emulator.url}/v1.0/me/drive/root:/stale/f.txt`, { method: 'DELETE', headers: { authorization: `Bearer ${await tokens.getAccessToken()}` } });
+    expect(other.status).toBe(204);
+    await seed('stale/f.txt', 'another file');
+    clock.advance(TTL_MS + 1_000);
+    const fresh = await calls(() => drive.downloadUrl('/stale/f.txt'));
+    expect(fresh.calls).toBe(1);
+    expect(await (await fetch(fresh.value.url)).text()).toBe('another file');
+  });
+
   it('re-fetches a download URL when it expires, by our clock or by the server refusing it', async () => {
     await seed('exp/f.txt', 'content');
     const first = await drive.downloadUrl('/exp/f.txt');
