@@ -149,6 +149,18 @@ export class MetadataCache<T extends CacheableItem> {
   }
 
   /**
+   * How long ago a lookup of `path` itself found nothing (its own entry is null), in ms; undefined
+   * when that is not what the cache holds (an absence read off a parent's listing does not count).
+   */
+  absentForMs(path: string): number | undefined {
+    const key = `i:${this.names.pathKey(path)}`;
+    const entry = this.lru.peek(key);
+    if (entry?.kind !== 'item' || entry.item !== null) return undefined;
+    const remaining = this.lru.getRemainingTTL(key);
+    return remaining > 0 ? Math.max(0, this.ttlMs - remaining) : undefined;
+  }
+
+  /**
    * The child of a cached listing with this (folded) name. Big listings get a name index on first
    * use, so a client stat-ing every file of a 10,000-item folder does not scan it 10,000 times.
    * Listings are replaced, never changed in place, so an index stays true for its array.
@@ -276,6 +288,52 @@ export class MetadataCache<T extends CacheableItem> {
       this.lru.set(parentKey, { ...parent, children: parent.children.filter((c) => this.names.nameKey(c.name) !== name) }, { noUpdateTTL: true });
     }
     this.setItem(path, null);
+  }
+
+  /**
+   * A move of ours put the item that was at `from` at `to`. What we knew below a moved folder moves
+   * along, ids kept and paths rebased (`rebase` gives an item its new path): Graph moves the subtree
+   * with the folder, so nothing below needs listing again. Only listings are carried (with what
+   * they answer: their children, and the download URLs of those); the rest is forgotten.
+   */
+  recordMove(from: string, to: string, item: T, rebase: (item: T, path: string) => T): void {
+    const carried = item.isFolder ? this.subtreeMoved(from, to, rebase) : [];
+    this.recordRemoval(from);
+    this.recordRemoval(to);
+    this.recordItem(to, item);
+    for (const { key, entry, ttl } of carried) {
+      this.lru.set(key, entry, { ttl });
+      if (entry.kind !== 'listing') continue;
+      const path = key.slice(2);
+      if (entry.folderId) this.pathById.set(entry.folderId, path);
+      for (const child of entry.children) this.pathById.set(child.id, this.names.pathKey(joinPath(path, child.name)));
+    }
+  }
+
+  /** The listings at and below `from`, and their files' download URLs, as they read at `to`, with their remaining lifetimes. */
+  private subtreeMoved(from: string, to: string, rebase: (item: T, path: string) => T): Array<{ key: string; entry: Entry<T>; ttl: number }> {
+    const out: Array<{ key: string; entry: Entry<T>; ttl: number }> = [];
+    const remaining = (key: string) => this.lru.getRemainingTTL(key);
+    const walk = (oldFolder: string, newFolder: string) => {
+      const oldKey = `l:${this.names.pathKey(oldFolder)}`;
+      const listing = this.lru.peek(oldKey);
+      const ttl = remaining(oldKey);
+      if (listing?.kind !== 'listing' || !(ttl > 0)) return;
+      const children = listing.children.map((c) => rebase(c, joinPath(newFolder, c.name)));
+      out.push({ key: `l:${this.names.pathKey(newFolder)}`, entry: { kind: 'listing', folderId: listing.folderId, children }, ttl });
+      for (const child of listing.children) {
+        if (child.isFolder) {
+          walk(joinPath(oldFolder, child.name), joinPath(newFolder, child.name));
+          continue;
+        }
+        const urlKey = `u:${this.names.pathKey(joinPath(oldFolder, child.name))}`;
+        const url = this.lru.peek(urlKey);
+        const urlTtl = remaining(urlKey);
+        if (url?.kind === 'url' && urlTtl > 0) out.push({ key: `u:${this.names.pathKey(joinPath(newFolder, child.name))}`, entry: url, ttl: urlTtl });
+      }
+    };
+    walk(from, to);
+    return out;
   }
 
   // ---- invalidation ----

@@ -53,6 +53,9 @@ export interface SharedDriveState {
   writeOwnership?: WriteOwnership;
 }
 
+/** An absence Graph confirmed this recently is believed without asking again before a 409 (see parentFolder). */
+const FRESH_ABSENCE_MS = 2_000;
+
 /** Download URLs kept from one listing (one page of Graph's largest). */
 const LISTED_URLS_KEPT = 1000;
 
@@ -85,6 +88,8 @@ export class GraphDrive implements RemoteDrive {
   private readonly logger: Logger;
   /** One upload at a time per path: OneDrive for Business allows one open upload session per file. */
   private readonly writesByPath = new KeyedMutex();
+  /** Folders being created, by folded path: see mkdir. */
+  private readonly mkdirsInFlight = new Map<string, Promise<DriveEntry>>();
   private quotaCache: { value: Promise<Quota>; until: number } | undefined;
 
   constructor(options: GraphDriveOptions) {
@@ -292,8 +297,33 @@ export class GraphDrive implements RemoteDrive {
     return entry;
   }
 
+  /**
+   * Concurrent MKCOLs of one new folder (rclone makes a file's parent once per transfer) cost one
+   * Graph call: the later ones wait for it and find the folder made, which WebDAV answers 405
+   * (RFC 4918 §9.3.1), as Graph's 409 nameAlreadyExists would have made them; its failure is theirs.
+   */
   async mkdir(path: string): Promise<DriveEntry> {
     return this.edge('mkdir', async () => {
+      const key = this.names.pathKey(path);
+      const running = this.mkdirsInFlight.get(key);
+      if (running) {
+        await running;
+        throw new DriveError('exists', `${path} was just created by another request.`);
+      }
+      // Made by one of ours a moment ago (a request that looked before it was recorded).
+      if (this.cache.peekItem(path)) throw new DriveError('exists', `${path} already exists.`);
+      const work = this.mkdirNow(path);
+      this.mkdirsInFlight.set(key, work);
+      try {
+        return await work;
+      } finally {
+        if (this.mkdirsInFlight.get(key) === work) this.mkdirsInFlight.delete(key);
+      }
+    });
+  }
+
+  private async mkdirNow(path: string): Promise<DriveEntry> {
+    {
       // The parent first (RFC 4918 §9.3.1: 409), then OneDrive's naming rules, as in write.
       const parent = await this.parentFolder(path);
       assertValidPath(path, { documentLibrary: this.documentLibrary });
@@ -311,7 +341,7 @@ export class GraphDrive implements RemoteDrive {
       // We just made it (conflictBehavior fail): it is empty, and writes into it will be recorded.
       this.cache.setListing(path, [], item.id);
       return entry;
-    });
+    }
   }
 
   async move(from: string, to: string, options: { overwrite?: boolean } = {}): Promise<DriveEntry> {
@@ -342,11 +372,10 @@ export class GraphDrive implements RemoteDrive {
           throw this.afterFailure(failure, [from, to]);
         }
       }
-      this.cache.recordRemoval(from);
-      // Whatever was known at or below `to` is gone; the destination folder's listing stays and learns the item.
-      this.cache.recordRemoval(to);
+      // Whatever was known at or below `to` is gone; the destination folder's listing stays and learns
+      // the item; what was known below a moved folder moves with it (same ids), so no relisting.
       const entry = toEntry(item, childPath(parentPath(to), item.name));
-      this.cache.recordItem(to, entry);
+      this.cache.recordMove(from, to, entry, (moved, path) => ({ ...moved, path }));
       return entry;
     });
   }
@@ -464,6 +493,8 @@ export class GraphDrive implements RemoteDrive {
   /** The entry at `path`, or null when nothing is there. Invalid names are known absent without a call. */
   private async lookup(path: string): Promise<GraphEntry | null> {
     if (path !== '/' && pathProblem(path) !== undefined) return null;
+    // Nothing is below a folder Graph said a moment ago was not there (see parentFolder).
+    if (path !== '/' && (this.cache.absentForMs(parentPath(path)) ?? Infinity) < FRESH_ABSENCE_MS) return null;
     return this.cache.item(path, async () => {
       const ref = await this.addressOf(path);
       if (!ref) return null;
@@ -517,9 +548,13 @@ export class GraphDrive implements RemoteDrive {
   /** The folder that will hold `path`; WebDAV wants 409 when it is missing or a file. */
   private async parentFolder(path: string): Promise<GraphEntry> {
     const where = parentPath(path);
+    const known = this.cache.peekItem(where);
+    const absentFor = this.cache.absentForMs(where);
     let parent = await this.lookup(where);
-    if (!parent && where !== '/') {
-      // The cache may not know a folder another client just made: ask Graph before refusing.
+    if (!parent && where !== '/' && known !== undefined && !(absentFor !== undefined && absentFor < FRESH_ABSENCE_MS)) {
+      // The cache may not know a folder another client just made: ask Graph before refusing. Not
+      // when Graph said so a moment ago (rclone asks for each of its transfers in turn): the
+      // docs are silent; a 409 loses nothing, and the client making the folder is told 405 by Graph's 409.
       this.cache.invalidateItem(where);
       parent = await this.lookup(where);
     }
