@@ -53,8 +53,12 @@ export interface SharedDriveState {
   writeOwnership?: WriteOwnership;
 }
 
-/** An absence Graph confirmed this recently is believed without asking again before a 409 (see parentFolder). */
-const FRESH_ABSENCE_MS = 2_000;
+/**
+ * An absence Graph confirmed this recently is believed without asking again before a 409 (see
+ * parentFolder). Docs are silent; a 409 for a folder made meanwhile loses nothing: the client makes
+ * the folder, Graph answers 409 nameAlreadyExists, the client hears 405 and goes on.
+ */
+const FRESH_ABSENCE_MS = 5_000;
 
 /** Download URLs kept from one listing (one page of Graph's largest). */
 const LISTED_URLS_KEPT = 1000;
@@ -267,7 +271,9 @@ export class GraphDrive implements RemoteDrive {
   private async writeNow(path: string, body: Readable, options: WriteOptions): Promise<DriveEntry> {
     // Before any byte of the body is read (the RemoteDrive contract): a missing parent is refused at
     // once. The parent first, then OneDrive's naming rules: a folder that is not there is the
-    // answer WebDAV gives first (RFC 4918 §9.7.1: 409), whatever the name.
+    // answer WebDAV gives first (RFC 4918 §9.7.1: 409), whatever the name. The root is always
+    // there: a bad name in it is refused before any call.
+    if (parentPath(path) === '/') assertValidPath(path, { documentLibrary: this.documentLibrary });
     const parent = await this.parentFolder(path);
     assertValidPath(path, { documentLibrary: this.documentLibrary });
     let item: DriveItem;
@@ -324,16 +330,20 @@ export class GraphDrive implements RemoteDrive {
 
   private async mkdirNow(path: string): Promise<DriveEntry> {
     {
-      // The parent first (RFC 4918 §9.3.1: 409), then OneDrive's naming rules, as in write.
-      const parent = await this.parentFolder(path);
+      // The parent first (RFC 4918 §9.3.1: 409), then OneDrive's naming rules, as in write. The
+      // root is always there, and Graph takes new folders at `root/children` without its id
+      // (https://learn.microsoft.com/graph/api/driveitem-post-children), in every cloud: no call to learn it.
+      const inRoot = parentPath(path) === '/' && this.cache.peekItem('/') === undefined;
+      const parent = inRoot ? undefined : await this.parentFolder(path);
       assertValidPath(path, { documentLibrary: this.documentLibrary });
       let item: DriveItem;
       try {
-        item = await this.api.createFolder({ id: parent.id }, baseName(path), { conflictBehavior: 'fail' });
+        item = await this.api.createFolder(parent ? { id: parent.id } : { path: '/' }, baseName(path), { conflictBehavior: 'fail' });
       } catch (err) {
         // Its answer lost, the folder may be there: empty and new where the caller saw nothing, it is what was asked.
         const made = mayHaveHappened(err) ? await this.freshItem(path) : undefined;
-        if (!made?.folder || made.parentReference?.id !== parent.id || (made.folder.childCount ?? 0) > 0) throw this.afterFailure(err, [path]);
+        const parentId = parent?.id ?? (made ? (await this.lookup('/').catch(() => null))?.id : undefined);
+        if (!made?.folder || made.parentReference?.id !== parentId || (made.folder.childCount ?? 0) > 0) throw this.afterFailure(err, [path]);
         item = made;
       }
       const entry = toEntry(item, childPath(parentPath(path), item.name));
@@ -494,7 +504,9 @@ export class GraphDrive implements RemoteDrive {
   private async lookup(path: string): Promise<GraphEntry | null> {
     if (path !== '/' && pathProblem(path) !== undefined) return null;
     // Nothing is below a folder Graph said a moment ago was not there (see parentFolder).
-    if (path !== '/' && (this.cache.absentForMs(parentPath(path)) ?? Infinity) < FRESH_ABSENCE_MS) return null;
+    for (let above = parentPath(path); path !== '/' && above !== '/'; above = parentPath(above)) {
+      if ((this.cache.absentForMs(above) ?? Infinity) < FRESH_ABSENCE_MS) return null;
+    }
     return this.cache.item(path, async () => {
       const ref = await this.addressOf(path);
       if (!ref) return null;

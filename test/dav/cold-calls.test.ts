@@ -79,8 +79,9 @@ describe('a cold onedav spends no call where it already knows the answer', () =>
       return statuses;
     });
     expect(chain.value).toEqual([409, 409, 409, 409, 201, 201, 201]);
-    // GET /chain/a/b, /chain/a (absent), /chain (absent), the root's id; three POSTs.
-    expect(chain.routes).toEqual({ 'graph: GET /me/drive/root:/{path}:': 3, 'graph: GET /me/drive/root': 1, 'graph: POST /me/drive/items/{item-id}/children': 3 });
-    expect(chain.calls).toBe(7);
+    // GET /chain/a/b, /chain/a, /chain (each absent, once); three POSTs, the first at root/children (no call for the root's id).
+    expect(chain.routes).toEqual({ 'graph: GET /me/drive/root:/{path}:': 3, 'graph: POST /me/drive/root/children': 1, 'graph: POST /me/drive/items/{item-id}/children': 2 });
+    expect(chain.calls).toBe(6);
+    expect(stack.emulator.drive.stat(drive, 'chain/a/b')?.isFolder).toBe(true);
   });
 });

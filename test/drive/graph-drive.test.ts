@@ -273,6 +273,18 @@ describe('GraphDrive writes', () => {
     expect(entry.path).toBe('/elsewhere/made-remotely/f.txt');
   });
 
+  it('believes an absence Graph confirmed a moment ago, and asks again once it is older', async () => {
+    await seed('late/keep.txt');
+    await expect(drive.stat('/late/sub')).rejects.toMatchObject({ kind: 'notFound' }); // Graph: 404 (not read off a listing)
+    emulator.drive.mkdir(driveId, 'late/sub');
+    const soon = await calls(() => drive.write('/late/sub/f.txt', body('x'), { size: 1 }).catch((e) => e));
+    expect(soon).toMatchObject({ value: { kind: 'parentMissing' }, calls: 0 });
+    clock.advance(5_000);
+    const later = await calls(() => drive.write('/late/sub/f.txt', body('x'), { size: 1 }));
+    expect(later.value.path).toBe('/late/sub/f.txt');
+    expect(later.calls).toBe(2); // the folder, asked again; the upload
+  });
+
   it('injected 503s and resets during an upload still produce one correct file', async () => {
     await drive.mkdir('/flaky');
     const data = randomBytes(5 * 1024 * 1024);
