@@ -149,15 +149,22 @@ export class MetadataCache<T extends CacheableItem> {
   }
 
   /**
-   * How long ago a lookup of `path` itself found nothing (its own entry is null), in ms; undefined
-   * when that is not what the cache holds (an absence read off a parent's listing does not count).
+   * How long ago the cache learned that nothing is at `path` (its own entry is null, or its
+   * parent's listing lacks it), in ms; undefined when it does not hold that.
    */
   absentForMs(path: string): number | undefined {
+    const ageOf = (key: string) => {
+      const remaining = this.lru.getRemainingTTL(key);
+      return remaining > 0 ? Math.max(0, this.ttlMs - remaining) : undefined;
+    };
     const key = `i:${this.names.pathKey(path)}`;
     const entry = this.lru.peek(key);
-    if (entry?.kind !== 'item' || entry.item !== null) return undefined;
-    const remaining = this.lru.getRemainingTTL(key);
-    return remaining > 0 ? Math.max(0, this.ttlMs - remaining) : undefined;
+    if (entry?.kind === 'item') return entry.item === null ? ageOf(key) : undefined;
+    if (path === '/' || path === '') return undefined;
+    const listingKey = `l:${this.names.pathKey(parentOf(path))}`;
+    const listing = this.lru.peek(listingKey);
+    if (listing?.kind !== 'listing' || this.childNamed(listing.children, this.names.nameKey(nameOf(path))) !== null) return undefined;
+    return ageOf(listingKey);
   }
 
   /**

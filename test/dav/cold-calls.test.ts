@@ -84,4 +84,14 @@ describe('a cold onedav spends no call where it already knows the answer', () =>
     expect(chain.calls).toBe(6);
     expect(stack.emulator.drive.stat(drive, 'chain/a/b')?.isFolder).toBe(true);
   });
+
+  it('a subfolder asked for before its parent, in a folder just made: the 409 costs no call', async () => {
+    const made = await counted(async () => {
+      const statuses: number[] = [];
+      for (const path of ['/made/', '/made/a/b/', '/made/a/', '/made/a/b/']) statuses.push((await dav(stack, 'MKCOL', path)).status);
+      return statuses;
+    });
+    expect(made.value).toEqual([201, 409, 201, 201]);
+    expect(made.calls).toBe(4); // /made looked up (absent), then the three POSTs
+  });
 });

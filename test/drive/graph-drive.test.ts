@@ -268,6 +268,7 @@ describe('GraphDrive writes', () => {
   it('finds a parent folder another client just made, despite a cached listing', async () => {
     await drive.mkdir('/elsewhere');
     await drive.list('/elsewhere'); // cached: empty
+    clock.advance(5_000); // older than an absence believed without asking (FRESH_ABSENCE_MS)
     emulator.drive.mkdir(driveId, 'elsewhere/made-remotely');
     const entry = await drive.write('/elsewhere/made-remotely/f.txt', body('ok'), { size: 2 });
     expect(entry.path).toBe('/elsewhere/made-remotely/f.txt');
