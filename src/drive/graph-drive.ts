@@ -329,29 +329,27 @@ export class GraphDrive implements RemoteDrive {
   }
 
   private async mkdirNow(path: string): Promise<DriveEntry> {
-    {
-      // The parent first (RFC 4918 §9.3.1: 409), then OneDrive's naming rules, as in write. The
-      // root is always there, and Graph takes new folders at `root/children` without its id
-      // (https://learn.microsoft.com/graph/api/driveitem-post-children), in every cloud: no call to learn it.
-      const inRoot = parentPath(path) === '/' && this.cache.peekItem('/') === undefined;
-      const parent = inRoot ? undefined : await this.parentFolder(path);
-      assertValidPath(path, { documentLibrary: this.documentLibrary });
-      let item: DriveItem;
-      try {
-        item = await this.api.createFolder(parent ? { id: parent.id } : { path: '/' }, baseName(path), { conflictBehavior: 'fail' });
-      } catch (err) {
-        // Its answer lost, the folder may be there: empty and new where the caller saw nothing, it is what was asked.
-        const made = mayHaveHappened(err) ? await this.freshItem(path) : undefined;
-        const parentId = parent?.id ?? (made ? (await this.lookup('/').catch(() => null))?.id : undefined);
-        if (!made?.folder || made.parentReference?.id !== parentId || (made.folder.childCount ?? 0) > 0) throw this.afterFailure(err, [path]);
-        item = made;
-      }
-      const entry = toEntry(item, childPath(parentPath(path), item.name));
-      this.cache.recordItem(path, entry);
-      // We just made it (conflictBehavior fail): it is empty, and writes into it will be recorded.
-      this.cache.setListing(path, [], item.id);
-      return entry;
+    // The parent first (RFC 4918 §9.3.1: 409), then OneDrive's naming rules, as in write. The
+    // root is always there, and Graph takes new folders at `root/children` without its id
+    // (https://learn.microsoft.com/graph/api/driveitem-post-children), in every cloud: no call to learn it.
+    const inRoot = parentPath(path) === '/' && this.cache.peekItem('/') === undefined;
+    const parent = inRoot ? undefined : await this.parentFolder(path);
+    assertValidPath(path, { documentLibrary: this.documentLibrary });
+    let item: DriveItem;
+    try {
+      item = await this.api.createFolder(parent ? { id: parent.id } : { path: '/' }, baseName(path), { conflictBehavior: 'fail' });
+    } catch (err) {
+      // Its answer lost, the folder may be there: empty and new where the caller saw nothing, it is what was asked.
+      const made = mayHaveHappened(err) ? await this.freshItem(path) : undefined;
+      const parentId = parent?.id ?? (made ? (await this.lookup('/').catch(() => null))?.id : undefined);
+      if (!made?.folder || made.parentReference?.id !== parentId || (made.folder.childCount ?? 0) > 0) throw this.afterFailure(err, [path]);
+      item = made;
     }
+    const entry = toEntry(item, childPath(parentPath(path), item.name));
+    this.cache.recordItem(path, entry);
+    // We just made it (conflictBehavior fail): it is empty, and writes into it will be recorded.
+    this.cache.setListing(path, [], item.id);
+    return entry;
   }
 
   async move(from: string, to: string, options: { overwrite?: boolean } = {}): Promise<DriveEntry> {
