@@ -3,7 +3,9 @@
  *
  *   --quick            smaller sizes (a smoke test that finishes in about two minutes)
  *   --table 1,3        only these tables (1 Graph calls, 2 throughput/memory, 3 latency, 4 large listing,
- *                      5 replicas: Redis-backed state vs files, 1 vs 2 replicas)
+ *                      5 replicas: Redis-backed state vs files, 1 vs 2 replicas,
+ *                      6 the rclone workload's Graph calls per step, onedav cold and warm vs rclone's onedrive backend)
+ *   --files 50         files in table 6's tree
  *   --size 256M        bytes per transfer in tables 2 and 5 (default 1G in table 2, 256M in table 5; K/M/G suffixes)
  *   --duration 10      seconds of load per row in table 3 (per round and backend in table 5)
  *   --clients 64       concurrent clients in tables 3 and 5
@@ -22,7 +24,7 @@ import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { GiB, MiB } from './lib/http.js';
 import { printTable, type Table } from './lib/report.js';
-import { FULL_GRAPH_CALLS, graphCallsTable, QUICK_GRAPH_CALLS } from './tables/graph-calls.js';
+import { FULL_GRAPH_CALLS, FULL_RCLONE_WORKLOAD, graphCallsTable, QUICK_GRAPH_CALLS, QUICK_RCLONE_WORKLOAD, rcloneWorkloadTable } from './tables/graph-calls.js';
 import { largeListingTable } from './tables/large-listing.js';
 import { latencyTable } from './tables/latency.js';
 import { replicasTable } from './tables/replicas.js';
@@ -36,6 +38,7 @@ const { values } = parseArgs({
     duration: { type: 'string' },
     clients: { type: 'string' },
     items: { type: 'string' },
+    files: { type: 'string' },
     profile: { type: 'string' },
     help: { type: 'boolean', short: 'h', default: false },
   },
@@ -49,7 +52,7 @@ if (values.help) {
 }
 
 const quick = values.quick;
-const tables = new Set((values.table ?? ['1,2,3,4,5']).flatMap((t) => t.split(',')).map((t) => Number(t.trim())));
+const tables = new Set((values.table ?? ['1,2,3,4,5,6']).flatMap((t) => t.split(',')).map((t) => Number(t.trim())));
 const cpuProfileDir = values.profile ? resolve(values.profile) : undefined;
 if (cpuProfileDir) mkdirSync(cpuProfileDir, { recursive: true });
 
@@ -104,10 +107,11 @@ const runners: Record<number, () => Promise<Table>> = {
       downloadRounds: quick ? 1 : 3,
       cpuProfileDir,
     }),
+  6: () => rcloneWorkloadTable({ ...(quick ? QUICK_RCLONE_WORKLOAD : FULL_RCLONE_WORKLOAD), ...(values.files ? { files: Number(values.files) } : {}), cpuProfileDir }),
 };
 
 let failed = false;
-for (const n of [1, 2, 3, 4, 5]) {
+for (const n of [1, 2, 3, 4, 5, 6]) {
   if (!tables.has(n)) continue;
   const t0 = performance.now();
   const loadBefore = loadavg()[0];

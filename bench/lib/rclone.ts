@@ -18,12 +18,41 @@ export interface RcloneRun {
  * the environment so no rclone.conf is read or written). Throws on a non-zero exit.
  */
 export async function rclone(args: string[], davUrl: string, timeoutMs = 600_000): Promise<RcloneRun> {
-  const env = {
-    ...process.env,
-    RCLONE_CONFIG_BENCHDAV_TYPE: 'webdav',
-    RCLONE_CONFIG_BENCHDAV_URL: davUrl,
-    RCLONE_CONFIG_BENCHDAV_VENDOR: 'other',
-  };
+  return runRclone(args, { RCLONE_CONFIG_BENCHDAV_TYPE: 'webdav', RCLONE_CONFIG_BENCHDAV_URL: davUrl, RCLONE_CONFIG_BENCHDAV_VENDOR: 'other' }, timeoutMs);
+}
+
+export interface OneDriveRemote {
+  /** An HTTPS proxy that answers for graph.microsoft.com (graph-relay.ts) and the certificate it shows. */
+  proxyUrl: string;
+  certPath: string;
+  accessToken: string;
+  driveId: string;
+  driveType: 'personal' | 'business' | 'documentLibrary';
+}
+
+/**
+ * Runs the real rclone with its own onedrive backend as the remote `benchod:`, its Graph requests
+ * relayed to the emulator. The token is handed over ready-made (valid for the run), so rclone
+ * never signs in or refreshes.
+ */
+export async function rcloneOneDrive(args: string[], remote: OneDriveRemote, timeoutMs = 600_000): Promise<RcloneRun> {
+  const token = JSON.stringify({ access_token: remote.accessToken, token_type: 'Bearer', refresh_token: 'unused', expiry: new Date(Date.now() + 50 * 60_000).toISOString() });
+  return runRclone([...args, '--ca-cert', remote.certPath], {
+    RCLONE_CONFIG_BENCHOD_TYPE: 'onedrive',
+    RCLONE_CONFIG_BENCHOD_TOKEN: token,
+    RCLONE_CONFIG_BENCHOD_DRIVE_ID: remote.driveId,
+    RCLONE_CONFIG_BENCHOD_DRIVE_TYPE: remote.driveType,
+    HTTPS_PROXY: remote.proxyUrl,
+    https_proxy: remote.proxyUrl,
+    HTTP_PROXY: '',
+    http_proxy: '',
+    NO_PROXY: '',
+    no_proxy: '',
+  }, timeoutMs);
+}
+
+async function runRclone(args: string[], remoteEnv: Record<string, string>, timeoutMs: number): Promise<RcloneRun> {
+  const env = { ...process.env, ...remoteEnv };
   const start = now();
   const child = spawn('rclone', [...args, '--config', '/dev/null'], { env, stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';

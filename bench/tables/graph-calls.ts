@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { countResponses, expectStatus, MiB, patternStream, propfind, send } from '../lib/http.js';
 import { ms, verdict, type Table } from '../lib/report.js';
-import { hasRclone, rclone } from '../lib/rclone.js';
+import { GraphRelay } from '../lib/graph-relay.js';
+import { hasRclone, rclone, rcloneOneDrive, type OneDriveRemote } from '../lib/rclone.js';
 import { BenchStack, describeRoutes, type CallCount } from '../lib/stack.js';
 
 /** Graph's largest `$top` for children: one listing call returns up to this many items. */
@@ -214,3 +215,95 @@ async function writeTree(root: string, files: number): Promise<number> {
   return dirs.length;
 }
 
+
+export interface RcloneWorkloadOptions {
+  /** Files in the tree copied up (spread over 5 folders with 4 subfolders each, as writeTree). */
+  files: number;
+  cpuProfileDir?: string;
+}
+
+export const FULL_RCLONE_WORKLOAD: RcloneWorkloadOptions = { files: 50 };
+export const QUICK_RCLONE_WORKLOAD: RcloneWorkloadOptions = { files: 50 };
+
+interface WorkloadStep {
+  name: string;
+  /** rclone's arguments, with REMOTE: for the remote and LOCAL / DOWN for the local trees. */
+  args: string[];
+}
+
+/**
+ * The workload of issue 16: copy a tree up, list it, check it, copy it down, move a file into the
+ * root, rename a folder, purge the tree. Each step is one rclone run.
+ */
+const WORKLOAD: WorkloadStep[] = [
+  { name: 'copy the tree up', args: ['copy', 'LOCAL', 'REMOTE:TOP/tree'] },
+  { name: 'list it (lsf -R)', args: ['lsf', '-R', 'REMOTE:TOP/tree'] },
+  { name: 'check it', args: ['check', 'LOCAL', 'REMOTE:TOP/tree'] },
+  { name: 'copy it down', args: ['copy', 'REMOTE:TOP/tree', 'DOWN'] },
+  { name: 'move a file into the root', args: ['moveto', 'REMOTE:TOP/tree/dir-0/file-00000.txt', 'REMOTE:TOP-moved.txt'] },
+  { name: 'rename a folder', args: ['moveto', 'REMOTE:TOP/tree/dir-1', 'REMOTE:TOP/tree/dir-1-renamed'] },
+  { name: 'purge the tree', args: ['purge', 'REMOTE:TOP'] },
+];
+
+/**
+ * Table 6: the rclone workload's Graph calls per step through onedav (rclone's webdav backend),
+ * cold (a fresh onedav process before every step) and warm (one process for the whole workload),
+ * beside rclone's own onedrive backend on the same emulator (its Graph host relayed, graph-relay.ts).
+ */
+export async function rcloneWorkloadTable(options: RcloneWorkloadOptions): Promise<Table> {
+  if (!hasRclone()) throw new Error('rclone is not installed (apt-get install rclone)');
+  // Background delta polling (one call per tick whatever the clients do, and its first call at start)
+  // lands in whichever step is running: off here, so that every figure is the workload's own.
+  const stack = await BenchStack.start({ cpuProfileDir: options.cpuProfileDir, config: { cache: { deltaPollSeconds: 0 } } });
+  const relay = await GraphRelay.start(stack.emulator.url);
+  const local = await mkdtemp(join(tmpdir(), 'onedav-bench-workload-'));
+  try {
+    const folders = await writeTree(join(local, 'up'), options.files);
+    const remote: OneDriveRemote = {
+      proxyUrl: relay.proxyUrl,
+      certPath: relay.certPath,
+      accessToken: await stack.emulator.accessToken(),
+      driveId: stack.emulator.info.driveId,
+      driveType: 'business',
+    };
+    const runSteps = async (top: string, run: (args: string[]) => Promise<unknown>, before?: () => Promise<void>) => {
+      const counts: CallCount[] = [];
+      for (const step of WORKLOAD) {
+        await before?.();
+        const args = step.args.map((a) =>
+          a.replace('REMOTE:', 'R:').replace('TOP', top).replace(/^LOCAL$/, join(local, 'up')).replace(/^DOWN$/, join(local, `down-${top}`)),
+        );
+        counts.push((await stack.count(() => run(args))).calls);
+      }
+      return counts;
+    };
+    const onRemote = (name: string) => (args: string[]) => args.map((a) => a.replace(/^R:/, `${name}:`));
+    const reference = await runSteps('od', (args) => rcloneOneDrive(onRemote('benchod')(args), remote));
+    await stack.restartOneDav();
+    const cold = await runSteps('cold', (args) => rclone(onRemote('benchdav')(args), stack.url), () => stack.restartOneDav());
+    await stack.restartOneDav();
+    const warm = await runSteps('warm', (args) => rclone(onRemote('benchdav')(args), stack.url));
+    const total = (counts: CallCount[]) => counts.reduce((sum, c) => sum + c.graph, 0);
+    const [r, c, w] = [total(reference), total(cold), total(warm)];
+    return {
+      title: `Table 6 — the rclone workload (${options.files} files in ${folders} folders): Graph calls per step`,
+      columns: ['step', 'rclone onedrive', 'onedav cold', 'onedav warm', 'what cold onedav asked Graph', 'what rclone onedrive asked'],
+      rows: [
+        ...WORKLOAD.map((step, i) => [step.name, reference[i].graph, cold[i].graph, warm[i].graph, describeRoutes(cold[i]) || '—', describeRoutes(reference[i]) || '—']),
+        ['total', r, c, w, '', ''],
+        ['ratio to rclone onedrive (target cold ≤ 0.5×)', '1.00×', `${(c / r).toFixed(2)}× ${verdict(c <= r / 2)}`, `${(w / r).toFixed(2)}×`, '', ''],
+      ],
+      notes: [
+        'Each step is one rclone run (rclone keeps nothing between runs). onedav through rclone\'s webdav backend (vendor other);',
+        'cold = a fresh onedav process before every step; warm = one onedav process for the whole workload.',
+        'rclone onedrive = rclone\'s own backend on the same emulator (business drive), its Graph host relayed to the emulator.',
+        'onedav runs with cache.deltaPollSeconds 0: the delta poller\'s calls depend on time, not on the workload. The warm column depends on time too (cache TTL 60 s against the length of each step).',
+        '"Graph calls" = Graph API + upload-session requests, counted by the emulator; downloads from pre-authenticated URLs are not counted.',
+      ],
+    };
+  } finally {
+    await rm(local, { recursive: true, force: true });
+    await relay.stop();
+    await stack.stop();
+  }
+}

@@ -14,6 +14,9 @@ export interface CachedDownloadUrl {
   url: string;
   /** ms since the epoch. */
   expiresAt: number;
+  /** The item the URL was issued for, and its version then (the caller checks them before handing the URL out). */
+  id?: string;
+  version?: string;
 }
 
 export interface MetadataCacheOptions<T extends CacheableItem> {
@@ -146,6 +149,25 @@ export class MetadataCache<T extends CacheableItem> {
   }
 
   /**
+   * How long ago the cache learned that nothing is at `path` (its own entry is null, or its
+   * parent's listing lacks it), in ms; undefined when it does not hold that.
+   */
+  absentForMs(path: string): number | undefined {
+    const ageOf = (key: string) => {
+      const remaining = this.lru.getRemainingTTL(key);
+      return remaining > 0 ? Math.max(0, this.ttlMs - remaining) : undefined;
+    };
+    const key = `i:${this.names.pathKey(path)}`;
+    const entry = this.lru.peek(key);
+    if (entry?.kind === 'item') return entry.item === null ? ageOf(key) : undefined;
+    if (path === '/' || path === '') return undefined;
+    const listingKey = `l:${this.names.pathKey(parentOf(path))}`;
+    const listing = this.lru.peek(listingKey);
+    if (listing?.kind !== 'listing' || this.childNamed(listing.children, this.names.nameKey(nameOf(path))) !== null) return undefined;
+    return ageOf(listingKey);
+  }
+
+  /**
    * The child of a cached listing with this (folded) name. Big listings get a name index on first
    * use, so a client stat-ing every file of a 10,000-item folder does not scan it 10,000 times.
    * Listings are replaced, never changed in place, so an index stays true for its array.
@@ -208,14 +230,23 @@ export class MetadataCache<T extends CacheableItem> {
 
   // ---- download URLs ----
 
-  async downloadUrl<U extends CachedDownloadUrl>(path: string, load: () => Promise<U>): Promise<U> {
+  /**
+   * A download URL, from the cache while it is fresh and `valid` accepts it (the caller checks it
+   * still belongs to the item it knows at `path`), or from `load` (single-flight). A load may bring
+   * the item along: it is stored with the URL.
+   */
+  async downloadUrl<U extends CachedDownloadUrl>(path: string, load: () => Promise<U & { item?: T }>, valid: (url: CachedDownloadUrl) => boolean = () => true): Promise<U> {
     const entry = this.lru.get(`u:${this.names.pathKey(path)}`);
-    if (entry?.kind === 'url' && entry.url.expiresAt - this.urlMarginMs > this.clock.now()) {
+    if (entry?.kind === 'url' && entry.url.expiresAt - this.urlMarginMs > this.clock.now() && valid(entry.url)) {
       this.counters.hits++;
       return entry.url as U;
     }
     this.counters.misses++;
-    return this.flights.run(`u:${this.names.pathKey(path)}`, load, (value) => this.setDownloadUrl(path, value as U)) as Promise<U>;
+    return this.flights.run(`u:${this.names.pathKey(path)}`, load, (value) => {
+      const { url, expiresAt, id, version, item } = value as U & { item?: T };
+      if (item) this.setItem(path, item);
+      this.setDownloadUrl(path, { url, expiresAt, id, version });
+    }) as Promise<U>;
   }
 
   setDownloadUrl(path: string, url: CachedDownloadUrl): void {
@@ -264,6 +295,52 @@ export class MetadataCache<T extends CacheableItem> {
       this.lru.set(parentKey, { ...parent, children: parent.children.filter((c) => this.names.nameKey(c.name) !== name) }, { noUpdateTTL: true });
     }
     this.setItem(path, null);
+  }
+
+  /**
+   * A move of ours put the item that was at `from` at `to`. What we knew below a moved folder moves
+   * along, ids kept and paths rebased (`rebase` gives an item its new path): Graph moves the subtree
+   * with the folder, so nothing below needs listing again. Only listings are carried (with what
+   * they answer: their children, and the download URLs of those); the rest is forgotten.
+   */
+  recordMove(from: string, to: string, item: T, rebase: (item: T, path: string) => T): void {
+    const carried = item.isFolder ? this.subtreeMoved(from, to, rebase) : [];
+    this.recordRemoval(from);
+    this.recordRemoval(to);
+    this.recordItem(to, item);
+    for (const { key, entry, ttl } of carried) {
+      this.lru.set(key, entry, { ttl });
+      if (entry.kind !== 'listing') continue;
+      const path = key.slice(2);
+      if (entry.folderId) this.pathById.set(entry.folderId, path);
+      for (const child of entry.children) this.pathById.set(child.id, this.names.pathKey(joinPath(path, child.name)));
+    }
+  }
+
+  /** The listings at and below `from`, and their files' download URLs, as they read at `to`, with their remaining lifetimes. */
+  private subtreeMoved(from: string, to: string, rebase: (item: T, path: string) => T): Array<{ key: string; entry: Entry<T>; ttl: number }> {
+    const out: Array<{ key: string; entry: Entry<T>; ttl: number }> = [];
+    const remaining = (key: string) => this.lru.getRemainingTTL(key);
+    const walk = (oldFolder: string, newFolder: string) => {
+      const oldKey = `l:${this.names.pathKey(oldFolder)}`;
+      const listing = this.lru.peek(oldKey);
+      const ttl = remaining(oldKey);
+      if (listing?.kind !== 'listing' || !(ttl > 0)) return;
+      const children = listing.children.map((c) => rebase(c, joinPath(newFolder, c.name)));
+      out.push({ key: `l:${this.names.pathKey(newFolder)}`, entry: { kind: 'listing', folderId: listing.folderId, children }, ttl });
+      for (const child of listing.children) {
+        if (child.isFolder) {
+          walk(joinPath(oldFolder, child.name), joinPath(newFolder, child.name));
+          continue;
+        }
+        const urlKey = `u:${this.names.pathKey(joinPath(oldFolder, child.name))}`;
+        const url = this.lru.peek(urlKey);
+        const urlTtl = remaining(urlKey);
+        if (url?.kind === 'url' && urlTtl > 0) out.push({ key: `u:${this.names.pathKey(joinPath(newFolder, child.name))}`, entry: url, ttl: urlTtl });
+      }
+    };
+    walk(from, to);
+    return out;
   }
 
   // ---- invalidation ----
@@ -441,7 +518,7 @@ export class MetadataCache<T extends CacheableItem> {
       case 'listing':
         return base + entry.children.reduce((sum, c) => sum + this.sizeOf(c), 0);
       case 'url':
-        return base + entry.url.url.length * 2 + 16;
+        return base + 2 * (entry.url.url.length + (entry.url.id?.length ?? 0) + (entry.url.version?.length ?? 0)) + 16;
     }
   }
 }

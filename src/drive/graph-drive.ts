@@ -54,6 +54,16 @@ export interface SharedDriveState {
 }
 
 /**
+ * An absence Graph confirmed this recently is believed without asking again before a 409 (see
+ * parentFolder). Docs are silent; a 409 for a folder made meanwhile loses nothing: the client makes
+ * the folder, Graph answers 409 nameAlreadyExists, the client hears 405 and goes on.
+ */
+const FRESH_ABSENCE_MS = 5_000;
+
+/** Download URLs kept from one listing (one page of Graph's largest). */
+const LISTED_URLS_KEPT = 1000;
+
+/**
  * What GraphDrive knows of an item beyond the seam's DriveEntry: its hashes, to tell whether a copy
  * whose answer was lost was made (copy's `landed`). They stay inside src/drive.
  */
@@ -82,6 +92,8 @@ export class GraphDrive implements RemoteDrive {
   private readonly logger: Logger;
   /** One upload at a time per path: OneDrive for Business allows one open upload session per file. */
   private readonly writesByPath = new KeyedMutex();
+  /** Folders being created, by folded path: see mkdir. */
+  private readonly mkdirsInFlight = new Map<string, Promise<DriveEntry>>();
   private quotaCache: { value: Promise<Quota>; until: number } | undefined;
 
   constructor(options: GraphDriveOptions) {
@@ -141,12 +153,17 @@ export class GraphDrive implements RemoteDrive {
     });
   }
 
-  /** One Graph call per cold folder (all pages, `$top` at the maximum); its children's stats follow from it. */
+  /**
+   * One Graph call per cold folder (all pages, `$top` at the maximum); its children's stats follow
+   * from it, and so do their download URLs: a GET after a listing costs no call.
+   */
   async list(path: string): Promise<DriveEntry[]> {
     return this.edge('list', async () => {
       return this.cache.listing(path, async () => {
-        const items = await this.api.listChildren(await this.ref(path));
+        const fetchedAt = this.clock.now();
+        const items = await this.api.listChildren(await this.ref(path), undefined, { withDownloadUrls: true });
         const children = items.map((item) => toEntry(item, childPath(path, item.name)));
+        this.keepListedDownloadUrls(path, items, fetchedAt);
         const folderId = items[0]?.parentReference?.id ?? this.cache.peekItem(path)?.id;
         return { folderId, children };
       });
@@ -160,17 +177,29 @@ export class GraphDrive implements RemoteDrive {
       if (known === undefined && !this.api.features.pathAddressing) known = await this.lookup(path);
       if (known === null) throw notFound(path);
       if (known?.isFolder) throw notAFile(path);
-      return this.cache.downloadUrl(path, async () => {
-        let fetched: DownloadUrl;
-        try {
-          fetched = await this.api.getDownloadUrl(await this.ref(path));
-        } catch (err) {
-          if (err instanceof GraphError && err.isNotFound) this.cache.setItem(path, null);
-          throw err;
-        }
-        const entry = toEntry(fetched.item, statPath(path, fetched.item));
-        return { url: fetched.url, expiresAt: fetched.expiresAt, entry };
-      });
+      const cached = await this.cache.downloadUrl(
+        path,
+        async () => {
+          let fetched: DownloadUrl;
+          try {
+            fetched = await this.api.getDownloadUrl(await this.ref(path));
+          } catch (err) {
+            if (err instanceof GraphError && err.isNotFound) this.cache.setItem(path, null);
+            throw err;
+          }
+          const item = toEntry(fetched.item, statPath(path, fetched.item));
+          return { url: fetched.url, expiresAt: fetched.expiresAt, id: item.id, version: item.version, item };
+        },
+        // Only while the cache still knows the very item (and version) the URL was issued for:
+        // after an overwrite, a move or the metadata's expiry, a URL is fetched afresh.
+        (url) => {
+          const now = this.cache.peekItem(path);
+          return !!now && now.id === url.id && now.version === url.version;
+        },
+      );
+      const entry = this.cache.peekItem(path) ?? known;
+      if (!entry) throw notFound(path);
+      return { url: cached.url, expiresAt: cached.expiresAt, entry };
     });
   }
 
@@ -242,7 +271,9 @@ export class GraphDrive implements RemoteDrive {
   private async writeNow(path: string, body: Readable, options: WriteOptions): Promise<DriveEntry> {
     // Before any byte of the body is read (the RemoteDrive contract): a missing parent is refused at
     // once. The parent first, then OneDrive's naming rules: a folder that is not there is the
-    // answer WebDAV gives first (RFC 4918 §9.7.1: 409), whatever the name.
+    // answer WebDAV gives first (RFC 4918 §9.7.1: 409), whatever the name. The root is always
+    // there: a bad name in it is refused before any call.
+    if (parentPath(path) === '/') assertValidPath(path, { documentLibrary: this.documentLibrary });
     const parent = await this.parentFolder(path);
     assertValidPath(path, { documentLibrary: this.documentLibrary });
     let item: DriveItem;
@@ -272,26 +303,53 @@ export class GraphDrive implements RemoteDrive {
     return entry;
   }
 
+  /**
+   * Concurrent MKCOLs of one new folder (rclone makes a file's parent once per transfer) cost one
+   * Graph call: the later ones wait for it and find the folder made, which WebDAV answers 405
+   * (RFC 4918 §9.3.1), as Graph's 409 nameAlreadyExists would have made them; its failure is theirs.
+   */
   async mkdir(path: string): Promise<DriveEntry> {
     return this.edge('mkdir', async () => {
-      // The parent first (RFC 4918 §9.3.1: 409), then OneDrive's naming rules, as in write.
-      const parent = await this.parentFolder(path);
-      assertValidPath(path, { documentLibrary: this.documentLibrary });
-      let item: DriveItem;
-      try {
-        item = await this.api.createFolder({ id: parent.id }, baseName(path), { conflictBehavior: 'fail' });
-      } catch (err) {
-        // Its answer lost, the folder may be there: empty and new where the caller saw nothing, it is what was asked.
-        const made = mayHaveHappened(err) ? await this.freshItem(path) : undefined;
-        if (!made?.folder || made.parentReference?.id !== parent.id || (made.folder.childCount ?? 0) > 0) throw this.afterFailure(err, [path]);
-        item = made;
+      const key = this.names.pathKey(path);
+      const running = this.mkdirsInFlight.get(key);
+      if (running) {
+        await running;
+        throw new DriveError('exists', `${path} was just created by another request.`);
       }
-      const entry = toEntry(item, childPath(parentPath(path), item.name));
-      this.cache.recordItem(path, entry);
-      // We just made it (conflictBehavior fail): it is empty, and writes into it will be recorded.
-      this.cache.setListing(path, [], item.id);
-      return entry;
+      // Made by one of ours a moment ago (a request that looked before it was recorded).
+      if (this.cache.peekItem(path)) throw new DriveError('exists', `${path} already exists.`);
+      const work = this.mkdirNow(path);
+      this.mkdirsInFlight.set(key, work);
+      try {
+        return await work;
+      } finally {
+        if (this.mkdirsInFlight.get(key) === work) this.mkdirsInFlight.delete(key);
+      }
     });
+  }
+
+  private async mkdirNow(path: string): Promise<DriveEntry> {
+    // The parent first (RFC 4918 §9.3.1: 409), then OneDrive's naming rules, as in write. The
+    // root is always there, and Graph takes new folders at `root/children` without its id
+    // (https://learn.microsoft.com/graph/api/driveitem-post-children), in every cloud: no call to learn it.
+    const inRoot = parentPath(path) === '/' && this.cache.peekItem('/') === undefined;
+    const parent = inRoot ? undefined : await this.parentFolder(path);
+    assertValidPath(path, { documentLibrary: this.documentLibrary });
+    let item: DriveItem;
+    try {
+      item = await this.api.createFolder(parent ? { id: parent.id } : { path: '/' }, baseName(path), { conflictBehavior: 'fail' });
+    } catch (err) {
+      // Its answer lost, the folder may be there: empty and new where the caller saw nothing, it is what was asked.
+      const made = mayHaveHappened(err) ? await this.freshItem(path) : undefined;
+      const parentId = parent?.id ?? (made ? (await this.lookup('/').catch(() => null))?.id : undefined);
+      if (!made?.folder || made.parentReference?.id !== parentId || (made.folder.childCount ?? 0) > 0) throw this.afterFailure(err, [path]);
+      item = made;
+    }
+    const entry = toEntry(item, childPath(parentPath(path), item.name));
+    this.cache.recordItem(path, entry);
+    // We just made it (conflictBehavior fail): it is empty, and writes into it will be recorded.
+    this.cache.setListing(path, [], item.id);
+    return entry;
   }
 
   async move(from: string, to: string, options: { overwrite?: boolean } = {}): Promise<DriveEntry> {
@@ -322,11 +380,10 @@ export class GraphDrive implements RemoteDrive {
           throw this.afterFailure(failure, [from, to]);
         }
       }
-      this.cache.recordRemoval(from);
-      // Whatever was known at or below `to` is gone; the destination folder's listing stays and learns the item.
-      this.cache.recordRemoval(to);
+      // Whatever was known at or below `to` is gone; the destination folder's listing stays and learns
+      // the item; what was known below a moved folder moves with it (same ids), so no relisting.
       const entry = toEntry(item, childPath(parentPath(to), item.name));
-      this.cache.recordItem(to, entry);
+      this.cache.recordMove(from, to, entry, (moved, path) => ({ ...moved, path }));
       return entry;
     });
   }
@@ -444,6 +501,10 @@ export class GraphDrive implements RemoteDrive {
   /** The entry at `path`, or null when nothing is there. Invalid names are known absent without a call. */
   private async lookup(path: string): Promise<GraphEntry | null> {
     if (path !== '/' && pathProblem(path) !== undefined) return null;
+    // Nothing is below a folder Graph said a moment ago was not there (see parentFolder).
+    for (let above = parentPath(path); path !== '/' && above !== '/'; above = parentPath(above)) {
+      if ((this.cache.absentForMs(above) ?? Infinity) < FRESH_ABSENCE_MS) return null;
+    }
     return this.cache.item(path, async () => {
       const ref = await this.addressOf(path);
       if (!ref) return null;
@@ -453,13 +514,29 @@ export class GraphDrive implements RemoteDrive {
         const fetchedAt = this.clock.now();
         const item = await this.api.getItem(ref, { withDownloadUrl: true });
         const url = item['@microsoft.graph.downloadUrl'];
-        if (url && item.folder === undefined) this.cache.setDownloadUrl(path, { url, expiresAt: fetchedAt + this.api.downloadUrlLifetimeMs });
-        return toEntry(item, statPath(path, item));
+        const entry = toEntry(item, statPath(path, item));
+        if (url && !entry.isFolder) this.cache.setDownloadUrl(path, { url, expiresAt: fetchedAt + this.api.downloadUrlLifetimeMs, id: entry.id, version: entry.version });
+        return entry;
       } catch (err) {
         if (err instanceof GraphError && err.isNotFound) return null;
         throw err;
       }
     });
+  }
+
+  /**
+   * The download URLs a listing brought, each trusted as long as one fetched by itself (from when
+   * the listing was asked for). At most LISTED_URLS_KEPT per folder: a URL costs its length in
+   * memory (a SharePoint one is over 1 KB) and a 100,000-item folder must not fill the cache with them.
+   */
+  private keepListedDownloadUrls(folder: string, items: DriveItem[], fetchedAt: number): void {
+    let kept = 0;
+    for (const item of items) {
+      const url = item['@microsoft.graph.downloadUrl'];
+      if (!url || item.folder !== undefined || item.eTag === undefined) continue;
+      if (kept++ >= LISTED_URLS_KEPT) break;
+      this.cache.setDownloadUrl(childPath(folder, item.name), { url, expiresAt: fetchedAt + this.api.downloadUrlLifetimeMs, id: item.id, version: item.eTag });
+    }
   }
 
   /**
@@ -481,9 +558,13 @@ export class GraphDrive implements RemoteDrive {
   /** The folder that will hold `path`; WebDAV wants 409 when it is missing or a file. */
   private async parentFolder(path: string): Promise<GraphEntry> {
     const where = parentPath(path);
+    const known = this.cache.peekItem(where);
+    const absentFor = this.cache.absentForMs(where);
     let parent = await this.lookup(where);
-    if (!parent && where !== '/') {
-      // The cache may not know a folder another client just made: ask Graph before refusing.
+    if (!parent && where !== '/' && known !== undefined && !(absentFor !== undefined && absentFor < FRESH_ABSENCE_MS)) {
+      // The cache may not know a folder another client just made: ask Graph before refusing. Not
+      // when Graph said so a moment ago (rclone asks for each of its transfers in turn): the
+      // docs are silent; a 409 loses nothing, and the client making the folder is told 405 by Graph's 409.
       this.cache.invalidateItem(where);
       parent = await this.lookup(where);
     }

@@ -2,6 +2,7 @@ import { systemClock, type Clock } from '../util/clock.js';
 import type { GraphClient, GraphStreamResponse } from './client.js';
 import { ABORTED, GraphError, headerValue } from './errors.js';
 import {
+  CHILD_SELECT_WITH_DOWNLOAD_URL,
   DELTA_SELECT,
   ITEM_SELECT,
   ITEM_SELECT_WITH_DOWNLOAD_URL,
@@ -120,12 +121,12 @@ export class DriveApi {
     return res.body;
   }
 
-  /** Pages of a folder's children, `$top` at Graph's maximum. */
-  async *childPages(ref: ItemRef, signal?: AbortSignal): AsyncGenerator<DriveItem[]> {
+  /** Pages of a folder's children, `$top` at Graph's maximum; with `withDownloadUrls`, each file's download URL too. */
+  async *childPages(ref: ItemRef, signal?: AbortSignal, options: { withDownloadUrls?: boolean } = {}): AsyncGenerator<DriveItem[]> {
     for await (const page of this.client.pages<DriveItem>({
       method: 'GET',
       path: `${this.itemPath(ref)}/children`,
-      query: { $select: ITEM_SELECT, $top: MAX_PAGE_SIZE },
+      query: { $select: options.withDownloadUrls ? CHILD_SELECT_WITH_DOWNLOAD_URL : ITEM_SELECT, $top: MAX_PAGE_SIZE },
       route: this.route('GET', ref, '/children'),
       signal,
     })) {
@@ -133,9 +134,9 @@ export class DriveApi {
     }
   }
 
-  async listChildren(ref: ItemRef, signal?: AbortSignal): Promise<DriveItem[]> {
+  async listChildren(ref: ItemRef, signal?: AbortSignal, options: { withDownloadUrls?: boolean } = {}): Promise<DriveItem[]> {
     const all: DriveItem[] = [];
-    for await (const page of this.childPages(ref, signal)) all.push(...page);
+    for await (const page of this.childPages(ref, signal, options)) all.push(...page);
     return all;
   }
 

@@ -40,6 +40,14 @@ export const ITEM_SELECT = [
 /** The same plus the pre-authenticated download URL (only where we want one: it costs Graph work). */
 export const ITEM_SELECT_WITH_DOWNLOAD_URL = `${ITEM_SELECT},@microsoft.graph.downloadUrl`;
 
+/**
+ * Children listings with each file's download URL. Selected as `content.downloadUrl` (Graph answers
+ * with `@microsoft.graph.downloadUrl`): a SharePoint library's children listing ignores the
+ * annotation's own name in `$select` and honours this one (OneDrive/onedrive-api-docs#1434,
+ * microsoftgraph/microsoft-graph-docs#11671); personal OneDrive takes it too (OneDrive/onedrive-api-docs#606).
+ */
+export const CHILD_SELECT_WITH_DOWNLOAD_URL = `${ITEM_SELECT},content.downloadUrl`;
+
 /** Delta needs `deleted` as well. */
 export const DELTA_SELECT = `${ITEM_SELECT},deleted`;
 

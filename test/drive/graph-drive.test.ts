@@ -158,6 +158,37 @@ describe('GraphDrive reads', () => {
     expect((await calls(() => drive.stat('/along'))).calls).toBe(1); // folders have no URL; nothing breaks
   });
 
+  it('takes download URLs from the listing: a GET after a PROPFIND Depth 1 costs no call', async () => {
+    await seed('listed/a.txt', 'alpha');
+    await seed('listed/b.txt', 'bravo');
+    expect((await calls(() => drive.list('/listed'))).calls).toBe(1);
+    const got = await calls(async () => Promise.all(['a', 'b'].map((n) => drive.downloadUrl(`/listed/${n}.txt`))));
+    expect(got.calls).toBe(0);
+    expect(await Promise.all(got.value.map(async (u) => (await fetch(u.url)).text()))).toEqual(['alpha', 'bravo']);
+    const read = await calls(async () => Buffer.concat(await (await drive.read('/listed/a.txt')).body.toArray()).toString());
+    expect(read).toEqual({ value: 'alpha', calls: 0 });
+  });
+
+  it('never hands out a download URL for an item the cache no longer vouches for', async () => {
+    await seed('stale/f.txt', 'old bytes');
+    await drive.list('/stale');
+    // Our own overwrite: the listed URL (and entry) are replaced; the GET gets the new bytes.
+    await drive.write('/stale/f.txt', body('new bytes'), { size: 9 });
+    const afterWrite = await calls(() => drive.downloadUrl('/stale/f.txt'));
+    expect(await (await fetch(afterWrite.value.url)).text()).toBe('new bytes');
+    // Replaced behind our back by another item: once the metadata has expired (the URL has not),
+    // the URL of the old item is not handed out; a fresh one is fetched.
+    await drive.list('/stale');
+    await drive.downloadUrl('/stale/f.txt');
+    const other = await fetch(`${emulator.url}/v1.0/me/drive/root:/stale/f.txt`, { method: 'DELETE', headers: { authorization: `Bearer ${await tokens.getAccessToken()}` } });
+    expect(other.status).toBe(204);
+    await seed('stale/f.txt', 'another file');
+    clock.advance(TTL_MS + 1_000);
+    const fresh = await calls(() => drive.downloadUrl('/stale/f.txt'));
+    expect(fresh.calls).toBe(1);
+    expect(await (await fetch(fresh.value.url)).text()).toBe('another file');
+  });
+
   it('re-fetches a download URL when it expires, by our clock or by the server refusing it', async () => {
     await seed('exp/f.txt', 'content');
     const first = await drive.downloadUrl('/exp/f.txt');
@@ -237,9 +268,22 @@ describe('GraphDrive writes', () => {
   it('finds a parent folder another client just made, despite a cached listing', async () => {
     await drive.mkdir('/elsewhere');
     await drive.list('/elsewhere'); // cached: empty
+    clock.advance(5_000); // older than an absence believed without asking (FRESH_ABSENCE_MS)
     emulator.drive.mkdir(driveId, 'elsewhere/made-remotely');
     const entry = await drive.write('/elsewhere/made-remotely/f.txt', body('ok'), { size: 2 });
     expect(entry.path).toBe('/elsewhere/made-remotely/f.txt');
+  });
+
+  it('believes an absence Graph confirmed a moment ago, and asks again once it is older', async () => {
+    await seed('late/keep.txt');
+    await expect(drive.stat('/late/sub')).rejects.toMatchObject({ kind: 'notFound' }); // Graph: 404 (not read off a listing)
+    emulator.drive.mkdir(driveId, 'late/sub');
+    const soon = await calls(() => drive.write('/late/sub/f.txt', body('x'), { size: 1 }).catch((e) => e));
+    expect(soon).toMatchObject({ value: { kind: 'parentMissing' }, calls: 0 });
+    clock.advance(5_000);
+    const later = await calls(() => drive.write('/late/sub/f.txt', body('x'), { size: 1 }));
+    expect(later.value.path).toBe('/late/sub/f.txt');
+    expect(later.calls).toBe(2); // the folder, asked again; the upload
   });
 
   it('injected 503s and resets during an upload still produce one correct file', async () => {
