@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { escapeHtml } from '../dav/http/listing.js';
 import type { AppPasswordRecord, Person } from './people.js';
 
@@ -7,7 +6,8 @@ import type { AppPasswordRecord, Person } from './people.js';
  * its hash in the CSP). Same look as the folder listing (dav/http/listing.ts): system font, the
  * same greys and accent, light and dark; one column that fits a phone.
  */
-const STYLE = `
+/** The site's one stylesheet; its CSP allows exactly this text, by hash (dav/http/security-headers.ts). */
+export const SITE_STYLE = `
 :root{color-scheme:light dark;--muted:#6b7280;--line:#8883;--accent:#0b57d0;--warn:#b45309}
 body{font:15px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,"Helvetica Neue",sans-serif;margin:0;padding:1.5rem 1.25rem;max-width:46rem;margin-inline:auto}
 h1{font-size:1.3rem;font-weight:600;margin:0 0 1rem}
@@ -36,13 +36,11 @@ footer{margin-top:2rem;color:var(--muted);font-size:.85rem}
 @media (max-width:30rem){.created{display:none}dl{grid-template-columns:1fr;gap:0}dd{margin-bottom:.5rem}}
 `;
 
-/** `style-src` for the CSP: exactly this style, by hash. */
-export const STYLE_HASH = `'sha256-${createHash('sha256').update(STYLE).digest('base64')}'`;
 
 function page(title: string, body: string): string {
   return `<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><meta name="referrer" content="same-origin"><title>${escapeHtml(title)}</title>
-<style>${STYLE}</style>
+<style>${SITE_STYLE}</style>
 </head><body>
 ${body}
 <footer>onedav · your OneDrive over WebDAV</footer></body></html>

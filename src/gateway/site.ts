@@ -5,12 +5,13 @@ import { OAuthError, TransientAuthError } from '../auth/errors.js';
 import { newPkcePair, newState } from '../auth/pkce.js';
 import type { SignInStore, StoredAccount } from '../auth/token-store.js';
 import { hashPassword } from '../dav/access/passwords.js';
+import { pageHeaders } from '../dav/http/security-headers.js';
 import type { Clock } from '../util/clock.js';
 import type { Logger } from '../util/logger.js';
 import { newAppPassword, newId } from './app-passwords.js';
 import type { Audit } from './audit.js';
 import { authorizeUrl, checkIdToken, IdTokenRejected, redeemCode, type OidcSettings } from './oidc.js';
-import { accountPage, errorPage, signedOutPage, STYLE_HASH, type PageLinks } from './pages.js';
+import { accountPage, errorPage, signedOutPage, SITE_STYLE, type PageLinks } from './pages.js';
 import { accountOf, hashId, type People, type Person, type SiteSession } from './people.js';
 import type { PersonDrives } from './person-drives.js';
 
@@ -34,10 +35,7 @@ const MAX_FORM_BYTES = 16 * 1024;
  * carries a code).
  */
 const SECURITY_HEADERS: Record<string, string> = {
-  'Content-Security-Policy': `default-src 'none'; style-src ${STYLE_HASH}; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'`,
-  'X-Content-Type-Options': 'nosniff',
-  'X-Frame-Options': 'DENY',
-  'Referrer-Policy': 'same-origin',
+  ...pageHeaders(SITE_STYLE, { formAction: "'self'" }),
   'Cross-Origin-Opener-Policy': 'same-origin',
   'Cache-Control': 'no-store',
 };
