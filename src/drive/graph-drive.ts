@@ -2,10 +2,10 @@ import type { Readable } from 'node:stream';
 import { CacheCoherence } from '../cache/coherence.js';
 import { DeltaPoller, type DeltaFeed, type PollLease } from '../cache/delta-poller.js';
 import type { InvalidationBus } from '../cache/invalidation-bus.js';
-import { MetadataCache, type CacheStats } from '../cache/metadata-cache.js';
+import { collect, MetadataCache, type CacheStats } from '../cache/metadata-cache.js';
 import type { DriveApi, DownloadUrl, ItemRef } from '../graph/drive-api.js';
 import { GraphError } from '../graph/errors.js';
-import type { DriveItem } from '../graph/items.js';
+import { EXPAND_CHILDREN_LIMIT, type DriveItem } from '../graph/items.js';
 import { pathFromParentReference } from '../graph/paths.js';
 import { DEFAULT_FRAGMENT_SIZE, SIMPLE_UPLOAD_MAX, uploadFile } from '../graph/upload.js';
 import type { SessionJournal } from '../graph/upload-journal.js';
@@ -21,7 +21,7 @@ import { mayHaveHappened } from './lost-answer.js';
 import { assertValidPath, MAX_NAME_LENGTH, MAX_PATH_LENGTH, pathProblem } from './names.js';
 import { replaceItem } from './replace.js';
 import type { WriteOwnership } from './write-ownership.js';
-import type { ByteRange, DriveCapabilities, DriveEntry, Quota, ReadBody, RemoteDrive, WriteOptions } from './types.js';
+import type { ByteRange, DriveCapabilities, DriveEntry, ItemWithChildren, Quota, ReadBody, RemoteDrive, WriteOptions } from './types.js';
 
 export interface GraphDriveOptions {
   api: DriveApi;
@@ -143,14 +143,82 @@ export class GraphDrive implements RemoteDrive {
 
   /** One Graph call per cold folder (all pages, `$top` at the maximum); its children's stats follow from it. */
   async list(path: string): Promise<DriveEntry[]> {
+    return collect(this.childPages(path));
+  }
+
+  /**
+   * The item and, for a folder, its children in pages. Cold and addressed as a collection, the
+   * folder comes with its first children in one call (`$expand=children`), taken as the whole
+   * listing only when provably complete (expandedListing); otherwise the paged listing follows.
+   */
+  async statWithChildren(path: string, options: { collection?: boolean } = {}): Promise<ItemWithChildren> {
     return this.edge('list', async () => {
-      return this.cache.listing(path, async () => {
-        const items = await this.api.listChildren(await this.ref(path));
-        const children = items.map((item) => toEntry(item, childPath(path, item.name)));
-        const folderId = items[0]?.parentReference?.id ?? this.cache.peekItem(path)?.id;
-        return { folderId, children };
-      });
+      if (options.collection && this.cache.peekItem(path) === undefined && pathProblem(path) === undefined) {
+        const expanded = await this.expandedFolder(path);
+        if (expanded) return expanded;
+      }
+      const entry = await this.stat(path);
+      return entry.isFolder ? { entry, children: this.childPages(path) } : { entry };
     });
+  }
+
+  /**
+   * One GET with `$expand=children`: the folder, and its children when they are all there. Graph
+   * expands at most EXPAND_CHILDREN_LIMIT and links to none of the rest (graph/items.ts), so the
+   * expansion is the listing only when fewer came back than that limit and no fewer than
+   * `folder.childCount` says there are. childCount is reliable on the item itself (it is zero only
+   * in delta and search answers: microsoftgraph/microsoft-graph-docs#19306,
+   * microsoftgraph/microsoft-graph-explorer-v4#2830, neither used here); where it counts more than
+   * came back, the paged listing is fetched. Undefined when the cheaper path is the ordinary one
+   * (a file: Graph refuses the expansion with 422, and the stat is asked plainly).
+   */
+  private async expandedFolder(path: string): Promise<ItemWithChildren | undefined> {
+    const generation = this.cache.generation;
+    const ref = await this.addressOf(path);
+    if (!ref) throw notFound(path);
+    let item: DriveItem;
+    try {
+      item = await this.api.getFolderWithChildren(ref);
+    } catch (err) {
+      if (err instanceof GraphError && err.isNotFound) {
+        this.cache.setItem(path, null, generation);
+        throw notFound(path);
+      }
+      if (err instanceof GraphError && (err.status === 422 || err.code === 'notSupported')) return undefined;
+      throw err;
+    }
+    const { children: expanded, ...folder } = item;
+    const entry = toEntry(folder, statPath(path, folder));
+    this.cache.setItem(path, entry, generation);
+    if (!entry.isFolder) return { entry };
+    const listed = expanded ?? [];
+    const childCount = folder.folder?.childCount;
+    const complete = folder.folder !== undefined && listed.length < EXPAND_CHILDREN_LIMIT && childCount !== undefined && childCount <= listed.length;
+    if (!complete) return { entry, children: this.childPages(path) };
+    const children = listed.map((child) => toEntry(child, childPath(entry.path, child.name)));
+    this.cache.setListing(path, children, folder.id, generation);
+    return { entry, children: onePage(children) };
+  }
+
+  /** A folder's children in Graph's pages, from the cache or as they arrive (MetadataCache.listingPages). */
+  private async *childPages(path: string): AsyncGenerator<GraphEntry[]> {
+    try {
+      yield* this.cache.listingPages(path, () => {
+        let folderId: string | undefined;
+        const self = this;
+        return {
+          pages: (async function* () {
+            for await (const items of self.api.childPages(await self.ref(path))) {
+              folderId ??= items[0]?.parentReference?.id;
+              yield items.map((item) => toEntry(item, childPath(path, item.name)));
+            }
+          })(),
+          folderId: () => folderId ?? this.cache.peekItem(path)?.id,
+        };
+      });
+    } catch (err) {
+      throw driveErrorFromGraph(err, 'list');
+    }
   }
 
   async downloadUrl(path: string): Promise<{ url: string; expiresAt: number; entry: DriveEntry }> {
@@ -576,6 +644,10 @@ export function toEntry(item: DriveItem, path: string): GraphEntry {
   if (item.file?.hashes?.quickXorHash) entry.quickXorHash = item.file.hashes.quickXorHash;
   if (item.file?.hashes?.sha1Hash) entry.sha1Hash = item.file.hashes.sha1Hash;
   return entry;
+}
+
+async function* onePage<T>(page: T[]): AsyncGenerator<T[]> {
+  yield page;
 }
 
 /** A download's answer as a ReadBody: 206 with its Content-Range, 200 whole, 416 refused. */
