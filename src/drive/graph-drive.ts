@@ -679,8 +679,12 @@ function statPath(asked: string, item: DriveItem): string {
   return childPath(parentPath(asked), item.name);
 }
 
+/**
+ * Estimated heap bytes of a cached entry: the object and its two Dates (~330), plus its strings.
+ * Checked against the heap by bench/cache-memory.ts (the estimate must not be below what it measures).
+ */
 function entrySize(entry: GraphEntry): number {
-  let n = 160 + 2 * (entry.id.length + entry.path.length + entry.name.length + entry.etag.length + entry.version.length);
+  let n = 330 + 2 * (entry.id.length + entry.path.length + entry.name.length + entry.etag.length + entry.version.length);
   n += 2 * ((entry.mimeType?.length ?? 0) + (entry.quickXorHash?.length ?? 0) + (entry.sha1Hash?.length ?? 0));
   return n;
 }
