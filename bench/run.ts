@@ -1,13 +1,14 @@
 /**
- * onedav benchmarks: `npm run bench` (or `npx tsx bench/run.ts`) prints five tables.
+ * onedav benchmarks: `npm run bench` (or `npx tsx bench/run.ts`) prints six tables.
  *
  *   --quick            smaller sizes (a smoke test that finishes in about two minutes)
  *   --table 1,3        only these tables (1 Graph calls, 2 throughput/memory, 3 latency, 4 large listing,
- *                      5 replicas: Redis-backed state vs files, 1 vs 2 replicas)
+ *                      5 replicas: Redis-backed state vs files, 1 vs 2 replicas, 6 big folder: streamed PROPFIND)
  *   --size 256M        bytes per transfer in tables 2 and 5 (default 1G in table 2, 256M in table 5; K/M/G suffixes)
  *   --duration 10      seconds of load per row in table 3 (per round and backend in table 5)
  *   --clients 64       concurrent clients in tables 3 and 5
  *   --items 10000      children of the folder listed in table 4
+ *   --big-items 100000 files in the folder of table 6 (default 100,000; 10,000 with --quick)
  *   --profile DIR      write a V8 CPU profile of every onedav server process into DIR
  *                      (summarise one with: npx tsx bench/profile-summary.ts DIR/<file>.cpuprofile)
  *
@@ -23,6 +24,7 @@ import { parseArgs } from 'node:util';
 import { GiB, MiB } from './lib/http.js';
 import { printTable, type Table } from './lib/report.js';
 import { FULL_GRAPH_CALLS, graphCallsTable, QUICK_GRAPH_CALLS } from './tables/graph-calls.js';
+import { bigFolderTable } from './tables/big-folder.js';
 import { largeListingTable } from './tables/large-listing.js';
 import { latencyTable } from './tables/latency.js';
 import { replicasTable } from './tables/replicas.js';
@@ -36,6 +38,7 @@ const { values } = parseArgs({
     duration: { type: 'string' },
     clients: { type: 'string' },
     items: { type: 'string' },
+    'big-items': { type: 'string' },
     profile: { type: 'string' },
     help: { type: 'boolean', short: 'h', default: false },
   },
@@ -49,7 +52,7 @@ if (values.help) {
 }
 
 const quick = values.quick;
-const tables = new Set((values.table ?? ['1,2,3,4,5']).flatMap((t) => t.split(',')).map((t) => Number(t.trim())));
+const tables = new Set((values.table ?? ['1,2,3,4,5,6']).flatMap((t) => t.split(',')).map((t) => Number(t.trim())));
 const cpuProfileDir = values.profile ? resolve(values.profile) : undefined;
 if (cpuProfileDir) mkdirSync(cpuProfileDir, { recursive: true });
 
@@ -104,10 +107,11 @@ const runners: Record<number, () => Promise<Table>> = {
       downloadRounds: quick ? 1 : 3,
       cpuProfileDir,
     }),
+  6: () => bigFolderTable({ items: values['big-items'] ? Number(values['big-items']) : quick ? 10_000 : 100_000 }),
 };
 
 let failed = false;
-for (const n of [1, 2, 3, 4, 5]) {
+for (const n of [1, 2, 3, 4, 5, 6]) {
   if (!tables.has(n)) continue;
   const t0 = performance.now();
   const loadBefore = loadavg()[0];
