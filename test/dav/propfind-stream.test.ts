@@ -14,6 +14,7 @@ const PROFILES: Array<[string, StackMount]> = [
   ['documentLibrary (contoso team site)', { prefix: '/', user: ADELE, site: TEAM_SITE }],
   ['personal (alex)', { prefix: '/', user: ALEX }],
 ];
+const LEI = 'lei@fabrikam.partner.onmschina.cn';
 const NAMES = '<?xml version="1.0"?><D:propfind xmlns:D="DAV:"><D:prop><D:getetag/><D:resourcetype/></D:prop></D:propfind>';
 
 async function listing(stack: DavStack, path: string): Promise<string[]> {
@@ -71,6 +72,23 @@ describe.each(PROFILES)('a cold PROPFIND Depth 1 on a %s drive', (_name, mount) 
     const missing = await dav(stack, 'PROPFIND', '/small/nothing/', { headers: { depth: '1' } });
     expect(missing.status).toBe(404);
     await missing.text();
+  });
+});
+
+describe('a cold PROPFIND Depth 1 in 21Vianet (items addressed by id)', () => {
+  let stack: DavStack;
+  beforeAll(async () => {
+    stack = await startDavStack({ mounts: [{ prefix: '/', user: LEI }] });
+    await stack.emulator.drive.putFile(stack.driveIds[0], 'small/a.txt', 'a');
+    stack.emulator.drive.mkdir(stack.driveIds[0], 'small/sub');
+  });
+  afterAll(() => stack.close());
+
+  it('costs the root (to address the folder by id) and one call for the folder with its children', async () => {
+    cold(stack);
+    expect(await listing(stack, '/small/')).toEqual(['/small/', '/small/a.txt', '/small/sub/']);
+    expect(stack.graphCalls()).toBe(2);
+    expect(Object.keys(stack.emulator.counters.snapshot().byRoute).filter((r) => r.includes(':/{path}:'))).toEqual([]);
   });
 });
 
