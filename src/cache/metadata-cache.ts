@@ -40,6 +40,8 @@ export interface MetadataCacheOptions<T extends CacheableItem> {
 export interface PagedLoad<T> {
   pages: AsyncIterable<T[]>;
   folderId(): string | undefined;
+  /** How many children the folder said it has, when known: a listing that will not fit is not kept from its first page on. */
+  expectedCount?: number;
 }
 
 /** Pages handed out from a cached listing: the size of Graph's largest page. */
@@ -261,7 +263,9 @@ export class MetadataCache<T extends CacheableItem> {
       for await (const page of load.pages) {
         if (kept) {
           for (const child of page) bytes += this.sizeOf(child) + LISTED_CHILD_OVERHEAD;
-          if (bytes > this.maxListingBytes) kept = undefined;
+          const count = kept.length + page.length;
+          const projected = count > 0 ? (bytes / count) * Math.max(count, load.expectedCount ?? 0) : bytes;
+          if (bytes > this.maxListingBytes || projected > this.maxListingBytes) kept = undefined;
           else for (const child of page) kept.push(child);
         }
         yield page;

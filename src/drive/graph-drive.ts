@@ -57,7 +57,12 @@ export interface SharedDriveState {
  * What GraphDrive knows of an item beyond the seam's DriveEntry: its hashes, to tell whether a copy
  * whose answer was lost was made (copy's `landed`). They stay inside src/drive.
  */
-type GraphEntry = DriveEntry & { quickXorHash?: string; sha1Hash?: string };
+type GraphEntry = DriveEntry & {
+  quickXorHash?: string;
+  sha1Hash?: string;
+  /** A folder's children when it was read: sizes its listing for the cache before the pages arrive. */
+  childCount?: number;
+};
 
 /**
  * The filesystem-shaped facade over Graph that the WebDAV layer uses. Reads are answered from the
@@ -143,7 +148,7 @@ export class GraphDrive implements RemoteDrive {
 
   /** One Graph call per cold folder (all pages, `$top` at the maximum); its children's stats follow from it. */
   async list(path: string): Promise<DriveEntry[]> {
-    return collect(this.childPages(path));
+    return collect(this.childPages(path, this.cache.peekItem(path)?.childCount));
   }
 
   /**
@@ -158,7 +163,7 @@ export class GraphDrive implements RemoteDrive {
         if (expanded) return expanded;
       }
       const entry = await this.stat(path);
-      return entry.isFolder ? { entry, children: this.childPages(path) } : { entry };
+      return entry.isFolder ? { entry, children: this.childPages(path, entry.childCount) } : { entry };
     });
   }
 
@@ -194,14 +199,14 @@ export class GraphDrive implements RemoteDrive {
     const listed = expanded ?? [];
     const childCount = folder.folder?.childCount;
     const complete = folder.folder !== undefined && listed.length < EXPAND_CHILDREN_LIMIT && childCount !== undefined && childCount <= listed.length;
-    if (!complete) return { entry, children: this.childPages(path) };
+    if (!complete) return { entry, children: this.childPages(path, childCount) };
     const children = listed.map((child) => toEntry(child, childPath(entry.path, child.name)));
     this.cache.setListing(path, children, folder.id, generation);
     return { entry, children: onePage(children) };
   }
 
   /** A folder's children in Graph's pages, from the cache or as they arrive (MetadataCache.listingPages). */
-  private async *childPages(path: string): AsyncGenerator<GraphEntry[]> {
+  private async *childPages(path: string, expectedCount?: number): AsyncGenerator<GraphEntry[]> {
     try {
       yield* this.cache.listingPages(path, () => {
         let folderId: string | undefined;
@@ -214,6 +219,7 @@ export class GraphDrive implements RemoteDrive {
             }
           })(),
           folderId: () => folderId ?? this.cache.peekItem(path)?.id,
+          expectedCount,
         };
       });
     } catch (err) {
@@ -640,6 +646,7 @@ export function toEntry(item: DriveItem, path: string): GraphEntry {
     etag: entityTagOf(item, isFolder),
     version: item.eTag ?? '',
   };
+  if (isFolder && item.folder?.childCount !== undefined) entry.childCount = item.folder.childCount;
   if (item.file?.mimeType) entry.mimeType = item.file.mimeType;
   if (item.file?.hashes?.quickXorHash) entry.quickXorHash = item.file.hashes.quickXorHash;
   if (item.file?.hashes?.sha1Hash) entry.sha1Hash = item.file.hashes.sha1Hash;

@@ -11,7 +11,7 @@ function cacheOf(maxBytes: number, maxListingBytes?: number) {
 }
 
 /** `pages` pages of `per` items; counts the loads and can fail on one page. */
-function source(pages: number, per: number, failOn?: number) {
+function source(pages: number, per: number, failOn?: number, expectedCount?: number) {
   const state = { loads: 0 };
   const load = (): PagedLoad<CacheableItem> => {
     state.loads++;
@@ -24,6 +24,7 @@ function source(pages: number, per: number, failOn?: number) {
         }
       })(),
       folderId: () => 'folder',
+      expectedCount,
     };
   };
   return { state, load };
@@ -50,6 +51,14 @@ describe('metadata cache: paged listings', () => {
     expect(cache.stats().bytes).toBeLessThanOrEqual(200_000);
     await collect(cache.listingPages('/big', src.load));
     expect(src.state.loads).toBe(2);
+  });
+
+  it('does not keep a listing whose folder says it is too big, even while its pages so far would fit', async () => {
+    const cache = cacheOf(10_000_000, 100_000);
+    await collect(cache.listingPages('/fits', source(3, 100).load));
+    expect(cache.peekListing('/fits')).toHaveLength(300);
+    await collect(cache.listingPages('/says-big', source(3, 100, undefined, 1000).load));
+    expect(cache.peekListing('/says-big')).toBeUndefined();
   });
 
   it('keeps nothing of a listing whose page failed, or whose reader stopped early', async () => {
