@@ -154,7 +154,7 @@ export class GraphDrive implements RemoteDrive {
   /**
    * The item and, for a folder, its children in pages. Cold and addressed as a collection, the
    * folder comes with its first children in one call (`$expand=children`), taken as the whole
-   * listing only when provably complete (expandedListing); otherwise the paged listing follows.
+   * listing only when provably complete (expandedFolder); otherwise the paged listing follows.
    */
   async statWithChildren(path: string, options: { collection?: boolean } = {}): Promise<ItemWithChildren> {
     return this.edge('list', async () => {
@@ -209,21 +209,19 @@ export class GraphDrive implements RemoteDrive {
   private async *childPages(path: string, expectedCount?: number): AsyncGenerator<GraphEntry[]> {
     try {
       yield* this.cache.listingPages(path, () => {
-        let folderId: string | undefined;
-        const self = this;
-        return {
-          pages: (async function* () {
-            for await (const items of self.api.childPages(await self.ref(path))) {
-              folderId ??= items[0]?.parentReference?.id;
-              yield items.map((item) => toEntry(item, childPath(path, item.name)));
-            }
-          })(),
-          folderId: () => folderId ?? this.cache.peekItem(path)?.id,
-          expectedCount,
-        };
+        const seen: { folderId?: string } = {};
+        return { pages: this.fetchedPages(path, seen), folderId: () => seen.folderId ?? this.cache.peekItem(path)?.id, expectedCount };
       });
     } catch (err) {
       throw driveErrorFromGraph(err, 'list');
+    }
+  }
+
+  /** Graph's pages of a folder's children as entries; `seen` learns the folder's id from them. */
+  private async *fetchedPages(path: string, seen: { folderId?: string }): AsyncGenerator<GraphEntry[]> {
+    for await (const items of this.api.childPages(await this.ref(path))) {
+      seen.folderId ??= items[0]?.parentReference?.id;
+      yield items.map((item) => toEntry(item, childPath(path, item.name)));
     }
   }
 
