@@ -128,3 +128,26 @@ describe('a big folder streamed', () => {
     expect(stack.graphCalls()).toBe(0);
   }, 60_000);
 });
+
+describe('a folder too big for the cache', () => {
+  let stack: DavStack;
+  const COUNT = 2500;
+  const MAX_BYTES = 1024 * 1024;
+  beforeAll(async () => {
+    stack = await startDavStack({ mounts: [{ prefix: '/', user: ADELE }], drive: { cache: { maxBytes: MAX_BYTES } } });
+    for (let i = 0; i < COUNT; i++) stack.emulator.drive.mkdir(stack.driveIds[0], `huge/folder ${String(i).padStart(5, '0')}`);
+  }, 60_000);
+  afterAll(() => stack.close());
+
+  it('is listed whole every time from Graph, and the cache stays within its byte bound', async () => {
+    cold(stack);
+    expect(await listing(stack, '/huge/')).toHaveLength(COUNT + 1);
+    expect(stack.drives[0].cacheStats().bytes).toBeLessThanOrEqual(MAX_BYTES);
+    stack.resetCounters();
+    const again = await listing(stack, '/huge/');
+    expect(again).toHaveLength(COUNT + 1);
+    expect(new Set(again).size).toBe(COUNT + 1);
+    // Not half-kept: the listing comes from Graph again (the folder's own entry is still known).
+    expect(stack.graphCalls()).toBe(3);
+  }, 60_000);
+});
