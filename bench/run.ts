@@ -9,6 +9,7 @@
  *   --clients 64       concurrent clients in tables 3 and 5
  *   --items 10000      children of the folder listed in table 4
  *   --big-items 100000 files in the folder of table 6 (default 100,000; 10,000 with --quick)
+ *   --onedav-repo DIR  table 6 measures the onedav of another checkout (a before/after comparison)
  *   --profile DIR      write a V8 CPU profile of every onedav server process into DIR
  *                      (summarise one with: npx tsx bench/profile-summary.ts DIR/<file>.cpuprofile)
  *
@@ -39,6 +40,7 @@ const { values } = parseArgs({
     clients: { type: 'string' },
     items: { type: 'string' },
     'big-items': { type: 'string' },
+    'onedav-repo': { type: 'string' },
     profile: { type: 'string' },
     help: { type: 'boolean', short: 'h', default: false },
   },
@@ -107,7 +109,7 @@ const runners: Record<number, () => Promise<Table>> = {
       downloadRounds: quick ? 1 : 3,
       cpuProfileDir,
     }),
-  6: () => bigFolderTable({ items: values['big-items'] ? Number(values['big-items']) : quick ? 10_000 : 100_000 }),
+  6: () => bigFolderTable({ items: values['big-items'] ? Number(values['big-items']) : quick ? 10_000 : 100_000, repo: values['onedav-repo'] ? resolve(values['onedav-repo']) : undefined }),
 };
 
 let failed = false;
