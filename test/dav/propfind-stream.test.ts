@@ -94,7 +94,7 @@ describe('a cold PROPFIND Depth 1 in 21Vianet (items addressed by id)', () => {
 
 describe('a big folder streamed', () => {
   let stack: DavStack;
-  const COUNT = 2500;
+  const COUNT = 8000;
   beforeAll(async () => {
     stack = await startDavStack({ mounts: [{ prefix: '/', user: ADELE }] });
     for (let i = 0; i < COUNT; i++) stack.emulator.drive.mkdir(stack.driveIds[0], `big/folder ${String(i).padStart(5, '0')}`);
@@ -104,8 +104,8 @@ describe('a big folder streamed', () => {
 
   it('a Graph page failing after the 207 began leaves the client a body that errors, and nothing cached', async () => {
     cold(stack);
-    // The third page of children fails (the first two, 2,000 entries, have been sent by then).
-    stack.emulator.faults.setPlan({ rules: [{ match: { category: 'graph', method: 'GET', pathIncludes: '/children' }, skip: 2, times: 1, action: { type: 'status', status: 403 } }] });
+    // The eighth page of children fails (the first seven, 7,000 entries and over 2 MiB, have been sent by then).
+    stack.emulator.faults.setPlan({ rules: [{ match: { category: 'graph', method: 'GET', pathIncludes: '/children' }, skip: 7, times: 1, action: { type: 'status', status: 403 } }] });
     const res = await dav(stack, 'PROPFIND', '/big/', { headers: { depth: '1' } });
     expect(res.status).toBe(207);
     await expect(res.text()).rejects.toThrow();

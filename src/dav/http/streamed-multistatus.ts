@@ -3,8 +3,12 @@ import { once } from 'node:events';
 import { MULTISTATUS_CLOSE, MULTISTATUS_OPEN } from '../protocol/properties.js';
 import { sendXml } from './context.js';
 
-/** Beyond this many characters a 207 stops being buffered and is streamed (chunked). */
-const BUFFER_LIMIT = 64 * 1024;
+/**
+ * Beyond this many characters a 207 stops being buffered and is streamed (chunked). Below it (a
+ * folder of a few thousand items) the answer is sent whole with a Content-Length, as before
+ * streaming existed; above it, at most this much is held before the first byte goes out.
+ */
+const BUFFER_LIMIT = 2 * 1024 * 1024;
 
 /**
  * A 207 Multi-Status written as its responses come. A small one is sent whole with a
