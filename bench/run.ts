@@ -1,15 +1,18 @@
 /**
- * onedav benchmarks: `npm run bench` (or `npx tsx bench/run.ts`) prints five tables.
+ * onedav benchmarks: `npm run bench` (or `npx tsx bench/run.ts`) prints six tables.
  *
  *   --quick            smaller sizes (a smoke test that finishes in about two minutes)
  *   --table 1,3        only these tables (1 Graph calls, 2 throughput/memory, 3 latency, 4 large listing,
  *                      5 replicas: Redis-backed state vs files, 1 vs 2 replicas,
- *                      6 the rclone workload's Graph calls per step, onedav cold and warm vs rclone's onedrive backend)
+ *                      6 the rclone workload's Graph calls per step, onedav cold and warm vs rclone's onedrive backend,
+ *                      7 big folder: streamed PROPFIND)
  *   --files 50         files in table 6's tree
  *   --size 256M        bytes per transfer in tables 2 and 5 (default 1G in table 2, 256M in table 5; K/M/G suffixes)
  *   --duration 10      seconds of load per row in table 3 (per round and backend in table 5)
  *   --clients 64       concurrent clients in tables 3 and 5
  *   --items 10000      children of the folder listed in table 4
+ *   --big-items 100000 files in the folder of table 7 (default 100,000; 10,000 with --quick)
+ *   --onedav-repo DIR  table 7 measures the onedav of another checkout (a before/after comparison)
  *   --profile DIR      write a V8 CPU profile of every onedav server process into DIR
  *                      (summarise one with: npx tsx bench/profile-summary.ts DIR/<file>.cpuprofile)
  *
@@ -25,6 +28,7 @@ import { parseArgs } from 'node:util';
 import { GiB, MiB } from './lib/http.js';
 import { printTable, type Table } from './lib/report.js';
 import { FULL_GRAPH_CALLS, FULL_RCLONE_WORKLOAD, graphCallsTable, QUICK_GRAPH_CALLS, QUICK_RCLONE_WORKLOAD, rcloneWorkloadTable } from './tables/graph-calls.js';
+import { bigFolderTable } from './tables/big-folder.js';
 import { largeListingTable } from './tables/large-listing.js';
 import { latencyTable } from './tables/latency.js';
 import { replicasTable } from './tables/replicas.js';
@@ -39,6 +43,8 @@ const { values } = parseArgs({
     clients: { type: 'string' },
     items: { type: 'string' },
     files: { type: 'string' },
+    'big-items': { type: 'string' },
+    'onedav-repo': { type: 'string' },
     profile: { type: 'string' },
     help: { type: 'boolean', short: 'h', default: false },
   },
@@ -108,6 +114,7 @@ const runners: Record<number, () => Promise<Table>> = {
       cpuProfileDir,
     }),
   6: () => rcloneWorkloadTable({ ...(quick ? QUICK_RCLONE_WORKLOAD : FULL_RCLONE_WORKLOAD), ...(values.files ? { files: Number(values.files) } : {}), cpuProfileDir }),
+  7: () => bigFolderTable({ items: values['big-items'] ? Number(values['big-items']) : quick ? 10_000 : 100_000, repo: values['onedav-repo'] ? resolve(values['onedav-repo']) : undefined }),
 };
 
 let failed = false;

@@ -21,6 +21,7 @@ export type EmulatorRequest =
   | { op: 'info' }
   | { op: 'mkdirs'; paths: string[] }
   | { op: 'putFiles'; files: SeedFile[] }
+  | { op: 'putEmptyFiles'; folder: string; names: string[] }
   | { op: 'counters' }
   | { op: 'resetCounters' }
   | { op: 'accessToken' }
@@ -69,6 +70,8 @@ async function answer(request: EmulatorRequest): Promise<unknown> {
       await Promise.all(Array.from({ length: 16 }, worker));
       return request.files.length;
     }
+    case 'putEmptyFiles':
+      return emulator.drive.putEmptyFiles(driveId, request.folder, request.names);
     case 'counters':
       return emulator.counters.snapshot();
     case 'resetCounters':

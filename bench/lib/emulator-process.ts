@@ -78,6 +78,11 @@ export class EmulatorProcess {
     for (let i = 0; i < files.length; i += 2_000) await this.call({ op: 'putFiles', files: files.slice(i, i + 2_000) });
   }
 
+  /** Empty files in one folder, seeded in bulk (one shared blob): for folders of 100,000 items. */
+  async putEmptyFiles(folder: string, names: string[]): Promise<void> {
+    for (let i = 0; i < names.length; i += 20_000) await this.call({ op: 'putEmptyFiles', folder, names: names.slice(i, i + 20_000) });
+  }
+
   async counters(): Promise<CounterSnapshot> {
     return (await this.call({ op: 'counters' })) as CounterSnapshot;
   }

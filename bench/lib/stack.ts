@@ -8,6 +8,8 @@ import { OneDavProcess, type OneDavStartOptions } from './onedav-process.js';
 export interface BenchStackOptions {
   config?: OneDavStartOptions['config'];
   cpuProfileDir?: string;
+  /** Run the onedav of another checkout (before/after comparisons): OneDavStartOptions.repo. */
+  repo?: string;
 }
 
 /** Emulator child + onedav child, with the Graph-call accounting every table needs. */
@@ -23,7 +25,7 @@ export class BenchStack {
     const dataDir = await mkdtemp(join(tmpdir(), 'onedav-bench-'));
     const emulator = await EmulatorProcess.start();
     try {
-      const onedav = await OneDavProcess.start(emulator, { dataDir, config: options.config, cpuProfileDir: options.cpuProfileDir });
+      const onedav = await OneDavProcess.start(emulator, { dataDir, config: options.config, cpuProfileDir: options.cpuProfileDir, repo: options.repo });
       return new BenchStack(emulator, onedav, dataDir, options);
     } catch (err) {
       await emulator.stop();
@@ -38,7 +40,7 @@ export class BenchStack {
   /** A fresh onedav process on the same emulator: every cache is cold again. */
   async restartOneDav(): Promise<void> {
     await this.onedav.stop();
-    this.onedav = await OneDavProcess.start(this.emulator, { dataDir: this.dataDir, config: this.options.config, cpuProfileDir: this.options.cpuProfileDir });
+    this.onedav = await OneDavProcess.start(this.emulator, { dataDir: this.dataDir, config: this.options.config, cpuProfileDir: this.options.cpuProfileDir, repo: this.options.repo });
   }
 
   /** Runs `fn` and returns what the emulator counted meanwhile. */

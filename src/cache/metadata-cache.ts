@@ -32,7 +32,30 @@ export interface MetadataCacheOptions<T extends CacheableItem> {
   sizeOf?: (item: T) => number;
   /** Download URLs are dropped this long before they expire (default 30 s). */
   downloadUrlMarginMs?: number;
+  /**
+   * Largest listing kept (estimated bytes, default half of maxBytes): a bigger folder is streamed
+   * every time rather than cached, so one huge folder neither flushes everything else nor is kept half.
+   */
+  maxListingBytes?: number;
 }
+
+/** A folder's children arriving in pages (GraphDrive: Graph's pages), and the folder's id once known. */
+export interface PagedLoad<T> {
+  pages: AsyncIterable<T[]>;
+  folderId(): string | undefined;
+  /** How many children the folder said it has, when known: a listing that will not fit is not kept from its first page on. */
+  expectedCount?: number;
+}
+
+/** Pages handed out from a cached listing: the size of Graph's largest page. */
+const CACHED_PAGE = 1000;
+
+/**
+ * Estimated bytes a listed child costs beyond its own entry: its slot in the listing's array, in
+ * the name index big listings get (a folded name and a Map entry), and in pathById (a path key and
+ * a Map entry). Measured with bench/cache-memory.ts.
+ */
+const LISTED_CHILD_OVERHEAD = 200;
 
 /** What a write of this process changed: everything at (and below) `path`, and its parent's listing. */
 export interface LocalChange {
@@ -85,6 +108,7 @@ export class MetadataCache<T extends CacheableItem> {
   private readonly names: NameFolding;
   private readonly sizeOf: (item: T) => number;
   private readonly urlMarginMs: number;
+  private readonly maxListingBytes: number;
   private counters = { hits: 0, misses: 0, evictions: 0, invalidations: 0 };
   /**
    * Told what this process's own writes changed (paths, and the item's id when known), so other
@@ -98,6 +122,7 @@ export class MetadataCache<T extends CacheableItem> {
     this.names = options.names;
     this.sizeOf = options.sizeOf ?? ((item) => 64 + 2 * JSON.stringify(item).length);
     this.urlMarginMs = options.downloadUrlMarginMs ?? 30_000;
+    this.maxListingBytes = Math.min(options.maxListingBytes ?? Math.floor(options.maxBytes / 2), options.maxBytes);
     this.lru = new LRUCache<string, Entry<T>>({
       max: options.maxEntries,
       maxSize: options.maxBytes,
@@ -186,8 +211,16 @@ export class MetadataCache<T extends CacheableItem> {
     return index.get(name) ?? null;
   }
 
-  setItem(path: string, item: T | null): void {
-    if (!this.storing) return;
+  /**
+   * Changes with every invalidation: read it before a load, pass it to setItem/setListing after,
+   * and an answer that an invalidation overtook meanwhile is not kept (as single-flight loads are not).
+   */
+  get generation(): number {
+    return this.flights.epoch;
+  }
+
+  setItem(path: string, item: T | null, generation?: number): void {
+    if (!this.storing || (generation !== undefined && generation !== this.generation)) return;
     const key = this.names.pathKey(path);
     this.lru.set(`i:${key}`, { kind: 'item', item });
     if (item) this.pathById.set(item.id, key);
@@ -197,17 +230,78 @@ export class MetadataCache<T extends CacheableItem> {
 
   /** A folder's children, from the cache or `load` (single-flight); loading also fills their item entries. */
   async listing(path: string, load: () => Promise<{ folderId?: string; children: T[] }>): Promise<T[]> {
+    let loaded: { folderId?: string; children: T[] } | undefined;
+    const paged = (): PagedLoad<T> => ({
+      pages: (async function* () {
+        loaded = await load();
+        yield loaded.children;
+      })(),
+      folderId: () => loaded?.folderId,
+    });
+    return collect(this.listingPages(path, paged));
+  }
+
+  /**
+   * A folder's children in pages: from the cached listing, or from `load` as its pages arrive. The
+   * listing is stored once the last page came, only if nothing was invalidated meanwhile and it fits
+   * maxListingBytes; a bigger one is dropped as soon as it outgrows that, so streaming it holds one
+   * page at a time. Concurrent cold listings of one folder share the first caller's load (they get
+   * its pages once it is complete), unless it was too big to keep: then each streams its own.
+   */
+  async *listingPages(path: string, load: () => PagedLoad<T>): AsyncGenerator<T[]> {
     const known = this.peekListing(path);
     if (known !== undefined) {
       this.counters.hits++;
-      return known;
+      yield* inPages(known);
+      return;
     }
     this.counters.misses++;
-    const result = (await this.flights.run(`l:${this.names.pathKey(path)}`, load, (value) => {
-      const { folderId, children } = value as { folderId?: string; children: T[] };
-      this.setListing(path, children, folderId);
-    })) as { children: T[] };
-    return result.children;
+    type Whole = { folderId?: string; children: T[] } | null;
+    let lead: { settle: (value: Whole) => void; fail: (err: unknown) => void } | undefined;
+    const shared = this.flights.run(
+      `l:${this.names.pathKey(path)}`,
+      () => new Promise<Whole>((settle, fail) => (lead = { settle, fail })),
+      (value) => {
+        const whole = value as Whole;
+        if (whole) this.setListing(path, whole.children, whole.folderId);
+      },
+    ) as Promise<Whole>;
+    if (!lead) {
+      const whole = await shared;
+      if (whole) yield* inPages(whole.children);
+      else yield* this.streamed(load(), undefined);
+      return;
+    }
+    shared.catch(() => {});
+    yield* this.streamed(load(), lead);
+  }
+
+  /** Streams `load`'s pages, keeping them for the cache while they fit; `lead` learns the outcome. */
+  private async *streamed(load: PagedLoad<T>, lead: { settle: (value: { folderId?: string; children: T[] } | null) => void; fail: (err: unknown) => void } | undefined): AsyncGenerator<T[]> {
+    let kept: T[] | undefined = lead && this.storing ? [] : undefined;
+    let bytes = 0;
+    let done = false;
+    try {
+      for await (const page of load.pages) {
+        if (kept) {
+          for (const child of page) bytes += this.sizeOf(child) + LISTED_CHILD_OVERHEAD;
+          const count = kept.length + page.length;
+          const projected = count > 0 ? (bytes / count) * Math.max(count, load.expectedCount ?? 0) : bytes;
+          if (bytes > this.maxListingBytes || projected > this.maxListingBytes) kept = undefined;
+          else for (const child of page) kept.push(child);
+        }
+        yield page;
+      }
+      done = true;
+      lead?.settle(kept ? { folderId: load.folderId(), children: kept } : null);
+    } catch (err) {
+      done = true;
+      lead?.fail(err);
+      throw err;
+    } finally {
+      // The reader stopped early (client gone): nothing complete to share or keep.
+      if (!done) lead?.settle(null);
+    }
   }
 
   peekListing(path: string): T[] | undefined {
@@ -215,11 +309,17 @@ export class MetadataCache<T extends CacheableItem> {
     return entry?.kind === 'listing' ? entry.children : undefined;
   }
 
-  setListing(path: string, children: T[], folderId?: string): void {
-    if (!this.storing) return;
+  /** Keeps a folder's complete listing (refused when larger than maxListingBytes: see listingPages). */
+  setListing(path: string, children: T[], folderId?: string, generation?: number): void {
+    if (!this.storing || (generation !== undefined && generation !== this.generation)) return;
     const key = this.names.pathKey(path);
     const id = folderId ?? this.peekItemEntry(path)?.id;
-    this.lru.set(`l:${key}`, { kind: 'listing', folderId: id, children });
+    const size = Math.max(1, this.entrySize({ kind: 'listing', children }, `l:${key}`));
+    if (size > this.maxListingBytes) {
+      this.lru.delete(`l:${key}`);
+      return;
+    }
+    this.lru.set(`l:${key}`, { kind: 'listing', folderId: id, children }, { size });
     if (id) this.pathById.set(id, key);
     // Children are answered from the listing itself (see peekItem); drop older per-item entries.
     for (const child of children) {
@@ -516,10 +616,29 @@ export class MetadataCache<T extends CacheableItem> {
       case 'item':
         return base + (entry.item ? this.sizeOf(entry.item) : 0);
       case 'listing':
-        return base + entry.children.reduce((sum, c) => sum + this.sizeOf(c), 0);
+        return base + entry.children.reduce((sum, c) => sum + this.sizeOf(c) + LISTED_CHILD_OVERHEAD, 0);
       case 'url':
         return base + 2 * (entry.url.url.length + (entry.url.id?.length ?? 0) + (entry.url.version?.length ?? 0)) + 16;
     }
   }
 }
 
+/** A cached listing handed out in pages (slices: the listing itself is never changed in place). */
+function* inPages<T>(children: T[]): Generator<T[]> {
+  for (let i = 0; i < children.length; i += CACHED_PAGE) yield children.slice(i, i + CACHED_PAGE);
+}
+
+/** Every page of a listing as one array (one page: that page itself). */
+export async function collect<T>(pages: AsyncIterable<T[]>): Promise<T[]> {
+  let all: T[] | undefined;
+  let copied = false;
+  for await (const page of pages) {
+    if (!all) all = page;
+    else {
+      if (!copied) all = all.slice();
+      copied = true;
+      for (const item of page) all.push(item);
+    }
+  }
+  return all ?? [];
+}

@@ -2,10 +2,10 @@ import type { Readable } from 'node:stream';
 import { CacheCoherence } from '../cache/coherence.js';
 import { DeltaPoller, type DeltaFeed, type PollLease } from '../cache/delta-poller.js';
 import type { InvalidationBus } from '../cache/invalidation-bus.js';
-import { MetadataCache, type CacheStats } from '../cache/metadata-cache.js';
+import { collect, MetadataCache, type CacheStats } from '../cache/metadata-cache.js';
 import type { DriveApi, DownloadUrl, ItemRef } from '../graph/drive-api.js';
 import { GraphError } from '../graph/errors.js';
-import type { DriveItem } from '../graph/items.js';
+import { EXPAND_CHILDREN_LIMIT, type DriveItem } from '../graph/items.js';
 import { pathFromParentReference } from '../graph/paths.js';
 import { DEFAULT_FRAGMENT_SIZE, SIMPLE_UPLOAD_MAX, uploadFile } from '../graph/upload.js';
 import type { SessionJournal } from '../graph/upload-journal.js';
@@ -21,7 +21,7 @@ import { mayHaveHappened } from './lost-answer.js';
 import { assertValidPath, MAX_NAME_LENGTH, MAX_PATH_LENGTH, pathProblem } from './names.js';
 import { replaceItem } from './replace.js';
 import type { WriteOwnership } from './write-ownership.js';
-import type { ByteRange, DriveCapabilities, DriveEntry, Quota, ReadBody, RemoteDrive, WriteOptions } from './types.js';
+import type { ByteRange, DriveCapabilities, DriveEntry, ItemWithChildren, Quota, ReadBody, RemoteDrive, WriteOptions } from './types.js';
 
 export interface GraphDriveOptions {
   api: DriveApi;
@@ -67,7 +67,12 @@ const LISTED_URLS_KEPT = 1000;
  * What GraphDrive knows of an item beyond the seam's DriveEntry: its hashes, to tell whether a copy
  * whose answer was lost was made (copy's `landed`). They stay inside src/drive.
  */
-type GraphEntry = DriveEntry & { quickXorHash?: string; sha1Hash?: string };
+type GraphEntry = DriveEntry & {
+  quickXorHash?: string;
+  sha1Hash?: string;
+  /** A folder's children when it was read: sizes its listing for the cache before the pages arrive. */
+  childCount?: number;
+};
 
 /**
  * The filesystem-shaped facade over Graph that the WebDAV layer uses. Reads are answered from the
@@ -158,16 +163,88 @@ export class GraphDrive implements RemoteDrive {
    * from it, and so do their download URLs: a GET after a listing costs no call.
    */
   async list(path: string): Promise<DriveEntry[]> {
+    return collect(this.childPages(path, this.cache.peekItem(path)?.childCount));
+  }
+
+  /**
+   * The item and, for a folder, its children in pages. Cold and addressed as a collection, the
+   * folder comes with its first children in one call (`$expand=children`), taken as the whole
+   * listing only when provably complete (expandedFolder); otherwise the paged listing follows.
+   */
+  async statWithChildren(path: string, options: { collection?: boolean } = {}): Promise<ItemWithChildren> {
     return this.edge('list', async () => {
-      return this.cache.listing(path, async () => {
-        const fetchedAt = this.clock.now();
-        const items = await this.api.listChildren(await this.ref(path), undefined, { withDownloadUrls: true });
-        const children = items.map((item) => toEntry(item, childPath(path, item.name)));
-        this.keepListedDownloadUrls(path, items, fetchedAt);
-        const folderId = items[0]?.parentReference?.id ?? this.cache.peekItem(path)?.id;
-        return { folderId, children };
-      });
+      if (options.collection && this.cache.peekItem(path) === undefined && pathProblem(path) === undefined) {
+        const expanded = await this.expandedFolder(path);
+        if (expanded) return expanded;
+      }
+      const entry = await this.stat(path);
+      return entry.isFolder ? { entry, children: this.childPages(path, entry.childCount) } : { entry };
     });
+  }
+
+  /**
+   * One GET with `$expand=children`: the folder, and its children when they are all there. Graph
+   * expands at most EXPAND_CHILDREN_LIMIT and links to none of the rest (graph/items.ts), so the
+   * expansion is the listing only when fewer came back than that limit and no fewer than
+   * `folder.childCount` says there are. childCount is reliable on the item itself (it is zero only
+   * in delta and search answers: microsoftgraph/microsoft-graph-docs#19306,
+   * microsoftgraph/microsoft-graph-explorer-v4#2830, neither used here); where it counts more than
+   * came back, the paged listing is fetched. Undefined when the cheaper path is the ordinary one
+   * (a file: Graph refuses the expansion with 422, and the stat is asked plainly).
+   */
+  private async expandedFolder(path: string): Promise<ItemWithChildren | undefined> {
+    const generation = this.cache.generation;
+    const ref = await this.addressOf(path);
+    if (!ref) throw notFound(path);
+    const askedAt = this.clock.now();
+    let item: DriveItem;
+    try {
+      item = await this.api.getFolderWithChildren(ref);
+    } catch (err) {
+      if (err instanceof GraphError && err.isNotFound) {
+        this.cache.setItem(path, null, generation);
+        throw notFound(path);
+      }
+      if (err instanceof GraphError && (err.status === 422 || err.code === 'notSupported')) return undefined;
+      throw err;
+    }
+    const { children: expanded, ...folder } = item;
+    const entry = toEntry(folder, statPath(path, folder));
+    this.cache.setItem(path, entry, generation);
+    if (!entry.isFolder) return { entry };
+    const listed = expanded ?? [];
+    const childCount = folder.folder?.childCount;
+    const complete = folder.folder !== undefined && listed.length < EXPAND_CHILDREN_LIMIT && childCount !== undefined && childCount <= listed.length;
+    if (!complete) return { entry, children: this.childPages(path, childCount) };
+    const children = listed.map((child) => toEntry(child, childPath(entry.path, child.name)));
+    this.cache.setListing(path, children, folder.id, generation);
+    this.keepListedDownloadUrls(path, listed, askedAt, LISTED_URLS_KEPT);
+    return { entry, children: onePage(children) };
+  }
+
+  /** A folder's children in Graph's pages, from the cache or as they arrive (MetadataCache.listingPages). */
+  private async *childPages(path: string, expectedCount?: number): AsyncGenerator<GraphEntry[]> {
+    try {
+      yield* this.cache.listingPages(path, () => {
+        const seen: { folderId?: string } = {};
+        return { pages: this.fetchedPages(path, seen), folderId: () => seen.folderId ?? this.cache.peekItem(path)?.id, expectedCount };
+      });
+    } catch (err) {
+      throw driveErrorFromGraph(err, 'list');
+    }
+  }
+
+  /** Graph's pages of a folder's children as entries; `seen` learns the folder's id from them. */
+  private async *fetchedPages(path: string, seen: { folderId?: string }): AsyncGenerator<GraphEntry[]> {
+    const pages = this.api.childPages(await this.ref(path), undefined, { withDownloadUrls: true });
+    let askedAt = this.clock.now();
+    let urlsKept = 0;
+    for await (const items of pages) {
+      seen.folderId ??= items[0]?.parentReference?.id;
+      urlsKept += this.keepListedDownloadUrls(path, items, askedAt, LISTED_URLS_KEPT - urlsKept);
+      yield items.map((item) => toEntry(item, childPath(path, item.name)));
+      askedAt = this.clock.now();
+    }
   }
 
   async downloadUrl(path: string): Promise<{ url: string; expiresAt: number; entry: DriveEntry }> {
@@ -529,14 +606,16 @@ export class GraphDrive implements RemoteDrive {
    * the listing was asked for). At most LISTED_URLS_KEPT per folder: a URL costs its length in
    * memory (a SharePoint one is over 1 KB) and a 100,000-item folder must not fill the cache with them.
    */
-  private keepListedDownloadUrls(folder: string, items: DriveItem[], fetchedAt: number): void {
+  private keepListedDownloadUrls(folder: string, items: readonly DriveItem[], fetchedAt: number, budget: number): number {
     let kept = 0;
     for (const item of items) {
       const url = item['@microsoft.graph.downloadUrl'];
       if (!url || item.folder !== undefined || item.eTag === undefined) continue;
-      if (kept++ >= LISTED_URLS_KEPT) break;
+      if (kept >= budget) break;
+      kept++;
       this.cache.setDownloadUrl(childPath(folder, item.name), { url, expiresAt: fetchedAt + this.api.downloadUrlLifetimeMs, id: item.id, version: item.eTag });
     }
+    return kept;
   }
 
   /**
@@ -653,10 +732,15 @@ export function toEntry(item: DriveItem, path: string): GraphEntry {
     etag: entityTagOf(item, isFolder),
     version: item.eTag ?? '',
   };
+  if (isFolder && item.folder?.childCount !== undefined) entry.childCount = item.folder.childCount;
   if (item.file?.mimeType) entry.mimeType = item.file.mimeType;
   if (item.file?.hashes?.quickXorHash) entry.quickXorHash = item.file.hashes.quickXorHash;
   if (item.file?.hashes?.sha1Hash) entry.sha1Hash = item.file.hashes.sha1Hash;
   return entry;
+}
+
+async function* onePage<T>(page: T[]): AsyncGenerator<T[]> {
+  yield page;
 }
 
 /** A download's answer as a ReadBody: 206 with its Content-Range, 200 whole, 416 refused. */
@@ -688,8 +772,12 @@ function statPath(asked: string, item: DriveItem): string {
   return childPath(parentPath(asked), item.name);
 }
 
+/**
+ * Estimated heap bytes of a cached entry: the object and its two Dates (~330), plus its strings.
+ * Checked against the heap by bench/cache-memory.ts (the estimate must not be below what it measures).
+ */
 function entrySize(entry: GraphEntry): number {
-  let n = 160 + 2 * (entry.id.length + entry.path.length + entry.name.length + entry.etag.length + entry.version.length);
+  let n = 330 + 2 * (entry.id.length + entry.path.length + entry.name.length + entry.etag.length + entry.version.length);
   n += 2 * ((entry.mimeType?.length ?? 0) + (entry.quickXorHash?.length ?? 0) + (entry.sha1Hash?.length ?? 0));
   return n;
 }

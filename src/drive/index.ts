@@ -1,4 +1,4 @@
-export type { ByteRange, DriveCapabilities, DriveEntry, Quota, ReadBody, RemoteDrive, WriteOptions } from './types.js';
+export type { ByteRange, DriveCapabilities, DriveEntry, ItemWithChildren, Quota, ReadBody, RemoteDrive, WriteOptions } from './types.js';
 export { MemoryDrive, type MemoryDriveOptions } from './memory-drive.js';
 export { GraphDrive, toEntry, type GraphDriveOptions, type SharedDriveState } from './graph-drive.js';
 export type { WriteOwnership } from './write-ownership.js';

@@ -76,12 +76,25 @@ export interface WriteOptions {
   signal?: AbortSignal;
 }
 
+/** What is at a path and, for a folder, its children in pages as the drive gets them. */
+export interface ItemWithChildren {
+  entry: DriveEntry;
+  /** Folders only. Iterating may fail with the kinds `list` throws, after some pages came. */
+  children?: AsyncIterable<readonly DriveEntry[]>;
+}
+
 export interface RemoteDrive {
   readonly capabilities: DriveCapabilities;
   /** Throws: notFound. */
   stat(path: string): Promise<DriveEntry>;
   /** Throws: notFound, notFolder. */
   list(path: string): Promise<DriveEntry[]>;
+  /**
+   * `stat`, and for a folder its children as pages (a big folder is never held whole), in as few
+   * calls as the drive can: what a PROPFIND Depth 1 needs. `collection`: the client addressed the
+   * path as a folder (a trailing slash), so the drive may bet on one. Throws: notFound.
+   */
+  statWithChildren?(path: string, options?: { collection?: boolean }): Promise<ItemWithChildren>;
   /**
    * With `capabilities.downloadUrl`: a pre-authenticated URL for the file's bytes, valid until
    * `expiresAt` (ms). Throws: notFound, isFolder.

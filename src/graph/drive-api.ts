@@ -121,6 +121,25 @@ export class DriveApi {
     return res.body;
   }
 
+  /**
+   * A folder with its first children in one request (`$expand=children`): at most
+   * EXPAND_CHILDREN_LIMIT of them and no link to the rest, so the caller proves completeness itself.
+   * On a file Graph answers 422 notSupported ("Children cannot be listed from an item that is not a
+   * folder": https://learn.microsoft.com/en-us/answers/questions/5825597/microsoft-graph-returns-422-when-using-expand-chil).
+   */
+  async getFolderWithChildren(ref: ItemRef, options: { signal?: AbortSignal } = {}): Promise<DriveItem> {
+    const res = await this.client.request<DriveItem>({
+      method: 'GET',
+      path: this.itemPath(ref),
+      // `$`-prefixed options inside the expansion, as Graph reads them (OneDrive/onedrive-api-docs#732).
+      // Each child's download URL as a children listing selects it (CHILD_SELECT_WITH_DOWNLOAD_URL).
+      query: { $select: ITEM_SELECT, $expand: `children($select=${CHILD_SELECT_WITH_DOWNLOAD_URL})` },
+      route: this.route('GET', ref, '?$expand=children'),
+      signal: options.signal,
+    });
+    return res.body;
+  }
+
   /** Pages of a folder's children, `$top` at Graph's maximum; with `withDownloadUrls`, each file's download URL too. */
   async *childPages(ref: ItemRef, signal?: AbortSignal, options: { withDownloadUrls?: boolean } = {}): AsyncGenerator<DriveItem[]> {
     for await (const page of this.client.pages<DriveItem>({

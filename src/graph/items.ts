@@ -18,6 +18,8 @@ export interface DriveItem {
   /** Delta feeds: the item was deleted. */
   deleted?: { state?: string };
   '@microsoft.graph.downloadUrl'?: string;
+  /** Only with `$expand=children`: the first EXPAND_CHILDREN_LIMIT children at most. */
+  children?: DriveItem[];
 }
 
 /** What every item request selects: only what the drive facade serves. */
@@ -50,6 +52,14 @@ export const CHILD_SELECT_WITH_DOWNLOAD_URL = `${ITEM_SELECT},content.downloadUr
 
 /** Delta needs `deleted` as well. */
 export const DELTA_SELECT = `${ITEM_SELECT},deleted`;
+
+/**
+ * Children a `GET item?$expand=children` carries at most; Graph sends no nextLink for the rest
+ * (undocumented; observed: OneDrive/onedrive-api-docs#732 "200 of them are returned expanded, but
+ * there is no @odata.nextLink", #422 where one came back on OneDrive for Business it served the same
+ * 200 again). An expansion is only taken as the whole listing when it is provably complete.
+ */
+export const EXPAND_CHILDREN_LIMIT = 200;
 
 /** Graph's largest page for children listings and delta. */
 export const MAX_PAGE_SIZE = 1000;

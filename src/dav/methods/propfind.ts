@@ -1,8 +1,10 @@
-import { MOUNT_NAMES } from '../http/mounts.js';
-import { header, lookup, readSmallBody, sendXml, utf8, type DavRequest } from '../http/context.js';
+import { MOUNT_NAMES, type DriveTarget } from '../http/mounts.js';
+import { header, isNotFound, lookup, readSmallBody, sendXml, utf8, type DavRequest } from '../http/context.js';
+import { StreamedMultistatus } from '../http/streamed-multistatus.js';
 import { DavError } from '../protocol/errors.js';
-import { multistatus, parsePropfind, renderResponses, type ResourceView } from '../protocol/properties.js';
-import { driveView, memberViews, parseDepth, virtualView } from '../protocol/views.js';
+import { multistatus, parsePropfind, renderResponses, type PropfindRequest } from '../protocol/properties.js';
+import { driveView, folderLocks, memberViews, parseDepth, virtualView } from '../protocol/views.js';
+import type { DriveEntry, ItemWithChildren } from '../../drive/index.js';
 import { childPath } from '../../util/drive-path.js';
 
 /**
@@ -10,33 +12,59 @@ import { childPath } from '../../util/drive-path.js';
  * header) on a collection is refused with 403 and `<D:propfind-finite-depth/>`, as RFC 4918 §9.1
  * allows: walking a whole OneDrive costs one Graph call per folder and can take minutes, while
  * every real client browses with Depth 1. On a file, infinity means the same as 0.
+ * A Depth 1 listing is answered page by page as the drive delivers it (StreamedMultistatus), so a
+ * folder of 100,000 items is never held whole, neither as entries nor as XML.
  */
 export async function propfind(ctx: DavRequest): Promise<void> {
   const depth = parseDepth(header(ctx.req, 'depth'), 'infinity', ['0', '1', 'infinity']);
   const request = parsePropfind(utf8(await readSmallBody(ctx)));
-  const { target, state } = ctx;
-  const views: ResourceView[] = [];
+  const { target } = ctx;
 
   if (target.kind === 'virtual') {
     if (depth === 'infinity') throw finiteDepth();
-    views.push(virtualView(target.url));
+    const views = [virtualView(target.url)];
     if (depth === '1') for (const name of target.children) views.push(virtualView([...target.url, name]));
-  } else {
-    const entry = await lookup(ctx, target);
-    if (!entry) throw new DavError(404, 'Not found.');
-    if (entry.isFolder && depth === 'infinity') throw finiteDepth();
-    views.push(await driveView(ctx, target, target.url, target.path, entry));
-    if (entry.isFolder && depth === '1') {
-      const mounted = state.mounts.childMounts(target.url);
-      const children = await target.mount.drive.list(target.path);
-      const shown = children.filter((child) => !mounted.some((m) => MOUNT_NAMES.sameName(m, child.name)));
-      views.push(...(await memberViews(ctx, target, entry, shown.map((child) => ({ url: [...target.url, child.name], path: childPath(target.path, child.name), entry: child })))));
-      for (const name of mounted) views.push(virtualView([...target.url, name]));
-    }
+    sendXml(ctx.res, 207, multistatus(await renderResponses(views, request)));
+    return;
   }
 
-  const responses = await renderResponses(views, request);
-  sendXml(ctx.res, 207, multistatus(responses));
+  const found = depth === '1' ? await withChildren(ctx, target) : await lookup(ctx, target);
+  if (!found) throw new DavError(404, 'Not found.');
+  const { entry, children } = 'entry' in found ? found : { entry: found, children: undefined };
+  if (entry.isFolder && depth === 'infinity') throw finiteDepth();
+  const out = new StreamedMultistatus(ctx.res);
+  await out.add(await renderResponses([await driveView(ctx, target, target.url, target.path, entry)], request));
+  if (entry.isFolder && depth === '1' && children) await addMembers(ctx, target, entry, children, request, out);
+  out.end();
+}
+
+/** The target and its children, in one drive call where the drive offers it. */
+async function withChildren(ctx: DavRequest, target: DriveTarget): Promise<ItemWithChildren | null> {
+  const { drive } = target.mount;
+  if (drive.statWithChildren) {
+    try {
+      return await drive.statWithChildren(target.path, { collection: ctx.path.trailingSlash });
+    } catch (err) {
+      if (isNotFound(err)) return null;
+      throw err;
+    }
+  }
+  const entry = await lookup(ctx, target);
+  if (!entry?.isFolder) return entry && { entry };
+  const listed = drive.list(target.path);
+  return { entry, children: (async function* () { yield await listed; })() };
+}
+
+/** The members' responses, one page at a time: one dead-property call per page, the folder's locks once. */
+async function addMembers(ctx: DavRequest, target: DriveTarget, folder: DriveEntry, pages: AsyncIterable<readonly DriveEntry[]>, request: PropfindRequest, out: StreamedMultistatus): Promise<void> {
+  const mounted = ctx.state.mounts.childMounts(target.url);
+  const locks = await folderLocks(ctx, target, folder);
+  for await (const page of pages) {
+    const shown = mounted.length === 0 ? page : page.filter((child) => !mounted.some((m) => MOUNT_NAMES.sameName(m, child.name)));
+    const members = shown.map((child) => ({ url: [...target.url, child.name], path: childPath(target.path, child.name), entry: child }));
+    await out.add(await renderResponses(await memberViews(ctx, target, members, locks), request));
+  }
+  if (mounted.length > 0) await out.add(await renderResponses(mounted.map((name) => virtualView([...target.url, name])), request));
 }
 
 function finiteDepth(): DavError {

@@ -180,6 +180,9 @@ export function httpDate(date: Date): string {
   return date.toUTCString();
 }
 
+export const MULTISTATUS_OPEN = '<D:multistatus xmlns:D="DAV:">';
+export const MULTISTATUS_CLOSE = '</D:multistatus>';
+
 export function multistatus(responses: readonly string[]): string {
-  return `<D:multistatus xmlns:D="DAV:">${responses.join('')}</D:multistatus>`;
+  return `${MULTISTATUS_OPEN}${responses.join('')}${MULTISTATUS_CLOSE}`;
 }

@@ -22,19 +22,21 @@ export interface ListedItem {
 }
 
 /**
- * The views of a folder's members, with three store calls for the whole listing (not two per
- * member: 10,000 children would otherwise cost 20,000 awaited store calls, and as many Redis
- * round trips with shared stores). A member is covered by the folder's covering locks of Depth
- * infinity and by the locks rooted at the member itself: found by its id among the mount's locks
- * (the stores read them all anyway), so a lock whose file another client moved here shows here.
- * The ids come with the listing: no drive call is added.
+ * The locks of a folder that bear on its members, computed once per listing however many pages it
+ * has: the folder's covering locks of Depth infinity (they cover every member), and the mount's
+ * locks by item id and by key, so a member's own lock is found by its id even when another client
+ * moved the file here (the stores read all of a mount's locks for `within` anyway).
  */
-export async function memberViews(ctx: DavRequest, target: DriveTarget, folderEntry: DriveEntry, members: readonly ListedItem[]): Promise<ResourceView[]> {
-  const { locks, properties } = ctx.state;
+export interface FolderLocks {
+  inherited: LockRecord[];
+  byId: Map<string, LockRecord[]>;
+  byKey: Map<string, LockRecord[]>;
+}
+
+export async function folderLocks(ctx: DavRequest, target: DriveTarget, folderEntry: DriveEntry): Promise<FolderLocks> {
+  const { locks } = ctx.state;
   const folder = resourceAt(target.mount, target.path, folderEntry);
-  const resources = members.map((m) => resourceAt(target.mount, m.path, m.entry));
-  const [dead, covering, all] = await Promise.all([properties.getMany(resources), locks.covering(folder), locks.within(resourceAt(target.mount, '/'))]);
-  const inherited = covering.filter((l) => l.depth === 'infinity');
+  const [covering, all] = await Promise.all([locks.covering(folder), locks.within(resourceAt(target.mount, '/'))]);
   const byId = new Map<string, LockRecord[]>();
   const byKey = new Map<string, LockRecord[]>();
   for (const lock of all) {
@@ -43,6 +45,19 @@ export async function memberViews(ctx: DavRequest, target: DriveTarget, folderEn
     if (list) list.push(lock);
     else index.set(key, [lock]);
   }
+  return { inherited: covering.filter((l) => l.depth === 'infinity'), byId, byKey };
+}
+
+/**
+ * The views of a folder's members (one page of a listing), with one dead-property call for the page
+ * and the folder's locks looked up once (not two store calls per member: 10,000 children would
+ * otherwise cost 20,000 awaited store calls, and as many Redis round trips with shared stores).
+ * The ids come with the listing: no drive call is added.
+ */
+export async function memberViews(ctx: DavRequest, target: DriveTarget, members: readonly ListedItem[], locks: FolderLocks): Promise<ResourceView[]> {
+  const resources = members.map((m) => resourceAt(target.mount, m.path, m.entry));
+  const dead = await ctx.state.properties.getMany(resources);
+  const { inherited, byId, byKey } = locks;
   const now = ctx.state.clock.now();
   return members.map((m, i) => {
     const here = resources[i];

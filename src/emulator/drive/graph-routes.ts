@@ -6,7 +6,7 @@ import type { DriveAccess } from './access.js';
 import type { CopyMonitors } from './copies.js';
 import type { DeltaFeeds } from './delta.js';
 import type { DownloadUrls } from './downloads.js';
-import { DEFAULT_PAGE_SIZE, SIMPLE_UPLOAD_LIMIT, type DriveRecord, type ItemRecord } from './model.js';
+import { EXPAND_CHILDREN_LIMIT, SIMPLE_UPLOAD_LIMIT, type DriveRecord, type ItemRecord } from './model.js';
 import { assertPathLength, assertValidName } from './name-rules.js';
 import { encodeSkip, selectOf, skipOf, topOf, withQuery } from './query.js';
 import { profileOf } from './profile.js';
@@ -157,12 +157,12 @@ export class EmulatedDriveRoutes {
     const select = selectOf(ctx);
     const json = itemJson(target.view, item);
     const expand = (ctx.url.searchParams.get('$expand') ?? '').toLowerCase();
-    if (item.isFolder && /(^|,)\s*children\b/.test(expand)) {
-      const children = this.store.childrenOf(item.id);
-      json.children = children.slice(0, DEFAULT_PAGE_SIZE).map((c) => applySelect(itemJson(target.view, c), selectOf(ctx, 'children')));
-      if (children.length > DEFAULT_PAGE_SIZE) {
-        json['children@odata.nextLink'] = `${this.graphBase}/drives/${target.drive.id}/items/${item.id}/children?$skiptoken=${encodeSkip(DEFAULT_PAGE_SIZE)}`;
-      }
+    if (/(^|,)\s*children\b/.test(expand)) {
+      if (!item.isFolder) throw childrenOfNonFolder();
+      // At most EXPAND_CHILDREN_LIMIT children and never a `children@odata.nextLink`: the rest is
+      // reachable only through …/children (OneDrive/onedrive-api-docs#732: 200 of 6519 came back,
+      // no nextLink; #422: where one was sent on OneDrive for Business it returned the same 200 again).
+      json.children = this.store.firstChildren(item.id, EXPAND_CHILDREN_LIMIT).map((c) => applySelect(itemJson(target.view, c), selectOf(ctx, 'children')));
       if (select && !select.some((s) => s.toLowerCase() === 'children')) select.push('children');
     }
     sendJson(ctx.res, 200, { '@odata.context': `${this.graphBase}/$metadata#drives('${target.drive.id}')/items/$entity`, ...applySelect(json, select) });
@@ -505,6 +505,14 @@ function pathIgnored(ctx: RequestContext, route: ItemRoute, base: ItemRecord): I
 /** `…/delta` in 21Vianet. rclone/rclone#6444 ("BadRequest: Unsupported request: Change tracking is not supported against 'microsoft.graph.driveItem'.") */
 function deltaNotSupported(): EmulatorHttpError {
   return new EmulatorHttpError(400, 'BadRequest', "Unsupported request: Change tracking is not supported against 'microsoft.graph.driveItem'.");
+}
+
+/**
+ * `$expand=children` on a file. https://learn.microsoft.com/en-us/answers/questions/5825597/microsoft-graph-returns-422-when-using-expand-chil
+ * (422 notSupported "Children cannot be listed from an item that is not a folder", inner unprocessableEntity / getChildrenOnNonFolder).
+ */
+function childrenOfNonFolder(): EmulatorHttpError {
+  return new EmulatorHttpError(422, 'notSupported', 'Children cannot be listed from an item that is not a folder', {}, 'unprocessableEntity');
 }
 
 function methodNotAllowed(method: string): EmulatorHttpError {

@@ -91,6 +91,11 @@ export const MAX_NAME_LENGTH = 255;
 export const DEFAULT_PAGE_SIZE = 200;
 export const MAX_PAGE_SIZE = 1000;
 /**
+ * Children a `GET …/items/{id}?$expand=children` carries at most, with no nextLink for the rest.
+ * Undocumented; the observed figure: OneDrive/onedrive-api-docs#732 (200 of 6519), #422 (200 per answer).
+ */
+export const EXPAND_CHILDREN_LIMIT = 200;
+/**
  * Earlier versions kept per file: OneDrive personal keeps 25, OneDrive for Business and SharePoint
  * libraries 500 major versions by default; beyond that the oldest goes.
  */

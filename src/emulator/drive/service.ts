@@ -12,6 +12,8 @@
  *   putFile(driveId, path, content: Buffer | string, { modified?: Date }): Promise<SeededItem>
  *                                                          seeds a file (missing folders are created)
  *   mkdir(driveId, path): SeededItem                       creates a folder (and its parents)
+ *   putEmptyFiles(driveId, folder, names): Promise<number> seeds many empty files in one folder sharing
+ *                                                          one stored blob (a 100,000-item folder in seconds)
  *   readFile(driveId, path): Promise<Buffer>               the stored bytes (throws if absent)
  *   stat(driveId, path): SeededItem | undefined
  *   listPaths(driveId): string[]                           every live path, folders end in '/'
@@ -234,6 +236,17 @@ export class EmulatedDriveService implements EmulatorService {
       await this.store.blobs.remove(blob.id);
       throw err;
     }
+  }
+
+  async putEmptyFiles(driveId: string, folder: string, names: string[]): Promise<number> {
+    const parent = this.store.ensureFolders(this.store.root(this.requireDrive(driveId)), splitPath(folder));
+    const blob = await this.store.blobs.writeStream(Readable.from([Buffer.alloc(0)]), 0, () => new Error('unreachable'));
+    try {
+      for (const name of names) this.store.putFile(parent, name, blob, { behavior: 'replace' });
+    } finally {
+      this.scheduleSave();
+    }
+    return names.length;
   }
 
   mkdir(driveId: string, path: string): SeededItem {

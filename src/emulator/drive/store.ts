@@ -44,6 +44,8 @@ export class DriveStore {
   private readonly items = new Map<string, ItemRecord>();
   private readonly children = new Map<string, Map<string, string>>();
   private readonly blobRefs = new Map<string, number>();
+  /** Each folder's children in name order, kept until they change: a 100,000-item folder is paged without sorting it per page. */
+  private readonly sorted = new Map<string, ItemRecord[]>();
   /** Set on every change; the service flushes when set. */
   dirty = false;
 
@@ -140,7 +142,10 @@ export class DriveStore {
     return root;
   }
 
+  /** The folder's children in name order (shared: callers must not change the array). */
   childrenOf(folderId: string): ItemRecord[] {
+    const known = this.sorted.get(folderId);
+    if (known) return known;
     const index = this.children.get(folderId);
     if (!index) return [];
     const list: ItemRecord[] = [];
@@ -148,7 +153,14 @@ export class DriveStore {
       const child = this.items.get(id);
       if (child) list.push(child);
     }
-    return list.sort((a, b) => compareNames(a.name, b.name));
+    list.sort((a, b) => compareNames(a.name, b.name));
+    this.sorted.set(folderId, list);
+    return list;
+  }
+
+  /** The first `limit` children in name order. */
+  firstChildren(folderId: string, limit: number): ItemRecord[] {
+    return this.childrenOf(folderId).slice(0, limit);
   }
 
   childCount(folderId: string): number {
@@ -369,6 +381,7 @@ export class DriveStore {
       if (node.isFolder) {
         for (const child of this.childrenOf(node.id)) bury(child);
         this.children.delete(node.id);
+        this.sorted.delete(node.id);
       }
       node.deletedAt = now;
       if (node.blobId) {
@@ -440,6 +453,7 @@ export class DriveStore {
     this.drives.clear();
     this.items.clear();
     this.children.clear();
+    this.sorted.clear();
     this.blobRefs.clear();
     for (const drive of state.drives) this.drives.set(drive.id, drive);
     for (const item of state.items) {
@@ -469,6 +483,7 @@ export class DriveStore {
     this.drives.clear();
     this.items.clear();
     this.children.clear();
+    this.sorted.clear();
     for (const id of this.blobRefs.keys()) void this.blobs.remove(id);
     this.blobRefs.clear();
     for (const spec of specs) {
@@ -583,6 +598,7 @@ export class DriveStore {
   private attach(item: ItemRecord, isNew = true): void {
     this.items.set(item.id, item);
     this.children.get(item.parentId!)!.set(nameKey(item.name), item.id);
+    this.sorted.delete(item.parentId!);
     this.adjustSize(item.parentId, item.size);
     if (isNew) {
       item.seq = this.nextSeq(item.driveId);
@@ -593,6 +609,7 @@ export class DriveStore {
 
   private detach(item: ItemRecord): void {
     if (item.parentId) this.children.get(item.parentId)?.delete(nameKey(item.name));
+    if (item.parentId) this.sorted.delete(item.parentId);
   }
 
   private adjustSize(folderId: string | null, delta: number): void {
