@@ -274,7 +274,9 @@ export class GraphDrive implements RemoteDrive {
           return !!now && now.id === url.id && now.version === url.version;
         },
       );
-      const entry = this.cache.peekItem(path) ?? known;
+      // A URL just loaded brings its item; the cache may not have kept it (an invalidation elsewhere
+      // overtook the load), and an item the cache does not hold is unknown, not absent.
+      const entry = this.cache.peekItem(path) ?? (cached as { item?: GraphEntry }).item ?? known;
       if (!entry) throw notFound(path);
       return { url: cached.url, expiresAt: cached.expiresAt, entry };
     });
