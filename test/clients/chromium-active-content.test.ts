@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { HEADLESS_CHROMIUM } from '../helpers/browser.js';
 import { startDavStack, type DavStack } from '../helpers/stack.js';
 import { hasProgram, run, skipReason } from './tools.js';
 
@@ -36,7 +37,7 @@ describe.skipIf(!hasProgram('chromium'))(`active content from the drive in headl
   const dumpDom = async (url: string) => {
     const { stdout, code } = await run(
       'chromium',
-      ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', `--user-data-dir=${profile}`, '--dump-dom', url],
+      [...HEADLESS_CHROMIUM, `--user-data-dir=${profile}`, '--dump-dom', url],
       { timeoutMs: 60_000 },
     );
     expect(code).toBe(0);

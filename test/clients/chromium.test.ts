@@ -3,6 +3,7 @@ import { mkdir, mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { HEADLESS_CHROMIUM } from '../helpers/browser.js';
 import { MEGAN, startDavStack, type DavStack } from '../helpers/stack.js';
 import { hasProgram, run, skipReason } from './tools.js';
 
@@ -59,14 +60,7 @@ describe.skipIf(!hasProgram('chromium'))(`the HTML listing in headless Chromium$
     run(
       'chromium',
       [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
+        ...HEADLESS_CHROMIUM,
         `--user-data-dir=${profile}`,
         '--window-size=1200,800',
         ...mode,

@@ -10,7 +10,8 @@ import type { Readable, Writable } from 'node:stream';
  * test can type into forms and press buttons as a person does, with no WebSocket library and no
  * downloaded browser. Every wait is bounded.
  */
-const FLAGS = [
+/** How headless Chromium runs here: as root, offline (without the networking flags it keeps dialling Google's hosts). */
+export const HEADLESS_CHROMIUM = [
   '--headless',
   '--no-sandbox',
   '--disable-gpu',
@@ -19,8 +20,8 @@ const FLAGS = [
   '--disable-background-networking',
   '--disable-component-update',
   '--disable-sync',
-  '--remote-debugging-pipe',
 ];
+const FLAGS = [...HEADLESS_CHROMIUM, '--remote-debugging-pipe'];
 
 type Message = { id?: number; method?: string; params?: any; result?: any; error?: { message: string }; sessionId?: string };
 
