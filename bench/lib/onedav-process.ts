@@ -126,6 +126,32 @@ export class OneDavProcess {
     await writeFile(`/proc/${this.pid}/clear_refs`, '5').catch(() => undefined);
   }
 
+  /**
+   * Runs `fn` while watching this process's RSS: sampled every 20 ms and read back as VmHWM after,
+   * so a peak between samples still counts. Growth is the peak over the RSS before `fn`.
+   */
+  async watchRss<T>(fn: () => Promise<T>): Promise<{ result: T; baseline: number; peak: number; growth: number }> {
+    const baseline = await this.rss();
+    await this.resetPeakRss();
+    let peak = baseline;
+    let sampling = true;
+    const sampler = (async () => {
+      while (sampling) {
+        peak = Math.max(peak, await this.rss().catch(() => 0));
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+    })();
+    let result: T;
+    try {
+      result = await fn();
+    } finally {
+      sampling = false;
+      await sampler;
+    }
+    peak = Math.max(peak, await this.peakRss());
+    return { result, baseline, peak, growth: Math.max(0, peak - baseline) };
+  }
+
   /** SIGINT, as a user stopping it; the CPU profile (if any) is written on the way out. */
   async stop(): Promise<void> {
     if (this.child.exitCode !== null) return;

@@ -4,7 +4,6 @@ import { fileURLToPath } from 'node:url';
 import { PROPFIND_BODY } from '../lib/http.js';
 import { mib, ms, now, verdict, type Table } from '../lib/report.js';
 import { BenchStack } from '../lib/stack.js';
-import type { OneDavProcess } from '../lib/onedav-process.js';
 import type { CacheMemory } from '../cache-memory.js';
 
 export interface BigFolderOptions {
@@ -45,7 +44,7 @@ export async function bigFolderTable(options: BigFolderOptions): Promise<Table> 
       for (let i = 0; i < 3; i++) await streamedPropfind(stack, '/t6/warmup/', 501);
       for (const phase of ['cold', 'warm'] as const) {
         await stack.emulator.resetCounters();
-        const run = await withRss(stack.onedav, () => streamedPropfind(stack, '/t6/big/', items + 1));
+        const run = await stack.onedav.watchRss(() => streamedPropfind(stack, '/t6/big/', items + 1));
         const calls = (await stack.emulator.counters()).graphCalls;
         rows.push([
           `${phase}, ${label}`,
@@ -111,29 +110,6 @@ async function streamedPropfind(stack: BenchStack, path: string, expected: numbe
   const totalMs = now() - start;
   if (count !== expected) throw new Error(`PROPFIND ${path} listed ${count - 1} of ${expected - 1} children`);
   return { firstByteMs, totalMs, pagesAtFirstByte: (await pagesAtFirstByte) ?? 0 };
-}
-
-/** Runs `fn` while watching the onedav process's RSS. */
-async function withRss<T>(onedav: OneDavProcess, fn: () => Promise<T>): Promise<{ result: T; growth: number }> {
-  const baseline = await onedav.rss();
-  await onedav.resetPeakRss();
-  let peak = baseline;
-  let sampling = true;
-  const sampler = (async () => {
-    while (sampling) {
-      peak = Math.max(peak, await onedav.rss().catch(() => 0));
-      await new Promise((resolve) => setTimeout(resolve, 20));
-    }
-  })();
-  let result: T;
-  try {
-    result = await fn();
-  } finally {
-    sampling = false;
-    await sampler;
-  }
-  peak = Math.max(peak, await onedav.peakRss());
-  return { result, growth: Math.max(0, peak - baseline) };
 }
 
 /** bench/cache-memory.ts in its own process (it needs --expose-gc). */

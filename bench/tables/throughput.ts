@@ -118,30 +118,13 @@ async function timedTransfer(fn: () => Promise<void>): Promise<{ ms: number }> {
   return { ms: now() - start };
 }
 
-/** Times `fn` while watching the onedav process's RSS. */
+/** Times `fn` while watching the onedav process's RSS and CPU time. */
 async function measured(onedav: OneDavProcess, fn: () => Promise<void>): Promise<{ ms: number; cpuMs: number; baseline: number; peak: number; growth: number }> {
-  const baseline = await onedav.rss();
   const cpuBefore = await onedav.cpuMs();
-  await onedav.resetPeakRss();
-  let peak = baseline;
-  let sampling = true;
-  const sampler = (async () => {
-    while (sampling) {
-      peak = Math.max(peak, await onedav.rss().catch(() => 0));
-      await new Promise((resolve) => setTimeout(resolve, 20));
-    }
-  })();
   const start = now();
-  try {
-    await fn();
-  } finally {
-    sampling = false;
-    await sampler;
-  }
+  const { baseline, peak, growth } = await onedav.watchRss(fn);
   const ms = now() - start;
-  const cpuMs = (await onedav.cpuMs()) - cpuBefore;
-  peak = Math.max(peak, await onedav.peakRss());
-  return { ms, cpuMs, baseline, peak, growth: Math.max(0, peak - baseline) };
+  return { ms, cpuMs: (await onedav.cpuMs()) - cpuBefore, baseline, peak, growth };
 }
 
 export const FULL_SIZE = GiB;
