@@ -1,6 +1,6 @@
-import { readFile, readdir, unlink } from 'node:fs/promises';
+import { readdir, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import { removeAtomicLeftovers, writeFileAtomic } from '../util/atomic-file.js';
+import { readTextIfExists, removeAtomicLeftovers, writeFileAtomic } from '../util/atomic-file.js';
 import type { ClientType } from './client-type.js';
 import type { CloudName } from './clouds.js';
 
@@ -87,13 +87,8 @@ export class TokenStore implements SignInStore {
   }
 
   async load(account: string): Promise<StoredAccount | undefined> {
-    let text: string;
-    try {
-      text = await readFile(this.pathFor(account), 'utf8');
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-      throw err;
-    }
+    const text = await readTextIfExists(this.pathFor(account));
+    if (text === undefined) return undefined;
     try {
       const record = JSON.parse(text) as StoredAccount;
       if (record.version !== 1) throw new Error(`unknown version ${String(record.version)}`);

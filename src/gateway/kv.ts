@@ -1,8 +1,8 @@
-import { readFile, readdir, unlink } from 'node:fs/promises';
+import { readdir, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { SharedRedis } from '../redis/connection.js';
 import { viaRedis } from '../redis/errors.js';
-import { writeFileAtomic } from '../util/atomic-file.js';
+import { readTextIfExists, writeFileAtomic } from '../util/atomic-file.js';
 import type { Clock } from '../util/clock.js';
 
 /**
@@ -38,13 +38,8 @@ export class FileGatewayKv implements GatewayKv {
   }
 
   async get<T>(key: string): Promise<T | undefined> {
-    let text: string;
-    try {
-      text = await readFile(this.path(key), 'utf8');
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-      throw err;
-    }
+    const text = await readTextIfExists(this.path(key));
+    if (text === undefined) return undefined;
     const entry = JSON.parse(text) as FileEntry;
     if (entry.expiresAt !== undefined && entry.expiresAt <= this.clock.now()) {
       await this.delete(key);
