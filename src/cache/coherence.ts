@@ -9,6 +9,8 @@ import type { CacheableItem, MetadataCache, RemoteChange } from './metadata-cach
  */
 export class CacheCoherence<T extends CacheableItem> {
   private readonly unsubscribe: () => void;
+  /** This replica's own changes on their way to the bus. */
+  private readonly publishing = new Set<Promise<void>>();
 
   constructor(
     private readonly cache: MetadataCache<T>,
@@ -16,21 +18,33 @@ export class CacheCoherence<T extends CacheableItem> {
     /** The drive's name on the bus: the same on every replica that serves it. */
     private readonly drive: string,
   ) {
-    cache.onLocalChange = (change) => bus.publish(drive, { changed: [change] });
+    cache.onLocalChange = (change) => {
+      const sent: Promise<void> = bus.publish(drive, { changed: [change] }).finally(() => this.publishing.delete(sent));
+      this.publishing.add(sent);
+    };
     this.unsubscribe = bus.subscribe(drive, (invalidation) => this.apply(invalidation));
   }
 
   /** Where the delta poller reports: applied here and published to the other replicas. */
   readonly sink: ChangeSink = {
     applyRemoteChanges: (changes: RemoteChange[]) => {
-      this.bus.publish(this.drive, { remote: changes });
+      void this.bus.publish(this.drive, { remote: changes });
       return this.cache.applyRemoteChanges(changes);
     },
     invalidateAll: () => {
-      this.bus.publish(this.drive, { all: true });
+      void this.bus.publish(this.drive, { all: true });
       this.cache.invalidateAll();
     },
   };
+
+  /**
+   * Resolves once every change this replica recorded so far is on the bus. A write's answer waits
+   * for it: behind a round-robin balancer the client's next request goes to another replica, which
+   * must not serve what it cached before the write.
+   */
+  async published(): Promise<void> {
+    if (this.publishing.size > 0) await Promise.all([...this.publishing]);
+  }
 
   apply(invalidation: Invalidation): void {
     if (invalidation.all) {

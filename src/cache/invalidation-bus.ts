@@ -15,14 +15,18 @@ export interface Invalidation {
  * own messages back. `resync` handlers run when messages may have been lost (an outage of the bus).
  */
 export interface InvalidationBus {
-  publish(drive: string, invalidation: Invalidation): void;
+  /**
+   * Resolves once the bus has taken the invalidation (every subscribed replica has it on its way),
+   * or given up on it (an outage, after which every replica resyncs); never rejects.
+   */
+  publish(drive: string, invalidation: Invalidation): Promise<void>;
   /** Starts delivering `drive`'s invalidations from other replicas to `handler`; returns the unsubscribe. */
   subscribe(drive: string, handler: (invalidation: Invalidation) => void): () => void;
 }
 
 /** One process: nobody else caches this drive, so there is no one to tell. */
 export const singleProcessBus: InvalidationBus = {
-  publish() {},
+  async publish() {},
   subscribe() {
     return () => {};
   },

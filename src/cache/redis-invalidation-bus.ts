@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
 import type { SharedRedis } from '../redis/connection.js';
+import { REDIS_DEADLINE_MS, withinDeadline } from '../redis/deadline.js';
 import { silentLogger, type Logger } from '../util/logger.js';
 import type { Invalidation, InvalidationBus } from './invalidation-bus.js';
 
@@ -39,11 +40,21 @@ export class RedisInvalidationBus implements InvalidationBus {
     });
   }
 
-  publish(drive: string, invalidation: Invalidation): void {
+  /**
+   * Resolves when Redis has answered PUBLISH: by then it has written the message to every
+   * subscriber's connection, so a write acknowledged after this reaches the other replicas' sockets
+   * before the client's next request can (through the balancer, one more hop) — read-your-writes
+   * across replicas. Bounded by the outage deadline: a Redis that hangs does not hold a write's answer.
+   */
+  async publish(drive: string, invalidation: Invalidation): Promise<void> {
     const envelope: Envelope = { from: this.replica, ...invalidation };
-    this.redis.commands.publish(this.channelOf(drive), JSON.stringify(envelope)).catch((err: Error) => {
-      this.logger.warn('could not publish a cache invalidation; the other replicas will resync when Redis is back', { err: err.message });
-    });
+    const sent = this.redis.commands.publish(this.channelOf(drive), JSON.stringify(envelope));
+    try {
+      await withinDeadline(sent, REDIS_DEADLINE_MS, () => new Error(`no answer from Redis within ${REDIS_DEADLINE_MS} ms`));
+    } catch (err) {
+      sent.catch(() => undefined);
+      this.logger.warn('could not publish a cache invalidation; the other replicas will resync when Redis is back', { err: (err as Error).message });
+    }
   }
 
   subscribe(drive: string, handler: (invalidation: Invalidation) => void): () => void {

@@ -53,6 +53,9 @@ export interface SharedDriveState {
   writeOwnership?: WriteOwnership;
 }
 
+/** The operations that change the drive (and so the other replicas' caches). */
+const CHANGES: ReadonlySet<DriveOperation> = new Set(['write', 'mkdir', 'move', 'copy', 'remove', 'setModified']);
+
 /**
  * An absence Graph confirmed this recently is believed without asking again before a 409 (see
  * parentFolder). Docs are silent; a 409 for a folder made meanwhile loses nothing: the client makes
@@ -574,6 +577,9 @@ export class GraphDrive implements RemoteDrive {
       return await work();
     } catch (err) {
       throw driveErrorFromGraph(err, op);
+    } finally {
+      // With replicas: a change is answered once the others have been told (coherence.ts).
+      if (CHANGES.has(op)) await this.coherence?.published();
     }
   }
 
