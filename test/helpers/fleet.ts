@@ -8,7 +8,7 @@ import { DEMO_CLIENT_ID } from '../../src/emulator/directory.js';
 import { startEmulator, type EmulatorOptions, type RunningEmulator } from '../../src/emulator/server.js';
 import { startBalancer, type RunningBalancer } from './balancer.js';
 import { serveUrl, sourceCli, type Printed } from './cli.js';
-import { freePort } from './ports.js';
+import { restartablePort } from './ports.js';
 import { startRedis, type RunningRedis } from './redis.js';
 import { ADELE } from './stack.js';
 
@@ -66,7 +66,7 @@ export async function startFleet(options: FleetOptions = {}): Promise<Fleet> {
     const dataDir = join(dir, `replica-${i}`);
     await mkdir(dataDir, { recursive: true });
     await new TokenStore(dataDir).save(signIn);
-    const port = await freePort();
+    const port = await restartablePort();
     const configPath = join(dir, `replica-${i}.json`);
     await writeFile(
       configPath,

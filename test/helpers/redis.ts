@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll } from 'vitest';
 import { SharedRedis } from '../../src/redis/connection.js';
 import { hasProgram } from '../clients/tools.js';
-import { freePort } from './ports.js';
+import { restartablePort } from './ports.js';
 
 /** Whether a real redis-server is installed (.ci/run installs Debian's). */
 export const HAS_REDIS = hasProgram('redis-server');
@@ -32,7 +32,7 @@ export interface RunningRedis {
  */
 export async function startRedis(options: { password?: string; persistent?: boolean } = {}): Promise<RunningRedis> {
   const dir = await mkdtemp(join(tmpdir(), 'onedav-redis-'));
-  const port = await freePort();
+  const port = await restartablePort();
   let child: ChildProcess | undefined;
   const persistence = options.persistent ? ['--appendonly', 'yes', '--appendfsync', 'always'] : ['--appendonly', 'no'];
   const args = ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', ...persistence, '--protected-mode', 'yes'];
