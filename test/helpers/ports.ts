@@ -9,9 +9,8 @@ export async function freePort(): Promise<number> {
 /**
  * A free loopback port for a server that is killed and started again on it (a replica, Redis).
  * Taken below the kernel's ephemeral range, which every `listen(0)` and outgoing connection draws
- * from: a port from freePort, free while its server is down, can be handed to another test's
- * server meanwhile, and the balancer then sends this test's requests to a stranger (the fleet soak
- * saw a 409 UNLOCK and 404 GETs for files that were there when other test files ran beside it).
+ * from: a port from freePort, free while its server is down, can be handed to another test file's
+ * server meanwhile, and the balancer would then send this test's requests to a stranger.
  */
 export async function restartablePort(): Promise<number> {
   const below = ephemeralStart();
