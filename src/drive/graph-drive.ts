@@ -53,6 +53,17 @@ export interface SharedDriveState {
   writeOwnership?: WriteOwnership;
 }
 
+/**
+ * Whether a path not yet known is worth betting on as a folder (one call for the folder and its
+ * children): the client addressed it as one, or its name has no extension (rclone's webdav backend
+ * asks `Depth: 1` of a path without a trailing slash, then lists it: rclone/rclone backend/webdav/webdav.go
+ * readMetaDataForPath). A lost bet (an extensionless file: Makefile) costs one more call, never a wrong answer.
+ */
+export function looksLikeFolder(path: string): boolean {
+  const name = baseName(path);
+  return !/.\.[\p{L}\p{N}]{1,10}$/u.test(name);
+}
+
 /** The operations that change the drive (and so the other replicas' caches). */
 const CHANGES: ReadonlySet<DriveOperation> = new Set(['write', 'mkdir', 'move', 'copy', 'remove', 'setModified']);
 
@@ -176,7 +187,8 @@ export class GraphDrive implements RemoteDrive {
    */
   async statWithChildren(path: string, options: { collection?: boolean } = {}): Promise<ItemWithChildren> {
     return this.edge('list', async () => {
-      if (options.collection && this.cache.peekItem(path) === undefined && pathProblem(path) === undefined) {
+      const unknown = this.cache.peekItem(path) === undefined && pathProblem(path) === undefined && !this.belowFreshAbsence(path);
+      if (unknown && (options.collection || looksLikeFolder(path))) {
         const expanded = await this.expandedFolder(path);
         if (expanded) return expanded;
       }
@@ -583,13 +595,18 @@ export class GraphDrive implements RemoteDrive {
     }
   }
 
+  /** Nothing is below a folder Graph said a moment ago was not there (see parentFolder). */
+  private belowFreshAbsence(path: string): boolean {
+    for (let above = parentPath(path); path !== '/' && above !== '/'; above = parentPath(above)) {
+      if ((this.cache.absentForMs(above) ?? Infinity) < FRESH_ABSENCE_MS) return true;
+    }
+    return false;
+  }
+
   /** The entry at `path`, or null when nothing is there. Invalid names are known absent without a call. */
   private async lookup(path: string): Promise<GraphEntry | null> {
     if (path !== '/' && pathProblem(path) !== undefined) return null;
-    // Nothing is below a folder Graph said a moment ago was not there (see parentFolder).
-    for (let above = parentPath(path); path !== '/' && above !== '/'; above = parentPath(above)) {
-      if ((this.cache.absentForMs(above) ?? Infinity) < FRESH_ABSENCE_MS) return null;
-    }
+    if (this.belowFreshAbsence(path)) return null;
     return this.cache.item(path, async () => {
       const ref = await this.addressOf(path);
       if (!ref) return null;

@@ -85,6 +85,20 @@ describe('a cold onedav spends no call where it already knows the answer', () =>
     expect(stack.emulator.drive.stat(drive, 'chain/a/b')?.isFolder).toBe(true);
   });
 
+  it('PROPFINDs below a folder Graph just said is missing cost no call, as rclone asks them before a copy', async () => {
+    const asked = await counted(async () => {
+      const statuses: number[] = [];
+      for (const path of ['/absent-tree', '/absent-tree/dir-4', '/absent-tree/dir-4/sub-3']) {
+        const res = await propfind(path, '1');
+        await res.text();
+        statuses.push(res.status);
+      }
+      return statuses;
+    });
+    expect(asked.value).toEqual([404, 404, 404]);
+    expect(asked.calls).toBe(1);
+  });
+
   it('a subfolder asked for before its parent, in a folder just made: the 409 costs no call', async () => {
     const made = await counted(async () => {
       const statuses: number[] = [];

@@ -64,6 +64,35 @@ describe.each(PROFILES)('a cold PROPFIND Depth 1 on a %s drive', (_name, mount) 
     expect(stack.graphCalls()).toBe(2);
   });
 
+  it('bets on a folder for a name without an extension, as rclone asks it (no trailing slash): one call, Depth 1 or Depth 0 then 1', async () => {
+    cold(stack);
+    const res = await dav(stack, 'PROPFIND', '/small', { headers: { depth: '1' } });
+    expect(res.status).toBe(207);
+    expect([...(await res.text()).matchAll(/<D:response>/g)]).toHaveLength(4);
+    expect(stack.graphCalls()).toBe(1);
+    // Finder and rclone ≥ 1.63 stat a folder with Depth 0, then list it: the listing came with the stat.
+    cold(stack);
+    const stat = await dav(stack, 'PROPFIND', '/small', { headers: { depth: '0' } });
+    expect(stat.status).toBe(207);
+    await stat.text();
+    expect(await listing(stack, '/small/')).toHaveLength(4);
+    expect(stack.graphCalls()).toBe(1);
+  });
+
+  it('a lost bet (a file without an extension) costs one call more and answers the same; a file with one costs one', async () => {
+    await stack.emulator.drive.putFile(stack.driveIds[0], 'odd/Makefile', 'all:');
+    cold(stack);
+    const lost = await dav(stack, 'PROPFIND', '/odd/Makefile', { headers: { depth: '1' } });
+    expect(lost.status).toBe(207);
+    expect([...(await lost.text()).matchAll(/<D:response>/g)]).toHaveLength(1);
+    expect(stack.graphCalls()).toBe(2);
+    cold(stack);
+    const file = await dav(stack, 'PROPFIND', '/small/a.txt', { headers: { depth: '1' } });
+    expect(file.status).toBe(207);
+    await file.text();
+    expect(stack.graphCalls()).toBe(1);
+  });
+
   it('still answers for a file addressed with a trailing slash, and for nothing there', async () => {
     cold(stack);
     const res = await dav(stack, 'PROPFIND', '/small/a.txt/', { headers: { depth: '1' } });

@@ -28,7 +28,7 @@ export async function propfind(ctx: DavRequest): Promise<void> {
     return;
   }
 
-  const found = depth === '1' ? await withChildren(ctx, target) : await lookup(ctx, target);
+  const found = depth === '1' ? await withChildren(ctx, target) : await alone(ctx, target);
   if (!found) throw new DavError(404, 'Not found.');
   const { entry, children } = 'entry' in found ? found : { entry: found, children: undefined };
   if (entry.isFolder && depth === 'infinity') throw finiteDepth();
@@ -53,6 +53,17 @@ async function withChildren(ctx: DavRequest, target: DriveTarget): Promise<ItemW
   if (!entry?.isFolder) return entry && { entry };
   const listed = drive.list(target.path);
   return { entry, children: (async function* () { yield await listed; })() };
+}
+
+/**
+ * The target alone. Where the drive can, a path it does not know yet is asked with its children
+ * (statWithChildren): a client that stats a folder lists it next (rclone: rclone/rclone
+ * backend/webdav/webdav.go readMetaDataForPath then listAll; Finder, test/personas/macos-webdavfs.ts),
+ * and that listing then costs nothing.
+ */
+async function alone(ctx: DavRequest, target: DriveTarget): Promise<DriveEntry | null> {
+  if (!target.mount.drive.statWithChildren) return lookup(ctx, target);
+  return (await withChildren(ctx, target))?.entry ?? null;
 }
 
 /** The members' responses, one page at a time: one dead-property call per page, the folder's locks once. */
