@@ -8,6 +8,9 @@ import { freePort } from './ports.js';
 /** Whether a real haproxy is installed (.ci/run installs Debian's). */
 export const HAS_HAPROXY = hasProgram('haproxy');
 
+/** A request the replica may have carried out before dying is sent again only if doing it twice is harmless (docs/deploy.md). */
+export const BALANCER_RETRY_RULE = '  http-request disable-l7-retry if !{ method GET HEAD OPTIONS PROPFIND }';
+
 export interface RunningBalancer {
   url: string;
   stop(): Promise<void>;
@@ -20,6 +23,10 @@ export interface RunningBalancer {
  * replica). A replica that stops answering /.well-known/onedav/healthz is taken out within about
  * a second; a request whose connection to a dead replica fails is sent to another one
  * (`retry-on conn-failure`, `option redispatch`), as an operator's config would (docs/deploy.md).
+ * A request that reached a replica which then died without answering (`empty-response`) is sent
+ * again only when it is safe (GET, HEAD, OPTIONS, PROPFIND): haproxy 2.6 resends any method, and
+ * the fleet soak's UNLOCK, carried out by the replica it killed, came back 409 from the next one
+ * with no retry the client could see.
  */
 export async function startBalancer(backends: string[]): Promise<RunningBalancer> {
   const dir = await mkdtemp(join(tmpdir(), 'onedav-haproxy-'));
@@ -40,6 +47,7 @@ export async function startBalancer(backends: string[]): Promise<RunningBalancer
     '  default_backend replicas',
     'backend replicas',
     '  balance roundrobin',
+    BALANCER_RETRY_RULE,
     '  option httpchk GET /.well-known/onedav/healthz',
     '  default-server inter 300ms fall 2 rise 1',
     ...backends.map((b, i) => `  server r${i} ${new URL(b).host} check`),
