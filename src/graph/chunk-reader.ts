@@ -1,9 +1,12 @@
 import type { FileHandle } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 
+/** Sees each piece of a read as it lands in the target, in order (e.g. to hash it while the read goes on). */
+export type ChunkObserver = (chunk: Uint8Array) => void;
+
 /** Where an upload session reads its fragments from: a request body or a spool file. */
 export interface FragmentSource {
-  readInto(target: Buffer, n?: number, signal?: AbortSignal): Promise<Buffer>;
+  readInto(target: Buffer, n?: number, signal?: AbortSignal, observe?: ChunkObserver): Promise<Buffer>;
   atEnd(signal?: AbortSignal): Promise<boolean>;
 }
 
@@ -52,12 +55,14 @@ export class ChunkReader implements FragmentSource {
   /**
    * Up to `n` bytes (default: its length) copied into `target`, which the caller reuses from one
    * read to the next, so a long upload does not leave a trail of fragment-sized garbage; returns
-   * the filled part of `target`, shorter only at the end of the stream.
+   * the filled part of `target`, shorter only at the end of the stream. `observe` is shown each
+   * chunk as it is copied, so work on the bytes spreads over the time the client takes to send them.
    */
-  async readInto(target: Buffer, n = target.length, signal?: AbortSignal): Promise<Buffer> {
+  async readInto(target: Buffer, n = target.length, signal?: AbortSignal, observe?: ChunkObserver): Promise<Buffer> {
     let offset = 0;
     const have = await this.pull(Math.min(n, target.length), signal, (chunk) => {
       offset += chunk.copy(target, offset);
+      observe?.(chunk);
     });
     return target.subarray(0, have);
   }
@@ -150,13 +155,14 @@ export class FileChunks implements FragmentSource {
     private readonly size: number,
   ) {}
 
-  async readInto(target: Buffer, n = target.length, signal?: AbortSignal): Promise<Buffer> {
+  async readInto(target: Buffer, n = target.length, signal?: AbortSignal, observe?: ChunkObserver): Promise<Buffer> {
     const want = Math.min(n, target.length, this.size - this.position);
     let have = 0;
     while (have < want) {
       signal?.throwIfAborted();
       const { bytesRead } = await this.handle.read(target, have, want - have, this.position);
       if (bytesRead === 0) break;
+      observe?.(target.subarray(have, have + bytesRead));
       have += bytesRead;
       this.position += bytesRead;
     }

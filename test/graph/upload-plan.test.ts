@@ -65,6 +65,23 @@ describe('chunk reader', () => {
     expect((await reader.readInto(target)).length).toBe(0);
   });
 
+  it('shows each piece to the observer as it arrives, before the read completes', async () => {
+    // Upload sessions hash a fragment this way while the previous one is on its way to Graph.
+    const source = new Readable({ read() {} });
+    const reader = new ChunkReader(source);
+    const seen: string[] = [];
+    const pending = reader.readInto(Buffer.alloc(8), 6, undefined, (chunk) => seen.push(Buffer.from(chunk).toString()));
+    source.push(Buffer.from('abc'));
+    for (let i = 0; i < 50 && seen.length === 0; i++) await new Promise((resolve) => setImmediate(resolve));
+    expect(seen).toEqual(['abc']);
+    source.push(Buffer.from('defgh'));
+    expect((await pending).toString()).toBe('abcdef');
+    expect(seen).toEqual(['abc', 'def']); // only the bytes this read took; 'gh' is the next read's
+    source.push(null);
+    expect((await reader.readInto(Buffer.alloc(8), 8, undefined, (chunk) => seen.push(Buffer.from(chunk).toString()))).toString()).toBe('gh');
+    expect(seen).toEqual(['abc', 'def', 'gh']);
+  });
+
   it('surfaces stream errors', async () => {
     const source = new Readable({ read() {} });
     const reader = new ChunkReader(source);
@@ -90,6 +107,11 @@ describe('file chunks', () => {
         expect((await chunks.readInto(target, 4)).toString()).toBe('ij');
         expect(await chunks.atEnd()).toBe(true);
         expect((await chunks.readInto(target)).length).toBe(0);
+        const again = new FileChunks(handle, 10);
+        const seen: string[] = [];
+        const whole = await again.readInto(Buffer.alloc(16), 16, undefined, (chunk) => seen.push(Buffer.from(chunk).toString()));
+        expect(whole.toString()).toBe('abcdefghij');
+        expect(seen.join('')).toBe('abcdefghij');
       } finally {
         await handle.close();
       }
