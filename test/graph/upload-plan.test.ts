@@ -82,6 +82,30 @@ describe('chunk reader', () => {
     expect(seen).toEqual(['abc', 'def', 'gh']);
   });
 
+  it('lets the body flow only while a read wants bytes (backpressure reaches the client)', async () => {
+    let produced = 0;
+    const body = new Readable({
+      highWaterMark: 64,
+      read() {
+        produced += 16;
+        this.push(produced > 64 * 1024 ? null : Buffer.alloc(16, 1));
+      },
+    });
+    const reader = new ChunkReader(body);
+    const settle = async () => {
+      for (let i = 0; i < 20; i++) await new Promise((resolve) => setImmediate(resolve));
+    };
+    await settle();
+    expect(produced).toBeLessThanOrEqual(64 + 16); // nothing asked yet: at most the stream's own buffer
+    expect((await reader.readInto(Buffer.alloc(100))).length).toBe(100);
+    await settle();
+    expect(produced).toBeLessThanOrEqual(100 + 64 + 2 * 16);
+    expect(await reader.atEnd()).toBe(false);
+    await settle();
+    expect(produced).toBeLessThanOrEqual(100 + 64 + 3 * 16);
+    reader.release();
+  });
+
   it('surfaces stream errors', async () => {
     const source = new Readable({ read() {} });
     const reader = new ChunkReader(source);
