@@ -193,8 +193,8 @@ interface SessionOptions extends UploadOptions {
  * turn (the one being sent, the next being read), so memory stays flat however large the file, and
  * come from a pool that outlives the upload (see fragment-buffers.ts). Bytes are hashed as they are
  * read, while the previous fragment is on its way: the next fragment goes out as soon as Graph
- * answers, instead of after hashing 10 MiB (a gap that left Graph idle between fragments). Fragments go to the
- * pre-authenticated uploadUrl without an Authorization header. A fragment that fails beyond the retry policy, or whose fate is
+ * answers, instead of after hashing 10 MiB (a gap that left Graph idle between fragments).
+ * Fragments go to the pre-authenticated uploadUrl without an Authorization header. A fragment that fails beyond the retry policy, or whose fate is
  * unknown, makes us ask the session for `nextExpectedRanges` and resume from there. Any failure or
  * abort before the file is committed cancels the session (a refused commit keeps it open on
  * Graph's side otherwise), so the file at `path` keeps its previous content and no session is left.
