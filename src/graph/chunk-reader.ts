@@ -1,39 +1,83 @@
 import type { FileHandle } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 
+/** Sees each piece of a read as it lands in the target, in order (e.g. to hash it while the read goes on). */
+export type ChunkObserver = (chunk: Uint8Array) => void;
+
 /** Where an upload session reads its fragments from: a request body or a spool file. */
 export interface FragmentSource {
-  readInto(target: Buffer, n?: number, signal?: AbortSignal): Promise<Buffer>;
+  readInto(target: Buffer, n?: number, signal?: AbortSignal, observe?: ChunkObserver): Promise<Buffer>;
   atEnd(signal?: AbortSignal): Promise<boolean>;
 }
 
+/** A read in progress: chunks go to `take` until it has `want` bytes (a peek takes none and keeps the first chunk). */
+interface PendingRead {
+  want: number;
+  have: number;
+  take: ((chunk: Buffer) => void) | undefined;
+  resolve: (have: number) => void;
+  reject: (err: unknown) => void;
+  signal: AbortSignal | undefined;
+  onAbort: () => void;
+}
+
 /**
- * Pulls exact-size chunks from a Readable in paused mode, so the source is only read as fast as we
- * upload (backpressure reaches the client's TCP window). Never destroys the stream: the caller owns
- * it and may still need to answer on the same connection.
+ * Pulls exact-size chunks from a Readable, so the source is only read as fast as we upload: the
+ * stream flows only while a read wants bytes and is paused in between (backpressure reaches the
+ * client's TCP window). Each 'data' chunk goes straight to the read in progress, so a chunk costs
+ * one copy and no promise; a 10 MiB fragment arrives in ~160 of them. Never destroys the stream:
+ * the caller owns it and may still need to answer on the same connection.
  */
 export class ChunkReader implements FragmentSource {
   private leftover: Buffer | undefined;
   private ended = false;
   private failure: Error | undefined;
-  private wake: (() => void) | undefined;
-  private readonly onReadable = () => this.notify();
+  private pending: PendingRead | undefined;
+  private readonly onData = (data: Buffer | string) => {
+    const chunk = typeof data === 'string' ? Buffer.from(data) : data;
+    if (chunk.length === 0) return;
+    const read = this.pending;
+    if (!read || read.take === undefined) {
+      // A peek, or (not expected: a paused stream emits no 'data') a chunk nobody asked for: keep it.
+      this.leftover = this.leftover ? Buffer.concat([this.leftover, chunk]) : chunk;
+      this.stream.pause();
+      if (read) this.settle(read);
+      return;
+    }
+    const room = read.want - read.have;
+    const piece = chunk.length > room ? chunk.subarray(0, room) : chunk;
+    if (chunk.length > room) this.leftover = chunk.subarray(room);
+    read.have += piece.length;
+    try {
+      read.take(piece);
+    } catch (err) {
+      this.stream.pause();
+      this.settle(read, err);
+      return;
+    }
+    if (read.have === read.want) {
+      this.stream.pause();
+      this.settle(read);
+    }
+  };
   private readonly onEnd = () => {
     this.ended = true;
-    this.notify();
+    if (this.pending) this.settle(this.pending);
   };
   private readonly onError = (err: Error) => {
     this.failure = err;
-    this.notify();
+    if (this.pending) this.settle(this.pending, err);
   };
   private readonly onClose = () => {
     if (!this.stream.readableEnded && !this.failure) this.failure = new Error('The request body was closed before it ended.');
-    this.notify();
+    if (this.pending) this.settle(this.pending, this.failure);
   };
 
   constructor(private readonly stream: Readable) {
     if (stream.readableEnded) this.ended = true;
-    stream.on('readable', this.onReadable);
+    else if (stream.destroyed) this.failure = new Error('The request body was closed before it ended.');
+    stream.on('data', this.onData);
+    stream.pause(); // 'data' listeners start the flow: wait for the first read
     stream.on('end', this.onEnd);
     stream.on('error', this.onError);
     stream.on('close', this.onClose);
@@ -52,12 +96,14 @@ export class ChunkReader implements FragmentSource {
   /**
    * Up to `n` bytes (default: its length) copied into `target`, which the caller reuses from one
    * read to the next, so a long upload does not leave a trail of fragment-sized garbage; returns
-   * the filled part of `target`, shorter only at the end of the stream.
+   * the filled part of `target`, shorter only at the end of the stream. `observe` is shown each
+   * chunk as it is copied, so work on the bytes spreads over the time the client takes to send them.
    */
-  async readInto(target: Buffer, n = target.length, signal?: AbortSignal): Promise<Buffer> {
+  async readInto(target: Buffer, n = target.length, signal?: AbortSignal, observe?: ChunkObserver): Promise<Buffer> {
     let offset = 0;
     const have = await this.pull(Math.min(n, target.length), signal, (chunk) => {
       offset += chunk.copy(target, offset);
+      observe?.(chunk);
     });
     return target.subarray(0, have);
   }
@@ -65,76 +111,57 @@ export class ChunkReader implements FragmentSource {
   /** Hands up to `n` bytes to `take`, chunk by chunk; returns how many. */
   private async pull(n: number, signal: AbortSignal | undefined, take: (chunk: Buffer) => void): Promise<number> {
     let have = 0;
-    while (have < n) {
-      signal?.throwIfAborted();
-      if (this.failure) throw this.failure;
-      let chunk: Buffer | null = this.leftover ?? null;
-      this.leftover = undefined;
-      if (chunk === null) {
-        const raw = this.stream.read() as Buffer | string | null;
-        chunk = raw === null ? null : typeof raw === 'string' ? Buffer.from(raw) : raw;
-      }
-      if (chunk === null) {
-        if (this.ended || this.stream.readableEnded) break;
-        await this.waitForData(signal);
-        continue;
-      }
-      if (have + chunk.length > n) {
-        const take = n - have;
-        this.leftover = chunk.subarray(take);
-        chunk = chunk.subarray(0, take);
-      }
-      take(chunk);
-      have += chunk.length;
+    if (this.leftover && n > 0) {
+      const chunk = this.leftover;
+      const piece = chunk.length > n ? chunk.subarray(0, n) : chunk;
+      this.leftover = chunk.length > n ? chunk.subarray(n) : undefined;
+      have = piece.length;
+      take(piece);
     }
+    if (have < n && !this.ended) have = await this.flowUntil({ want: n, have, take }, signal);
     this.consumed += have;
     return have;
   }
 
   /** True when the stream has no more bytes (peeks one chunk, kept for the next read). */
   async atEnd(signal?: AbortSignal): Promise<boolean> {
-    for (;;) {
-      if (this.leftover && this.leftover.length > 0) return false;
-      signal?.throwIfAborted();
-      if (this.failure) throw this.failure;
-      const raw = this.stream.read() as Buffer | string | null;
-      if (raw !== null) {
-        this.leftover = typeof raw === 'string' ? Buffer.from(raw) : raw;
-        continue;
-      }
-      if (this.ended || this.stream.readableEnded) return true;
-      await this.waitForData(signal);
-    }
+    if (this.leftover && this.leftover.length > 0) return false;
+    if (!this.ended) await this.flowUntil({ want: 0, have: 0, take: undefined }, signal);
+    return !(this.leftover && this.leftover.length > 0);
   }
 
-  /** Stops listening; the stream is left as it is. */
+  /** Stops listening; the stream is left paused as it is. */
   release(): void {
     if (!this.failure) this.failure = new Error('The body reader was released.');
-    this.stream.off('readable', this.onReadable);
+    this.stream.pause();
+    this.stream.off('data', this.onData);
     this.stream.off('end', this.onEnd);
     this.stream.off('error', this.onError);
     this.stream.off('close', this.onClose);
-    this.notify();
+    if (this.pending) this.settle(this.pending, this.failure);
   }
 
-  private notify(): void {
-    const wake = this.wake;
-    this.wake = undefined;
-    wake?.();
-  }
-
-  private waitForData(signal?: AbortSignal): Promise<void> {
-    return new Promise((resolve, reject) => {
-      const onAbort = () => {
-        this.wake = undefined;
-        reject(signal?.reason);
-      };
-      this.wake = () => {
-        signal?.removeEventListener('abort', onAbort);
-        resolve();
-      };
-      signal?.addEventListener('abort', onAbort, { once: true });
+  /** Lets the stream flow into `read` until it is satisfied, the stream ends, fails, or `signal` aborts. */
+  private flowUntil(read: Pick<PendingRead, 'want' | 'have' | 'take'>, signal: AbortSignal | undefined): Promise<number> {
+    signal?.throwIfAborted();
+    if (this.failure) throw this.failure;
+    if (this.pending) throw new Error('ChunkReader: one read at a time.');
+    return new Promise<number>((resolve, reject) => {
+      const pending: PendingRead = { ...read, resolve, reject, signal, onAbort: () => this.settle(pending, signal?.reason) };
+      this.pending = pending;
+      signal?.addEventListener('abort', pending.onAbort, { once: true });
+      this.stream.resume();
     });
+  }
+
+  private settle(read: PendingRead, err?: unknown): void {
+    if (this.pending !== read) return;
+    this.pending = undefined;
+    read.signal?.removeEventListener('abort', read.onAbort);
+    if (err !== undefined) {
+      this.stream.pause();
+      read.reject(err);
+    } else read.resolve(read.have);
   }
 }
 
@@ -150,13 +177,14 @@ export class FileChunks implements FragmentSource {
     private readonly size: number,
   ) {}
 
-  async readInto(target: Buffer, n = target.length, signal?: AbortSignal): Promise<Buffer> {
+  async readInto(target: Buffer, n = target.length, signal?: AbortSignal, observe?: ChunkObserver): Promise<Buffer> {
     const want = Math.min(n, target.length, this.size - this.position);
     let have = 0;
     while (have < want) {
       signal?.throwIfAborted();
       const { bytesRead } = await this.handle.read(target, have, want - have, this.position);
       if (bytesRead === 0) break;
+      observe?.(target.subarray(have, have + bytesRead));
       have += bytesRead;
       this.position += bytesRead;
     }

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { QuickXorHash, quickXorHash } from '../../src/graph/quickxorhash.js';
+import { foldPeriodsJs, QuickXorHash, quickXorHash } from '../../src/graph/quickxorhash.js';
+import { foldPeriodsSimd } from '../../src/graph/quickxorhash-simd.js';
 
 // Vectors published with rclone's OneDrive backend (size, base64 input, base64 hash).
 const vectors: Array<[number, string, string]> = [
@@ -33,8 +34,15 @@ describe('QuickXorHash', () => {
       }
     }
   });
-  it('hashes large, misaligned and oddly chunked input like the byte-by-byte definition', () => {
-    // The fast path folds 32-bit words; compare it with a literal reading of the algorithm.
+  it('folds with WebAssembly SIMD on this runtime', () => {
+    expect(foldPeriodsSimd).toBeTypeOf('function');
+  });
+
+  it.each([
+    ['WebAssembly SIMD', foldPeriodsSimd!],
+    ['JavaScript', foldPeriodsJs],
+  ])('hashes large, misaligned and oddly chunked input like the byte-by-byte definition (%s)', (_, folder) => {
+    // The period folders work on words or 128-bit lanes; compare them with a literal reading of the algorithm.
     const reference = (data: Uint8Array): string => {
       const ring = new Uint8Array(20);
       for (let i = 0; i < data.length; i++) {
@@ -56,9 +64,9 @@ describe('QuickXorHash', () => {
     for (const offset of [0, 1, 2, 3, 5]) {
       const data = backing.subarray(offset, offset + 200_003);
       const expected = reference(data);
-      expect(quickXorHash(data)).toBe(expected);
-      for (const blocks of [[1, 3, 70_001], [161, 4, 65_536], [6, 100_000, 7]]) {
-        const h = new QuickXorHash();
+      expect(new QuickXorHash(folder).update(data).digestBase64()).toBe(expected);
+      for (const blocks of [[1, 3, 70_001], [161, 4, 65_536], [6, 100_000, 7], [160, 128_000, 128_160, 320]]) {
+        const h = new QuickXorHash(folder);
         let at = 0;
         for (let b = 0; at < data.length; b++) {
           const size = blocks[b % blocks.length];

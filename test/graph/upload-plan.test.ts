@@ -65,6 +65,47 @@ describe('chunk reader', () => {
     expect((await reader.readInto(target)).length).toBe(0);
   });
 
+  it('shows each piece to the observer as it arrives, before the read completes', async () => {
+    // Upload sessions hash a fragment this way while the previous one is on its way to Graph.
+    const source = new Readable({ read() {} });
+    const reader = new ChunkReader(source);
+    const seen: string[] = [];
+    const pending = reader.readInto(Buffer.alloc(8), 6, undefined, (chunk) => seen.push(Buffer.from(chunk).toString()));
+    source.push(Buffer.from('abc'));
+    for (let i = 0; i < 50 && seen.length === 0; i++) await new Promise((resolve) => setImmediate(resolve));
+    expect(seen).toEqual(['abc']);
+    source.push(Buffer.from('defgh'));
+    expect((await pending).toString()).toBe('abcdef');
+    expect(seen).toEqual(['abc', 'def']); // only the bytes this read took; 'gh' is the next read's
+    source.push(null);
+    expect((await reader.readInto(Buffer.alloc(8), 8, undefined, (chunk) => seen.push(Buffer.from(chunk).toString()))).toString()).toBe('gh');
+    expect(seen).toEqual(['abc', 'def', 'gh']);
+  });
+
+  it('lets the body flow only while a read wants bytes (backpressure reaches the client)', async () => {
+    let produced = 0;
+    const body = new Readable({
+      highWaterMark: 64,
+      read() {
+        produced += 16;
+        this.push(produced > 64 * 1024 ? null : Buffer.alloc(16, 1));
+      },
+    });
+    const reader = new ChunkReader(body);
+    const settle = async () => {
+      for (let i = 0; i < 20; i++) await new Promise((resolve) => setImmediate(resolve));
+    };
+    await settle();
+    expect(produced).toBeLessThanOrEqual(64 + 16); // nothing asked yet: at most the stream's own buffer
+    expect((await reader.readInto(Buffer.alloc(100))).length).toBe(100);
+    await settle();
+    expect(produced).toBeLessThanOrEqual(100 + 64 + 2 * 16);
+    expect(await reader.atEnd()).toBe(false);
+    await settle();
+    expect(produced).toBeLessThanOrEqual(100 + 64 + 3 * 16);
+    reader.release();
+  });
+
   it('surfaces stream errors', async () => {
     const source = new Readable({ read() {} });
     const reader = new ChunkReader(source);
@@ -90,6 +131,11 @@ describe('file chunks', () => {
         expect((await chunks.readInto(target, 4)).toString()).toBe('ij');
         expect(await chunks.atEnd()).toBe(true);
         expect((await chunks.readInto(target)).length).toBe(0);
+        const again = new FileChunks(handle, 10);
+        const seen: string[] = [];
+        const whole = await again.readInto(Buffer.alloc(16), 16, undefined, (chunk) => seen.push(Buffer.from(chunk).toString()));
+        expect(whole.toString()).toBe('abcdefghij');
+        expect(seen.join('')).toBe('abcdefghij');
       } finally {
         await handle.close();
       }
