@@ -16,6 +16,7 @@ import { silentLogger, type Logger } from '../util/logger.js';
 import { carryModifiedTimes } from './copy-times.js';
 import { DriveError } from './errors.js';
 import { entityTagOf } from './entity-tag.js';
+import { EntryRecord } from './entry-record.js';
 import { driveErrorFromGraph, type DriveOperation } from './graph-errors.js';
 import { mayHaveHappened } from './lost-answer.js';
 import { assertValidPath, MAX_NAME_LENGTH, MAX_PATH_LENGTH, pathProblem } from './names.js';
@@ -729,17 +730,18 @@ export function toEntry(item: DriveItem, path: string): GraphEntry {
   const isFolder = item.folder !== undefined || item.root !== undefined || item.package?.type === 'oneNote';
   const created = item.fileSystemInfo?.createdDateTime ?? item.createdDateTime;
   const modified = item.fileSystemInfo?.lastModifiedDateTime ?? item.lastModifiedDateTime;
-  const entry: GraphEntry = {
-    id: item.id,
+  // A class instance, not a literal: see entry-record.ts.
+  const entry: GraphEntry = new EntryRecord(
+    item.id,
     path,
-    name: item.root !== undefined ? '' : item.name,
+    item.root !== undefined ? '' : item.name,
     isFolder,
-    size: isFolder ? 0 : (item.size ?? 0),
-    created: created ? new Date(created) : new Date(0),
-    modified: modified ? new Date(modified) : new Date(0),
-    etag: entityTagOf(item, isFolder),
-    version: item.eTag ?? '',
-  };
+    isFolder ? 0 : (item.size ?? 0),
+    created ? new Date(created) : new Date(0),
+    modified ? new Date(modified) : new Date(0),
+    entityTagOf(item, isFolder),
+    item.eTag ?? '',
+  );
   if (isFolder && item.folder?.childCount !== undefined) entry.childCount = item.folder.childCount;
   if (item.file?.mimeType) entry.mimeType = item.file.mimeType;
   if (item.file?.hashes?.quickXorHash) entry.quickXorHash = item.file.hashes.quickXorHash;
