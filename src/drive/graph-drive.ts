@@ -12,6 +12,7 @@ import type { SessionJournal } from '../graph/upload-journal.js';
 import { systemClock, type Clock } from '../util/clock.js';
 import { baseName, childPath, nameFolding, parentPath, splitPath, type NameFolding } from '../util/drive-path.js';
 import { KeyedMutex } from '../util/keyed-mutex.js';
+import { pull } from '../util/page-puller.js';
 import { silentLogger, type Logger } from '../util/logger.js';
 import { carryModifiedTimes } from './copy-times.js';
 import { DriveError } from './errors.js';
@@ -228,26 +229,37 @@ export class GraphDrive implements RemoteDrive {
 
   /** A folder's children in Graph's pages, from the cache or as they arrive (MetadataCache.listingPages). */
   private async *childPages(path: string, expectedCount?: number): AsyncGenerator<GraphEntry[]> {
-    try {
-      yield* this.cache.listingPages(path, () => {
+    const pages = pull(
+      this.cache.listingPages(path, () => {
         const seen: { folderId?: string } = {};
         return { pages: this.fetchedPages(path, seen), folderId: () => seen.folderId ?? this.cache.peekItem(path)?.id, expectedCount };
-      });
+      }),
+    );
+    // Not `yield*`: it would keep each page through the next page's request (util/page-puller.ts).
+    try {
+      for (let page = await pages.next(); page; page = await pages.next()) yield page.value;
     } catch (err) {
       throw driveErrorFromGraph(err, 'list');
+    } finally {
+      await pages.close();
     }
   }
 
   /** Graph's pages of a folder's children as entries; `seen` learns the folder's id from them. */
   private async *fetchedPages(path: string, seen: { folderId?: string }): AsyncGenerator<GraphEntry[]> {
-    const pages = this.api.childPages(await this.ref(path), undefined, { withDownloadUrls: true });
+    const pages = pull(async () => this.api.childPages(await this.ref(path), undefined, { withDownloadUrls: true }));
     let askedAt = this.clock.now();
     let urlsKept = 0;
-    for await (const items of pages) {
-      seen.folderId ??= items[0]?.parentReference?.id;
-      urlsKept += this.keepListedDownloadUrls(path, items, askedAt, LISTED_URLS_KEPT - urlsKept);
-      yield items.map((item) => toEntry(item, childPath(path, item.name)));
-      askedAt = this.clock.now();
+    // No local holds a page: see util/page-puller.ts.
+    try {
+      for (let page = await pages.next(); page; page = await pages.next()) {
+        seen.folderId ??= page.value[0]?.parentReference?.id;
+        urlsKept += this.keepListedDownloadUrls(path, page.value, askedAt, LISTED_URLS_KEPT - urlsKept);
+        yield page.value.map((item) => toEntry(item, childPath(path, item.name)));
+        askedAt = this.clock.now();
+      }
+    } finally {
+      await pages.close();
     }
   }
 
