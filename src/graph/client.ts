@@ -3,6 +3,7 @@ import { Agent, type Dispatcher } from 'undici';
 import type { TokenSource } from '../auth/token-source.js';
 import { systemClock, type Clock } from '../util/clock.js';
 import { currentRequestScope } from '../util/request-scope.js';
+import { parseCollectionPage } from './collection-page.js';
 import { ABORTED, GraphError, parseGraphError } from './errors.js';
 import { classifyTransportError, DEFAULT_RETRY, delayBeforeRetry, isRetryable, type RetryMode, type RetryOptions } from './retry.js';
 import { GraphStats, routeTemplate, type GraphStatsSnapshot } from './stats.js';
@@ -146,6 +147,20 @@ export class GraphClient {
     });
   }
 
+  /** One page of a collection, its members parsed one by one (collection-page.ts: no page-sized string). */
+  private async collectionPage<T>(req: GraphRequest): Promise<CollectionPage<T>> {
+    return this.run(req, async (res) => {
+      const bytes = new Uint8Array(await res.body.arrayBuffer());
+      // As request(): an empty or non-JSON answer is no page at all.
+      if (bytes.length === 0 || !String(res.headers['content-type'] ?? '').includes('json')) return {};
+      try {
+        return (parseCollectionPage(bytes) ?? {}) as CollectionPage<T>;
+      } catch {
+        throw new GraphError(res.statusCode, 'invalidResponse', `Graph sent a malformed JSON body (HTTP ${res.statusCode}).`);
+      }
+    });
+  }
+
   /** A request whose body the caller streams (downloads). Retried only until the headers arrive. */
   async stream(req: GraphRequest): Promise<GraphStreamResponse> {
     return this.run(req, async (res) => ({ status: res.statusCode, headers: flattenHeaders(res.headers), body: res.body as unknown as Readable }), true);
@@ -161,7 +176,7 @@ export class GraphClient {
     let body: CollectionPage<T> | undefined;
     for (let page = 0; next; page++) {
       body = undefined;
-      body = (await this.request<CollectionPage<T>>(next)).body ?? {};
+      body = await this.collectionPage<T>(next);
       const nextLink: string | undefined = body['@odata.nextLink'];
       next = nextLink ? { ...req, path: nextLink, query: undefined, route } : undefined;
       if (page > 1_000_000) throw new GraphError(0, 'invalidResponse', 'Graph kept sending nextLinks; giving up on this listing.');
