@@ -53,7 +53,8 @@ function valueMembers(bytes: Uint8Array): { open: number; close: number; ranges:
     const c = bytes[i];
     if (c === QUOTE) {
       const start = i;
-      for (i++; i < bytes.length && bytes[i] !== QUOTE; i++) if (bytes[i] === BACKSLASH) i++;
+      i = closingQuote(bytes, i);
+      if (i < 0) return undefined;
       if (depth === 1 && open < 0) keyStart = start;
       if (open >= 0 && depth === 2 && memberStart < 0) memberStart = start;
       continue;
@@ -90,6 +91,17 @@ function valueMembers(bytes: Uint8Array): { open: number; close: number; ranges:
     }
   }
   return undefined;
+}
+
+/** The quote that closes the string opened at `open` (most of a page is strings: found natively), or -1. */
+function closingQuote(bytes: Uint8Array, open: number): number {
+  for (let at = open + 1; ; at++) {
+    at = bytes.indexOf(QUOTE, at);
+    if (at < 0) return -1;
+    let backslashes = 0;
+    while (bytes[at - 1 - backslashes] === BACKSLASH) backslashes++;
+    if (backslashes % 2 === 0) return at;
+  }
 }
 
 /** Whether the key spanning `keyStart` to the colon at `colon` is `"value"` (whitespace allowed before the colon). */

@@ -13,6 +13,7 @@ describe('parseCollectionPage', () => {
     '{"valueX":[1],"value":[{"k":"value"}],"other":{"value":[5,6]}}',
     '\ufeff{"value":[{"id":"bom"}]}',
     '{"value":[1,2]}',
+    '{"value":["ends with a backslash \\\\","\\\\\\"",{"k\\\\":"v\\\\\\\\"}],"@odata.nextLink":"n"}',
   ];
   it.each(pages)('equals JSON.parse of the whole: %s', (text) => {
     expect(parseCollectionPage(bytes(text))).toEqual(JSON.parse(text.replace(/^\ufeff/, '')));
