@@ -1,6 +1,7 @@
 /**
- * Parses one page of a Graph collection (`{"@odata.context": …, "value": [ … ], "@odata.nextLink": …}`)
- * from its bytes, each member of `value` on its own, into what JSON.parse of the whole would give.
+ * Parses one page of a Graph collection (`{"@odata.context": …, "value": [ … ], "@odata.nextLink": …}`,
+ * https://learn.microsoft.com/en-us/graph/paging) from its bytes, each member of `value` on its own,
+ * into what JSON.parse of the whole would give.
  *
  * Why not `JSON.parse(text)`: a page of 1,000 children with download URLs is ~860 KB. As one string
  * it lands in V8's large-object space, and when a minor GC runs while it is parsed (about one page
