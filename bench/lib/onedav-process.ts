@@ -20,6 +20,8 @@ export interface OneDavStartOptions {
   cpuProfileDir?: string;
   /** Run the onedav of another checkout (its `src/cli/main.ts`), e.g. to compare before and after a change. */
   repo?: string;
+  /** Extra flags for the server's node (e.g. `--trace-gc`, `--max-semi-space-size=…`). */
+  nodeFlags?: string[];
 }
 
 /**
@@ -72,7 +74,7 @@ export class OneDavProcess {
     const configPath = join(options.dataDir, 'config.json');
     await writeFile(configPath, JSON.stringify(config, null, 2));
 
-    const nodeFlags = options.cpuProfileDir ? ['--cpu-prof', `--cpu-prof-dir=${options.cpuProfileDir}`] : [];
+    const nodeFlags = [...(options.cpuProfileDir ? ['--cpu-prof', `--cpu-prof-dir=${options.cpuProfileDir}`] : []), ...(options.nodeFlags ?? [])];
     const repo = options.repo ?? REPO;
     const child = spawn(process.execPath, [...nodeFlags, ...sourceCliOf(repo, 'serve', '--config', configPath, '--port', '0')], {
       cwd: repo,

@@ -10,6 +10,8 @@ export interface BenchStackOptions {
   cpuProfileDir?: string;
   /** Run the onedav of another checkout (before/after comparisons): OneDavStartOptions.repo. */
   repo?: string;
+  /** Extra flags for the server's node: OneDavStartOptions.nodeFlags. */
+  nodeFlags?: string[];
 }
 
 /** Emulator child + onedav child, with the Graph-call accounting every table needs. */
@@ -25,7 +27,7 @@ export class BenchStack {
     const dataDir = await mkdtemp(join(tmpdir(), 'onedav-bench-'));
     const emulator = await EmulatorProcess.start();
     try {
-      const onedav = await OneDavProcess.start(emulator, { dataDir, config: options.config, cpuProfileDir: options.cpuProfileDir, repo: options.repo });
+      const onedav = await OneDavProcess.start(emulator, { dataDir, config: options.config, cpuProfileDir: options.cpuProfileDir, repo: options.repo, nodeFlags: options.nodeFlags });
       return new BenchStack(emulator, onedav, dataDir, options);
     } catch (err) {
       await emulator.stop();
@@ -40,7 +42,7 @@ export class BenchStack {
   /** A fresh onedav process on the same emulator: every cache is cold again. */
   async restartOneDav(): Promise<void> {
     await this.onedav.stop();
-    this.onedav = await OneDavProcess.start(this.emulator, { dataDir: this.dataDir, config: this.options.config, cpuProfileDir: this.options.cpuProfileDir, repo: this.options.repo });
+    this.onedav = await OneDavProcess.start(this.emulator, { dataDir: this.dataDir, config: this.options.config, cpuProfileDir: this.options.cpuProfileDir, repo: this.options.repo, nodeFlags: this.options.nodeFlags });
   }
 
   /** Runs `fn` and returns what the emulator counted meanwhile. */

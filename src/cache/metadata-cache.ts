@@ -1,6 +1,7 @@
 import { LRUCache } from 'lru-cache';
 import { systemClock, type Clock } from '../util/clock.js';
 import { baseName as nameOf, childPath as joinPath, parentPath as parentOf, isSameOrBelow, type NameFolding } from '../util/drive-path.js';
+import { pull } from '../util/page-puller.js';
 import { SingleFlight } from './single-flight.js';
 
 /** What the cache needs to know about an item; the drive facade stores its DriveEntry. */
@@ -266,14 +267,25 @@ export class MetadataCache<T extends CacheableItem> {
         if (whole) this.setListing(path, whole.children, whole.folderId);
       },
     ) as Promise<Whole>;
-    if (!lead) {
+    let streamed: AsyncGenerator<T[]>;
+    if (lead) {
+      shared.catch(() => {});
+      streamed = this.streamed(load(), lead);
+    } else {
       const whole = await shared;
-      if (whole) yield* inPages(whole.children);
-      else yield* this.streamed(load(), undefined);
-      return;
+      if (whole) {
+        yield* inPages(whole.children);
+        return;
+      }
+      streamed = this.streamed(load(), undefined);
     }
-    shared.catch(() => {});
-    yield* this.streamed(load(), lead);
+    // Not `yield*`: it would keep each page through the next page's request (util/page-puller.ts).
+    const pages = pull(streamed);
+    try {
+      for (let page = await pages.next(); page; page = await pages.next()) yield page.value;
+    } finally {
+      await pages.close();
+    }
   }
 
   /** Streams `load`'s pages, keeping them for the cache while they fit; `lead` learns the outcome. */
@@ -281,16 +293,18 @@ export class MetadataCache<T extends CacheableItem> {
     let kept: T[] | undefined = lead && this.storing ? [] : undefined;
     let bytes = 0;
     let done = false;
+    // No local holds a page while the next is awaited: see util/page-puller.ts.
+    const pages = pull(load.pages);
     try {
-      for await (const page of load.pages) {
+      for (let page = await pages.next(); page; page = await pages.next()) {
         if (kept) {
-          for (const child of page) bytes += this.sizeOf(child) + LISTED_CHILD_OVERHEAD;
-          const count = kept.length + page.length;
+          bytes += this.pageBytes(page.value);
+          const count = kept.length + page.value.length;
           const projected = count > 0 ? (bytes / count) * Math.max(count, load.expectedCount ?? 0) : bytes;
           if (bytes > this.maxListingBytes || projected > this.maxListingBytes) kept = undefined;
-          else for (const child of page) kept.push(child);
+          else kept.push(...page.value);
         }
-        yield page;
+        yield page.value;
       }
       done = true;
       lead?.settle(kept ? { folderId: load.folderId(), children: kept } : null);
@@ -301,7 +315,15 @@ export class MetadataCache<T extends CacheableItem> {
     } finally {
       // The reader stopped early (client gone): nothing complete to share or keep.
       if (!done) lead?.settle(null);
+      await pages.close();
     }
+  }
+
+  /** Estimated bytes a page of children adds to a kept listing. */
+  private pageBytes(page: readonly T[]): number {
+    let bytes = 0;
+    for (const child of page) bytes += this.sizeOf(child) + LISTED_CHILD_OVERHEAD;
+    return bytes;
   }
 
   peekListing(path: string): T[] | undefined {

@@ -13,9 +13,11 @@ import { systemClock, type Clock } from '../util/clock.js';
 import { baseName, childPath, nameFolding, parentPath, splitPath, type NameFolding } from '../util/drive-path.js';
 import { KeyedMutex } from '../util/keyed-mutex.js';
 import { silentLogger, type Logger } from '../util/logger.js';
+import { pull } from '../util/page-puller.js';
 import { carryModifiedTimes } from './copy-times.js';
 import { DriveError } from './errors.js';
 import { entityTagOf } from './entity-tag.js';
+import { EntryRecord } from './entry-record.js';
 import { driveErrorFromGraph, type DriveOperation } from './graph-errors.js';
 import { mayHaveHappened } from './lost-answer.js';
 import { assertValidPath, MAX_NAME_LENGTH, MAX_PATH_LENGTH, pathProblem } from './names.js';
@@ -239,26 +241,37 @@ export class GraphDrive implements RemoteDrive {
 
   /** A folder's children in Graph's pages, from the cache or as they arrive (MetadataCache.listingPages). */
   private async *childPages(path: string, expectedCount?: number): AsyncGenerator<GraphEntry[]> {
-    try {
-      yield* this.cache.listingPages(path, () => {
+    const pages = pull(
+      this.cache.listingPages(path, () => {
         const seen: { folderId?: string } = {};
         return { pages: this.fetchedPages(path, seen), folderId: () => seen.folderId ?? this.cache.peekItem(path)?.id, expectedCount };
-      });
+      }),
+    );
+    // Not `yield*`: it would keep each page through the next page's request (util/page-puller.ts).
+    try {
+      for (let page = await pages.next(); page; page = await pages.next()) yield page.value;
     } catch (err) {
       throw driveErrorFromGraph(err, 'list');
+    } finally {
+      await pages.close();
     }
   }
 
   /** Graph's pages of a folder's children as entries; `seen` learns the folder's id from them. */
   private async *fetchedPages(path: string, seen: { folderId?: string }): AsyncGenerator<GraphEntry[]> {
-    const pages = this.api.childPages(await this.ref(path), undefined, { withDownloadUrls: true });
+    const pages = pull(async () => this.api.childPages(await this.ref(path), undefined, { withDownloadUrls: true }));
     let askedAt = this.clock.now();
     let urlsKept = 0;
-    for await (const items of pages) {
-      seen.folderId ??= items[0]?.parentReference?.id;
-      urlsKept += this.keepListedDownloadUrls(path, items, askedAt, LISTED_URLS_KEPT - urlsKept);
-      yield items.map((item) => toEntry(item, childPath(path, item.name)));
-      askedAt = this.clock.now();
+    // No local holds a page: see util/page-puller.ts.
+    try {
+      for (let page = await pages.next(); page; page = await pages.next()) {
+        seen.folderId ??= page.value[0]?.parentReference?.id;
+        urlsKept += this.keepListedDownloadUrls(path, page.value, askedAt, LISTED_URLS_KEPT - urlsKept);
+        yield page.value.map((item) => toEntry(item, childPath(path, item.name)));
+        askedAt = this.clock.now();
+      }
+    } finally {
+      await pages.close();
     }
   }
 
@@ -746,17 +759,18 @@ export function toEntry(item: DriveItem, path: string): GraphEntry {
   const isFolder = item.folder !== undefined || item.root !== undefined || item.package?.type === 'oneNote';
   const created = item.fileSystemInfo?.createdDateTime ?? item.createdDateTime;
   const modified = item.fileSystemInfo?.lastModifiedDateTime ?? item.lastModifiedDateTime;
-  const entry: GraphEntry = {
-    id: item.id,
+  // A class instance, not a literal: see entry-record.ts.
+  const entry: GraphEntry = new EntryRecord(
+    item.id,
     path,
-    name: item.root !== undefined ? '' : item.name,
+    item.root !== undefined ? '' : item.name,
     isFolder,
-    size: isFolder ? 0 : (item.size ?? 0),
-    created: created ? new Date(created) : new Date(0),
-    modified: modified ? new Date(modified) : new Date(0),
-    etag: entityTagOf(item, isFolder),
-    version: item.eTag ?? '',
-  };
+    isFolder ? 0 : (item.size ?? 0),
+    created ? new Date(created) : new Date(0),
+    modified ? new Date(modified) : new Date(0),
+    entityTagOf(item, isFolder),
+    item.eTag ?? '',
+  );
   if (isFolder && item.folder?.childCount !== undefined) entry.childCount = item.folder.childCount;
   if (item.file?.mimeType) entry.mimeType = item.file.mimeType;
   if (item.file?.hashes?.quickXorHash) entry.quickXorHash = item.file.hashes.quickXorHash;

@@ -1,4 +1,5 @@
 import { systemClock, type Clock } from '../util/clock.js';
+import { pull } from '../util/page-puller.js';
 import type { GraphClient, GraphStreamResponse } from './client.js';
 import { ABORTED, GraphError, headerValue } from './errors.js';
 import {
@@ -142,14 +143,20 @@ export class DriveApi {
 
   /** Pages of a folder's children, `$top` at Graph's maximum; with `withDownloadUrls`, each file's download URL too. */
   async *childPages(ref: ItemRef, signal?: AbortSignal, options: { withDownloadUrls?: boolean } = {}): AsyncGenerator<DriveItem[]> {
-    for await (const page of this.client.pages<DriveItem>({
-      method: 'GET',
-      path: `${this.itemPath(ref)}/children`,
-      query: { $select: options.withDownloadUrls ? CHILD_SELECT_WITH_DOWNLOAD_URL : ITEM_SELECT, $top: MAX_PAGE_SIZE },
-      route: this.route('GET', ref, '/children'),
-      signal,
-    })) {
-      yield page.value;
+    const pages = pull(
+      this.client.pages<DriveItem>({
+        method: 'GET',
+        path: `${this.itemPath(ref)}/children`,
+        query: { $select: options.withDownloadUrls ? CHILD_SELECT_WITH_DOWNLOAD_URL : ITEM_SELECT, $top: MAX_PAGE_SIZE },
+        route: this.route('GET', ref, '/children'),
+        signal,
+      }),
+    );
+    // Not `for await`: it would keep each page through the next page's request (util/page-puller.ts).
+    try {
+      for (let page = await pages.next(); page; page = await pages.next()) yield page.value.value;
+    } finally {
+      await pages.close();
     }
   }
 

@@ -1,7 +1,13 @@
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { describe, expect, it } from 'vitest';
 import { collect, MetadataCache, type CacheableItem, type PagedLoad } from '../../src/cache/metadata-cache.js';
 import { ManualClock } from '../../src/util/clock.js';
 import { FOLDED_NAMES } from '../../src/util/drive-path.js';
+import { pull } from '../../src/util/page-puller.js';
+
+setFlagsFromString('--expose-gc');
+const gc = runInNewContext('gc') as () => void;
 
 /** Listings arriving in pages (issue 16): kept only when complete and within the per-listing bound. */
 const item = (i: number): CacheableItem => ({ id: `id${i}`, name: `n${String(i).padStart(5, '0')}`, isFolder: false });
@@ -85,5 +91,35 @@ describe('metadata cache: paged listings', () => {
     expect(c).toHaveLength(100);
     expect(d).toHaveLength(100);
     expect(big.state.loads).toBe(2);
+  });
+
+  it('holds no page of a listing streamed past it while the next page loads (a 100,000-item folder is never held whole)', async () => {
+    const cache = cacheOf(200_000, 100_000);
+    const refs: Array<WeakRef<object>> = [];
+    const previousAlive: boolean[] = [];
+    const made = (p: number) => {
+      const page = Array.from({ length: 400 }, (_, i) => item(p * 400 + i));
+      refs.push(new WeakRef(page));
+      return page;
+    };
+    const load = (): PagedLoad<CacheableItem> => ({
+      pages: (async function* () {
+        for (let p = 0; p < 4; p++) {
+          // A later macrotask (a WeakRef holds its target until the job that made it ends), then a full GC.
+          await new Promise((r) => setTimeout(r, 0));
+          gc();
+          if (p > 0) previousAlive.push(refs[p - 1].deref() !== undefined);
+          yield made(p);
+        }
+      })(),
+      folderId: () => 'folder',
+    });
+    // The reader keeps nothing either (as PROPFIND reads: util/page-puller.ts).
+    const pages = pull(cache.listingPages('/big', load));
+    let listed = 0;
+    for (let page = await pages.next(); page; page = await pages.next()) listed += page.value.length;
+    expect(listed).toBe(1600);
+    expect(cache.peekListing('/big')).toBeUndefined();
+    expect(previousAlive).toEqual([false, false, false]);
   });
 });

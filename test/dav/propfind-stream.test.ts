@@ -1,3 +1,4 @@
+import { connect } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ADELE, dav, startDavStack, type DavStack, type StackMount } from '../helpers/stack.js';
 
@@ -23,6 +24,34 @@ async function listing(stack: DavStack, path: string): Promise<string[]> {
   if (res.status !== 207) throw new Error(`PROPFIND ${path} answered ${res.status}: ${text.slice(0, 300)}`);
   expect(text.trimEnd().endsWith('</D:multistatus>')).toBe(true);
   return [...text.matchAll(/<D:href>([^<]*)<\/D:href>/g)].map((m) => decodeURIComponent(m[1]));
+}
+
+/** A PROPFIND Depth 1 over a bare socket, its chunked framing kept: each chunk's size, and the body they make. */
+function chunkedPropfind(stack: DavStack, path: string): Promise<{ chunks: number[]; body: string }> {
+  const url = new URL(path, stack.url);
+  return new Promise((resolve, reject) => {
+    const raw: Buffer[] = [];
+    const socket = connect(Number(url.port), url.hostname, () => {
+      socket.write(`PROPFIND ${url.pathname} HTTP/1.1\r\nHost: ${url.host}\r\nDepth: 1\r\nContent-Length: 0\r\nConnection: close\r\n\r\n`);
+    });
+    socket.on('data', (b: Buffer) => raw.push(b));
+    socket.on('error', reject);
+    socket.on('end', () => {
+      const all = Buffer.concat(raw);
+      let at = all.indexOf('\r\n\r\n') + 4;
+      const chunks: number[] = [];
+      const parts: Buffer[] = [];
+      for (;;) {
+        const eol = all.indexOf('\r\n', at);
+        const size = parseInt(all.subarray(at, eol).toString('latin1'), 16);
+        if (!(size > 0)) break;
+        chunks.push(size);
+        parts.push(all.subarray(eol + 2, eol + 2 + size));
+        at = eol + 2 + size + 2;
+      }
+      resolve({ chunks, body: Buffer.concat(parts).toString('utf8') });
+    });
+  });
 }
 
 function cold(stack: DavStack): void {
@@ -145,6 +174,17 @@ describe('a big folder streamed', () => {
     const hrefs = await listing(stack, '/big/');
     expect(hrefs).toHaveLength(COUNT + 1);
     expect(stack.graphCalls()).toBeGreaterThan(0);
+  }, 60_000);
+
+  it('goes out in pieces of at most 64 KiB, which together are the whole document', async () => {
+    cold(stack);
+    const { chunks, body } = await chunkedPropfind(stack, '/big/');
+    // Over 2 MiB buffered before the first byte, then pages of ~450 KB: each is written in small
+    // pieces (V8 keeps a string over 128 KiB in its large-object space until a full GC).
+    expect(chunks.length).toBeGreaterThan(8);
+    expect(Math.max(...chunks)).toBeLessThanOrEqual(64 * 1024);
+    expect(body.trimEnd().endsWith('</D:multistatus>')).toBe(true);
+    expect([...body.matchAll(/<D:response>/g)]).toHaveLength(COUNT + 1);
   }, 60_000);
 
   it('lists every child once cached, with no Graph call', async () => {

@@ -3,9 +3,10 @@ import { header, isNotFound, lookup, readSmallBody, sendXml, utf8, type DavReque
 import { StreamedMultistatus } from '../http/streamed-multistatus.js';
 import { DavError } from '../protocol/errors.js';
 import { multistatus, parsePropfind, renderResponses, type PropfindRequest } from '../protocol/properties.js';
-import { driveView, folderLocks, memberViews, parseDepth, virtualView } from '../protocol/views.js';
+import { driveView, folderLocks, memberViews, parseDepth, virtualView, type FolderLocks } from '../protocol/views.js';
 import type { DriveEntry, ItemWithChildren } from '../../drive/index.js';
 import { childPath } from '../../util/drive-path.js';
+import { pull } from '../../util/page-puller.js';
 
 /**
  * PROPFIND. Depth 0 and 1 are served; Depth infinity (explicit, or implied by a missing Depth
@@ -66,16 +67,29 @@ async function alone(ctx: DavRequest, target: DriveTarget): Promise<DriveEntry |
   return (await withChildren(ctx, target))?.entry ?? null;
 }
 
+/** Members rendered into XML at a time: about 50 KB of it. */
+const RENDER_SLICE = 100;
+
 /** The members' responses, one page at a time: one dead-property call per page, the folder's locks once. */
 async function addMembers(ctx: DavRequest, target: DriveTarget, folder: DriveEntry, pages: AsyncIterable<readonly DriveEntry[]>, request: PropfindRequest, out: StreamedMultistatus): Promise<void> {
   const mounted = ctx.state.mounts.childMounts(target.url);
   const locks = await folderLocks(ctx, target, folder);
-  for await (const page of pages) {
-    const shown = mounted.length === 0 ? page : page.filter((child) => !mounted.some((m) => MOUNT_NAMES.sameName(m, child.name)));
-    const members = shown.map((child) => ({ url: [...target.url, child.name], path: childPath(target.path, child.name), entry: child }));
-    await out.add(await renderResponses(await memberViews(ctx, target, members, locks), request));
+  // Not `for await`: it would keep each page through the next page's request (util/page-puller.ts).
+  const pulled = pull(pages);
+  try {
+    for (let page = await pulled.next(); page; page = await pulled.next()) await addPage(ctx, target, page.value, mounted, locks, request, out);
+  } finally {
+    await pulled.close();
   }
   if (mounted.length > 0) await out.add(await renderResponses(mounted.map((name) => virtualView([...target.url, name])), request));
+}
+
+/** One page of members, rendered and written a slice at a time: a page's XML is never held whole (see StreamedMultistatus). */
+async function addPage(ctx: DavRequest, target: DriveTarget, page: readonly DriveEntry[], mounted: readonly string[], locks: FolderLocks, request: PropfindRequest, out: StreamedMultistatus): Promise<void> {
+  const shown = mounted.length === 0 ? page : page.filter((child) => !mounted.some((m) => MOUNT_NAMES.sameName(m, child.name)));
+  const members = shown.map((child) => ({ url: [...target.url, child.name], path: childPath(target.path, child.name), entry: child }));
+  const views = await memberViews(ctx, target, members, locks);
+  for (let i = 0; i < views.length; i += RENDER_SLICE) await out.add(await renderResponses(views.slice(i, i + RENDER_SLICE), request));
 }
 
 function finiteDepth(): DavError {

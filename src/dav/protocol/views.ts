@@ -11,7 +11,7 @@ import type { ResourceView } from './properties.js';
 export async function driveView(ctx: DavRequest, target: DriveTarget, url: string[], path: string, entry: DriveEntry): Promise<ResourceView> {
   const resource = resourceAt(target.mount, path, entry);
   const [dead, locks] = await Promise.all([ctx.state.properties.get(resource), ctx.state.locks.covering(resource)]);
-  return viewOf(ctx, target, url, entry, dead.properties, locks, ctx.state.clock.now());
+  return viewOf(viewShared(ctx, target), url, entry, dead.properties, locks);
 }
 
 /** One item of a folder's listing: its URL, drive path and entry. */
@@ -58,16 +58,32 @@ export async function memberViews(ctx: DavRequest, target: DriveTarget, members:
   const resources = members.map((m) => resourceAt(target.mount, m.path, m.entry));
   const dead = await ctx.state.properties.getMany(resources);
   const { inherited, byId, byKey } = locks;
-  const now = ctx.state.clock.now();
+  const shared = viewShared(ctx, target);
   return members.map((m, i) => {
     const here = resources[i];
-    const own = [...(byId.get(m.entry.id) ?? []), ...(byKey.get(here.key) ?? [])].map((l) => (l.key === here.key ? l : { ...l, path: here.path, key: here.key }));
-    return viewOf(ctx, target, m.url, m.entry, dead[i], own.length > 0 ? [...inherited, ...own] : inherited, now);
+    const ownById = byId.get(m.entry.id);
+    const ownByKey = byKey.get(here.key);
+    if (!ownById && !ownByKey) return viewOf(shared, m.url, m.entry, dead[i], inherited);
+    const own = [...(ownById ?? []), ...(ownByKey ?? [])].map((l) => (l.key === here.key ? l : { ...l, path: here.path, key: here.key }));
+    return viewOf(shared, m.url, m.entry, dead[i], own.length > 0 ? [...inherited, ...own] : inherited);
   });
 }
 
-function viewOf(ctx: DavRequest, target: DriveTarget, url: string[], entry: DriveEntry, dead: ResourceView['dead'], locks: LockRecord[], now: number): ResourceView {
+/** What every view of one request has in common: made once, not once per member of a 100,000-item listing. */
+type ViewShared = Pick<ResourceView, 'lockRootHref' | 'secondsLeft' | 'quota'>;
+
+function viewShared(ctx: DavRequest, target: DriveTarget): ViewShared {
   const { drive } = target.mount;
+  const now = ctx.state.clock.now();
+  return {
+    lockRootHref: (lock) => hrefOfLock(ctx, target, lock),
+    secondsLeft: (lock) => secondsLeft(lock, now),
+    // RFC 4331 properties only for drives that know their size; the drive remembers its quota.
+    quota: drive.capabilities.quota && drive.quota ? () => drive.quota!() : undefined,
+  };
+}
+
+function viewOf(shared: ViewShared, url: string[], entry: DriveEntry, dead: ResourceView['dead'], locks: LockRecord[]): ResourceView {
   return {
     href: hrefFor(url, entry.isFolder),
     isCollection: entry.isFolder,
@@ -75,10 +91,9 @@ function viewOf(ctx: DavRequest, target: DriveTarget, url: string[], entry: Driv
     entry,
     dead,
     locks,
-    lockRootHref: (lock) => hrefOfLock(ctx, target, lock),
-    secondsLeft: (lock) => secondsLeft(lock, now),
-    // RFC 4331 properties only for drives that know their size; the drive remembers its quota.
-    quota: drive.capabilities.quota && drive.quota ? () => drive.quota!() : undefined,
+    lockRootHref: shared.lockRootHref,
+    secondsLeft: shared.secondsLeft,
+    quota: shared.quota,
   };
 }
 
