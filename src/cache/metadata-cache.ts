@@ -371,6 +371,12 @@ export class MetadataCache<T extends CacheableItem> {
     }) as Promise<U>;
   }
 
+  /** Whether a download URL for `path` is cached and still fresh (no LRU touch). */
+  hasDownloadUrl(path: string): boolean {
+    const entry = this.lru.peek(`u:${this.names.pathKey(path)}`);
+    return entry?.kind === 'url' && entry.url.expiresAt - this.urlMarginMs > this.clock.now();
+  }
+
   setDownloadUrl(path: string, url: CachedDownloadUrl): void {
     const ttl = url.expiresAt - this.urlMarginMs - this.clock.now();
     if (ttl <= 0) return;

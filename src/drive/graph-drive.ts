@@ -78,6 +78,8 @@ const FRESH_ABSENCE_MS = 5_000;
 
 /** Download URLs kept from one listing (one page of Graph's largest). */
 const LISTED_URLS_KEPT = 1000;
+/** Children Graph gives in one listing call (`$top` at its maximum): a folder this small is listed again in one call. */
+const PAGE_CHILDREN = 1000;
 
 /**
  * What GraphDrive knows of an item beyond the seam's DriveEntry: its hashes, to tell whether a copy
@@ -115,6 +117,8 @@ export class GraphDrive implements RemoteDrive {
   private readonly writesByPath = new KeyedMutex();
   /** Folders being created, by folded path: see mkdir. */
   private readonly mkdirsInFlight = new Map<string, Promise<DriveEntry>>();
+  /** Folders being listed again for their download URLs, by folded path: see urlFromRelisting. */
+  private readonly relistings = new Map<string, Promise<{ items: DriveItem[]; askedAt: number }>>();
   private quotaCache: { value: Promise<Quota>; until: number } | undefined;
 
   constructor(options: GraphDriveOptions) {
@@ -285,6 +289,8 @@ export class GraphDrive implements RemoteDrive {
       const cached = await this.cache.downloadUrl(
         path,
         async () => {
+          const relisted = await this.urlFromRelisting(path);
+          if (relisted) return relisted;
           let fetched: DownloadUrl;
           try {
             fetched = await this.api.getDownloadUrl(await this.ref(path));
@@ -308,6 +314,44 @@ export class GraphDrive implements RemoteDrive {
       if (!entry) throw notFound(path);
       return { url: cached.url, expiresAt: cached.expiresAt, entry };
     });
+  }
+
+  /**
+   * A folder known from our own writes has no download URLs: Graph hands them out with items it
+   * is asked for, not in upload answers. When two or more of its files lack one (a tree copied
+   * down right after it was copied up, files opened after they were saved), listing it again — one
+   * call, up to PAGE_CHILDREN children — brings them all, where a GET each would cost one call
+   * apiece. Concurrent GETs in the folder share one listing. Undefined: ask for this file alone.
+   */
+  private async urlFromRelisting(path: string): Promise<{ url: string; expiresAt: number; id: string; version: string; item: GraphEntry } | undefined> {
+    const folder = parentPath(path);
+    const listed = this.cache.peekListing(folder);
+    if (!listed || listed.length > PAGE_CHILDREN) return undefined;
+    const key = this.names.pathKey(folder);
+    let relisting = this.relistings.get(key);
+    if (!relisting) {
+      const lacking = listed.filter((child) => !child.isFolder && !this.cache.hasDownloadUrl(childPath(folder, child.name))).length;
+      if (lacking < 2) return undefined;
+      relisting = this.relist(folder).finally(() => this.relistings.delete(key));
+      this.relistings.set(key, relisting);
+    }
+    const { items, askedAt } = await relisting;
+    const item = items.find((i) => this.names.sameName(i.name, baseName(path)));
+    const url = item?.['@microsoft.graph.downloadUrl'];
+    if (!item || item.folder !== undefined || !url) return undefined;
+    const entry = toEntry(item, childPath(folder, item.name));
+    return { url, expiresAt: askedAt + this.api.downloadUrlLifetimeMs, id: entry.id, version: entry.version, item: entry };
+  }
+
+  /** A small folder's children afresh, with their download URLs, into the cache (as a listing does). */
+  private async relist(folder: string): Promise<{ items: DriveItem[]; askedAt: number }> {
+    const generation = this.cache.generation;
+    const askedAt = this.clock.now();
+    const items = await this.api.listChildren(await this.ref(folder), undefined, { withDownloadUrls: true });
+    const children = items.map((item) => toEntry(item, childPath(folder, item.name)));
+    this.cache.setListing(folder, children, items[0]?.parentReference?.id ?? this.cache.peekItem(folder)?.id, generation);
+    if (generation === this.cache.generation) this.keepListedDownloadUrls(folder, items, askedAt, LISTED_URLS_KEPT);
+    return { items, askedAt };
   }
 
   /**

@@ -41,6 +41,23 @@ describe('a cold onedav spends no call where it already knows the answer', () =>
     expect(bytes).toEqual(['alpha', 'bravo']);
   });
 
+  it('GETs of files it just wrote: one listing brings their download URLs (uploads answer none)', async () => {
+    expect((await dav(stack, 'MKCOL', '/written/')).status).toBe(201);
+    for (const n of ['a', 'b', 'c']) expect((await dav(stack, 'PUT', `/written/${n}.txt`, { body: `body ${n}` })).status).toBe(201);
+    expect((await propfind('/written/', '1')).status).toBe(207); // the listing our writes made: no call
+    const got = await counted(async () => Promise.all(['a', 'b', 'c'].map((n) => dav(stack, 'GET', `/written/${n}.txt`))));
+    expect(got.value.map((r) => r.status)).toEqual([302, 302, 302]);
+    expect(got.routes).toEqual({ 'graph: GET /me/drive/root:/{path}:/children': 1 });
+    const bytes = await Promise.all(got.value.map(async (r) => (await fetch(r.headers.get('location')!)).text()));
+    expect(bytes).toEqual(['body a', 'body b', 'body c']);
+    // One file alone without a URL is asked for by itself, not by listing its folder.
+    expect((await dav(stack, 'PUT', '/written/d.txt', { body: 'body d' })).status).toBe(201);
+    const alone = await counted(() => dav(stack, 'GET', '/written/d.txt'));
+    expect(alone.value.status).toBe(302);
+    expect(Object.keys(alone.routes)).toHaveLength(1);
+    expect(Object.keys(alone.routes)[0]).not.toContain('/children');
+  });
+
   it('two concurrent MKCOLs of one new folder: one Graph call, 201 and 405', async () => {
     stack.emulator.drive.mkdir(drive, 'twice');
     await propfind('/twice/', '1');
