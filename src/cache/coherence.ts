@@ -46,6 +46,11 @@ export class CacheCoherence<T extends CacheableItem> {
     if (this.publishing.size > 0) await Promise.all([...this.publishing]);
   }
 
+  /** Resolves once what the other replicas published before this call has been applied here (InvalidationBus.caughtUp). */
+  caughtUp(): Promise<void> {
+    return this.bus.caughtUp();
+  }
+
   apply(invalidation: Invalidation): void {
     if (invalidation.all) {
       this.cache.invalidateAll();

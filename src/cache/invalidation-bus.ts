@@ -20,6 +20,11 @@ export interface InvalidationBus {
    * or given up on it (an outage, after which every replica resyncs); never rejects.
    */
   publish(drive: string, invalidation: Invalidation): Promise<void>;
+  /**
+   * Resolves once every invalidation published before this call has been delivered here (or at
+   * once when the bus is down, when the caches resync on its return anyway); never rejects.
+   */
+  caughtUp(): Promise<void>;
   /** Starts delivering `drive`'s invalidations from other replicas to `handler`; returns the unsubscribe. */
   subscribe(drive: string, handler: (invalidation: Invalidation) => void): () => void;
 }
@@ -27,6 +32,7 @@ export interface InvalidationBus {
 /** One process: nobody else caches this drive, so there is no one to tell. */
 export const singleProcessBus: InvalidationBus = {
   async publish() {},
+  async caughtUp() {},
   subscribe() {
     return () => {};
   },

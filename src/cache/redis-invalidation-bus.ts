@@ -22,6 +22,10 @@ export class RedisInvalidationBus implements InvalidationBus {
   private readonly handlers = new Map<string, Set<(invalidation: Invalidation) => void>>();
   private lost = false;
   private subscribing: Array<Promise<unknown>> = [];
+  /** The PING the callers of this tick wait for (see caughtUp). */
+  private barrier: Promise<void> | undefined;
+  /** A PING went unanswered past the deadline and is still pending. */
+  private unanswered = false;
 
   constructor(
     private readonly redis: SharedRedis,
@@ -55,6 +59,39 @@ export class RedisInvalidationBus implements InvalidationBus {
       sent.catch(() => undefined);
       this.logger.warn('could not publish a cache invalidation; the other replicas will resync when Redis is back', { err: (err as Error).message });
     }
+  }
+
+  /**
+   * A PING on the subscriber connection, sent after the caller asked: Redis answers commands and
+   * delivers messages on a connection in order, so every message published before that PING was
+   * processed reaches us before its PONG. A write's PUBLISH was answered before its client could
+   * send the next request, so that request, on any replica, sees the write. Waiting for the PUBLISH
+   * answer alone was not enough: Redis may answer the publisher before it writes the message to the
+   * subscribers, and on a loaded machine it was preempted in between (test/fleet/read-your-writes:
+   * 1 stale answer in 160 beside the fleet soak). Callers of one tick share one PING.
+   */
+  caughtUp(): Promise<void> {
+    // Down, or hanging (a PING unanswered past the deadline, until it is answered): no waiting; the
+    // requests that need Redis fail on their own, and the caches resync when the bus is back.
+    if (this.subscriber.status !== 'ready' || this.unanswered) return Promise.resolve();
+    this.barrier ??= new Promise<void>((resolve) => {
+      queueMicrotask(() => {
+        this.barrier = undefined;
+        const pong = this.subscriber.ping();
+        withinDeadline(pong, REDIS_DEADLINE_MS, () => new Error('no PONG')).then(
+          () => resolve(),
+          () => {
+            this.unanswered = true;
+            pong.then(
+              () => (this.unanswered = false),
+              () => (this.unanswered = false),
+            );
+            resolve();
+          },
+        );
+      });
+    });
+    return this.barrier;
   }
 
   subscribe(drive: string, handler: (invalidation: Invalidation) => void): () => void {

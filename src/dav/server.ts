@@ -262,6 +262,8 @@ async function handle(state: DavServerState, req: IncomingMessage, res: ServerRe
       throw new DavError(501, `${method} is not a method this server knows.`);
     }
     const target = resolveTarget(state, method, path.segments, auth.principal);
+    // Behind a round-robin balancer, the request before this one may have been a write through another replica.
+    if (target.kind === 'drive') await target.mount.drive.caughtUp?.();
     await handler({ req, res, method, principal: auth.principal, path, target, state, signal: aborter.signal, entries: new Map() });
   } catch (err) {
     if (aborter.signal.aborted || res.destroyed) {

@@ -168,6 +168,11 @@ export class GraphDrive implements RemoteDrive {
     }
   }
 
+  /** With replicas: resolves once what the others wrote and answered before this call is forgotten here (CacheCoherence.caughtUp). */
+  async caughtUp(): Promise<void> {
+    await this.coherence?.caughtUp();
+  }
+
   // ---- reads ----
 
   async stat(path: string): Promise<GraphEntry> {

@@ -96,6 +96,12 @@ export interface RemoteDrive {
    */
   statWithChildren?(path: string, options?: { collection?: boolean }): Promise<ItemWithChildren>;
   /**
+   * Where other processes serve the same drive (replicas): resolves once every change they wrote
+   * and answered before this call is known here, so a request that follows a write through another
+   * replica is not answered from a stale cache. Never rejects.
+   */
+  caughtUp?(): Promise<void>;
+  /**
    * With `capabilities.downloadUrl`: a pre-authenticated URL for the file's bytes, valid until
    * `expiresAt` (ms). Throws: notFound, isFolder.
    */

@@ -1,4 +1,5 @@
 import { request } from 'node:http';
+import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEMO_USER } from '../../src/emulator/directory.js';
@@ -42,6 +43,31 @@ function deltaCalls(emulator: RunningEmulator): number {
   return Object.entries(emulator.counters.snapshot().byRoute)
     .filter(([route]) => route.includes('delta'))
     .reduce((sum, [, n]) => sum + n, 0);
+}
+
+/** A TCP proxy to Redis on loopback that passes what Redis sends on after `delayMs` (in order), and what the client sends at once. */
+async function startLateProxy(redisPort: number, delayMs: number): Promise<{ port: number; close(): void }> {
+  const sockets = new Set<Socket>();
+  const server = createServer((client) => {
+    const upstream = connect(redisPort, '127.0.0.1');
+    sockets.add(client).add(upstream);
+    client.pipe(upstream);
+    upstream.on('data', (chunk: Buffer) => setTimeout(() => client.writable && client.write(chunk), delayMs));
+    const end = () => {
+      client.destroy();
+      upstream.destroy();
+    };
+    client.on('close', end).on('error', end);
+    upstream.on('close', () => setTimeout(end, delayMs)).on('error', end);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    port: (server.address() as AddressInfo).port,
+    close() {
+      for (const s of sockets) s.destroy();
+      server.close();
+    },
+  };
 }
 
 function p99(samples: number[]): number {
@@ -90,6 +116,30 @@ describe.skipIf(!HAS_REDIS)('two replicas on one emulator and one Redis', () => 
       await Promise.all([a.close(), b.close()]);
     }
   }, 120_000);
+
+  it("a replica whose Redis messages come late still serves what another replica wrote and answered: it waits for its own PONG first", async () => {
+    // B reaches Redis through a proxy that holds everything Redis sends it for 150 ms, as when Redis
+    // answers the publisher and is preempted before writing the message to the subscribers.
+    const late = await startLateProxy(redis.port, 150);
+    const keyPrefix = fleetPrefix();
+    const a = await startReplica(emulator, { redis: { url: redis.url, keyPrefix }, cache: { deltaPollSeconds: 0 } });
+    const b = await startReplica(emulator, { redis: { url: `redis://127.0.0.1:${late.port}`, keyPrefix }, cache: { deltaPollSeconds: 0 } });
+    try {
+      expect((await fetch(`${a.url}/late`, { method: 'MKCOL' })).status).toBe(201);
+      const stale: string[] = [];
+      for (let i = 0; i < 5; i++) {
+        const path = `/late/f-${i}.txt`;
+        expect(await propfindStatus(b.url, path)).toBe(404); // B knows it absent
+        expect((await put(a.url, path, `late ${i}`)).status).toBe(201);
+        const got = await getText(b.url, path);
+        if (got.text !== `late ${i}`) stale.push(`${path}: ${got.status}`);
+      }
+      expect(stale).toEqual([]);
+    } finally {
+      await Promise.all([a.close(), b.close()]);
+      late.close();
+    }
+  }, 60_000);
 
   it('with default settings a change made outside onedav shows through WebDAV within 5 s, and only one replica polls', async () => {
     const fleet = { redis: { url: redis.url, keyPrefix: fleetPrefix() } };
