@@ -62,7 +62,8 @@ export class RedisInvalidationBus implements InvalidationBus {
   }
 
   /**
-   * A PING on the subscriber connection, sent after the caller asked: Redis answers commands and
+   * A PING on the subscriber connection, sent after the caller asked (a subscribed client may send
+   * PING: https://redis.io/docs/latest/develop/interact/pubsub/). Redis answers commands and
    * delivers messages on a connection in order, so every message published before that PING was
    * processed reaches us before its PONG. A write's PUBLISH was answered before its client could
    * send the next request, so that request, on any replica, sees the write. Waiting for the PUBLISH
