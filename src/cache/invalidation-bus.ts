@@ -16,8 +16,8 @@ export interface Invalidation {
  */
 export interface InvalidationBus {
   /**
-   * Resolves once the bus has taken the invalidation (every subscribed replica has it on its way),
-   * or given up on it (an outage, after which every replica resyncs); never rejects.
+   * Resolves once the bus has taken the invalidation (its delivery to each replica is then
+   * ordered before anything that replica's caughtUp is called for later), or given up on it (an outage, after which every replica resyncs); never rejects.
    */
   publish(drive: string, invalidation: Invalidation): Promise<void>;
   /**

@@ -45,10 +45,10 @@ export class RedisInvalidationBus implements InvalidationBus {
   }
 
   /**
-   * Resolves when Redis has answered PUBLISH: by then it has written the message to every
-   * subscriber's connection, so a write acknowledged after this reaches the other replicas' sockets
-   * before the client's next request can (through the balancer, one more hop) — read-your-writes
-   * across replicas. Bounded by the outage deadline: a Redis that hangs does not hold a write's answer.
+   * Resolves when Redis has answered PUBLISH: it has taken the message before the write is
+   * acknowledged, so the client's next request, on any replica, comes after it (that replica's
+   * caughtUp then makes sure it has arrived there). Bounded by the outage deadline: a Redis that
+   * hangs does not hold a write's answer.
    */
   async publish(drive: string, invalidation: Invalidation): Promise<void> {
     const envelope: Envelope = { from: this.replica, ...invalidation };

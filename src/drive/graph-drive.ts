@@ -61,7 +61,7 @@ export interface SharedDriveState {
  * asks `Depth: 1` of a path without a trailing slash, then lists it: rclone/rclone backend/webdav/webdav.go
  * readMetaDataForPath). A lost bet (an extensionless file: Makefile) costs one more call, never a wrong answer.
  */
-export function looksLikeFolder(path: string): boolean {
+function looksLikeFolder(path: string): boolean {
   const name = baseName(path);
   return !/.\.[\p{L}\p{N}]{1,10}$/u.test(name);
 }
