@@ -91,7 +91,8 @@ export interface CacheStats {
 type Entry<T> =
   | { kind: 'item'; item: T | null }
   | { kind: 'listing'; folderId?: string; children: T[] }
-  | { kind: 'url'; url: CachedDownloadUrl };
+  | { kind: 'url'; url: CachedDownloadUrl }
+  | { kind: 'folder'; id: string };
 
 /**
  * Items by path, folder listings and download URLs, in one lru-cache bounded by entries and bytes,
@@ -139,6 +140,7 @@ export class MetadataCache<T extends CacheableItem> {
           if (this.pathById.get(id) === at) this.pathById.delete(id);
         };
         if (entry.kind === 'item' && entry.item) forget(entry.item.id, path);
+        if (entry.kind === 'folder') forget(entry.id, path);
         if (entry.kind === 'listing') {
           if (entry.folderId) forget(entry.folderId, path);
           for (const child of entry.children) forget(child.id, this.names.pathKey(joinPath(path, child.name)));
@@ -225,6 +227,32 @@ export class MetadataCache<T extends CacheableItem> {
     const key = this.names.pathKey(path);
     this.lru.set(`i:${key}`, { kind: 'item', item });
     if (item) this.pathById.set(item.id, key);
+  }
+
+  // ---- folders known by a child ----
+
+  /**
+   * A folder is at `path` with this id: what a child's `parentReference.id` says when the child was
+   * looked up by its path. Enough to make or move something into the folder, or to answer a MKCOL
+   * of it, without asking Graph about the folder itself; trusted as long as an item.
+   */
+  noteFolder(path: string, id: string, generation?: number): void {
+    if (!this.storing || (generation !== undefined && generation !== this.generation)) return;
+    const key = this.names.pathKey(path);
+    if (this.lru.peek(`i:${key}`) !== undefined || this.lru.peek(`l:${key}`) !== undefined) return;
+    this.lru.set(`f:${key}`, { kind: 'folder', id });
+    this.pathById.set(id, key);
+  }
+
+  /** The id of the folder at `path` when the cache knows one is there (its item, its listing, or a child's parentReference). */
+  folderId(path: string): string | undefined {
+    const item = this.peekItem(path);
+    if (item !== undefined) return item?.isFolder ? item.id : undefined;
+    const key = this.names.pathKey(path);
+    const listing = this.lru.get(`l:${key}`);
+    if (listing?.kind === 'listing' && listing.folderId) return listing.folderId;
+    const folder = this.lru.get(`f:${key}`);
+    return folder?.kind === 'folder' ? folder.id : undefined;
   }
 
   // ---- listings ----
@@ -398,6 +426,7 @@ export class MetadataCache<T extends CacheableItem> {
     const key = this.names.pathKey(path);
     this.lru.delete(`u:${key}`);
     this.lru.delete(`i:${key}`);
+    this.lru.delete(`f:${key}`);
     const parentKey = `l:${this.names.pathKey(parentOf(path))}`;
     const parent = this.lru.get(parentKey);
     if (parent?.kind === 'listing') {
@@ -480,6 +509,7 @@ export class MetadataCache<T extends CacheableItem> {
     const key = this.names.pathKey(path);
     this.lru.delete(`i:${key}`);
     this.lru.delete(`u:${key}`);
+    this.lru.delete(`f:${key}`);
     this.lru.delete(`l:${this.names.pathKey(parentOf(path))}`);
   }
 
@@ -616,6 +646,8 @@ export class MetadataCache<T extends CacheableItem> {
     if (listing?.kind === 'listing' && listing.folderId) return listing.folderId;
     const item = this.lru.peek(`i:${key}`);
     if (item?.kind === 'item' && item.item) return item.item.id;
+    const folder = this.lru.peek(`f:${key}`);
+    if (folder?.kind === 'folder') return folder.id;
     if (key === '/') return undefined;
     const parent = this.lru.peek(`l:${parentOf(key)}`);
     if (parent?.kind === 'listing') return parent.children.find((c) => this.names.nameKey(c.name) === nameOf(key))?.id;
@@ -647,6 +679,8 @@ export class MetadataCache<T extends CacheableItem> {
         return base + entry.children.reduce((sum, c) => sum + this.sizeOf(c) + LISTED_CHILD_OVERHEAD, 0);
       case 'url':
         return base + 2 * (entry.url.url.length + (entry.url.id?.length ?? 0) + (entry.url.version?.length ?? 0)) + 16;
+      case 'folder':
+        return base + 2 * entry.id.length + 16;
     }
   }
 }

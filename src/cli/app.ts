@@ -9,7 +9,7 @@ import { importFileSignIn, openSignInStore } from './sign-in-store.js';
 import { RedisLoginThrottle } from '../dav/stores/redis-login-throttle.js';
 import type { AccountConfig, Config, MountConfig } from '../config.js';
 import { startDavServer, type DavServerOptions, type RunningDavServer } from '../dav/server.js';
-import { createGraphDrive, type GraphDrive } from '../drive/index.js';
+import { createGraphDrive, DriveMemoryFile, driveMemoryKey, type GraphDrive } from '../drive/index.js';
 import { AccountApi } from '../graph/account-api.js';
 import { GraphClient } from '../graph/client.js';
 import { graphFeaturesOf } from '../graph/features.js';
@@ -105,6 +105,8 @@ export async function startOneDav(config: Config, options: StartOptions = {}): P
     if (leftovers > 0) logger.info('removed spool files of uploads an earlier run did not finish', { count: leftovers, dir: spoolDir });
 
     const uploadJournal = await UploadJournal.load(join(config.dataDir, 'upload-sessions.json'));
+    const driveMemory = await DriveMemoryFile.load(join(config.dataDir, 'drives.json'), logger);
+    closers.push(() => driveMemory.flushed());
 
     let fleet: FleetCoherence | undefined;
     if (shared) {
@@ -132,6 +134,7 @@ export async function startOneDav(config: Config, options: StartOptions = {}): P
         // With several replicas the sessions are registered in Redis, where a live peer can cancel a dead one's.
         uploadJournal: fleet?.sessions ?? uploadJournal,
         shared: fleet?.driveState(mount.account, driveBase),
+        memory: driveMemory.forDrive(driveMemoryKey(record, driveBase)),
         logger: logger.child({ mount: mount.path }),
       });
       closers.push(closeDrive);

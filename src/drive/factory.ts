@@ -23,6 +23,8 @@ export interface CreateGraphDriveOptions {
   uploadJournal?: GraphDriveOptions['uploadJournal'];
   /** Several replicas serve this drive (Redis). */
   shared?: GraphDriveOptions['shared'];
+  /** What an earlier run learned about this drive (drive-memory.ts). */
+  memory?: GraphDriveOptions['memory'];
   logger?: GraphDriveOptions['logger'];
   /** How the drive waits between its own retries (an upload session's transient 404s); tests inject one that does not. */
   sleep?: Sleep;
@@ -44,6 +46,7 @@ export function createGraphDrive(options: CreateGraphDriveOptions): { drive: Gra
     documentLibrary: options.drive.type === 'site',
     uploadJournal: options.uploadJournal,
     shared: options.shared,
+    memory: options.memory,
     logger: options.logger,
     clock: options.clock,
   });

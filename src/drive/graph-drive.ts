@@ -22,6 +22,7 @@ import { driveErrorFromGraph, type DriveOperation } from './graph-errors.js';
 import { mayHaveHappened } from './lost-answer.js';
 import { assertValidPath, MAX_NAME_LENGTH, MAX_PATH_LENGTH, pathProblem } from './names.js';
 import { replaceItem } from './replace.js';
+import type { DriveMemory } from './drive-memory.js';
 import type { WriteOwnership } from './write-ownership.js';
 import type { ByteRange, DriveCapabilities, DriveEntry, ItemWithChildren, Quota, ReadBody, RemoteDrive, WriteOptions } from './types.js';
 
@@ -39,6 +40,8 @@ export interface GraphDriveOptions {
   uploadJournal?: SessionJournal;
   /** Several replicas serve this drive (Redis): see SharedDriveState. */
   shared?: SharedDriveState;
+  /** What an earlier run learned about this drive (its root's id): see drive-memory.ts. */
+  memory?: DriveMemory;
   logger?: Logger;
   clock?: Clock;
 }
@@ -120,6 +123,9 @@ export class GraphDrive implements RemoteDrive {
   /** Folders being listed again for their download URLs, by folded path: see urlFromRelisting. */
   private readonly relistings = new Map<string, Promise<{ items: DriveItem[]; askedAt: number }>>();
   private quotaCache: { value: Promise<Quota>; until: number } | undefined;
+  private readonly memory: DriveMemory | undefined;
+  /** The root's id once Graph gave it in this run (the root itself, or a child's parentReference): never changes. */
+  private rootId: string | undefined;
 
   constructor(options: GraphDriveOptions) {
     this.api = options.api;
@@ -156,6 +162,7 @@ export class GraphDrive implements RemoteDrive {
     this.spoolDir = options.spoolDir;
     this.documentLibrary = options.documentLibrary ?? false;
     this.uploadJournal = options.uploadJournal;
+    this.memory = options.memory;
     this.logger = options.logger ?? silentLogger;
     const pollSeconds = c.deltaPollSeconds ?? 0;
     if (pollSeconds > 0 && !this.api.features.delta) {
@@ -235,6 +242,7 @@ export class GraphDrive implements RemoteDrive {
       throw err;
     }
     const { children: expanded, ...folder } = item;
+    this.learnFolders(path, folder, generation);
     const entry = toEntry(folder, statPath(path, folder));
     this.cache.setItem(path, entry, generation);
     if (!entry.isFolder) return { entry };
@@ -275,6 +283,7 @@ export class GraphDrive implements RemoteDrive {
     try {
       for (let page = await pages.next(); page; page = await pages.next()) {
         seen.folderId ??= page.value[0]?.parentReference?.id;
+        if (path === '/' && seen.folderId) this.learnRootId(seen.folderId);
         urlsKept += this.keepListedDownloadUrls(path, page.value, askedAt, LISTED_URLS_KEPT - urlsKept);
         yield page.value.map((item) => toEntry(item, childPath(path, item.name)));
         askedAt = this.clock.now();
@@ -472,8 +481,8 @@ export class GraphDrive implements RemoteDrive {
         await running;
         throw new DriveError('exists', `${path} was just created by another request.`);
       }
-      // Made by one of ours a moment ago (a request that looked before it was recorded).
-      if (this.cache.peekItem(path)) throw new DriveError('exists', `${path} already exists.`);
+      // Made by one of ours a moment ago (a request that looked before it was recorded), or known from a child.
+      if (this.cache.peekItem(path) || this.knowsFolder(path)) throw new DriveError('exists', `${path} already exists.`);
       const work = this.mkdirNow(path);
       this.mkdirsInFlight.set(key, work);
       try {
@@ -501,6 +510,8 @@ export class GraphDrive implements RemoteDrive {
       if (!made?.folder || made.parentReference?.id !== parentId || (made.folder.childCount ?? 0) > 0) throw this.afterFailure(err, [path]);
       item = made;
     }
+    // Made at `root/children`: its parentReference names the root.
+    if (!parent && item.parentReference?.id) this.learnRootId(item.parentReference.id);
     const entry = toEntry(item, childPath(parentPath(path), item.name));
     this.cache.recordItem(path, entry);
     // We just made it (conflictBehavior fail): it is empty, and writes into it will be recorded.
@@ -513,13 +524,22 @@ export class GraphDrive implements RemoteDrive {
       assertValidPath(to, { documentLibrary: this.documentLibrary });
       const source = await this.stat(from);
       if (from === '/') throw new DriveError('forbidden', 'The drive root cannot be moved.');
-      const parent = await this.parentFolder(to);
+      let parent = await this.parentFolder(to, { remembered: true });
       // A move resets fileSystemInfo.lastModifiedDateTime unless the PATCH sends it again
       // (rclone/rclone backend/onedrive/onedrive.go Move: "it gets reset otherwise").
       const patch = { name: baseName(to), parentId: parent.id, lastModified: source.modified.getTime() > 0 ? source.modified : undefined };
       let item: DriveItem;
       try {
-        item = await this.api.update({ id: source.id }, patch, { conflictBehavior: 'fail' });
+        item = await this.api.update({ id: source.id }, patch, { conflictBehavior: 'fail' }).catch(async (err: unknown) => {
+          if (!parent.remembered || !(err instanceof GraphError && (err.isNotFound || err.status === 400))) throw err;
+          // An earlier run's root id that Graph no longer knows (another drive now, or an emulator
+          // started afresh): nothing moved. Forget it, and move to the root Graph names now.
+          this.memory?.forgetRootId();
+          parent = await this.parentFolder(to);
+          patch.parentId = parent.id;
+          return this.api.update({ id: source.id }, patch, { conflictBehavior: 'fail' });
+        });
+        if (parent.remembered) this.learnRootId(parent.id);
       } catch (err) {
         if (!(err instanceof GraphError && err.code === 'nameAlreadyExists' && options.overwrite)) throw this.afterFailure(err, [from, to]);
         // Overwrite: the old item (file or folder) is set aside, and put back if the move fails (drive/replace.ts).
@@ -670,6 +690,7 @@ export class GraphDrive implements RemoteDrive {
     if (path !== '/' && pathProblem(path) !== undefined) return null;
     if (this.belowFreshAbsence(path)) return null;
     return this.cache.item(path, async () => {
+      const generation = this.cache.generation;
       const ref = await this.addressOf(path);
       if (!ref) return null;
       try {
@@ -677,6 +698,7 @@ export class GraphDrive implements RemoteDrive {
         // (the usual WebDAV order) then needs no second call.
         const fetchedAt = this.clock.now();
         const item = await this.api.getItem(ref, { withDownloadUrl: true });
+        this.learnFolders(path, item, generation);
         const url = item['@microsoft.graph.downloadUrl'];
         const entry = toEntry(item, statPath(path, item));
         if (url && !entry.isFolder) this.cache.setDownloadUrl(path, { url, expiresAt: fetchedAt + this.api.downloadUrlLifetimeMs, id: entry.id, version: entry.version });
@@ -721,10 +743,57 @@ export class GraphDrive implements RemoteDrive {
     return parent?.isFolder ? { parentId: parent.id, name: baseName(path) } : null;
   }
 
-  /** The folder that will hold `path`; WebDAV wants 409 when it is missing or a file. */
-  private async parentFolder(path: string): Promise<GraphEntry> {
+  /**
+   * An item Graph found at `path` names its parent folder's id (parentReference.id): the folder at
+   * parentPath(path), since Graph resolved the path through it. Kept, a write, a MKCOL or a move
+   * into that folder needs no lookup of it.
+   */
+  private learnFolders(path: string, item: DriveItem, generation: number): void {
+    if (item.root !== undefined) {
+      this.learnRootId(item.id);
+      return;
+    }
+    const parentId = item.parentReference?.id;
+    if (!parentId || path === '/') return;
+    const folder = parentPath(path);
+    if (folder === '/') this.learnRootId(parentId);
+    else this.cache.noteFolder(folder, parentId, generation);
+  }
+
+  private learnRootId(id: string): void {
+    if (this.rootId === id) return;
+    this.rootId = id;
+    this.memory?.rememberRootId(id);
+  }
+
+  /** The id of the folder at `path` when known without a call. */
+  private knownFolderId(path: string): string | undefined {
+    return path === '/' ? (this.rootId ?? this.cache.folderId('/')) : this.cache.folderId(path);
+  }
+
+  /**
+   * Whether a folder is known to be at `path` without asking Graph (RemoteDrive.knowsFolder): a
+   * MKCOL there is answered 405 at once. rclone's webdav backend sends one for the destination's
+   * folder before each move (backend/webdav/webdav.go mkParentDir).
+   */
+  knowsFolder(path: string): boolean {
+    return path === '/' || this.knownFolderId(path) !== undefined;
+  }
+
+  /**
+   * The folder that will hold `path`; WebDAV wants 409 when it is missing or a file. Known from a
+   * child's parentReference (learnFolders), it costs no call. `remembered`: an earlier run's root
+   * id will do (the caller checks it against Graph's answer: see move).
+   */
+  private async parentFolder(path: string, options: { remembered?: boolean } = {}): Promise<{ id: string; remembered?: true }> {
     const where = parentPath(path);
     const known = this.cache.peekItem(where);
+    if (known === undefined) {
+      const id = this.knownFolderId(where);
+      if (id) return { id };
+      const remembered = where === '/' && options.remembered ? this.memory?.rootId : undefined;
+      if (remembered) return { id: remembered, remembered: true };
+    }
     const absentFor = this.cache.absentForMs(where);
     let parent = await this.lookup(where);
     if (!parent && where !== '/' && known !== undefined && !(absentFor !== undefined && absentFor < FRESH_ABSENCE_MS)) {

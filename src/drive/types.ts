@@ -101,6 +101,8 @@ export interface RemoteDrive {
    * replica is not answered from a stale cache. Never rejects.
    */
   caughtUp?(): Promise<void>;
+  /** Whether the drive knows, without asking anyone, that a folder is at `path` (a MKCOL there is answered 405 at once). */
+  knowsFolder?(path: string): boolean;
   /**
    * With `capabilities.downloadUrl`: a pre-authenticated URL for the file's bytes, valid until
    * `expiresAt` (ms). Throws: notFound, isFolder.

@@ -28,6 +28,42 @@ function counter<T>(value: () => T) {
   };
 }
 
+describe('folders known from a child (noteFolder)', () => {
+  it('answers folderId until the TTL, and yields to what the cache knows of the path itself', () => {
+    const clock = new ManualClock(1_000_000);
+    const cache = makeCache(clock);
+    cache.noteFolder('/a/B', 'b-id');
+    expect(cache.folderId('/A/b')).toBe('b-id');
+    expect(cache.peekItem('/a/b')).toBeUndefined(); // not an item: no stat is answered from it
+    clock.advance(60_001);
+    expect(cache.folderId('/a/b')).toBeUndefined();
+    cache.noteFolder('/a/b', 'b-id');
+    cache.setItem('/a/b', file('f', 'b'));
+    expect(cache.folderId('/a/b')).toBeUndefined(); // a file is there now
+  });
+
+  it('is forgotten with its path, below a moved or deleted ancestor, and when delta reports it by id', () => {
+    const cache = makeCache();
+    cache.noteFolder('/a/b', 'b-id');
+    cache.invalidateItem('/a/b');
+    expect(cache.folderId('/a/b')).toBeUndefined();
+    cache.noteFolder('/a/b', 'b-id');
+    cache.recordRemoval('/a');
+    expect(cache.folderId('/a/b')).toBeUndefined();
+    cache.noteFolder('/x/y', 'y-id');
+    cache.applyRemoteChanges([{ id: 'y-id', deleted: true, isFolder: true }]);
+    expect(cache.folderId('/x/y')).toBeUndefined();
+  });
+
+  it('is not kept when an invalidation overtook the lookup that learned it', () => {
+    const cache = makeCache();
+    const generation = cache.generation;
+    cache.invalidateItem('/elsewhere');
+    cache.noteFolder('/a/b', 'b-id', generation);
+    expect(cache.folderId('/a/b')).toBeUndefined();
+  });
+});
+
 describe('metadata cache', () => {
   it('serves items until the TTL passes on the injected clock', async () => {
     const clock = new ManualClock();

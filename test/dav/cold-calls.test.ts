@@ -116,6 +116,31 @@ describe('a cold onedav spends no call where it already knows the answer', () =>
     expect(asked.calls).toBe(1);
   });
 
+  it("a folder known from a child's parentReference: MKCOL of it is 405 and a PUT into it asks nothing about it", async () => {
+    await stack.emulator.drive.putFile(drive, 'pref/dir/sub/file.txt', 'file');
+    expect((await propfind('/pref/dir/sub/file.txt', '0')).status).toBe(207);
+    const after = await counted(async () => [(await dav(stack, 'MKCOL', '/pref/dir/sub/')).status, (await dav(stack, 'PUT', '/pref/dir/sub/new.txt', { body: 'new' })).status]);
+    expect(after.value).toEqual([405, 201]);
+    // The PUT's own target (absent), then the upload into the folder by the id the file's parentReference gave.
+    expect(after.routes).toEqual({ 'graph: GET /me/drive/root:/{path}:': 1, 'graph: PUT /me/drive/items/{item-id}:/{path}:/content': 1 });
+    expect(await stack.emulator.drive.readFile(drive, 'pref/dir/sub/new.txt').then(String)).toBe('new');
+  });
+
+  it("rclone's folder rename (moveto): source, destination, MKCOL of the destination's folder, MOVE — three calls", async () => {
+    await stack.emulator.drive.putFile(drive, 'rn/tree/dir-1/f.txt', 'f');
+    const renamed = await counted(async () => {
+      const statuses: number[] = [];
+      statuses.push((await propfind('/rn/tree/dir-1', '1')).status);
+      statuses.push((await propfind('/rn/tree/dir-1-renamed', '1')).status);
+      statuses.push((await dav(stack, 'MKCOL', '/rn/tree/')).status);
+      statuses.push((await dav(stack, 'MOVE', '/rn/tree/dir-1/', { headers: { destination: `${stack.url}/rn/tree/dir-1-renamed/` } })).status);
+      return statuses;
+    });
+    expect(renamed.value).toEqual([207, 404, 405, 201]);
+    expect(renamed.calls).toBe(3); // the folder with its children, the destination (absent), the PATCH
+    expect(stack.emulator.drive.stat(drive, 'rn/tree/dir-1-renamed/f.txt')?.isFolder).toBe(false);
+  });
+
   it('a subfolder asked for before its parent, in a folder just made: the 409 costs no call', async () => {
     const made = await counted(async () => {
       const statuses: number[] = [];

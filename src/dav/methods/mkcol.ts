@@ -12,7 +12,7 @@ export async function mkcol(ctx: DavRequest): Promise<void> {
   writeTargetChecks(ctx);
   if (hasBody(ctx.req)) throw new DavError(415, 'MKCOL with a request body is not supported.');
   if (target.isRoot) throw new DavError(405, 'Something already exists at this path.');
-  if (await lookup(ctx, target)) throw new DavError(405, 'Something already exists at this path.');
+  if (target.mount.drive.knowsFolder?.(target.path) || (await lookup(ctx, target))) throw new DavError(405, 'Something already exists at this path.');
   await checkIfHeader(ctx, target);
   await checkLocks(ctx, target, { covering: [target.path], members: [parentPath(target.path)] });
   try {
