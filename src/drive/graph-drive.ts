@@ -522,86 +522,128 @@ export class GraphDrive implements RemoteDrive {
   async move(from: string, to: string, options: { overwrite?: boolean } = {}): Promise<DriveEntry> {
     return this.edge('move', async () => {
       assertValidPath(to, { documentLibrary: this.documentLibrary });
-      const source = await this.stat(from);
       if (from === '/') throw new DriveError('forbidden', 'The drive root cannot be moved.');
-      let parent = await this.parentFolder(to, { remembered: true });
-      // A move resets fileSystemInfo.lastModifiedDateTime unless the PATCH sends it again
-      // (rclone/rclone backend/onedrive/onedrive.go Move: "it gets reset otherwise").
-      const patch = { name: baseName(to), parentId: parent.id, lastModified: source.modified.getTime() > 0 ? source.modified : undefined };
-      let item: DriveItem;
       try {
-        item = await this.api.update({ id: source.id }, patch, { conflictBehavior: 'fail' }).catch(async (err: unknown) => {
-          if (!parent.remembered || !(err instanceof GraphError && (err.isNotFound || err.status === 400))) throw err;
-          // An earlier run's root id that Graph no longer knows (another drive now, or an emulator
-          // started afresh): nothing moved. Forget it, and move to the root Graph names now.
-          this.memory?.forgetRootId();
-          parent = await this.parentFolder(to);
-          patch.parentId = parent.id;
-          return this.api.update({ id: source.id }, patch, { conflictBehavior: 'fail' });
-        });
-        if (parent.remembered) this.learnRootId(parent.id);
+        return await this.moveOnce(from, to, options, { remembered: true });
       } catch (err) {
-        if (!(err instanceof GraphError && err.code === 'nameAlreadyExists' && options.overwrite)) throw this.afterFailure(err, [from, to]);
-        // Overwrite: the old item (file or folder) is set aside, and put back if the move fails (drive/replace.ts).
-        try {
-          item = await this.replaceExisting(to, source.id, {
-            place: () => this.api.update({ id: source.id }, patch, { conflictBehavior: 'fail' }),
-            // The move's answer may have been lost after it happened: believe where the source is now.
-            landed: async () => {
-              const now = await this.api.getItem({ id: source.id });
-              return now.parentReference?.id === parent.id && this.names.sameName(now.name, patch.name) ? now : undefined;
-            },
-          });
-        } catch (failure) {
-          throw this.afterFailure(failure, [from, to]);
-        }
+        if (!(err instanceof StaleParent)) throw err;
+        this.forgetStaleParent(to, err);
+        return await this.moveOnce(from, to, options, { remembered: false });
       }
-      // Whatever was known at or below `to` is gone; the destination folder's listing stays and learns
-      // the item; what was known below a moved folder moves with it (same ids), so no relisting.
-      const entry = toEntry(item, childPath(parentPath(to), item.name));
-      this.cache.recordMove(from, to, entry, (moved, path) => ({ ...moved, path }));
-      return entry;
     });
+  }
+
+  private async moveOnce(from: string, to: string, options: { overwrite?: boolean }, use: { remembered: boolean }): Promise<DriveEntry> {
+    const source = await this.stat(from);
+    const parent = await this.parentFolder(to, use);
+    // A move resets fileSystemInfo.lastModifiedDateTime unless the PATCH sends it again
+    // (rclone/rclone backend/onedrive/onedrive.go Move: "it gets reset otherwise").
+    const patch = { name: baseName(to), parentId: parent.id, lastModified: source.modified.getTime() > 0 ? source.modified : undefined };
+    const place = async () => {
+      const placed = await this.api.update({ id: source.id }, patch, { conflictBehavior: 'fail' }).catch((err: unknown) => {
+        // An earlier run's root id Graph refuses (another drive now, or an emulator started afresh): nothing moved.
+        if (parent.remembered && err instanceof GraphError && (err.isNotFound || err.status === 400)) throw new StaleParent(parent);
+        throw err;
+      });
+      if (placed.parentReference?.id === undefined || placed.parentReference.id === parent.id) return placed;
+      // Graph took a folder id it does not know and renamed the item where it was
+      // (OneDrive/onedrive-api-docs#1381): the id was stale. Its name goes back before anything else.
+      await this.api.update({ id: source.id }, { name: source.name, lastModified: patch.lastModified }, { conflictBehavior: 'fail' }).catch((err: unknown) => {
+        this.cache.invalidatePrefix(parentPath(from));
+        throw new DriveError('upstream', `Moving ${from} renamed it to ${placed.name} in its own folder (Graph ignored a destination it no longer knows) and the old name could not be given back: ${String(err)}`);
+      });
+      throw new StaleParent(parent);
+    };
+    let item: DriveItem;
+    try {
+      item = await place();
+    } catch (err) {
+      // A stale folder id changed nothing in the end (see place): what is known of both paths still holds.
+      if (err instanceof StaleParent) throw err;
+      if (!(err instanceof GraphError && err.code === 'nameAlreadyExists' && options.overwrite)) throw this.afterFailure(err, [from, to]);
+      // Overwrite: the old item (file or folder) is set aside, and put back if the move fails (drive/replace.ts).
+      try {
+        item = await this.replaceExisting(to, source.id, {
+          place,
+          // The move's answer may have been lost after it happened: believe where the source is now.
+          landed: async () => {
+            const now = await this.api.getItem({ id: source.id });
+            return now.parentReference?.id === parent.id && this.names.sameName(now.name, patch.name) ? now : undefined;
+          },
+        });
+      } catch (failure) {
+        throw this.afterFailure(failure, [from, to]);
+      }
+    }
+    if (parent.remembered) this.learnRootId(parent.id);
+    // Whatever was known at or below `to` is gone; the destination folder's listing stays and learns
+    // the item; what was known below a moved folder moves with it (same ids), so no relisting.
+    const entry = toEntry(item, childPath(parentPath(to), item.name));
+    this.cache.recordMove(from, to, entry, (moved, path) => ({ ...moved, path }));
+    return entry;
+  }
+
+  /** After a StaleParent: the remembered root id, or what the cache held of the destination's folder, is dropped. */
+  private forgetStaleParent(to: string, stale: StaleParent): void {
+    if (stale.remembered) this.memory?.forgetRootId();
+    else this.cache.invalidatePrefix(parentPath(to));
   }
 
   async copy(from: string, to: string, options: { overwrite?: boolean } = {}): Promise<DriveEntry> {
     return this.edge('copy', async () => {
       assertValidPath(to, { documentLibrary: this.documentLibrary });
-      const source = await this.stat(from);
-      const parent = await this.parentFolder(to);
-      const existing = await this.lookup(to);
-      const place = () => this.api.copy({ id: source.id }, { parentId: parent.id, name: baseName(to) }, { conflictBehavior: 'fail' });
-      // The monitor URL is lost with the answer: the destination shows whether the copy was made.
-      const landed = async () => {
-        const now = await this.freshItem(to);
-        return now && now.id !== existing?.id && now.parentReference?.id === parent.id && sameContent(now, source) ? now : undefined;
-      };
-      if (existing) {
-        if (existing.id === source.id) throw new DriveError('forbidden', 'Source and destination of a copy are the same item.');
-        if (!options.overwrite) throw new DriveError('exists', `${to} already exists; overwrite was not allowed.`);
-      }
-      let item: DriveItem;
       try {
-        if (existing) item = await this.replaceExisting(to, source.id, { place, landed });
-        else {
-          try {
-            item = await place();
-          } catch (err) {
-            const made = mayHaveHappened(err) ? await landed().catch(() => undefined) : undefined;
-            if (!made) throw err;
-            item = made;
-          }
-        }
+        return await this.copyOnce(from, to, options);
       } catch (err) {
-        throw this.afterFailure(err, [to]);
+        if (!(err instanceof StaleParent)) throw err;
+        this.forgetStaleParent(to, err);
+        return await this.copyOnce(from, to, options);
       }
-      item = await this.keepModifiedTimes(source, item);
-      this.cache.recordRemoval(to);
-      const entry = toEntry(item, childPath(parentPath(to), item.name));
-      this.cache.recordItem(to, entry);
-      this.quotaCache = undefined;
-      return entry;
     });
+  }
+
+  private async copyOnce(from: string, to: string, options: { overwrite?: boolean }): Promise<DriveEntry> {
+    const source = await this.stat(from);
+    const parent = await this.parentFolder(to);
+    const existing = await this.lookup(to);
+    const place = async () => {
+      const copied = await this.api.copy({ id: source.id }, { parentId: parent.id, name: baseName(to) }, { conflictBehavior: 'fail' });
+      if (copied.parentReference?.id === undefined || copied.parentReference.id === parent.id) return copied;
+      // Graph took a folder id it does not know and copied beside the source
+      // (OneDrive/onedrive-api-docs#1381): that copy is this request's own new item, and goes.
+      await this.api.delete({ id: copied.id }, { ifMatch: copied.eTag });
+      throw new StaleParent(parent);
+    };
+    // The monitor URL is lost with the answer: the destination shows whether the copy was made.
+    const landed = async () => {
+      const now = await this.freshItem(to);
+      return now && now.id !== existing?.id && now.parentReference?.id === parent.id && sameContent(now, source) ? now : undefined;
+    };
+    if (existing) {
+      if (existing.id === source.id) throw new DriveError('forbidden', 'Source and destination of a copy are the same item.');
+      if (!options.overwrite) throw new DriveError('exists', `${to} already exists; overwrite was not allowed.`);
+    }
+    let item: DriveItem;
+    try {
+      if (existing) item = await this.replaceExisting(to, source.id, { place, landed });
+      else {
+        try {
+          item = await place();
+        } catch (err) {
+          const made = mayHaveHappened(err) ? await landed().catch(() => undefined) : undefined;
+          if (!made) throw err;
+          item = made;
+        }
+      }
+    } catch (err) {
+      throw this.afterFailure(err, [to]);
+    }
+    item = await this.keepModifiedTimes(source, item);
+    this.cache.recordRemoval(to);
+    const entry = toEntry(item, childPath(parentPath(to), item.name));
+    this.cache.recordItem(to, entry);
+    this.quotaCache = undefined;
+    return entry;
   }
 
   async remove(path: string, options: { ifUnchanged?: { version: string; etag: string } } = {}): Promise<void> {
@@ -955,4 +997,16 @@ function notFound(path: string): DriveError {
 
 function notAFile(path: string): DriveError {
   return new DriveError('isFolder', `${path} is a folder; only files have a download URL.`);
+}
+
+/**
+ * A move or copy went to a folder id Graph no longer knows: refused (nothing happened), or taken
+ * and ignored, its stray result already undone. The caller asks for the folder afresh, once.
+ */
+class StaleParent extends Error {
+  readonly remembered: boolean;
+  constructor(parent: { id: string; remembered?: true }) {
+    super(`The destination folder ${parent.id} is no longer known to Graph.`);
+    this.remembered = parent.remembered === true;
+  }
 }

@@ -66,8 +66,10 @@ describe('what onedav remembers about its drive across restarts', () => {
     emulator.counters.reset();
     const moved = await send('MOVE', '/kept/b.txt', { headers: { destination: `${child!.url}/b.txt` } });
     expect(moved.status).toBe(201);
-    // The PATCH to the unknown root is refused (nothing moved), the root is asked for, the PATCH again.
-    expect(routes()).toEqual({ 'graph: GET /me/drive/root:/{path}:': 2, 'graph: PATCH /me/drive/items/{item-id}': 2, 'graph: GET /me/drive/root': 1 });
+    // A business drive takes the PATCH to an unknown parent and renames the file where it is
+    // (OneDrive/onedrive-api-docs#1381): its name is given back, the root asked for, the PATCH sent again.
+    expect(routes()).toEqual({ 'graph: GET /me/drive/root:/{path}:': 2, 'graph: PATCH /me/drive/items/{item-id}': 3, 'graph: GET /me/drive/root': 1 });
+    expect(emulator.drive.listPaths(child!.driveId).filter((p) => p.includes('b.txt'))).toEqual(['/b.txt']);
     expect(await (await fetch(`${child!.url}/b.txt`, { headers: { 'user-agent': 'gvfs/1.50.0' } })).text()).toBe('bravo');
     await restart();
     expect(await rootedIds()).toEqual([rootId]);

@@ -213,7 +213,7 @@ export class EmulatedDriveRoutes {
       if (ref.driveId !== undefined && ref.driveId !== item.driveId) {
         throw new EmulatorHttpError(400, 'invalidRequest', 'Moving items between drives is not supported; copy the item and delete the original.');
       }
-      newParent = this.parentFromReference(target, ref);
+      newParent = this.parentFromReference(target, ref, { ignoreUnknownId: profileOf(target.drive, this.shared.directory).unknownParentIdIgnored });
     }
     if (name !== undefined || newParent) {
       const resetModified = profileOf(target.drive, this.shared.directory).moveResetsModified;
@@ -226,10 +226,14 @@ export class EmulatedDriveRoutes {
     sendJson(ctx.res, 200, applySelect(itemJson(target.view, item), selectOf(ctx)));
   }
 
-  private parentFromReference(target: Target, ref: Record<string, unknown>): ItemRecord {
+  /** The folder a parentReference names; undefined where the drive ignores an id it does not know (profile.unknownParentIdIgnored). */
+  private parentFromReference(target: Target, ref: Record<string, unknown>, options: { ignoreUnknownId?: boolean } = {}): ItemRecord | undefined {
     if (typeof ref.id === 'string') {
       const parent = this.store.item(ref.id);
-      if (!parent || parent.driveId !== target.drive.id) throw notFound('The destination folder could not be found.');
+      if (!parent || parent.driveId !== target.drive.id) {
+        if (options.ignoreUnknownId) return undefined;
+        throw notFound('The destination folder could not be found.');
+      }
       return parent;
     }
     const path = String(ref.path);
@@ -422,7 +426,8 @@ export class EmulatedDriveRoutes {
     }
     const destTarget: Target = { ...target, drive: destDrive };
     let destParent: ItemRecord;
-    if (ref.id !== undefined || ref.path !== undefined) destParent = this.parentFromReference(destTarget, ref);
+    const ignoreUnknownId = profileOf(destDrive, this.shared.directory).unknownParentIdIgnored;
+    if (ref.id !== undefined || ref.path !== undefined) destParent = this.parentFromReference(destTarget, ref, { ignoreUnknownId }) ?? this.store.item(source.parentId)!;
     else if (destDrive.id === target.drive.id) destParent = this.store.item(source.parentId)!;
     else destParent = this.store.root(destDrive.id);
     if (!destParent.isFolder) throw new EmulatorHttpError(400, 'invalidRequest', 'The copy destination is not a folder.');

@@ -56,6 +56,13 @@ export interface DriveProfile {
    */
   moveHonoursReplace: boolean;
   /**
+   * A move or copy whose parentReference.id names no item of the drive is not refused: the move
+   * renames the item where it is, the copy lands beside its source, both answering success
+   * (OneDrive/onedrive-api-docs#1381, on a SharePoint-backed drive; a bad parentReference.path is
+   * refused there). Not reported for personal OneDrive: refused with 404 there, the safe answer.
+   */
+  unknownParentIdIgnored: boolean;
+  /**
    * Longest lifetime of a `@microsoft.graph.downloadUrl` (seconds); the emulator setting may only
    * shorten it. Microsoft says both "1 hour" (https://learn.microsoft.com/graph/api/resources/driveitem)
    * and "a few minutes" (https://learn.microsoft.com/graph/api/driveitem-get-content); SharePoint-backed
@@ -68,9 +75,9 @@ type TypeFacts = Omit<DriveProfile, 'type' | 'cloud' | 'pathAddressing' | 'delta
 type CloudFacts = Pick<DriveProfile, 'pathAddressing' | 'delta'>;
 
 const BY_TYPE: Record<DriveType, TypeFacts> = {
-  personal: { rewritesUploads: false, oneUploadSessionPerFile: false, moveResetsModified: true, copyResetsModified: true, folderCTag: true, moveHonoursReplace: true, downloadUrlMaxLifetimeSec: 3600 },
-  business: { rewritesUploads: true, oneUploadSessionPerFile: true, moveResetsModified: true, copyResetsModified: true, folderCTag: false, moveHonoursReplace: false, downloadUrlMaxLifetimeSec: 180 },
-  documentLibrary: { rewritesUploads: true, oneUploadSessionPerFile: true, moveResetsModified: true, copyResetsModified: true, folderCTag: false, moveHonoursReplace: false, downloadUrlMaxLifetimeSec: 180 },
+  personal: { rewritesUploads: false, oneUploadSessionPerFile: false, moveResetsModified: true, copyResetsModified: true, folderCTag: true, moveHonoursReplace: true, unknownParentIdIgnored: false, downloadUrlMaxLifetimeSec: 3600 },
+  business: { rewritesUploads: true, oneUploadSessionPerFile: true, moveResetsModified: true, copyResetsModified: true, folderCTag: false, moveHonoursReplace: false, unknownParentIdIgnored: true, downloadUrlMaxLifetimeSec: 180 },
+  documentLibrary: { rewritesUploads: true, oneUploadSessionPerFile: true, moveResetsModified: true, copyResetsModified: true, folderCTag: false, moveHonoursReplace: false, unknownParentIdIgnored: true, downloadUrlMaxLifetimeSec: 180 },
 };
 
 const BY_CLOUD: Record<EmulatedCloud, CloudFacts> = {

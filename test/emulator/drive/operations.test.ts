@@ -125,6 +125,21 @@ describe('update and delete', () => {
     expect((await emu.drive.readFile(personal, 'two.txt')).toString()).toBe('1');
   });
 
+  it('a move or copy to a parent id the drive does not know: done in place on business drives, refused on personal', async () => {
+    // profile.ts unknownParentIdIgnored: OneDrive/onedrive-api-docs#1381.
+    const file = await emu.drive.putFile(DRIVE, 'A/file.txt', 'data');
+    const moved = await expectStatus(call(emu, 'PATCH', `/me/drive/items/${file.id}`, { token, body: { name: 'moved.txt', parentReference: { id: 'NOT-AN-ITEM' } } }), 200);
+    expect(moved.parentReference.id).toBe(emu.drive.stat(DRIVE, 'A')!.id);
+    const seen = await copy('A/moved.txt', { name: 'copied.txt', parentReference: { driveId: DRIVE, id: 'NOT-AN-ITEM' } });
+    expect(seen.at(-1).status).toBe('completed');
+    expect(emu.drive.listPaths(DRIVE)).toEqual(['/A/', '/A/copied.txt', '/A/moved.txt']);
+
+    const personal = emu.drive.driveIdOf(ALEX);
+    const own = await emu.drive.putFile(personal, 'A/file.txt', 'data');
+    await expectStatus(call(emu, 'PATCH', `/me/drive/items/${own.id}`, { token: tokenFor(emu, ALEX), body: { name: 'moved.txt', parentReference: { id: 'NOT-AN-ITEM' } } }), 404);
+    expect(emu.drive.listPaths(personal)).toEqual(['/A/', '/A/file.txt']);
+  });
+
   it('refuses moving a folder into itself and honours If-Match', async () => {
     const outer = emu.drive.mkdir(DRIVE, 'Outer/Inner');
     const outerId = emu.drive.stat(DRIVE, 'Outer')!.id;
