@@ -291,7 +291,7 @@ export async function rcloneWorkloadTable(options: RcloneWorkloadOptions): Promi
       rows: [
         ...WORKLOAD.map((step, i) => [step.name, reference[i].graph, cold[i].graph, warm[i].graph, describeRoutes(cold[i]) || '—', describeRoutes(reference[i]) || '—']),
         ['total', r, c, w, '', ''],
-        ['ratio to rclone onedrive (target cold ≤ 0.5×)', '1.00×', `${(c / r).toFixed(2)}× ${verdict(c <= r / 2)}`, `${(w / r).toFixed(2)}×`, '', ''],
+        ['ratio to rclone onedrive (target cold ≤ 0.5×)', '1.00×', `${(c / r).toFixed(3)}× ${verdict(c <= r / 2)}`, `${(w / r).toFixed(3)}×`, '', ''],
       ],
       notes: [
         'Each step is one rclone run (rclone keeps nothing between runs). onedav through rclone\'s webdav backend (vendor other);',
