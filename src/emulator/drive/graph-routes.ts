@@ -213,7 +213,8 @@ export class EmulatedDriveRoutes {
       if (ref.driveId !== undefined && ref.driveId !== item.driveId) {
         throw new EmulatorHttpError(400, 'invalidRequest', 'Moving items between drives is not supported; copy the item and delete the original.');
       }
-      newParent = this.parentFromReference(target, ref, { ignoreUnknownId: profileOf(target.drive, this.shared.directory).unknownParentIdIgnored });
+      const profile = profileOf(target.drive, this.shared.directory);
+      newParent = this.parentFromReference(target, ref, { ignoreUnknownId: profile.unknownParentIdIgnored, refuseRootPath: profile.rootPathParentRefused });
     }
     if (name !== undefined || newParent) {
       const resetModified = profileOf(target.drive, this.shared.directory).moveResetsModified;
@@ -227,7 +228,7 @@ export class EmulatedDriveRoutes {
   }
 
   /** The folder a parentReference names; undefined where the drive ignores an id it does not know (profile.unknownParentIdIgnored). */
-  private parentFromReference(target: Target, ref: Record<string, unknown>, options: { ignoreUnknownId?: boolean } = {}): ItemRecord | undefined {
+  private parentFromReference(target: Target, ref: Record<string, unknown>, options: { ignoreUnknownId?: boolean; refuseRootPath?: boolean } = {}): ItemRecord | undefined {
     if (typeof ref.id === 'string') {
       const parent = this.store.item(ref.id);
       if (!parent || parent.driveId !== target.drive.id) {
@@ -242,6 +243,9 @@ export class EmulatedDriveRoutes {
     const segments = m[1].split('/').filter(Boolean).map((s) => safeDecode(s));
     const found = this.store.resolve(this.store.root(target.drive.id), segments);
     if (!found.item) throw notFound('The destination folder could not be found.');
+    if (found.item.parentId === null && options.refuseRootPath) {
+      throw new EmulatorHttpError(400, 'invalidArgument', 'The argument is invalid, missing, or has an incorrect format');
+    }
     return found.item;
   }
 

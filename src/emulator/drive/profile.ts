@@ -63,6 +63,12 @@ export interface DriveProfile {
    */
   unknownParentIdIgnored: boolean;
   /**
+   * A move whose parentReference names the root by path (`/drive/root:`) is refused with 400 on
+   * OneDrive for Business, while paths of other folders work (OneDrive/onedrive-api-docs#156, #132);
+   * the root is reached by its id. Personal OneDrive took the path (microsoftgraph/microsoft-graph-docs#3832).
+   */
+  rootPathParentRefused: boolean;
+  /**
    * Longest lifetime of a `@microsoft.graph.downloadUrl` (seconds); the emulator setting may only
    * shorten it. Microsoft says both "1 hour" (https://learn.microsoft.com/graph/api/resources/driveitem)
    * and "a few minutes" (https://learn.microsoft.com/graph/api/driveitem-get-content); SharePoint-backed
@@ -75,9 +81,9 @@ type TypeFacts = Omit<DriveProfile, 'type' | 'cloud' | 'pathAddressing' | 'delta
 type CloudFacts = Pick<DriveProfile, 'pathAddressing' | 'delta'>;
 
 const BY_TYPE: Record<DriveType, TypeFacts> = {
-  personal: { rewritesUploads: false, oneUploadSessionPerFile: false, moveResetsModified: true, copyResetsModified: true, folderCTag: true, moveHonoursReplace: true, unknownParentIdIgnored: false, downloadUrlMaxLifetimeSec: 3600 },
-  business: { rewritesUploads: true, oneUploadSessionPerFile: true, moveResetsModified: true, copyResetsModified: true, folderCTag: false, moveHonoursReplace: false, unknownParentIdIgnored: true, downloadUrlMaxLifetimeSec: 180 },
-  documentLibrary: { rewritesUploads: true, oneUploadSessionPerFile: true, moveResetsModified: true, copyResetsModified: true, folderCTag: false, moveHonoursReplace: false, unknownParentIdIgnored: true, downloadUrlMaxLifetimeSec: 180 },
+  personal: { rewritesUploads: false, oneUploadSessionPerFile: false, moveResetsModified: true, copyResetsModified: true, folderCTag: true, moveHonoursReplace: true, unknownParentIdIgnored: false, rootPathParentRefused: false, downloadUrlMaxLifetimeSec: 3600 },
+  business: { rewritesUploads: true, oneUploadSessionPerFile: true, moveResetsModified: true, copyResetsModified: true, folderCTag: false, moveHonoursReplace: false, unknownParentIdIgnored: true, rootPathParentRefused: true, downloadUrlMaxLifetimeSec: 180 },
+  documentLibrary: { rewritesUploads: true, oneUploadSessionPerFile: true, moveResetsModified: true, copyResetsModified: true, folderCTag: false, moveHonoursReplace: false, unknownParentIdIgnored: true, rootPathParentRefused: true, downloadUrlMaxLifetimeSec: 180 },
 };
 
 const BY_CLOUD: Record<EmulatedCloud, CloudFacts> = {

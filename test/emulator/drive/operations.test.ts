@@ -140,6 +140,17 @@ describe('update and delete', () => {
     expect(emu.drive.listPaths(personal)).toEqual(['/A/', '/A/file.txt']);
   });
 
+  it('a move to the root named by path is refused on business drives (400), taken on personal ones', async () => {
+    // profile.ts rootPathParentRefused: OneDrive/onedrive-api-docs#156, #132; microsoftgraph/microsoft-graph-docs#3832.
+    const file = await emu.drive.putFile(DRIVE, 'A/file.txt', 'data');
+    await expectStatus(call(emu, 'PATCH', `/me/drive/items/${file.id}`, { token, body: { parentReference: { path: '/drive/root:' } } }), 400);
+    expect(emu.drive.listPaths(DRIVE)).toEqual(['/A/', '/A/file.txt']);
+    const personal = emu.drive.driveIdOf(ALEX);
+    const own = await emu.drive.putFile(personal, 'A/file.txt', 'data');
+    await expectStatus(call(emu, 'PATCH', `/me/drive/items/${own.id}`, { token: tokenFor(emu, ALEX), body: { parentReference: { path: '/drive/root:' } } }), 200);
+    expect(emu.drive.listPaths(personal)).toEqual(['/A/', '/file.txt']);
+  });
+
   it('refuses moving a folder into itself and honours If-Match', async () => {
     const outer = emu.drive.mkdir(DRIVE, 'Outer/Inner');
     const outerId = emu.drive.stat(DRIVE, 'Outer')!.id;
