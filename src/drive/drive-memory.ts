@@ -3,11 +3,12 @@ import { silentLogger, type Logger } from '../util/logger.js';
 
 /**
  * What onedav remembers about a drive between runs: its root folder's id, so that a fresh process
- * moves an item into the root without first asking Graph for it. A driveItem's id never changes
- * (https://learn.microsoft.com/graph/api/resources/driveitem: "id … Read-only"), and a sync client
- * keeps the root's id across runs too (abraunegg/onedrive src/itemdb.d stores every item by id, the
- * root among them). A remembered id is still checked by Graph's answer: a move to a root id that
- * is no longer right fails without moving anything, and GraphDrive asks for the root then.
+ * moves an item into the root without first asking Graph for it. An item's id is read-only
+ * (https://learn.microsoft.com/graph/api/resources/driveitem), and a sync client keeps the root's id
+ * across runs too (abraunegg/onedrive src/itemdb.d stores every item by id, the root among them).
+ * Yet Microsoft once changed the root id of personal accounts (OneDrive/onedrive-api-docs#1890), so
+ * a remembered id is only used where Graph's answer shows whether it was right (GraphDrive.move:
+ * refused, or taken and ignored, it is forgotten and the move done again to the root Graph names).
  */
 export interface DriveMemory {
   readonly rootId: string | undefined;

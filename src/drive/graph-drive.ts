@@ -545,7 +545,7 @@ export class GraphDrive implements RemoteDrive {
         if (parent.remembered && err instanceof GraphError && (err.isNotFound || err.status === 400)) throw new StaleParent(parent);
         throw err;
       });
-      if (placed.parentReference?.id === undefined || placed.parentReference.id === parent.id) return placed;
+      if (await this.inDestinationFolder(placed, parent, to)) return placed;
       // Graph took a folder id it does not know and renamed the item where it was
       // (OneDrive/onedrive-api-docs#1381): the id was stale. Its name goes back before anything else.
       await this.api.update({ id: source.id }, { name: source.name, lastModified: patch.lastModified }, { conflictBehavior: 'fail' }).catch((err: unknown) => {
@@ -583,10 +583,27 @@ export class GraphDrive implements RemoteDrive {
     return entry;
   }
 
+  /**
+   * Whether Graph put `item` (a move's or copy's answer) in the folder at parentPath(to): the id
+   * asked for, or else the folder found there now. Ids compare without case: Graph's casing of the
+   * same id varies between answers (abraunegg/onedrive#3336), and a personal drive's root id was
+   * changed under its users (OneDrive/onedrive-api-docs#1890), so only a folder Graph names now decides.
+   */
+  private async inDestinationFolder(item: DriveItem, parent: { id: string }, to: string): Promise<boolean> {
+    const placedIn = item.parentReference?.id;
+    if (placedIn === undefined || sameId(placedIn, parent.id)) return true;
+    const where = parentPath(to);
+    if (where !== '/') this.cache.invalidateItem(where);
+    else this.rootId = undefined;
+    const now = await this.lookup(where);
+    return now !== null && sameId(now.id, placedIn);
+  }
+
   /** After a StaleParent: the remembered root id, or what the cache held of the destination's folder, is dropped. */
   private forgetStaleParent(to: string, stale: StaleParent): void {
-    if (stale.remembered) this.memory?.forgetRootId();
-    else this.cache.invalidatePrefix(parentPath(to));
+    if (!stale.remembered) this.cache.invalidatePrefix(parentPath(to));
+    // Only the id that failed: the check may have learned the right one meanwhile (inDestinationFolder).
+    else if (this.memory?.rootId === stale.id) this.memory.forgetRootId();
   }
 
   async copy(from: string, to: string, options: { overwrite?: boolean } = {}): Promise<DriveEntry> {
@@ -608,7 +625,7 @@ export class GraphDrive implements RemoteDrive {
     const existing = await this.lookup(to);
     const place = async () => {
       const copied = await this.api.copy({ id: source.id }, { parentId: parent.id, name: baseName(to) }, { conflictBehavior: 'fail' });
-      if (copied.parentReference?.id === undefined || copied.parentReference.id === parent.id) return copied;
+      if (await this.inDestinationFolder(copied, parent, to)) return copied;
       // Graph took a folder id it does not know and copied beside the source
       // (OneDrive/onedrive-api-docs#1381): that copy is this request's own new item, and goes.
       await this.api.delete({ id: copied.id }, { ifMatch: copied.eTag });
@@ -981,6 +998,11 @@ function entrySize(entry: GraphEntry): number {
   return n;
 }
 
+/** Two Graph item ids name the same item (case aside: see inDestinationFolder). */
+function sameId(a: string, b: string): boolean {
+  return a === b || a.toLowerCase() === b.toLowerCase();
+}
+
 /** Whether `item` is a copy of `source`: both folders, or files of the same size and hash. */
 function sameContent(item: DriveItem, source: GraphEntry): boolean {
   if (source.isFolder) return item.folder !== undefined;
@@ -1004,9 +1026,11 @@ function notAFile(path: string): DriveError {
  * and ignored, its stray result already undone. The caller asks for the folder afresh, once.
  */
 class StaleParent extends Error {
+  readonly id: string;
   readonly remembered: boolean;
   constructor(parent: { id: string; remembered?: true }) {
     super(`The destination folder ${parent.id} is no longer known to Graph.`);
+    this.id = parent.id;
     this.remembered = parent.remembered === true;
   }
 }

@@ -449,3 +449,23 @@ describe('background delta poll', () => {
     }
   });
 });
+
+describe('GraphDrive moves checked against where Graph put the item', () => {
+  it("takes a move's answer naming the folder in other letter case as the folder asked for (abraunegg/onedrive#3336): one PATCH, nothing undone", async () => {
+    await seed('casing/a.txt', 'a');
+    emulator.drive.mkdir(driveId, 'casing/dest');
+    await drive.list('/casing');
+    const update = drive.api.update.bind(drive.api);
+    drive.api.update = async (...args: Parameters<typeof update>) => {
+      const item = await update(...args);
+      return item.parentReference?.id ? { ...item, parentReference: { ...item.parentReference, id: item.parentReference.id.toLowerCase() } } : item;
+    };
+    try {
+      const moved = await calls(() => drive.move('/casing/a.txt', '/casing/dest/a.txt'));
+      expect(moved.calls).toBe(1);
+      expect(emulator.drive.listPaths(driveId).filter((p) => p.startsWith('/casing/'))).toEqual(['/casing/', '/casing/dest/', '/casing/dest/a.txt']);
+    } finally {
+      drive.api.update = update;
+    }
+  });
+});
