@@ -13,7 +13,8 @@
  *   --items 10000      children of the folder listed in table 4
  *   --big-items 100000 files in the folder of table 7 (default 100,000; 10,000 with --quick)
  *   --onedav-repo DIR  table 7 measures the onedav of another checkout (a before/after comparison)
- *   --profile DIR      write a V8 CPU profile of every onedav server process into DIR
+ *   --profile DIR      write a V8 CPU profile of every onedav server process into DIR (and of the
+ *                      emulator child of tables 1–4 and 6 into DIR/emulator)
  *                      (summarise one with: npx tsx bench/profile-summary.ts DIR/<file>.cpuprofile)
  *
  * Every figure comes from real processes: onedav runs as `onedav serve` (source, via tsx) in a child

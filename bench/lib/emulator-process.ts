@@ -27,10 +27,12 @@ export class EmulatorProcess {
    * Starts the emulator child. Its file content goes to a RAM-backed folder (/dev/shm) when there
    * is one: the emulator stands in for Microsoft's servers, and the bench machine's disk writeback
    * must not be what a throughput figure measures.
+   * With `cpuProfileDir`, the child writes a V8 CPU profile into its `emulator/` folder when it stops.
    */
-  static async start(): Promise<EmulatorProcess> {
+  static async start(options: { cpuProfileDir?: string } = {}): Promise<EmulatorProcess> {
     const storageDir = await mkdtemp(join(existsSync('/dev/shm') ? '/dev/shm' : tmpdir(), 'onedav-bench-emulator-'));
-    const child = fork(CHILD, [], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'], env: { ...process.env, TMPDIR: storageDir } });
+    const profile = options.cpuProfileDir ? ['--cpu-prof', `--cpu-prof-dir=${join(options.cpuProfileDir, 'emulator')}`] : [];
+    const child = fork(CHILD, [], { execArgv: ['--import', 'tsx', ...profile], stdio: ['ignore', 'inherit', 'inherit', 'ipc'], env: { ...process.env, TMPDIR: storageDir } });
     const url = await new Promise<string>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error('the emulator child did not start within 60 s')), 60_000);
       child.once('error', reject);

@@ -25,7 +25,7 @@ export class BenchStack {
 
   static async start(options: BenchStackOptions = {}): Promise<BenchStack> {
     const dataDir = await mkdtemp(join(tmpdir(), 'onedav-bench-'));
-    const emulator = await EmulatorProcess.start();
+    const emulator = await EmulatorProcess.start({ cpuProfileDir: options.cpuProfileDir });
     try {
       const onedav = await OneDavProcess.start(emulator, { dataDir, config: options.config, cpuProfileDir: options.cpuProfileDir, repo: options.repo, nodeFlags: options.nodeFlags });
       return new BenchStack(emulator, onedav, dataDir, options);

@@ -1,6 +1,7 @@
+import { cpus } from 'node:os';
 import { downloadUrlOf, uploadDirect } from '../lib/graph-direct.js';
 import { expectStatus, GiB, MiB, patternStream, send } from '../lib/http.js';
-import type { OneDavProcess } from '../lib/onedav-process.js';
+import { cpuMsOf, type OneDavProcess } from '../lib/onedav-process.js';
 import { median, mib, mibPerSec, now, ratio, verdict, type Table } from '../lib/report.js';
 import { BenchStack } from '../lib/stack.js';
 
@@ -42,11 +43,20 @@ export async function throughputTable(options: ThroughputOptions): Promise<Table
     let getRss = { baseline: 0, peak: 0, growth: -1 };
     const putCpu: number[] = [];
     const getCpu: number[] = [];
+    const putShares = { direct: { emulator: [] as number[], driver: [] as number[] }, dav: { emulator: [] as number[], driver: [] as number[] } };
     for (let round = 0; round < options.rounds; round++) {
-      directPut = Math.min(directPut, (await timedTransfer(() => uploadDirect(graph, token, `/t2/direct-${round}.bin`, size, FRAGMENT))).ms);
-      const put = await measured(stack.onedav, async () => {
-        expectStatus(await send(stack.url, 'PUT', `/t2/via-onedav-${round}.bin`, { headers: { 'content-length': String(size) }, body: patternStream(size) }), [201], 'PUT through onedav');
-      });
+      const direct = await cpuOf(stack.emulator.pid, () => timedTransfer(() => uploadDirect(graph, token, `/t2/direct-${round}.bin`, size, FRAGMENT)));
+      directPut = Math.min(directPut, direct.result.ms);
+      putShares.direct.emulator.push(direct.emulatorMs);
+      putShares.direct.driver.push(direct.driverMs);
+      const viaDav = await cpuOf(stack.emulator.pid, () =>
+        measured(stack.onedav, async () => {
+          expectStatus(await send(stack.url, 'PUT', `/t2/via-onedav-${round}.bin`, { headers: { 'content-length': String(size) }, body: patternStream(size) }), [201], 'PUT through onedav');
+        }),
+      );
+      const put = viaDav.result;
+      putShares.dav.emulator.push(viaDav.emulatorMs);
+      putShares.dav.driver.push(viaDav.driverMs);
       davPut = Math.min(davPut, put.ms);
       putCpu.push(put.cpuMs);
       if (put.growth > putRss.growth) putRss = put;
@@ -98,6 +108,7 @@ export async function throughputTable(options: ThroughputOptions): Promise<Table
       ],
       notes: [
         `Best of ${options.rounds} alternating round(s) per path. ratio = onedav throughput / direct throughput (1.00× = no overhead); both include the emulator hashing the whole file when the last fragment commits it.`,
+        `PUT CPU per GiB (median over rounds) — direct: emulator ${perGiB(size, putShares.direct.emulator)}, bench driver ${perGiB(size, putShares.direct.driver)}; through onedav: emulator ${perGiB(size, putShares.dav.emulator)}, onedav ${perGiB(size, putCpu)}, bench driver ${perGiB(size, putShares.dav.driver)}. Each path's processes share ${cpus().length} cores: the sum over the cores is a floor on its wall time.`,
         'RSS growth = highest resident set of the onedav process during a transfer (sampled every 20 ms, and VmHWM) minus its RSS just before; the largest over the rounds.',
         'The emulator keeps file content in RAM (/dev/shm) so the machine\'s disk is not what is measured.',
         'The bench driver, the emulator and onedav share this machine\'s cores. "onedav CPU per GiB" (user + system time of the server process, median over rounds) is the machine-independent cost; "alone on a core" = the rate that CPU time would allow if onedav had a core to itself.',
@@ -106,6 +117,19 @@ export async function throughputTable(options: ThroughputOptions): Promise<Table
   } finally {
     await stack.stop();
   }
+}
+
+function perGiB(size: number, cpuMs: number[]): string {
+  return `${((median(cpuMs) * GiB) / size / 1000).toFixed(2)} s`;
+}
+
+/** Runs `fn` and returns the CPU time the emulator child and this driver process spent meanwhile. */
+async function cpuOf<T>(emulatorPid: number, fn: () => Promise<T>): Promise<{ result: T; emulatorMs: number; driverMs: number }> {
+  const emulatorBefore = await cpuMsOf(emulatorPid);
+  const driverBefore = process.cpuUsage();
+  const result = await fn();
+  const driver = process.cpuUsage(driverBefore);
+  return { result, emulatorMs: (await cpuMsOf(emulatorPid)) - emulatorBefore, driverMs: (driver.user + driver.system) / 1000 };
 }
 
 function cpuColumns(size: number, cpuMs: number[]): [string, string] {
