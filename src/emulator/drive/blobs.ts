@@ -4,12 +4,20 @@ import { appendFile, mkdir, open, rename, rm, stat, unlink, type FileHandle } fr
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { QuickXorHash } from '../../graph/quickxorhash.js';
+import type { DriveProfile } from './profile.js';
 
+/**
+ * The hashes Graph reports for a file. No sha256Hash: "This property isn't supported. Don't use."
+ * (https://learn.microsoft.com/graph/api/resources/hashes)
+ */
 export interface ContentHashes {
   quickXorHash: string;
-  sha1Hash: string;
-  sha256Hash: string;
+  /** Only where the drive reports it (DriveProfile.sha1Hash). */
+  sha1Hash?: string;
 }
+
+/** Which hashes a blob gets: those of the drive it is written for. */
+export type HashChoice = Pick<DriveProfile, 'sha1Hash'>;
 
 export interface StoredBlob extends ContentHashes {
   id: string;
@@ -24,26 +32,26 @@ export interface ContentChanges {
   append?: Buffer;
 }
 
-/** Hashes bytes as they pass, the three ways OneDrive reports content. */
+/** Hashes bytes as they pass, the ways the drive reports content (and no other: each costs CPU per byte). */
 class ContentHasher {
   private readonly qx = new QuickXorHash();
-  private readonly sha1 = createHash('sha1');
-  private readonly sha256 = createHash('sha256');
+  private readonly sha1;
   size = 0;
+
+  constructor(choice: HashChoice) {
+    this.sha1 = choice.sha1Hash ? createHash('sha1') : undefined;
+  }
 
   update(chunk: Uint8Array): void {
     this.qx.update(chunk);
-    this.sha1.update(chunk);
-    this.sha256.update(chunk);
+    this.sha1?.update(chunk);
     this.size += chunk.length;
   }
 
   digest(): ContentHashes {
-    return {
-      quickXorHash: this.qx.digestBase64(),
-      sha1Hash: this.sha1.digest('hex').toUpperCase(),
-      sha256Hash: this.sha256.digest('hex').toUpperCase(),
-    };
+    const hashes: ContentHashes = { quickXorHash: this.qx.digestBase64() };
+    if (this.sha1) hashes.sha1Hash = this.sha1.digest('hex').toUpperCase();
+    return hashes;
   }
 }
 
@@ -73,7 +81,7 @@ export class BlobStore {
    * Streams `source` into a new blob, hashing as it goes. `overLimit` is called (and its error thrown)
    * as soon as more than `limit` bytes arrive; a failed or aborted stream leaves nothing behind.
    */
-  async writeStream(source: AsyncIterable<unknown>, limit: number, overLimit: () => Error, changes: ContentChanges = {}): Promise<StoredBlob> {
+  async writeStream(source: AsyncIterable<unknown>, limit: number, overLimit: () => Error, hashes: HashChoice, changes: ContentChanges = {}): Promise<StoredBlob> {
     const temp = this.tempPath();
     const handle = await open(temp, 'w', 0o600);
     let size = 0;
@@ -90,21 +98,21 @@ export class BlobStore {
       await unlink(temp).catch(() => {});
       throw err;
     }
-    return this.adopt(temp, changes);
+    return this.adopt(temp, hashes, changes);
   }
 
   /**
    * Turns a finished temp file into a blob: optionally damages it (tests) or appends the service's
-   * own bytes (SharePoint's rewrite of some files), hashes it, moves it in place.
+   * own bytes (SharePoint's rewrite of some files), hashes it as `hashes` says, moves it in place.
    */
-  async adopt(temp: string, changes: ContentChanges = {}): Promise<StoredBlob> {
+  async adopt(temp: string, hashes: HashChoice, changes: ContentChanges = {}): Promise<StoredBlob> {
     try {
       if (changes.corrupt) await flipFirstByte(temp);
       if (changes.append && (await stat(temp)).size > 0) await appendFile(temp, changes.append);
-      const { size, ...hashes } = await hashFile(temp);
+      const { size, ...digests } = await hashFile(temp, hashes);
       const id = randomBytes(16).toString('hex');
       await rename(temp, this.pathOf(id));
-      return { id, size, ...hashes };
+      return { id, size, ...digests };
     } catch (err) {
       await unlink(temp).catch(() => {});
       throw err;
@@ -141,8 +149,8 @@ export async function writeAll(handle: FileHandle, buf: Buffer, position: number
   }
 }
 
-async function hashFile(path: string): Promise<ContentHashes & { size: number }> {
-  const hasher = new ContentHasher();
+async function hashFile(path: string, choice: HashChoice): Promise<ContentHashes & { size: number }> {
+  const hasher = new ContentHasher(choice);
   for await (const chunk of createReadStream(path, { highWaterMark: 1024 * 1024 })) hasher.update(chunk as Buffer);
   return { size: hasher.size, ...hasher.digest() };
 }

@@ -270,7 +270,7 @@ export class EmulatedDriveRoutes {
     if (body.folder !== undefined) {
       item = this.store.createFolder(parent, name, behavior, by).item;
     } else if (body.file !== undefined) {
-      const empty = await this.store.blobs.writeStream(emptyStream(), 0, () => new Error('unreachable'));
+      const empty = await this.store.blobs.writeStream(emptyStream(), 0, () => new Error('unreachable'), profileOf(target.drive, this.shared.directory));
       try {
         item = this.store.putFile(parent, name, empty, { behavior, by }).item;
       } catch (err) {
@@ -321,8 +321,9 @@ export class EmulatedDriveRoutes {
     if (declared !== undefined && declared > SIMPLE_UPLOAD_LIMIT) throw tooLargeForSimpleUpload();
     if (declared !== undefined) this.store.assertRoomFor(target.drive.id, declared, dest.existing?.size ?? 0);
     const corrupt = declared === undefined || declared > 0 ? this.hooks.takeCorruption(declared ?? 1) : false;
-    const append = enrichmentFor(profileOf(target.drive, this.shared.directory), dest.names[dest.names.length - 1]);
-    const blob = await this.store.blobs.writeStream(req, SIMPLE_UPLOAD_LIMIT, tooLargeForSimpleUpload, { corrupt, append });
+    const profile = profileOf(target.drive, this.shared.directory);
+    const append = enrichmentFor(profile, dest.names[dest.names.length - 1]);
+    const blob = await this.store.blobs.writeStream(req, SIMPLE_UPLOAD_LIMIT, tooLargeForSimpleUpload, profile, { corrupt, append });
     try {
       const by = whoOf(target.principal);
       let result: { item: ItemRecord; created: boolean };

@@ -46,7 +46,6 @@ export interface ItemRecord {
   mimeType?: string;
   quickXorHash?: string;
   sha1Hash?: string;
-  sha256Hash?: string;
   description?: string;
   createdBy?: string;
   modifiedBy?: string;
@@ -69,8 +68,7 @@ export interface VersionRecord {
   blobId: string;
   size: number;
   quickXorHash: string;
-  sha1Hash: string;
-  sha256Hash: string;
+  sha1Hash?: string;
   /** When this content became current (ms). */
   modifiedAt: number;
   modifiedBy?: string;

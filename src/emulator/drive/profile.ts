@@ -75,15 +75,20 @@ export interface DriveProfile {
    * drives get the short one (3 minutes), so a client that trusts a URL longer fails here first.
    */
   downloadUrlMaxLifetimeSec: number;
+  /**
+   * Files carry `sha1Hash` besides `quickXorHash` (personal OneDrive); business drives and libraries
+   * report quickXorHash alone. OneDrive/onedrive-api-docs#1157 (both drive types' upload answers).
+   */
+  sha1Hash: boolean;
 }
 
 type TypeFacts = Omit<DriveProfile, 'type' | 'cloud' | 'pathAddressing' | 'delta'>;
 type CloudFacts = Pick<DriveProfile, 'pathAddressing' | 'delta'>;
 
 const BY_TYPE: Record<DriveType, TypeFacts> = {
-  personal: { rewritesUploads: false, oneUploadSessionPerFile: false, moveResetsModified: true, copyResetsModified: true, folderCTag: true, moveHonoursReplace: true, unknownParentIdIgnored: false, rootPathParentRefused: false, downloadUrlMaxLifetimeSec: 3600 },
-  business: { rewritesUploads: true, oneUploadSessionPerFile: true, moveResetsModified: true, copyResetsModified: true, folderCTag: false, moveHonoursReplace: false, unknownParentIdIgnored: true, rootPathParentRefused: true, downloadUrlMaxLifetimeSec: 180 },
-  documentLibrary: { rewritesUploads: true, oneUploadSessionPerFile: true, moveResetsModified: true, copyResetsModified: true, folderCTag: false, moveHonoursReplace: false, unknownParentIdIgnored: true, rootPathParentRefused: true, downloadUrlMaxLifetimeSec: 180 },
+  personal: { rewritesUploads: false, oneUploadSessionPerFile: false, moveResetsModified: true, copyResetsModified: true, folderCTag: true, moveHonoursReplace: true, unknownParentIdIgnored: false, rootPathParentRefused: false, downloadUrlMaxLifetimeSec: 3600, sha1Hash: true },
+  business: { rewritesUploads: true, oneUploadSessionPerFile: true, moveResetsModified: true, copyResetsModified: true, folderCTag: false, moveHonoursReplace: false, unknownParentIdIgnored: true, rootPathParentRefused: true, downloadUrlMaxLifetimeSec: 180, sha1Hash: false },
+  documentLibrary: { rewritesUploads: true, oneUploadSessionPerFile: true, moveResetsModified: true, copyResetsModified: true, folderCTag: false, moveHonoursReplace: false, unknownParentIdIgnored: true, rootPathParentRefused: true, downloadUrlMaxLifetimeSec: 180, sha1Hash: false },
 };
 
 const BY_CLOUD: Record<EmulatedCloud, CloudFacts> = {

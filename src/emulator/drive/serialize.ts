@@ -87,7 +87,7 @@ export function itemJson(view: ItemView, item: ItemRecord, options: { delta?: bo
     json.folder = { childCount: store.childCount(item.id) };
   } else {
     const hashes: Record<string, string> = { quickXorHash: item.quickXorHash ?? '' };
-    if (drive.type === 'personal') hashes.sha1Hash = item.sha1Hash ?? '';
+    if (profileOf(drive, view.directory).sha1Hash && item.sha1Hash) hashes.sha1Hash = item.sha1Hash;
     json.file = { mimeType: item.mimeType ?? 'application/octet-stream', hashes };
   }
   json.fileSystemInfo = { createdDateTime: isoSeconds(item.fsCreatedAt), lastModifiedDateTime: isoSeconds(item.fsModifiedAt) };

@@ -58,6 +58,7 @@ import { DeltaFeeds } from './delta.js';
 import { DownloadUrls } from './downloads.js';
 import { EmulatedDriveRoutes } from './graph-routes.js';
 import type { ItemRecord } from './model.js';
+import { profileOf, type DriveProfile } from './profile.js';
 import { itemJson } from './serialize.js';
 import { DriveStore, type PersistedDrives } from './store.js';
 import { UploadSessions, type FragmentLog, type UploadSessionRecord } from './upload-sessions.js';
@@ -226,7 +227,7 @@ export class EmulatedDriveService implements EmulatorService {
   async putFile(driveId: string, path: string, content: Buffer | string, options: { modified?: Date } = {}): Promise<SeededItem> {
     const { parent, name } = this.parentFor(driveId, path);
     const bytes = typeof content === 'string' ? Buffer.from(content) : content;
-    const blob = await this.store.blobs.writeStream(Readable.from([bytes]), Number.MAX_SAFE_INTEGER, () => new Error('unreachable'));
+    const blob = await this.store.blobs.writeStream(Readable.from([bytes]), Number.MAX_SAFE_INTEGER, () => new Error('unreachable'), this.profileOf(driveId));
     try {
       const times = options.modified ? { fsModifiedAt: options.modified.getTime() } : undefined;
       const { item } = this.store.putFile(parent, name, blob, { behavior: 'replace', times });
@@ -240,7 +241,7 @@ export class EmulatedDriveService implements EmulatorService {
 
   async putEmptyFiles(driveId: string, folder: string, names: string[]): Promise<number> {
     const parent = this.store.ensureFolders(this.store.root(this.requireDrive(driveId)), splitPath(folder));
-    const blob = await this.store.blobs.writeStream(Readable.from([Buffer.alloc(0)]), 0, () => new Error('unreachable'));
+    const blob = await this.store.blobs.writeStream(Readable.from([Buffer.alloc(0)]), 0, () => new Error('unreachable'), this.profileOf(driveId));
     try {
       for (const name of names) this.store.putFile(parent, name, blob, { behavior: 'replace' });
     } finally {
@@ -398,6 +399,10 @@ export class EmulatedDriveService implements EmulatorService {
     };
     this.saving = this.saving.then(run, run);
     await this.saving;
+  }
+
+  private profileOf(driveId: string): DriveProfile {
+    return profileOf(this.store.drive(this.requireDrive(driveId))!, this.shared.directory);
   }
 
   private requireDrive(driveId: string): string {

@@ -313,8 +313,8 @@ export class DriveStore {
     }
     const version = item.versions?.find((v) => v.id === id);
     if (!version) throw notFound(`The version '${id}' could not be found. List the item's versions for valid ids.`);
-    const { blobId, size, quickXorHash, sha1Hash, sha256Hash } = version;
-    return this.replaceContent(item, { id: blobId, size, quickXorHash, sha1Hash, sha256Hash }, by);
+    const { blobId, size, quickXorHash, sha1Hash } = version;
+    return this.replaceContent(item, { id: blobId, size, quickXorHash, sha1Hash }, by);
   }
 
   update(item: ItemRecord, patch: { description?: string; times?: FileTimes; by?: string }): void {
@@ -429,7 +429,7 @@ export class DriveStore {
         for (const child of this.childrenOf(src.id)) clone(child, item, child.name);
       } else {
         item.mimeType = src.mimeType;
-        this.setBlob(item, { id: src.blobId!, size: src.size, quickXorHash: src.quickXorHash!, sha1Hash: src.sha1Hash!, sha256Hash: src.sha256Hash! });
+        this.setBlob(item, { id: src.blobId!, size: src.size, quickXorHash: src.quickXorHash!, sha1Hash: src.sha1Hash });
         this.attach(item);
       }
       return item;
@@ -552,7 +552,6 @@ export class DriveStore {
     item.size = blob.size;
     item.quickXorHash = blob.quickXorHash;
     item.sha1Hash = blob.sha1Hash;
-    item.sha256Hash = blob.sha256Hash;
     item.contentModifiedAt = this.nowSec();
     this.blobRefs.set(blob.id, (this.blobRefs.get(blob.id) ?? 0) + 1);
   }
@@ -568,8 +567,7 @@ export class DriveStore {
       blobId: item.blobId,
       size: item.size,
       quickXorHash: item.quickXorHash ?? '',
-      sha1Hash: item.sha1Hash ?? '',
-      sha256Hash: item.sha256Hash ?? '',
+      sha1Hash: item.sha1Hash,
       modifiedAt: item.contentModifiedAt ?? item.modifiedAt,
       modifiedBy: item.modifiedBy,
     };

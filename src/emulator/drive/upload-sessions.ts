@@ -210,8 +210,9 @@ export class UploadSessions {
     this.sessions.delete(session.id);
     let blob: StoredBlob | undefined;
     try {
-      const append = enrichmentFor(this.profile(session.driveId), this.targetName(session));
-      blob = await this.store.blobs.adopt(session.tempPath, { corrupt: this.hooks.takeCorruption(session.total ?? 0), append });
+      const profile = this.profile(session.driveId);
+      const append = enrichmentFor(profile, this.targetName(session));
+      blob = await this.store.blobs.adopt(session.tempPath, profile, { corrupt: this.hooks.takeCorruption(session.total ?? 0), append });
       // Checked again after hashing (which awaits), so a change made meanwhile is seen.
       const existing = this.assertCommittable(session);
       let result: { item: ItemRecord; created: boolean };

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ENRICHMENT_TRAILER } from '../../../src/emulator/drive/enrichment.js';
 import type { RunningEmulator } from '../../../src/emulator/server.js';
@@ -68,6 +69,27 @@ describe('SharePoint rewrites some uploaded files on commit', () => {
     const simple = await expectStatus(call(emu, 'PUT', `${drive.base}/root:/report.docx:/content`, { token: drive.token(), body: sent }), 201);
     expect(simple).toMatchObject({ size: sent.length, file: { hashes: { quickXorHash: quickXorHash(sent) } } });
   });
+});
+
+describe('the hashes each drive type reports', () => {
+  const sent = bytes(FRAG + 77, 8);
+  const sha1 = createHash('sha1').update(sent).digest('hex').toUpperCase();
+
+  for (const [kind, expected] of [
+    ['personal', { quickXorHash: quickXorHash(sent), sha1Hash: sha1 }],
+    ['business', { quickXorHash: quickXorHash(sent) }],
+    ['documentLibrary', { quickXorHash: quickXorHash(sent) }],
+  ] as const) {
+    it(`${kind}: an upload session's file carries ${Object.keys(expected).join(' and ')}, also when listed`, async () => {
+      const drive = drives[kind];
+      const session = await expectStatus(createSession(drive, `Hashes/${kind}.bin`), 200);
+      const done = await putRange(session.uploadUrl, sent, 0, sent.length);
+      expect(done.status).toBe(201);
+      expect((await json(done)).file.hashes).toEqual(expected);
+      const listed = await expectStatus(call(emu, 'GET', `${drive.base}/root:/Hashes:/children`, { token: drive.token() }), 200);
+      expect(listed.value.find((i: any) => i.name === `${kind}.bin`).file.hashes).toEqual(expected);
+    });
+  }
 });
 
 describe('one open upload session per file', () => {
