@@ -80,6 +80,8 @@ export async function throughputTable(options: ThroughputOptions): Promise<Table
     }
 
     const putRatio = directPut / davPut;
+    const sum = (shares: number[][]) => shares.reduce((total, ms) => total + median(ms), 0);
+    const cpuRatio = sum([putShares.direct.emulator, putShares.direct.driver]) / sum([putShares.dav.emulator, putCpu, putShares.dav.driver]);
     const getRatio = directGet / davGet;
     return {
       title: `Table 2 — Throughput and memory: ${mib(size)} through onedav vs directly against the emulator`,
@@ -108,7 +110,7 @@ export async function throughputTable(options: ThroughputOptions): Promise<Table
       ],
       notes: [
         `Best of ${options.rounds} alternating round(s) per path. ratio = onedav throughput / direct throughput (1.00× = no overhead); both include the emulator hashing the whole file when the last fragment commits it.`,
-        `PUT CPU per GiB (median over rounds) — direct: emulator ${perGiB(size, putShares.direct.emulator)}, bench driver ${perGiB(size, putShares.direct.driver)}; through onedav: emulator ${perGiB(size, putShares.dav.emulator)}, onedav ${perGiB(size, putCpu)}, bench driver ${perGiB(size, putShares.dav.driver)}. Each path's processes share ${cpus().length} cores: the sum over the cores is a floor on its wall time.`,
+        `PUT CPU per GiB (median over rounds) — direct: emulator ${perGiB(size, putShares.direct.emulator)}, bench driver ${perGiB(size, putShares.direct.driver)}; through onedav: emulator ${perGiB(size, putShares.dav.emulator)}, onedav ${perGiB(size, putCpu)}, bench driver ${perGiB(size, putShares.dav.driver)}. Each path's processes share ${cpus().length} cores: the sum over the cores is a floor on its wall time; were the cores the only limit, the ratio would be direct CPU / through-onedav CPU = ${ratio(cpuRatio)}.`,
         'RSS growth = highest resident set of the onedav process during a transfer (sampled every 20 ms, and VmHWM) minus its RSS just before; the largest over the rounds.',
         'The emulator keeps file content in RAM (/dev/shm) so the machine\'s disk is not what is measured.',
         'The bench driver, the emulator and onedav share this machine\'s cores. "onedav CPU per GiB" (user + system time of the server process, median over rounds) is the machine-independent cost; "alone on a core" = the rate that CPU time would allow if onedav had a core to itself.',
