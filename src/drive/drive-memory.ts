@@ -16,6 +16,12 @@ export interface DriveMemory {
   forgetRootId(): void;
 }
 
+/**
+ * Drives kept in the file at most. A drive's key holds its Graph host, and the built-in emulator
+ * listens on a new port each run (`emulator.port` 0): without a bound every `npm start` would add one.
+ */
+const MAX_DRIVES = 64;
+
 interface MemoryFileShape {
   version: 1;
   drives: Record<string, { rootId?: string }>;
@@ -58,7 +64,10 @@ export class DriveMemoryFile {
       },
       rememberRootId(id: string) {
         if (file.state.drives[key]?.rootId === id) return;
-        file.state.drives[key] = { ...file.state.drives[key], rootId: id };
+        const { drives } = file.state;
+        delete drives[key]; // last in the file = last learned: the oldest go first beyond MAX_DRIVES
+        drives[key] = { rootId: id };
+        for (const old of Object.keys(drives).slice(0, Math.max(0, Object.keys(drives).length - MAX_DRIVES))) delete drives[old];
         file.save();
       },
       forgetRootId() {
