@@ -27,6 +27,7 @@ export type EmulatorRequest =
   | { op: 'accessToken' }
   | { op: 'fragments' }
   | { op: 'listPaths' }
+  | { op: 'collectGarbage' }
   | { op: 'stop' };
 
 export interface EmulatorInfo {
@@ -83,6 +84,10 @@ async function answer(request: EmulatorRequest): Promise<unknown> {
       return emulator.drive.uploadFragments();
     case 'listPaths':
       return emulator.drive.listPaths(driveId);
+    case 'collectGarbage':
+      // The child runs with --expose-gc (emulator-process.ts).
+      (globalThis as { gc?: () => void }).gc?.();
+      return true;
     case 'stop':
       await emulator.close();
       setImmediate(() => process.exit(0));
