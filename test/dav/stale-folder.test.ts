@@ -30,13 +30,18 @@ async function replaceFolderElsewhere(path: string): Promise<void> {
 
 const paths = (prefix: string) => stack.emulator.drive.listPaths(drive).filter((p) => p.startsWith(prefix));
 
+/** `<top>/<file>` and `<top>/dest/`, both listed by onedav, then `dest` replaced behind its back. */
+async function staleDestination(top: string, file: string, content: string): Promise<void> {
+  await stack.emulator.drive.putFile(drive, `${top}/${file}`, content);
+  stack.emulator.drive.mkdir(drive, `${top}/dest`);
+  expect((await dav(stack, 'PROPFIND', `/${top}/`, { headers: { depth: '1' } })).status).toBe(207);
+  expect((await dav(stack, 'PROPFIND', `/${top}/dest/`, { headers: { depth: '1' } })).status).toBe(207);
+  await replaceFolderElsewhere(`${top}/dest`);
+}
+
 describe('a move or copy into a folder that was replaced behind onedav', () => {
   it('MOVE lands in the new folder; the file is not left renamed in its own folder', async () => {
-    await stack.emulator.drive.putFile(drive, 'st1/a.txt', 'alpha');
-    stack.emulator.drive.mkdir(drive, 'st1/dest');
-    expect((await dav(stack, 'PROPFIND', '/st1/', { headers: { depth: '1' } })).status).toBe(207);
-    expect((await dav(stack, 'PROPFIND', '/st1/dest/', { headers: { depth: '1' } })).status).toBe(207);
-    await replaceFolderElsewhere('st1/dest');
+    await staleDestination('st1', 'a.txt', 'alpha');
     const moved = await dav(stack, 'MOVE', '/st1/a.txt', { headers: { destination: `${stack.url}/st1/dest/moved.txt` } });
     expect(moved.status).toBe(201);
     expect(paths('/st1/')).toEqual(['/st1/', '/st1/dest/', '/st1/dest/moved.txt']);
@@ -44,11 +49,7 @@ describe('a move or copy into a folder that was replaced behind onedav', () => {
   });
 
   it('COPY lands in the new folder; no stray copy is left beside the source', async () => {
-    await stack.emulator.drive.putFile(drive, 'st2/b.txt', 'bravo');
-    stack.emulator.drive.mkdir(drive, 'st2/dest');
-    expect((await dav(stack, 'PROPFIND', '/st2/', { headers: { depth: '1' } })).status).toBe(207);
-    expect((await dav(stack, 'PROPFIND', '/st2/dest/', { headers: { depth: '1' } })).status).toBe(207);
-    await replaceFolderElsewhere('st2/dest');
+    await staleDestination('st2', 'b.txt', 'bravo');
     const copied = await dav(stack, 'COPY', '/st2/b.txt', { headers: { destination: `${stack.url}/st2/dest/copy.txt` } });
     expect(copied.status).toBe(201);
     expect(paths('/st2/')).toEqual(['/st2/', '/st2/b.txt', '/st2/dest/', '/st2/dest/copy.txt']);
@@ -56,11 +57,7 @@ describe('a move or copy into a folder that was replaced behind onedav', () => {
   });
 
   it('MOVE with Overwrite onto a file that came with the new folder: refused as a race (412), nothing lost; asked again, it replaces it', async () => {
-    await stack.emulator.drive.putFile(drive, 'st3/c.txt', 'charlie');
-    stack.emulator.drive.mkdir(drive, 'st3/dest');
-    expect((await dav(stack, 'PROPFIND', '/st3/', { headers: { depth: '1' } })).status).toBe(207);
-    expect((await dav(stack, 'PROPFIND', '/st3/dest/', { headers: { depth: '1' } })).status).toBe(207);
-    await replaceFolderElsewhere('st3/dest');
+    await staleDestination('st3', 'c.txt', 'charlie');
     await stack.emulator.drive.putFile(drive, 'st3/dest/c.txt', 'old one');
     const moved = await dav(stack, 'MOVE', '/st3/c.txt', { headers: { destination: `${stack.url}/st3/dest/c.txt`, overwrite: 'T' } });
     // onedav saw no file there when it checked the destination's locks: it does not replace what it did not check.
