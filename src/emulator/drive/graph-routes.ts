@@ -203,8 +203,9 @@ export class EmulatedDriveRoutes {
     const body = await readJson(ctx.req);
     const by = whoOf(target.principal);
     const asked = conflictBehaviorOf(ctx, body, 'fail');
+    const profile = profileOf(target.drive, this.shared.directory);
     // Business drives answer nameAlreadyExists to a replacing move: OneDrive/onedrive-api-docs#1383.
-    const behavior = asked === 'replace' && !profileOf(target.drive, this.shared.directory).moveHonoursReplace ? 'fail' : asked;
+    const behavior = asked === 'replace' && !profile.moveHonoursReplace ? 'fail' : asked;
     const ref = body.parentReference as Record<string, unknown> | undefined;
     const name = body.name;
     if (name !== undefined && typeof name !== 'string') throw new EmulatorHttpError(400, 'invalidRequest', "Property 'name' must be a string.");
@@ -213,12 +214,10 @@ export class EmulatedDriveRoutes {
       if (ref.driveId !== undefined && ref.driveId !== item.driveId) {
         throw new EmulatorHttpError(400, 'invalidRequest', 'Moving items between drives is not supported; copy the item and delete the original.');
       }
-      const profile = profileOf(target.drive, this.shared.directory);
       newParent = this.parentFromReference(target, ref, { ignoreUnknownId: profile.unknownParentIdIgnored, refuseRootPath: profile.rootPathParentRefused });
     }
     if (name !== undefined || newParent) {
-      const resetModified = profileOf(target.drive, this.shared.directory).moveResetsModified;
-      this.store.move(item, newParent ?? this.store.item(item.parentId ?? '') ?? item, name ?? item.name, behavior, by, { resetModified });
+      this.store.move(item, newParent ?? this.store.item(item.parentId ?? '') ?? item, name ?? item.name, behavior, by, { resetModified: profile.moveResetsModified });
     }
     const fsi = body.fileSystemInfo as Record<string, unknown> | undefined;
     const times = fsi ? timesOf(fsi) : undefined;
