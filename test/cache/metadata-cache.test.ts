@@ -104,6 +104,46 @@ describe('metadata cache', () => {
     expect(cache.peekListing('/big')).toHaveLength(500);
   });
 
+  it('changes one child of a big listing without folding or sizing the others, and keeps its size honest', () => {
+    let sized = 0;
+    let folded = 0;
+    const names = { ...FOLDED_NAMES, nameKey: (name: string) => (folded++, FOLDED_NAMES.nameKey(name)) };
+    const sizeOf = (item: Item) => (sized++, 100 + item.name.length);
+    const cache = new MetadataCache<Item>({ ttlMs: 60_000, maxEntries: 1000, maxBytes: 10_000_000, clock: new ManualClock(1_000_000), names, sizeOf });
+    cache.setListing('/big', Array.from({ length: 1000 }, (_, i) => file(String(i), `File-${i}.txt`)), 'B');
+    expect(cache.peekItem('/big/file-3.txt')).toMatchObject({ id: '3' }); // builds the name index once
+    [sized, folded] = [0, 0];
+    cache.recordItem('/big/New.txt', file('new', 'New.txt'));
+    cache.recordItem('/big/File-10.txt', file('10', 'File-10.txt', 9));
+    cache.recordRemoval('/big/File-20.txt');
+    cache.recordMove('/big/File-30.txt', '/big/Thirty.txt', file('30', 'Thirty.txt'), (item) => item);
+    // Each change touches the children it changes: a handful of calls, not one per child.
+    expect(sized).toBeLessThan(20);
+    expect(folded).toBeLessThan(40);
+
+    // The index followed every change, old array to new.
+    expect(cache.peekItem('/big/new.TXT')).toMatchObject({ id: 'new' });
+    expect(cache.peekItem('/big/file-10.txt')).toMatchObject({ id: '10', size: 9 });
+    expect(cache.peekItem('/big/file-20.txt')).toBeNull();
+    expect(cache.peekItem('/big/file-30.txt')).toBeNull();
+    expect(cache.peekItem('/big/THIRTY.txt')).toMatchObject({ id: '30' });
+    expect(cache.peekItem('/big/file-999.txt')).toMatchObject({ id: '999' });
+    const listed = cache.peekListing('/big')!;
+    expect(listed).toHaveLength(1000);
+    expect(listed.filter((c) => c.id === '30')).toHaveLength(1);
+
+    // Its size is what the same knowledge weighs when stored afresh: the listing as it is now, and
+    // the written paths' own entries.
+    const rebuilt = new MetadataCache<Item>({ ttlMs: 60_000, maxEntries: 1000, maxBytes: 10_000_000, clock: new ManualClock(1_000_000), names, sizeOf });
+    rebuilt.setListing('/big', [...listed], 'B');
+    rebuilt.setItem('/big/New.txt', file('new', 'New.txt'));
+    rebuilt.setItem('/big/File-10.txt', file('10', 'File-10.txt', 9));
+    rebuilt.setItem('/big/Thirty.txt', file('30', 'Thirty.txt'));
+    rebuilt.setItem('/big/File-20.txt', null);
+    rebuilt.setItem('/big/File-30.txt', null);
+    expect(cache.stats().bytes).toBe(rebuilt.stats().bytes);
+  });
+
   it('answers children (present and absent) from a cached listing', async () => {
     const cache = makeCache();
     cache.setListing('/d', [file('1', 'x.txt'), folder('2', 'Sub')], 'D');
