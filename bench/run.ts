@@ -6,7 +6,7 @@
  *                      5 replicas: Redis-backed state vs files, 1 vs 2 replicas,
  *                      6 the rclone workload's Graph calls per step, onedav cold and warm vs rclone's onedrive backend,
  *                      7 big folder: streamed PROPFIND)
- *   --files 50         files in table 6's tree
+ *   --files 50         files in table 6's bigger tree (its first is the issue's scale: 6 files in 4 folders)
  *   --size 256M        bytes per transfer in tables 2 and 5 (default 1G in table 2, 256M in table 5; K/M/G suffixes)
  *   --duration 10      seconds of load per row in table 3 (per round and backend in table 5)
  *   --clients 64       concurrent clients in tables 3 and 5
@@ -28,7 +28,7 @@ import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { GiB, MiB } from './lib/http.js';
 import { printTable, type Table } from './lib/report.js';
-import { FULL_GRAPH_CALLS, FULL_RCLONE_WORKLOAD, graphCallsTable, QUICK_GRAPH_CALLS, QUICK_RCLONE_WORKLOAD, rcloneWorkloadTable } from './tables/graph-calls.js';
+import { FULL_GRAPH_CALLS, FULL_RCLONE_WORKLOAD, graphCallsTable, ISSUE_RCLONE_WORKLOAD, QUICK_GRAPH_CALLS, rcloneWorkloadTable } from './tables/graph-calls.js';
 import { bigFolderTable } from './tables/big-folder.js';
 import { largeListingTable } from './tables/large-listing.js';
 import { latencyTable } from './tables/latency.js';
@@ -86,7 +86,7 @@ out(`- Node ${process.version}; ${rcloneVersion()}`);
 out(`- mode: ${quick ? 'quick (smaller sizes; figures are a smoke test, not a measurement)' : 'full'}${cpuProfileDir ? `; CPU profiles in ${cpuProfileDir}` : ''}`);
 
 const started = performance.now();
-const runners: Record<number, () => Promise<Table>> = {
+const runners: Record<number, () => Promise<Table | Table[]>> = {
   1: () => graphCallsTable({ ...(quick ? QUICK_GRAPH_CALLS : FULL_GRAPH_CALLS), cpuProfileDir }),
   2: () => throughputTable({ size: values.size ? bytes(values.size) : quick ? 64 * MiB : GiB, rounds: quick ? 1 : 3, cpuProfileDir }),
   3: () =>
@@ -114,7 +114,10 @@ const runners: Record<number, () => Promise<Table>> = {
       downloadRounds: quick ? 1 : 3,
       cpuProfileDir,
     }),
-  6: () => rcloneWorkloadTable({ ...(quick ? QUICK_RCLONE_WORKLOAD : FULL_RCLONE_WORKLOAD), ...(values.files ? { files: Number(values.files) } : {}), cpuProfileDir }),
+  6: async () => [
+    await rcloneWorkloadTable({ ...ISSUE_RCLONE_WORKLOAD, cpuProfileDir }),
+    await rcloneWorkloadTable({ ...FULL_RCLONE_WORKLOAD, ...(values.files ? { files: Number(values.files) } : {}), cpuProfileDir }),
+  ],
   7: () => bigFolderTable({ items: values['big-items'] ? Number(values['big-items']) : quick ? 10_000 : 100_000, repo: values['onedav-repo'] ? resolve(values['onedav-repo']) : undefined }),
 };
 
@@ -124,7 +127,7 @@ for (const n of Object.keys(runners).map(Number)) {
   const t0 = performance.now();
   const loadBefore = loadavg()[0];
   try {
-    printTable(await runners[n]());
+    for (const table of [await runners[n]()].flat()) printTable(table);
     const loadAfter = loadavg()[0];
     const busy = Math.max(loadBefore, loadAfter) > cpus().length ? ' — the machine was busy with other work: timings are pessimistic' : '';
     out(`  (table ${n} took ${((performance.now() - t0) / 1000).toFixed(1)} s; load average ${loadBefore.toFixed(1)} → ${loadAfter.toFixed(1)} on ${cpus().length} cores${busy})`);
