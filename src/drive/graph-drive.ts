@@ -454,6 +454,10 @@ export class GraphDrive implements RemoteDrive {
         spoolDir: this.spoolDir,
         journal: this.uploadJournal,
         logger: this.logger,
+        parentGone: async () => {
+          const id = await this.freshParent(path, parent.id);
+          return id === undefined ? undefined : { parentId: id, name: baseName(path) };
+        },
       });
     } catch (err) {
       this.cache.invalidateItem(path);
@@ -498,11 +502,17 @@ export class GraphDrive implements RemoteDrive {
     // root is always there, and Graph takes new folders at `root/children` without its id
     // (https://learn.microsoft.com/graph/api/driveitem-post-children), in every cloud: no call to learn it.
     const inRoot = parentPath(path) === '/' && this.cache.peekItem('/') === undefined;
-    const parent = inRoot ? undefined : await this.parentFolder(path);
+    let parent = inRoot ? undefined : await this.parentFolder(path);
     assertValidPath(path, { documentLibrary: this.documentLibrary });
     let item: DriveItem;
     try {
-      item = await this.api.createFolder(parent ? { id: parent.id } : { path: '/' }, baseName(path), { conflictBehavior: 'fail' });
+      const create = (parentId: string | undefined) => this.api.createFolder(parentId ? { id: parentId } : { path: '/' }, baseName(path), { conflictBehavior: 'fail' });
+      item = await create(parent?.id).catch(async (err: unknown) => {
+        const fresh = parent && err instanceof GraphError && err.isNotFound ? await this.freshParent(path, parent.id) : undefined;
+        if (fresh === undefined) throw err;
+        parent = { id: fresh };
+        return create(fresh);
+      });
     } catch (err) {
       // Its answer lost, the folder may be there: empty and new where the caller saw nothing, it is what was asked.
       const made = mayHaveHappened(err) ? await this.freshItem(path) : undefined;
@@ -597,6 +607,22 @@ export class GraphDrive implements RemoteDrive {
     else this.rootId = undefined;
     const now = await this.lookup(where);
     return now !== null && sameId(now.id, placedIn);
+  }
+
+  /**
+   * Graph answered 404 for `staleId`, the folder id a write or MKCOL of `path` used: another client
+   * may have replaced the folder (a new id under the same name), or deleted it. What the cache held
+   * at and below the folder goes, and the folder is asked for afresh: its new id, or undefined when
+   * it is gone or kept its id (then the 404 stands: 409 to the client).
+   */
+  private async freshParent(path: string, staleId: string): Promise<string | undefined> {
+    const where = parentPath(path);
+    if (where === '/') {
+      this.rootId = undefined;
+      this.cache.invalidateItem('/');
+    } else this.cache.invalidatePrefix(where);
+    const now = await this.lookup(where);
+    return now?.isFolder && !sameId(now.id, staleId) ? now.id : undefined;
   }
 
   /** After a StaleParent: the remembered root id, or what the cache held of the destination's folder, is dropped. */

@@ -39,6 +39,12 @@ export interface UploadOptions {
   journal?: SessionJournal;
   /** Told (info) when SharePoint stored its own rewrite of an uploaded file. */
   logger?: Logger;
+  /**
+   * The upload's first call was answered 404 against the folder `target` names: that folder's id
+   * may only have gone stale (another client replaced the folder). A fresh target to try once more
+   * (no byte of the body is lost by then), or undefined when the folder is really gone.
+   */
+  parentGone?: () => Promise<ItemRef | undefined>;
 }
 
 /** Throws unless `size` is a fragment size Graph accepts. */
@@ -137,9 +143,22 @@ function conflictOf(options: UploadOptions): ConflictBehavior {
   return options.ifNoneMatch === '*' ? 'fail' : 'replace';
 }
 
+/** The upload's first call, once more against a fresh target when its folder's id was stale (UploadOptions.parentGone). */
+async function firstCall<R>(target: ItemRef, options: UploadOptions, call: (target: ItemRef) => Promise<R>): Promise<{ answer: R; target: ItemRef }> {
+  try {
+    return { answer: await call(target), target };
+  } catch (err) {
+    const fresh = err instanceof GraphError && err.isNotFound && options.parentGone ? await options.parentGone() : undefined;
+    if (!fresh) throw err;
+    return { answer: await call(fresh), target: fresh };
+  }
+}
+
 async function simpleUploadChecked(api: DriveApi, target: ItemRef, data: Buffer, options: UploadOptions): Promise<DriveItem> {
   const sent = new QuickXorHash().update(data).digestBase64();
-  const { item, created } = await api.simpleUpload(target, data, { ifMatch: options.ifMatch, conflictBehavior: conflictOf(options), signal: options.signal });
+  const {
+    answer: { item, created },
+  } = await firstCall(target, options, (to) => api.simpleUpload(to, data, { ifMatch: options.ifMatch, conflictBehavior: conflictOf(options), signal: options.signal }));
   await checkStored(api, { item, created, answered: true }, sent, data.length, options);
   if (options.mtime) return await api.update({ id: item.id }, { lastModified: options.mtime }, { signal: options.signal });
   return item;
@@ -199,10 +218,10 @@ interface SessionOptions extends UploadOptions {
  * abort before the file is committed cancels the session (a refused commit keeps it open on
  * Graph's side otherwise), so the file at `path` keeps its previous content and no session is left.
  */
-async function uploadViaSession(api: DriveApi, target: ItemRef, reader: FragmentSource, size: number, options: SessionOptions): Promise<DriveItem> {
+async function uploadViaSession(api: DriveApi, named: ItemRef, reader: FragmentSource, size: number, options: SessionOptions): Promise<DriveItem> {
   const { signal } = options;
   if (size === 0) throw sizeMismatch('An upload session cannot carry an empty file; use a simple upload.');
-  const session = await openSession(api, target, options);
+  const { session, target } = await openSession(api, named, options);
   const uploadUrl = session.uploadUrl;
   // Recorded before any byte goes out; a journal that cannot be written costs only the crash recovery.
   const journalId = await options.journal?.opened(uploadUrl, session.expirationDateTime).catch(() => undefined);
@@ -266,9 +285,14 @@ const SESSION_BUSY_RETRY_AFTER_SEC = 30;
  * program's upload, or one of ours whose answer was lost — and Graph gives no way to reach it
  * (microsoftgraph/microsoft-graph-docs-contrib#412): say so, and when to try again.
  */
-async function openSession(api: DriveApi, target: ItemRef, options: UploadOptions): Promise<UploadSession> {
+async function openSession(api: DriveApi, named: ItemRef, options: UploadOptions): Promise<{ session: UploadSession; target: ItemRef }> {
+  let target = named;
   try {
-    return await api.createUploadSession(target, { mtime: options.mtime, ifMatch: options.ifMatch, conflictBehavior: conflictOf(options), signal: options.signal });
+    const opened = await firstCall(named, options, (to) => {
+      target = to;
+      return api.createUploadSession(to, { mtime: options.mtime, ifMatch: options.ifMatch, conflictBehavior: conflictOf(options), signal: options.signal });
+    });
+    return { session: opened.answer, target: opened.target };
   } catch (err) {
     if (!(err instanceof GraphError && err.code === 'nameAlreadyExists')) throw err;
     const current = await api.getItem(target, { signal: options.signal }).catch((e: unknown) => {

@@ -71,3 +71,39 @@ describe('a move or copy into a folder that was replaced behind onedav', () => {
     expect(String(await stack.emulator.drive.readFile(drive, 'st3/dest/c.txt'))).toBe('charlie');
   });
 });
+
+describe('a write into a folder that was replaced behind onedav', () => {
+  it('PUT of a small file lands in the new folder', async () => {
+    await staleDestination('sw1', 'x.txt', 'x');
+    const put = await dav(stack, 'PUT', '/sw1/dest/new.txt', { body: 'hello' });
+    expect(put.status).toBe(201);
+    expect(paths('/sw1/')).toEqual(['/sw1/', '/sw1/dest/', '/sw1/dest/new.txt', '/sw1/x.txt']);
+    expect(String(await stack.emulator.drive.readFile(drive, 'sw1/dest/new.txt'))).toBe('hello');
+  });
+
+  it('PUT through an upload session lands in the new folder, every byte of it', async () => {
+    await staleDestination('sw2', 'x.txt', 'x');
+    const body = Buffer.alloc(5 * 1024 * 1024 + 17, 7);
+    const put = await dav(stack, 'PUT', '/sw2/dest/big.bin', { body });
+    expect(put.status).toBe(201);
+    expect(Buffer.compare(await stack.emulator.drive.readFile(drive, 'sw2/dest/big.bin'), body)).toBe(0);
+  });
+
+  it('MKCOL makes the folder in the new folder', async () => {
+    await staleDestination('sw3', 'x.txt', 'x');
+    const made = await dav(stack, 'MKCOL', '/sw3/dest/sub/');
+    expect(made.status).toBe(201);
+    expect(paths('/sw3/')).toEqual(['/sw3/', '/sw3/dest/', '/sw3/dest/sub/', '/sw3/x.txt']);
+  });
+
+  it('a folder deleted elsewhere (not made again) is still 409, and nothing is written', async () => {
+    await staleDestination('sw4', 'x.txt', 'x');
+    await replaceFolderElsewhere('sw4/dest');
+    const id = stack.emulator.drive.stat(drive, 'sw4/dest')!.id;
+    const token = await new EmulatorTokenSource(stack.emulator, ADELE).getAccessToken();
+    await fetch(`${stack.emulator.url}/v1.0/drives/${encodeURIComponent(drive)}/items/${encodeURIComponent(id)}`, { method: 'DELETE', headers: { authorization: `Bearer ${token}` } });
+    expect((await dav(stack, 'PUT', '/sw4/dest/new.txt', { body: 'hello' })).status).toBe(409);
+    expect((await dav(stack, 'MKCOL', '/sw4/dest/sub/')).status).toBe(409);
+    expect(paths('/sw4/')).toEqual(['/sw4/', '/sw4/x.txt']);
+  });
+});
