@@ -1,7 +1,11 @@
 import type { FileHandle } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
+import { freeNow } from '../util/free-now.js';
 
-/** Sees each piece of a read as it lands in the target, in order (e.g. to hash it while the read goes on). */
+/**
+ * Sees each piece of a read as it lands in the target, in order (e.g. to hash it while the read goes on).
+ * The piece may be freed as soon as the observer returns (ChunkReaderOptions.freeChunks): keep no reference to it.
+ */
 export type ChunkObserver = (chunk: Uint8Array) => void;
 
 /** Where an upload session reads its fragments from: a request body or a spool file. */
@@ -15,10 +19,21 @@ interface PendingRead {
   want: number;
   have: number;
   take: ((chunk: Buffer) => void) | undefined;
+  /** `take` copies what it is given (and keeps no reference): a chunk it took whole may be freed. */
+  copies: boolean;
   resolve: (have: number) => void;
   reject: (err: unknown) => void;
   signal: AbortSignal | undefined;
   onAbort: () => void;
+}
+
+export interface ChunkReaderOptions {
+  /**
+   * The stream's chunks are fresh buffers nobody else keeps (a node:http request body): each one a
+   * `readInto` has copied is then freed at once (see util/free-now.ts), not left to the garbage
+   * collector — unless another 'data' listener may still look at it.
+   */
+  freeChunks?: boolean;
 }
 
 /**
@@ -30,6 +45,9 @@ interface PendingRead {
  */
 export class ChunkReader implements FragmentSource {
   private leftover: Buffer | undefined;
+  /** The whole chunk `leftover` is the end of (or `leftover` itself), to free once it is copied; unset when part of it went to a `read` that keeps it. */
+  private leftoverChunk: Buffer | undefined;
+  private readonly freeChunks: boolean;
   private ended = false;
   private failure: Error | undefined;
   private pending: PendingRead | undefined;
@@ -39,14 +57,22 @@ export class ChunkReader implements FragmentSource {
     const read = this.pending;
     if (!read || read.take === undefined) {
       // A peek, or (not expected: a paused stream emits no 'data') a chunk nobody asked for: keep it.
-      this.leftover = this.leftover ? Buffer.concat([this.leftover, chunk]) : chunk;
+      if (this.leftover) {
+        this.leftover = Buffer.concat([this.leftover, chunk]);
+        this.free(this.leftoverChunk);
+        this.free(chunk);
+      } else this.leftover = chunk;
+      this.leftoverChunk = this.leftover;
       this.stream.pause();
       if (read) this.settle(read);
       return;
     }
     const room = read.want - read.have;
     const piece = chunk.length > room ? chunk.subarray(0, room) : chunk;
-    if (chunk.length > room) this.leftover = chunk.subarray(room);
+    if (chunk.length > room) {
+      this.leftover = chunk.subarray(room);
+      this.leftoverChunk = read.copies ? chunk : undefined;
+    }
     read.have += piece.length;
     try {
       read.take(piece);
@@ -55,6 +81,7 @@ export class ChunkReader implements FragmentSource {
       this.settle(read, err);
       return;
     }
+    if (piece === chunk && read.copies) this.free(chunk);
     if (read.have === read.want) {
       this.stream.pause();
       this.settle(read);
@@ -73,7 +100,11 @@ export class ChunkReader implements FragmentSource {
     if (this.pending) this.settle(this.pending, this.failure);
   };
 
-  constructor(private readonly stream: Readable) {
+  constructor(
+    private readonly stream: Readable,
+    options: ChunkReaderOptions = {},
+  ) {
+    this.freeChunks = options.freeChunks ?? false;
     if (stream.readableEnded) this.ended = true;
     else if (stream.destroyed) this.failure = new Error('The request body was closed before it ended.');
     stream.on('data', this.onData);
@@ -89,7 +120,7 @@ export class ChunkReader implements FragmentSource {
   /** Up to `n` bytes; fewer only at the end of the stream. */
   async read(n: number, signal?: AbortSignal): Promise<Buffer> {
     const parts: Buffer[] = [];
-    const have = await this.pull(n, signal, (chunk) => parts.push(chunk));
+    const have = await this.pull(n, signal, false, (chunk) => parts.push(chunk));
     return parts.length === 1 ? parts[0] : Buffer.concat(parts, have);
   }
 
@@ -101,15 +132,15 @@ export class ChunkReader implements FragmentSource {
    */
   async readInto(target: Buffer, n = target.length, signal?: AbortSignal, observe?: ChunkObserver): Promise<Buffer> {
     let offset = 0;
-    const have = await this.pull(Math.min(n, target.length), signal, (chunk) => {
+    const have = await this.pull(Math.min(n, target.length), signal, true, (chunk) => {
       offset += chunk.copy(target, offset);
       observe?.(chunk);
     });
     return target.subarray(0, have);
   }
 
-  /** Hands up to `n` bytes to `take`, chunk by chunk; returns how many. */
-  private async pull(n: number, signal: AbortSignal | undefined, take: (chunk: Buffer) => void): Promise<number> {
+  /** Hands up to `n` bytes to `take` (which `copies` them, or keeps them), chunk by chunk; returns how many. */
+  private async pull(n: number, signal: AbortSignal | undefined, copies: boolean, take: (chunk: Buffer) => void): Promise<number> {
     let have = 0;
     if (this.leftover && n > 0) {
       const chunk = this.leftover;
@@ -117,8 +148,13 @@ export class ChunkReader implements FragmentSource {
       this.leftover = chunk.length > n ? chunk.subarray(n) : undefined;
       have = piece.length;
       take(piece);
+      if (!copies) this.leftoverChunk = undefined;
+      if (!this.leftover) {
+        this.free(this.leftoverChunk);
+        this.leftoverChunk = undefined;
+      }
     }
-    if (have < n && !this.ended) have = await this.flowUntil({ want: n, have, take }, signal);
+    if (have < n && !this.ended) have = await this.flowUntil({ want: n, have, take, copies }, signal);
     this.consumed += have;
     return have;
   }
@@ -126,7 +162,7 @@ export class ChunkReader implements FragmentSource {
   /** True when the stream has no more bytes (peeks one chunk, kept for the next read). */
   async atEnd(signal?: AbortSignal): Promise<boolean> {
     if (this.leftover && this.leftover.length > 0) return false;
-    if (!this.ended) await this.flowUntil({ want: 0, have: 0, take: undefined }, signal);
+    if (!this.ended) await this.flowUntil({ want: 0, have: 0, take: undefined, copies: false }, signal);
     return !(this.leftover && this.leftover.length > 0);
   }
 
@@ -142,7 +178,7 @@ export class ChunkReader implements FragmentSource {
   }
 
   /** Lets the stream flow into `read` until it is satisfied, the stream ends, fails, or `signal` aborts. */
-  private flowUntil(read: Pick<PendingRead, 'want' | 'have' | 'take'>, signal: AbortSignal | undefined): Promise<number> {
+  private flowUntil(read: Pick<PendingRead, 'want' | 'have' | 'take' | 'copies'>, signal: AbortSignal | undefined): Promise<number> {
     signal?.throwIfAborted();
     if (this.failure) throw this.failure;
     if (this.pending) throw new Error('ChunkReader: one read at a time.');
@@ -152,6 +188,11 @@ export class ChunkReader implements FragmentSource {
       signal?.addEventListener('abort', pending.onAbort, { once: true });
       this.stream.resume();
     });
+  }
+
+  /** Frees a chunk now copied, if the stream's chunks are ours to free and no other listener sees them. */
+  private free(chunk: Buffer | undefined): void {
+    if (chunk && this.freeChunks && this.stream.listenerCount('data') <= 1) freeNow(chunk);
   }
 
   private settle(read: PendingRead, err?: unknown): void {

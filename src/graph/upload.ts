@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { mkdir, open, readdir, rm } from 'node:fs/promises';
+import { IncomingMessage } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
@@ -90,7 +91,11 @@ export function nextExpectedStart(ranges: string[] | undefined): number | undefi
 export async function uploadFile(api: DriveApi, target: ItemRef, body: Readable, options: UploadOptions = {}): Promise<DriveItem> {
   const simpleMax = Math.min(options.simpleMax ?? SIMPLE_UPLOAD_MAX, SIMPLE_UPLOAD_MAX);
   const fragmentSize = validateFragmentSize(options.fragmentSize ?? DEFAULT_FRAGMENT_SIZE);
-  const reader = new ChunkReader(body);
+  // A node:http body hands each chunk out once, as a fresh copy of what the socket read (the HTTP
+  // parser's on_body makes a new Buffer per piece) that the stream drops after 'data': the reader may
+  // free it as soon as it is copied into a fragment. Left to the garbage collector, these 64 KiB
+  // chunks kept V8 in a loop of mark-compacts (see util/free-now.ts).
+  const reader = new ChunkReader(body, { freeChunks: body instanceof IncomingMessage });
   try {
     return await uploadBody(api, target, reader, options, simpleMax, fragmentSize);
   } catch (err) {

@@ -10,6 +10,7 @@ import { quickXorHash } from '../../src/graph/quickxorhash.js';
 import { FRAGMENT_UNIT, uploadFile } from '../../src/graph/upload.js';
 import type { RunningEmulator } from '../../src/emulator/server.js';
 import { eventually } from '../helpers/eventually.js';
+import { withRequest } from '../helpers/request-body.js';
 import { withEmulator, type EmulatorTokens } from './emulator-helper.js';
 
 let emulator: RunningEmulator;
@@ -66,6 +67,18 @@ describe('upload session writer', () => {
     expect(fragments).toEqual([2 * FRAGMENT_UNIT, 2 * FRAGMENT_UNIT, FRAGMENT_UNIT + 12_345]);
     expect(fragments.slice(0, -1).every((f) => f % FRAGMENT_UNIT === 0)).toBe(true);
     expect((await emulator.drive.readFile(driveId, 'up/known.bin')).equals(data)).toBe(true);
+  });
+
+  it('frees each chunk of a node:http body once it is in a fragment (none waits for the garbage collector), and still checks the hash', async () => {
+    const data = randomBytes(5 * FRAGMENT_UNIT + 12_345);
+    const { item, emitted } = await withRequest(data, 23, async (req, emitted) => {
+      const item = await uploadFile(api, target('from-http.bin'), req, { size: data.length, fragmentSize: 2 * FRAGMENT_UNIT, simpleMax: 0 });
+      return { item, emitted };
+    });
+    expect(item.file?.hashes?.quickXorHash).toBe(quickXorHash(data));
+    expect((await emulator.drive.readFile(driveId, 'up/from-http.bin')).equals(data)).toBe(true);
+    expect(emitted.length).toBeGreaterThan(1);
+    expect(emitted.filter((chunk) => chunk.byteLength > 0)).toEqual([]);
   });
 
   it('sets the mtime through fileSystemInfo in the same session', async () => {
