@@ -13,6 +13,10 @@
  *   --items 10000      children of the folder listed in table 4
  *   --big-items 100000 files in the folder of table 7 (default 100,000; 10,000 with --quick)
  *   --onedav-repo DIR  table 7 measures the onedav of another checkout (a before/after comparison)
+ *   --trace-gc         table 2 runs onedav with --trace-gc and says how many mark-compacts and
+ *                      scavenges each transfer cost it
+ *   --onedav-node-flags "--max-semi-space-size=32 …"
+ *                      extra node flags for table 2's onedav server (an experiment, not a setting)
  *   --profile DIR      write a V8 CPU profile of every onedav server process into DIR (and of the
  *                      emulator child of tables 1–4 and 6 into DIR/emulator)
  *                      (summarise one with: npx tsx bench/profile-summary.ts DIR/<file>.cpuprofile)
@@ -47,6 +51,8 @@ const { values } = parseArgs({
     'big-items': { type: 'string' },
     'onedav-repo': { type: 'string' },
     profile: { type: 'string' },
+    'trace-gc': { type: 'boolean', default: false },
+    'onedav-node-flags': { type: 'string' },
     help: { type: 'boolean', short: 'h', default: false },
   },
   strict: true,
@@ -88,7 +94,14 @@ out(`- mode: ${quick ? 'quick (smaller sizes; figures are a smoke test, not a me
 const started = performance.now();
 const runners: Record<number, () => Promise<Table | Table[]>> = {
   1: () => graphCallsTable({ ...(quick ? QUICK_GRAPH_CALLS : FULL_GRAPH_CALLS), cpuProfileDir }),
-  2: () => throughputTable({ size: values.size ? bytes(values.size) : quick ? 64 * MiB : GiB, rounds: quick ? 1 : 3, cpuProfileDir }),
+  2: () =>
+    throughputTable({
+      size: values.size ? bytes(values.size) : quick ? 64 * MiB : GiB,
+      rounds: quick ? 1 : 3,
+      cpuProfileDir,
+      traceGc: values['trace-gc'],
+      nodeFlags: values['onedav-node-flags']?.split(/\s+/).filter(Boolean),
+    }),
   3: () =>
     latencyTable({
       clients: values.clients ? Number(values.clients) : 64,

@@ -20,8 +20,16 @@ export interface OneDavStartOptions {
   cpuProfileDir?: string;
   /** Run the onedav of another checkout (its `src/cli/main.ts`), e.g. to compare before and after a change. */
   repo?: string;
-  /** Extra flags for the server's node (e.g. `--trace-gc`, `--max-semi-space-size=…`). */
+  /** Extra flags for the server's node (e.g. `--trace-incremental-marking`, `--max-semi-space-size=…`). */
   nodeFlags?: string[];
+  /** Run the server with `--trace-gc` and count its collections (`gcCounts()`). */
+  traceGc?: boolean;
+}
+
+/** Garbage collections a server traced with `--trace-gc` reported so far. */
+export interface GcCounts {
+  markCompacts: number;
+  scavenges: number;
 }
 
 /**
@@ -32,6 +40,7 @@ export interface OneDavStartOptions {
  */
 export class OneDavProcess {
   private exited: Promise<number | null>;
+  private readonly gc: GcCounts = { markCompacts: 0, scavenges: 0 };
 
   private constructor(
     private readonly child: ChildProcess,
@@ -74,7 +83,11 @@ export class OneDavProcess {
     const configPath = join(options.dataDir, 'config.json');
     await writeFile(configPath, JSON.stringify(config, null, 2));
 
-    const nodeFlags = [...(options.cpuProfileDir ? ['--cpu-prof', `--cpu-prof-dir=${options.cpuProfileDir}`] : []), ...(options.nodeFlags ?? [])];
+    const nodeFlags = [
+      ...(options.cpuProfileDir ? ['--cpu-prof', `--cpu-prof-dir=${options.cpuProfileDir}`] : []),
+      ...(options.traceGc ? ['--trace-gc'] : []),
+      ...(options.nodeFlags ?? []),
+    ];
     const repo = options.repo ?? REPO;
     const child = spawn(process.execPath, [...nodeFlags, ...sourceCliOf(repo, 'serve', '--config', configPath, '--port', '0')], {
       cwd: repo,
@@ -99,9 +112,30 @@ export class OneDavProcess {
       });
     });
     child.removeAllListeners('exit');
-    child.stdout!.resume();
+    const server = new OneDavProcess(child, url);
+    if (options.traceGc) server.countGcLines();
+    else child.stdout!.resume();
     child.stderr!.on('data', (chunk: Buffer) => process.stderr.write(`[onedav] ${chunk.toString()}`));
-    return new OneDavProcess(child, url);
+    return server;
+  }
+
+  /** Collections counted from the server's `--trace-gc` lines (zeros without `traceGc`). */
+  gcCounts(): GcCounts {
+    return { ...this.gc };
+  }
+
+  /** V8 prints one line per collection on stdout: `… ms: Mark-Compact 30.8 (66.7) -> 28.8 (65.2) MB, …`. */
+  private countGcLines(): void {
+    let partial = '';
+    this.child.stdout!.setEncoding('utf8');
+    this.child.stdout!.on('data', (text: string) => {
+      const lines = (partial + text).split('\n');
+      partial = lines.pop()!;
+      for (const line of lines) {
+        if (/ ms: Mark-Compact /.test(line)) this.gc.markCompacts++;
+        else if (/ ms: Scavenge /.test(line)) this.gc.scavenges++;
+      }
+    });
   }
 
   get pid(): number {

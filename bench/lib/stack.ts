@@ -12,6 +12,8 @@ export interface BenchStackOptions {
   repo?: string;
   /** Extra flags for the server's node: OneDavStartOptions.nodeFlags. */
   nodeFlags?: string[];
+  /** Count the server's garbage collections: OneDavStartOptions.traceGc. */
+  traceGc?: boolean;
 }
 
 /** Emulator child + onedav child, with the Graph-call accounting every table needs. */
@@ -27,7 +29,7 @@ export class BenchStack {
     const dataDir = await mkdtemp(join(tmpdir(), 'onedav-bench-'));
     const emulator = await EmulatorProcess.start({ cpuProfileDir: options.cpuProfileDir });
     try {
-      const onedav = await OneDavProcess.start(emulator, { dataDir, config: options.config, cpuProfileDir: options.cpuProfileDir, repo: options.repo, nodeFlags: options.nodeFlags });
+      const onedav = await OneDavProcess.start(emulator, { dataDir, config: options.config, cpuProfileDir: options.cpuProfileDir, repo: options.repo, nodeFlags: options.nodeFlags, traceGc: options.traceGc });
       return new BenchStack(emulator, onedav, dataDir, options);
     } catch (err) {
       await emulator.stop();
@@ -42,7 +44,7 @@ export class BenchStack {
   /** A fresh onedav process on the same emulator: every cache is cold again. */
   async restartOneDav(): Promise<void> {
     await this.onedav.stop();
-    this.onedav = await OneDavProcess.start(this.emulator, { dataDir: this.dataDir, config: this.options.config, cpuProfileDir: this.options.cpuProfileDir, repo: this.options.repo, nodeFlags: this.options.nodeFlags });
+    this.onedav = await OneDavProcess.start(this.emulator, { dataDir: this.dataDir, config: this.options.config, cpuProfileDir: this.options.cpuProfileDir, repo: this.options.repo, nodeFlags: this.options.nodeFlags, traceGc: this.options.traceGc });
   }
 
   /** Runs `fn` and returns what the emulator counted meanwhile. */

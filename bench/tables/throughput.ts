@@ -1,7 +1,7 @@
 import { cpus } from 'node:os';
 import { downloadUrlOf, uploadDirect } from '../lib/graph-direct.js';
 import { expectStatus, GiB, MiB, patternStream, send } from '../lib/http.js';
-import { cpuMsOf, type OneDavProcess } from '../lib/onedav-process.js';
+import { cpuMsOf, type GcCounts, type OneDavProcess } from '../lib/onedav-process.js';
 import { median, mib, mibPerSec, now, ratio, verdict, type Table } from '../lib/report.js';
 import { BenchStack } from '../lib/stack.js';
 
@@ -11,6 +11,10 @@ export interface ThroughputOptions {
   /** Transfers per path; the best is reported (RSS growth: the largest). */
   rounds: number;
   cpuProfileDir?: string;
+  /** Run onedav with `--trace-gc` and say how many collections each transfer cost it. */
+  traceGc?: boolean;
+  /** Extra flags for onedav's node (e.g. `--max-semi-space-size=32`). */
+  nodeFlags?: string[];
 }
 
 const FRAGMENT = 10 * MiB; // onedav's default fragment, and the baseline's
@@ -24,7 +28,7 @@ const PUT_RATIO_TARGET = 0.9; // issue 16: a PUT through onedav at ≥ 0.9× a d
  */
 export async function throughputTable(options: ThroughputOptions): Promise<Table> {
   const size = options.size;
-  const stack = await BenchStack.start({ cpuProfileDir: options.cpuProfileDir });
+  const stack = await BenchStack.start({ cpuProfileDir: options.cpuProfileDir, traceGc: options.traceGc, nodeFlags: options.nodeFlags });
   try {
     await stack.emulator.mkdirs(['t2']);
     // Warm the server (sign-in, JIT) with a small PUT and GET, so the timed runs are about bytes.
@@ -43,6 +47,8 @@ export async function throughputTable(options: ThroughputOptions): Promise<Table
     let getRss = { baseline: 0, peak: 0, growth: -1 };
     const putCpu: number[] = [];
     const getCpu: number[] = [];
+    const putGc: GcCounts[] = [];
+    const getGc: GcCounts[] = [];
     const putShares = { direct: { emulator: [] as number[], driver: [] as number[] }, dav: { emulator: [] as number[], driver: [] as number[] } };
     for (let round = 0; round < options.rounds; round++) {
       // Each PUT starts on an emulator that has collected the garbage of the one before and is idle
@@ -79,6 +85,7 @@ export async function throughputTable(options: ThroughputOptions): Promise<Table
       putShares.dav.driver.push(viaDav.driverMs);
       davPut = Math.min(davPut, put.ms);
       putCpu.push(put.cpuMs);
+      putGc.push(put.gc);
       if (put.growth > putRss.growth) putRss = put;
       directGet = Math.min(
         directGet,
@@ -96,6 +103,7 @@ export async function throughputTable(options: ThroughputOptions): Promise<Table
       });
       davGet = Math.min(davGet, get.ms);
       getCpu.push(get.cpuMs);
+      getGc.push(get.gc);
       if (get.growth > getRss.growth) getRss = get;
     }
 
@@ -131,6 +139,10 @@ export async function throughputTable(options: ThroughputOptions): Promise<Table
       notes: [
         `Best of ${options.rounds} round(s) per path; in a round the PUTs take turns going first, and each starts on a settled emulator (its CPU idle). ratio = onedav throughput / direct throughput (1.00× = no overhead); both include the emulator hashing the whole file when the last fragment commits it.`,
         `PUT CPU per GiB (median over rounds) — direct: emulator ${perGiB(size, putShares.direct.emulator)}, bench driver ${perGiB(size, putShares.direct.driver)}; through onedav: emulator ${perGiB(size, putShares.dav.emulator)}, onedav ${perGiB(size, putCpu)}, bench driver ${perGiB(size, putShares.dav.driver)}. Each path's processes share ${cpus().length} cores: the sum over the cores is a floor on its wall time; were the cores the only limit, the ratio would be direct CPU / through-onedav CPU = ${ratio(cpuRatio)}.`,
+        ...(options.traceGc
+          ? [`onedav's garbage collections per transfer (--trace-gc), mark-compacts/scavenges, round by round — PUT: ${gcList(putGc)}; GET: ${gcList(getGc)}.`]
+          : []),
+        ...(options.nodeFlags?.length ? [`onedav ran with node flags: ${options.nodeFlags.join(' ')}.`] : []),
         'RSS growth = highest resident set of the onedav process during a transfer (sampled every 20 ms, and VmHWM) minus its RSS just before; the largest over the rounds.',
         'The emulator keeps file content in RAM (/dev/shm) so the machine\'s disk is not what is measured.',
         'The bench driver, the emulator and onedav share this machine\'s cores. "onedav CPU per GiB" (user + system time of the server process, median over rounds) is the machine-independent cost; "alone on a core" = the rate that CPU time would allow if onedav had a core to itself.',
@@ -139,6 +151,10 @@ export async function throughputTable(options: ThroughputOptions): Promise<Table
   } finally {
     await stack.stop();
   }
+}
+
+function gcList(counts: GcCounts[]): string {
+  return counts.map((c) => `${c.markCompacts}/${c.scavenges}`).join(', ');
 }
 
 function perGiB(size: number, cpuMs: number[]): string {
@@ -183,12 +199,17 @@ async function timedTransfer(fn: () => Promise<void>): Promise<{ ms: number }> {
 }
 
 /** Times `fn` while watching the onedav process's RSS and CPU time. */
-async function measured(onedav: OneDavProcess, fn: () => Promise<void>): Promise<{ ms: number; cpuMs: number; baseline: number; peak: number; growth: number }> {
+async function measured(onedav: OneDavProcess, fn: () => Promise<void>): Promise<{ ms: number; cpuMs: number; baseline: number; peak: number; growth: number; gc: GcCounts }> {
   const cpuBefore = await onedav.cpuMs();
+  const gcBefore = onedav.gcCounts();
   const start = now();
   const { baseline, peak, growth } = await onedav.watchRss(fn);
   const ms = now() - start;
-  return { ms, cpuMs: (await onedav.cpuMs()) - cpuBefore, baseline, peak, growth };
+  const cpuMs = (await onedav.cpuMs()) - cpuBefore;
+  await new Promise((resolve) => setTimeout(resolve, 50)); // the last trace lines are still in the pipe
+  const gcAfter = onedav.gcCounts();
+  const gc = { markCompacts: gcAfter.markCompacts - gcBefore.markCompacts, scavenges: gcAfter.scavenges - gcBefore.scavenges };
+  return { ms, cpuMs, baseline, peak, growth, gc };
 }
 
 export const FULL_SIZE = GiB;
