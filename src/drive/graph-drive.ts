@@ -517,7 +517,7 @@ export class GraphDrive implements RemoteDrive {
       // Its answer lost, the folder may be there: empty and new where the caller saw nothing, it is what was asked.
       const made = mayHaveHappened(err) ? await this.freshItem(path) : undefined;
       const parentId = parent?.id ?? (made ? (await this.lookup('/').catch(() => null))?.id : undefined);
-      if (!made?.folder || made.parentReference?.id !== parentId || (made.folder.childCount ?? 0) > 0) throw this.afterFailure(err, [path]);
+      if (!made?.folder || !sameId(made.parentReference?.id, parentId) || (made.folder.childCount ?? 0) > 0) throw this.afterFailure(err, [path]);
       item = made;
     }
     // Made at `root/children`: its parentReference names the root.
@@ -578,7 +578,7 @@ export class GraphDrive implements RemoteDrive {
           // The move's answer may have been lost after it happened: believe where the source is now.
           landed: async () => {
             const now = await this.api.getItem({ id: source.id });
-            return now.parentReference?.id === parent.id && this.names.sameName(now.name, patch.name) ? now : undefined;
+            return sameId(now.parentReference?.id, parent.id) && this.names.sameName(now.name, patch.name) ? now : undefined;
           },
         });
       } catch (failure) {
@@ -660,10 +660,10 @@ export class GraphDrive implements RemoteDrive {
     // The monitor URL is lost with the answer: the destination shows whether the copy was made.
     const landed = async () => {
       const now = await this.freshItem(to);
-      return now && now.id !== existing?.id && now.parentReference?.id === parent.id && sameContent(now, source) ? now : undefined;
+      return now && !sameId(now.id, existing?.id) && sameId(now.parentReference?.id, parent.id) && sameContent(now, source) ? now : undefined;
     };
     if (existing) {
-      if (existing.id === source.id) throw new DriveError('forbidden', 'Source and destination of a copy are the same item.');
+      if (sameId(existing.id, source.id)) throw new DriveError('forbidden', 'Source and destination of a copy are the same item.');
       if (!options.overwrite) throw new DriveError('exists', `${to} already exists; overwrite was not allowed.`);
     }
     let item: DriveItem;
@@ -901,7 +901,7 @@ export class GraphDrive implements RemoteDrive {
   private async replaceExisting(to: string, sourceId: string, work: { place: () => Promise<DriveItem>; landed: () => Promise<DriveItem | undefined> }): Promise<DriveItem> {
     this.cache.invalidateItem(to);
     const old = await this.lookup(to);
-    if (!old || old.id === sourceId) return work.place();
+    if (!old || sameId(old.id, sourceId)) return work.place();
     const folderLength = splitPath(parentPath(to)).join('/').length;
     const maxNameLength = Math.min(MAX_NAME_LENGTH, MAX_PATH_LENGTH - folderLength - 1);
     const replaced = { id: old.id, name: old.name, eTag: old.version, modified: old.modified, isFolder: old.isFolder };
@@ -1024,9 +1024,13 @@ function entrySize(entry: GraphEntry): number {
   return n;
 }
 
-/** Two Graph item ids name the same item (case aside: see inDestinationFolder). */
-function sameId(a: string, b: string): boolean {
-  return a === b || a.toLowerCase() === b.toLowerCase();
+/**
+ * Two Graph item ids name the same item (case aside: see inDestinationFolder). Every check of where
+ * an item is compares this way, the lost-answer ones (`landed`) too: an exact compare there took a
+ * move or copy that had happened for one that had not. An absent id matches nothing.
+ */
+function sameId(a: string | undefined, b: string | undefined): boolean {
+  return a !== undefined && b !== undefined && (a === b || a.toLowerCase() === b.toLowerCase());
 }
 
 /** Whether `item` is a copy of `source`: both folders, or files of the same size and hash. */

@@ -3,6 +3,7 @@ import { Readable } from 'node:stream';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createGraphDrive, DriveError, type GraphDrive } from '../../src/drive/index.js';
 import { FRAGMENT_UNIT } from '../../src/graph/upload.js';
+import { GraphError } from '../../src/graph/errors.js';
 import type { RunningEmulator } from '../../src/emulator/server.js';
 import { ManualClock } from '../../src/util/clock.js';
 import { withEmulator, type EmulatorTokens } from '../graph/emulator-helper.js';
@@ -467,5 +468,52 @@ describe('GraphDrive moves checked against where Graph put the item', () => {
     } finally {
       drive.api.update = update;
     }
+  });
+
+  /** Graph does `work` but its answer is lost; later answers name parent folders in lower case (abraunegg/onedrive#3336). */
+  function answersLostThenLowerCase<K extends 'createFolder' | 'update'>(method: K): () => void {
+    const original = drive.api[method].bind(drive.api) as (...args: unknown[]) => Promise<unknown>;
+    const getItem = drive.api.getItem.bind(drive.api);
+    (drive.api as unknown as Record<string, unknown>)[method] = async (...args: unknown[]) => {
+      await original(...args);
+      throw new GraphError(0, 'connectionLost', 'The connection was reset before the answer came.');
+    };
+    drive.api.getItem = async (...args: Parameters<typeof getItem>) => {
+      const item = await getItem(...args);
+      return item.parentReference?.id ? { ...item, parentReference: { ...item.parentReference, id: item.parentReference.id.toLowerCase() } } : item;
+    };
+    return () => {
+      (drive.api as unknown as Record<string, unknown>)[method] = original;
+      drive.api.getItem = getItem;
+    };
+  }
+
+  it('takes a MKCOL whose answer was lost as done when Graph names its folder in other letter case', async () => {
+    await seed('casing2/keep.txt', 'k');
+    await drive.list('/casing2');
+    const restore = answersLostThenLowerCase('createFolder');
+    try {
+      const made = await drive.mkdir('/casing2/new');
+      expect(made.isFolder).toBe(true);
+    } finally {
+      restore();
+    }
+    expect(emulator.drive.listPaths(driveId).filter((p) => p.startsWith('/casing2/'))).toEqual(['/casing2/', '/casing2/keep.txt', '/casing2/new/']);
+  });
+
+  it('takes an overwriting move whose answer was lost as done when Graph names its folder in other letter case: the old file set aside is not put back over it', async () => {
+    await seed('casing3/a.txt', 'new');
+    await seed('casing3/dest/a.txt', 'old');
+    await drive.list('/casing3/dest');
+    const restore = answersLostThenLowerCase('update');
+    let moved: unknown;
+    try {
+      moved = await drive.move('/casing3/a.txt', '/casing3/dest/a.txt', { overwrite: true }).catch((e: unknown) => e);
+    } finally {
+      restore();
+    }
+    expect(moved).not.toBeInstanceOf(Error);
+    expect(emulator.drive.listPaths(driveId).filter((p) => p.startsWith('/casing3/'))).toEqual(['/casing3/', '/casing3/dest/', '/casing3/dest/a.txt']);
+    expect(String(await emulator.drive.readFile(driveId, 'casing3/dest/a.txt'))).toBe('new');
   });
 });
