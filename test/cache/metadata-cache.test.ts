@@ -104,6 +104,60 @@ describe('metadata cache', () => {
     expect(cache.peekListing('/big')).toHaveLength(500);
   });
 
+  it('answers like a plain model of the folder through 2,000 random writes, removals and renames (name index carried over)', () => {
+    let seed = 42;
+    const random = (n: number) => ((seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31), seed % n);
+    const cache = makeCache(new ManualClock(1_000_000), { maxEntries: 100_000, maxBytes: 1e9 });
+    const model = new Map<string, Item>(); // folded name → item
+    const initial = Array.from({ length: 300 }, (_, i) => file(`id${i}`, `Name-${i}.txt`));
+    for (const item of initial) model.set(item.name.toLowerCase(), item);
+    cache.setListing('/f', initial, 'F');
+    let next = 300;
+    const removed: string[] = [];
+    for (let step = 0; step < 2000; step++) {
+      const names = [...model.values()].map((c) => c.name);
+      const pick = () => names[random(names.length)];
+      const op = random(4);
+      if (op === 0 || names.length < 10) {
+        // A write: a new file, or a file replaced (in other letter case half the time).
+        const name = random(2) === 0 ? `Name-${next++}.txt` : pick();
+        const shown = random(2) === 0 ? name.toUpperCase() : name;
+        const item = file(model.get(name.toLowerCase())?.id ?? `id${next++}`, shown, step);
+        cache.recordItem(`/f/${shown}`, item);
+        model.set(shown.toLowerCase(), item);
+      } else if (op === 1) {
+        const name = pick();
+        cache.recordRemoval(`/f/${name}`);
+        model.delete(name.toLowerCase());
+        removed.push(name);
+      } else if (op === 2) {
+        const from = model.get(pick().toLowerCase())!;
+        const to = `Renamed-${next++}.txt`;
+        cache.recordMove(`/f/${from.name}`, `/f/${to}`, { ...from, name: to }, (item) => item);
+        model.delete(from.name.toLowerCase());
+        model.set(to.toLowerCase(), { ...from, name: to });
+      } else {
+        // The same item written under a new name (its old name must not linger beside it).
+        const from = model.get(pick().toLowerCase())!;
+        const to = `Again-${next++}.txt`;
+        cache.recordItem(`/f/${to}`, { ...from, name: to });
+        model.delete(from.name.toLowerCase());
+        model.set(to.toLowerCase(), { ...from, name: to });
+        removed.push(from.name);
+      }
+      if (step % 50 === 0 || step === 1999) {
+        const listed = cache.peekListing('/f')!;
+        expect(new Set(listed.map((c) => c.id)).size).toBe(listed.length);
+        expect(new Map(listed.map((c) => [c.name.toLowerCase(), c]))).toEqual(model);
+      }
+      const probe = [...model.keys()][random(model.size)];
+      expect(cache.peekItem(`/f/${probe.toUpperCase()}`)).toEqual(model.get(probe));
+      expect(cache.peekItem(`/f/gone-${step}.txt`)).toBeNull();
+      const lost = removed[random(removed.length)];
+      if (lost !== undefined) expect(cache.peekItem(`/f/${lost}`)).toEqual(model.get(lost.toLowerCase()) ?? null);
+    }
+  });
+
   it('changes one child of a big listing without folding or sizing the others, and keeps its size honest', () => {
     let sized = 0;
     let folded = 0;
