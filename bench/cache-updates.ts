@@ -76,6 +76,7 @@ function measure(MetadataCache: CacheClass, n: number): Record<string, number> {
       cache.recordMove(`/photos/${from.name}`, `/photos/renamed-${i}.jpg`, { ...from, name: `renamed-${i}.jpg`, path: `/photos/renamed-${i}.jpg` }, (item, path) => ({ ...item, path }));
     }),
     'a change elsewhere (delta, replica)': time((i) => cache.forgetChanged(`/elsewhere/file-${i}`, `unknown-${i}`)),
+    'a delta page: one file changed elsewhere': time((i) => cache.applyRemoteChanges([{ id: `delta-${i}`, deleted: false, isFolder: false, name: `file-${i}`, parentId: 'a-folder-not-cached' }])),
   };
 }
 

@@ -549,7 +549,6 @@ export class MetadataCache<T extends CacheableItem> {
       this.lru.delete('i:/');
       this.pathById.set(change.id, '/');
     }
-    const knownFolders = new Set(this.pathById.values());
     let unplacedFolder = false;
     const placed = changes
       .filter((change) => !change.isRoot)
@@ -563,7 +562,8 @@ export class MetadataCache<T extends CacheableItem> {
         if (oldKey === undefined && maybeFolder) unplacedFolder = true;
         return { change, oldKey, parentKey, newKey, inPlace };
       });
-    if (unplacedFolder) this.dropBelowUnknownFolders(knownFolders);
+    // Nothing is forgotten before this: the ids known now are the ones the placing above saw.
+    if (unplacedFolder) this.dropBelowUnknownFolders(new Set(this.pathById.values()));
     let applied = 0;
     for (const { change, oldKey, parentKey, newKey, inPlace } of placed) {
       this.noteInvalidation();
