@@ -533,13 +533,7 @@ export class GraphDrive implements RemoteDrive {
     return this.edge('move', async () => {
       assertValidPath(to, { documentLibrary: this.documentLibrary });
       if (from === '/') throw new DriveError('forbidden', 'The drive root cannot be moved.');
-      try {
-        return await this.moveOnce(from, to, options, { remembered: true });
-      } catch (err) {
-        if (!(err instanceof StaleParent)) throw err;
-        this.forgetStaleParent(to, err);
-        return await this.moveOnce(from, to, options, { remembered: false });
-      }
+      return this.onceMoreAfterStaleParent(to, (remembered) => this.moveOnce(from, to, options, { remembered }));
     });
   }
 
@@ -613,7 +607,8 @@ export class GraphDrive implements RemoteDrive {
    * Graph answered 404 for `staleId`, the folder id a write or MKCOL of `path` used: another client
    * may have replaced the folder (a new id under the same name), or deleted it. What the cache held
    * at and below the folder goes, and the folder is asked for afresh: its new id, or undefined when
-   * it is gone or kept its id (then the 404 stands: 409 to the client).
+   * it is gone or kept its id (then the 404 stands: 409 to the client). Graph's 404 for an item id
+   * it does not know: itemNotFound (https://learn.microsoft.com/graph/errors).
    */
   private async freshParent(path: string, staleId: string): Promise<string | undefined> {
     const where = parentPath(path);
@@ -625,23 +620,26 @@ export class GraphDrive implements RemoteDrive {
     return now?.isFolder && !sameId(now.id, staleId) ? now.id : undefined;
   }
 
-  /** After a StaleParent: the remembered root id, or what the cache held of the destination's folder, is dropped. */
-  private forgetStaleParent(to: string, stale: StaleParent): void {
-    if (!stale.remembered) this.cache.invalidatePrefix(parentPath(to));
-    // Only the id that failed: the check may have learned the right one meanwhile (inDestinationFolder).
-    else if (this.memory?.rootId === stale.id) this.memory.forgetRootId();
+  /**
+   * Runs a move or copy to `to`; after a StaleParent (nothing changed), drops the remembered root id,
+   * or what the cache held of the destination's folder, and runs it once more without a remembered id.
+   */
+  private async onceMoreAfterStaleParent<T>(to: string, attempt: (remembered: boolean) => Promise<T>): Promise<T> {
+    try {
+      return await attempt(true);
+    } catch (err) {
+      if (!(err instanceof StaleParent)) throw err;
+      if (!err.remembered) this.cache.invalidatePrefix(parentPath(to));
+      // Only the id that failed: the check may have learned the right one meanwhile (inDestinationFolder).
+      else if (this.memory?.rootId === err.id) this.memory.forgetRootId();
+      return await attempt(false);
+    }
   }
 
   async copy(from: string, to: string, options: { overwrite?: boolean } = {}): Promise<DriveEntry> {
     return this.edge('copy', async () => {
       assertValidPath(to, { documentLibrary: this.documentLibrary });
-      try {
-        return await this.copyOnce(from, to, options);
-      } catch (err) {
-        if (!(err instanceof StaleParent)) throw err;
-        this.forgetStaleParent(to, err);
-        return await this.copyOnce(from, to, options);
-      }
+      return this.onceMoreAfterStaleParent(to, () => this.copyOnce(from, to, options));
     });
   }
 
