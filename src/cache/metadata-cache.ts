@@ -1,6 +1,6 @@
 import { LRUCache } from 'lru-cache';
 import { systemClock, type Clock } from '../util/clock.js';
-import { baseName as nameOf, childPath as joinPath, parentPath as parentOf, isSameOrBelow, type NameFolding } from '../util/drive-path.js';
+import { baseName as nameOf, childPath as joinPath, parentPath as parentOf, type NameFolding } from '../util/drive-path.js';
 import { pull } from '../util/page-puller.js';
 import { SingleFlight } from './single-flight.js';
 
@@ -678,12 +678,8 @@ export class MetadataCache<T extends CacheableItem> {
     }
     const children = old.slice();
     for (const child of gone) children.splice(children.indexOf(child), 1);
-    let bytes = listing.bytes;
-    for (const child of gone) bytes -= this.sizeOf(child) + LISTED_CHILD_OVERHEAD;
-    if (change.add) {
-      children.push(change.add);
-      bytes += this.sizeOf(change.add) + LISTED_CHILD_OVERHEAD;
-    }
+    if (change.add) children.push(change.add);
+    const bytes = listing.bytes - this.pageBytes([...gone]) + (change.add ? this.pageBytes([change.add]) : 0);
     const entry: Entry<T> = { ...listing, children, bytes };
     const size = Math.max(1, this.entrySize(entry, key));
     if (size > this.maxListingBytes) {
