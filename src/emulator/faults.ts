@@ -17,6 +17,8 @@ export interface FaultRule {
     | { type: 'reset' }
     /** Does the work, then drops the connection instead of answering: the caller cannot know it happened. */
     | { type: 'resetAfter' }
+    /** Does the work, then holds the answer `ms`: a caller that gives up meanwhile cannot know it happened. */
+    | { type: 'slowAnswer'; ms: number }
     | { type: 'latency'; ms: number };
   /** Chance this rule fires on a matching request (0..1), default 1. */
   probability?: number;
@@ -34,7 +36,7 @@ export interface FaultPlan {
 
 export interface FaultDecision {
   rule: FaultRule;
-  /** Latency rules add delay and let the request go on; `resetAfter` lets it run but loses its answer; the others end it. */
+  /** Latency rules add delay and let the request go on; `resetAfter` and `slowAnswer` let it run, then lose or hold its answer; the others end it. */
   delayMs: number;
   terminal: FaultRule['action'] | null;
 }
@@ -43,7 +45,7 @@ export class FaultInjector {
   private rules: FaultRule[] = [];
   private random: () => number = Math.random;
   /** How many faults were injected, by action type: the soak test's denominator. */
-  readonly injected = { status: 0, reset: 0, resetAfter: 0, latency: 0 };
+  readonly injected = { status: 0, reset: 0, resetAfter: 0, slowAnswer: 0, latency: 0 };
 
   setPlan(plan: FaultPlan | null): void {
     this.rules = plan ? plan.rules.map((r) => ({ ...r })) : [];

@@ -98,6 +98,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
         return;
       }
       if (action.type === 'resetAfter') loseAnswer(req, res);
+      if (action.type === 'slowAnswer') holdAnswer(res, action.ms);
       if (action.type === 'status') {
         const headers: Record<string, string> = {};
         if (action.retryAfter !== undefined) headers['retry-after'] = String(action.retryAfter);
@@ -205,6 +206,17 @@ function loseAnswer(req: IncomingMessage, res: ServerResponse): void {
   res.write = (() => true) as unknown as ServerResponse['write'];
   res.end = (() => {
     req.socket.destroy();
+    return res;
+  }) as unknown as ServerResponse['end'];
+}
+
+/** The handler runs as usual; its answer, written in one `end()` as JSON answers are, leaves `ms` later. */
+function holdAnswer(res: ServerResponse, ms: number): void {
+  const end = res.end.bind(res) as (...args: unknown[]) => ServerResponse;
+  res.end = ((...args: unknown[]) => {
+    setTimeout(() => {
+      if (!res.destroyed) end(...args);
+    }, ms);
     return res;
   }) as unknown as ServerResponse['end'];
 }

@@ -52,6 +52,11 @@ export interface GraphRequest {
   /** Default: idempotent for GET/HEAD/PUT/PATCH/DELETE, unsent-only for POST. */
   retry?: RetryMode;
   signal?: AbortSignal;
+  /**
+   * An abort ends the waits (throttle gate, slot, backoff) but never an attempt already on its way:
+   * for requests that make something only their answer lets us undo (an upload session).
+   */
+  finishOnceSent?: boolean;
   /** Statuses ≥ 400 to hand back instead of raising (e.g. 416 for a download range). */
   acceptStatuses?: number[];
 }
@@ -330,7 +335,7 @@ export class GraphClient {
         method: req.method,
         headers,
         body,
-        signal: req.signal,
+        signal: req.finishOnceSent ? undefined : req.signal,
       });
       this.recordAttempt(route, res.statusCode, body);
       recorded = true;

@@ -355,6 +355,9 @@ export class DriveApi {
    * holds the file's one open session, and a retry answers 409 nameAlreadyExists
    * (OneDrive/onedrive-api-docs#747). One more attempt is made after an uncertain failure (reset,
    * timeout, 500/502/504); its 409 reaches the caller, which tells that case from a real name conflict.
+   * An abort (the WebDAV client went away) never cuts an attempt on its way: Graph makes the session
+   * all the same, and only its answer lets the caller cancel it; cut, the session would hold the file
+   * on Business until it expires (#747 above; Graph cannot list sessions: microsoftgraph/microsoft-graph-docs-contrib#412).
    */
   async createUploadSession(
     target: ItemRef,
@@ -373,6 +376,7 @@ export class DriveApi {
         route: this.route('POST', target, '/createUploadSession'),
         retry: 'unsent-only',
         signal: options.signal,
+        finishOnceSent: true,
       });
     let res;
     try {

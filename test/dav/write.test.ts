@@ -268,3 +268,50 @@ describe('COPY and MOVE between mounts', () => {
     expect(stack.emulator.drive.listPaths(theirs)).toEqual(expect.arrayContaining(['/again/small.txt']));
   });
 });
+
+describe('PUT whose client hangs up while OneDrive makes the upload session', () => {
+  let stack: DavStack;
+  let drive: string;
+
+  beforeAll(async () => {
+    stack = await startDavStack();
+    drive = stack.driveIds[0];
+  });
+  afterAll(() => stack.close());
+
+  it('waits for the session Graph made and cancels it: the file is not left refusing every upload (Business) until the session expires', async () => {
+    await stack.emulator.drive.putFile(drive, 'held.bin', 'old content');
+    // Graph makes the session, and its answer is still on the way when the WebDAV client hangs up.
+    stack.emulator.faults.setPlan({ rules: [{ match: { category: 'graph', method: 'POST', pathIncludes: 'createUploadSession' }, action: { type: 'slowAnswer', ms: 300 }, times: 1 }] });
+    const sessions = () => stack.emulator.drive.uploadFragments().filter((log) => log.name === 'held.bin');
+    // A few bytes only: with more than the request's buffer holds, the server stops reading and sees the hang-up later.
+    await hangUpWhen(stack, '/held.bin', 8 * MiB, 1024, () => sessions().length === 1);
+    expect(stack.emulator.faults.injected.slowAnswer).toBe(1);
+    await eventually(() => stack.emulator.drive.openUploadSessions() === 0, 'the session cancelled', { tries: 200 });
+    expect(sessions().map((log) => log.outcome)).toEqual(['cancelled']);
+    expect((await stack.emulator.drive.readFile(drive, 'held.bin')).toString()).toBe('old content');
+    // The drive is Business: a session left open would make this one 503 (OneDrive/onedrive-api-docs#747).
+    const body = randomBytes(6 * MiB);
+    expect((await dav(stack, 'PUT', '/held.bin', { body })).status).toBe(204);
+    expect((await stack.emulator.drive.readFile(drive, 'held.bin')).equals(body)).toBe(true);
+  });
+});
+
+/** Starts a PUT of a declared `total`, sends `sent` bytes, and drops the connection once `when()` holds (bounded). */
+function hangUpWhen(stack: DavStack, path: string, total: number, sent: number, when: () => boolean): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const url = new URL(stack.url);
+    const req = request({ host: url.hostname, port: url.port, method: 'PUT', path, headers: { 'Content-Length': String(total) } });
+    req.on('error', () => resolve());
+    req.on('close', () => resolve());
+    req.on('response', () => reject(new Error('the server answered before the client hung up')));
+    req.write(randomBytes(sent));
+    let tries = 0;
+    const poll = setInterval(() => {
+      if (when() || ++tries > 500) {
+        clearInterval(poll);
+        req.destroy();
+      }
+    }, 5);
+  });
+}

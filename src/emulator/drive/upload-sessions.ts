@@ -39,6 +39,8 @@ export interface FragmentLog {
   name: string;
   fragments: number[];
   outcome: 'open' | 'committed' | 'failed' | 'cancelled' | 'expired';
+  /** When createUploadSession made it (the emulator's clock); absent for a session restored from disk. */
+  createdAt?: number;
 }
 
 export interface UploadHooks {
@@ -86,7 +88,7 @@ export class UploadSessions {
       fragments: [],
     };
     this.sessions.set(session.id, session);
-    this.log.set(session.id, { sessionId: session.id, name: this.targetName(session), fragments: session.fragments, outcome: 'open' });
+    this.log.set(session.id, { sessionId: session.id, name: this.targetName(session), fragments: session.fragments, outcome: 'open', createdAt: this.shared.clock.now() });
     this.store.dirty = true;
     return session;
   }
