@@ -37,3 +37,10 @@ export async function downloadUrlOf(graph: string, token: string, path: string):
   if (!item['@microsoft.graph.downloadUrl']) throw new Error(`no downloadUrl for ${path} (HTTP ${res.statusCode})`);
   return item['@microsoft.graph.downloadUrl'];
 }
+
+/** Deletes the item at `path` straight on Graph (the emulator frees its content). */
+export async function deleteDirect(graph: string, token: string, path: string): Promise<void> {
+  const res = await request(`${graph}/me/drive/root:${path}:`, { method: 'DELETE', headers: { authorization: `Bearer ${token}` }, dispatcher: agent });
+  await res.body.dump();
+  if (res.statusCode !== 204) throw new Error(`DELETE ${path} answered ${res.statusCode}`);
+}
