@@ -282,12 +282,12 @@ describe('PUT whose client hangs up while OneDrive makes the upload session', ()
   it('waits for the session Graph made and cancels it: the file is not left refusing every upload (Business) until the session expires', async () => {
     await stack.emulator.drive.putFile(drive, 'held.bin', 'old content');
     // Graph makes the session, and its answer is still on the way when the WebDAV client hangs up.
-    stack.emulator.faults.setPlan({ rules: [{ match: { category: 'graph', method: 'POST', pathIncludes: 'createUploadSession' }, action: { type: 'slowAnswer', ms: 300 }, times: 1 }] });
+    stack.emulator.faults.setPlan({ rules: [{ match: { category: 'graph', method: 'POST', pathIncludes: 'createUploadSession' }, action: { type: 'slowAnswer', ms: 1_000 }, times: 1 }] });
     const sessions = () => stack.emulator.drive.uploadFragments().filter((log) => log.name === 'held.bin');
     // A few bytes only: with more than the request's buffer holds, the server stops reading and sees the hang-up later.
     await hangUpWhen(stack, '/held.bin', 8 * MiB, 1024, () => sessions().length === 1);
     expect(stack.emulator.faults.injected.slowAnswer).toBe(1);
-    await eventually(() => stack.emulator.drive.openUploadSessions() === 0, 'the session cancelled', { tries: 200 });
+    await eventually(() => stack.emulator.drive.openUploadSessions() === 0, 'the session cancelled', { tries: 400 });
     expect(sessions().map((log) => log.outcome)).toEqual(['cancelled']);
     expect((await stack.emulator.drive.readFile(drive, 'held.bin')).toString()).toBe('old content');
     // The drive is Business: a session left open would make this one 503 (OneDrive/onedrive-api-docs#747).
