@@ -177,6 +177,33 @@ describe('a client that goes away mid-upload', () => {
     expect(stack.emulator.drive.versions(drive, 'keep.bin')).toHaveLength(1);
     expect(await (await fetch(`${stack.url}/keep.bin`)).text()).toBe('the previous version');
   });
+
+  it('while Graph makes the upload session: onedav still reads its answer and cancels it, so the file is not left refusing every upload (Business) until the session expires', async () => {
+    await stack.emulator.drive.putFile(drive, 'held.bin', 'old content');
+    // Graph makes the session, and its answer is still on the way when the client hangs up.
+    stack.emulator.faults.setPlan({ rules: [{ match: { category: 'graph', method: 'POST', pathIncludes: 'createUploadSession' }, action: { type: 'slowAnswer', ms: 1_000 }, times: 1 }] });
+    const before = stack.emulator.drive.uploadFragments().length;
+    const session = () => stack.emulator.drive.uploadFragments().slice(before)[0];
+    const url = new URL(stack.url);
+    const req = request({ host: url.hostname, port: url.port, method: 'PUT', path: '/held.bin', headers: { 'Content-Length': String(8 * MiB) } });
+    const closed = new Promise<void>((resolve) => {
+      req.on('error', () => resolve());
+      req.on('close', () => resolve());
+    });
+    // A few bytes only: with more than the request's buffer holds, the server stops reading and sees the hang-up later.
+    req.write(randomBytes(1024));
+    await eventually(() => session() !== undefined, 'the session made', { everyMs: 5 });
+    req.destroy();
+    await closed;
+    expect(stack.emulator.faults.injected.slowAnswer).toBe(1);
+    await eventually(() => stack.emulator.drive.openUploadSessions() === 0, 'the session cancelled');
+    expect(session().outcome).toBe('cancelled');
+    expect((await stack.emulator.drive.readFile(drive, 'held.bin')).toString()).toBe('old content');
+    // The drive is Business: a session left open would make this one 503 (OneDrive/onedrive-api-docs#747).
+    const body = randomBytes(6 * MiB);
+    expect((await dav(stack, 'PUT', '/held.bin', { body })).status).toBe(204);
+    expect((await stack.emulator.drive.readFile(drive, 'held.bin')).equals(body)).toBe(true);
+  });
 });
 
 describe('a long chunked PUT', () => {
