@@ -1,7 +1,7 @@
 import { cpus } from 'node:os';
+import { graphApart } from '../lib/affinity.js';
 import { deleteDirect, downloadUrlOf, uploadDirect } from '../lib/graph-direct.js';
 import { expectStatus, GiB, MiB, patternStream, send } from '../lib/http.js';
-import { graphApart } from '../lib/affinity.js';
 import { cpuMsOf, type GcCounts, type OneDavProcess } from '../lib/onedav-process.js';
 import { median, mib, mibPerSec, now, ratio, verdict, type Table } from '../lib/report.js';
 import { BenchStack } from '../lib/stack.js';
